@@ -1,0 +1,261 @@
+"""kpay settings: everything comes from the environment (see ``.env.example``).
+
+With nothing set you get the *embedded default*: a SQLite file under ``var/``,
+Celery tasks run eagerly, the sandbox gateway on, DEBUG on and a generated,
+persisted development secret. ``KPAY_ENV=production`` turns all of that off and
+refuses to start without real configuration.
+"""
+
+import re
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+KPAY_ENV = env.str("KPAY_ENV", default="development")
+if KPAY_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured("KPAY_ENV must be 'development' or 'production'.")
+PRODUCTION = KPAY_ENV == "production"
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """Parse ``90``, ``90s``, ``30m``, ``2h`` or ``7d`` into a timedelta."""
+    raw = env.str(name, default=default).strip()
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", raw)
+    if not match:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use a number of seconds or 30m / 2h / 7d.")
+    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def _dev_secret_key() -> str:
+    """A random key kept in ``var/`` so sessions survive restarts; never used in production."""
+    path = VAR_DIR / "dev-secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# --- core -----------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured("Production needs SECRET_KEY: 50+ random characters.")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production.")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret_key()
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_fsm",
+    "courses",
+    "orders",
+    "payments",
+    "riskcontrol",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kpay.urls"
+WSGI_APPLICATION = "kpay.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- data -----------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for the writer instead of failing at once; WAL lets readers go on.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            # Take the write lock at BEGIN so concurrent writers queue instead of failing.
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://kpay")}
+
+# --- i18n -----------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- static ---------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "courses:catalog"
+LOGOUT_REDIRECT_URL = "courses:catalog"
+
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kpay <noreply@kpay.localhost>")
+
+# --- security (production) ------------------------------------------------
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Celery ---------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+# No broker: run tasks in-process (the embedded default). `bin/dev` still runs beat.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "orders-expire-unpaid": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
+    "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
+    "simulators-deliver-notifications": {
+        "task": "payments.simulators.tasks.deliver_due_notifications",
+        "schedule": 5.0,
+    },
+}
+
+# --- DRF ------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "kpay.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"auth": "10/min"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kpay API",
+    "DESCRIPTION": "Buy courses, pay through a gateway, see orders.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- kpay -----------------------------------------------------------------
+# The public base URL gateways call back (notify_url) and send learners back to.
+KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
+KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
+KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
+if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
+    raise ImproperlyConfigured("KPAY_COMMISSION_RATE must be between 0 and 1, e.g. 0.10.")
+KPAY_KEY_DIR = Path(env.str("KPAY_KEY_DIR", default=str(VAR_DIR / "keys")))
+
+# The sandbox gateway and its simulator: never in production.
+KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)
+if PRODUCTION and KPAY_SANDBOX_ENABLED:
+    raise ImproperlyConfigured("The sandbox gateway cannot run in production.")
+KPAY_SIMULATOR_NOTIFY_SCHEDULE = [
+    int(s) for s in env.list("KPAY_SIMULATOR_NOTIFY_SCHEDULE", default=["15", "15", "30", "180", "600", "1200", "1800", "3600"])
+]
+
+KPAY_GATEWAYS: dict[str, dict] = {}
+if KPAY_SANDBOX_ENABLED:
+    INSTALLED_APPS.append("payments.simulators")
+    KPAY_GATEWAYS["sandbox"] = {
+        "BACKEND": "payments.gateways.sandbox.SandboxGateway",
+        "OPTIONS": {
+            "base_url": env.str("KPAY_SANDBOX_URL", default=f"{KPAY_PUBLIC_URL}/simulators/sandbox"),
+            "merchant_id": env.str("KPAY_SANDBOX_MERCHANT_ID", default="kpay-dev"),
+            "key_dir": str(KPAY_KEY_DIR),
+        },
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}
