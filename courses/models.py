@@ -1,0 +1,142 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+CURRENCIES = [("CNY", "CNY")]
+
+
+class Merchant(models.Model):
+    """A creator organisation that sells courses and is settled with."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(unique=True)
+    commission_rate = models.DecimalField(
+        _("commission rate"),
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text=_("Platform share of each sale, e.g. 0.1000. Empty: KPAY_COMMISSION_RATE."),
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(commission_rate__isnull=True)
+                | Q(commission_rate__gte=0, commission_rate__lte=1),
+                name="merchant_commission_rate_range",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def effective_commission_rate(self) -> Decimal:
+        if self.commission_rate is None:
+            return settings.KPAY_COMMISSION_RATE
+        return self.commission_rate
+
+
+class MerchantMember(models.Model):
+    """A staff user working for one merchant: sees that merchant's data and nothing else."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_membership"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+
+    def __str__(self):
+        return f"{self.user} @ {self.merchant}"
+
+
+class Course(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        ARCHIVED = "archived", _("Archived")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="courses")
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(unique=True, max_length=80)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    price = models.BigIntegerField(
+        _("price (fen)"), validators=[MinValueValidator(1)], help_text=_("In fen: 1 yuan = 100.")
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=1), name="course_price_positive"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("courses:detail", args=[self.slug])
+
+    @property
+    def is_purchasable(self) -> bool:
+        return self.status == self.Status.PUBLISHED and self.merchant.is_active
+
+
+class Lesson(models.Model):
+    """Content that unlocks for learners enrolled in the course."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lessons")
+    title = models.CharField(_("title"), max_length=200)
+    position = models.PositiveIntegerField(default=0)
+    body = models.TextField(_("content"))
+    is_preview = models.BooleanField(
+        _("free preview"), default=False, help_text=_("Shown to everyone, enrolled or not.")
+    )
+
+    class Meta:
+        ordering = ["course", "position", "pk"]
+
+    def __str__(self):
+        return self.title
+
+
+class Enrollment(models.Model):
+    """A learner's access to a course, granted by a paid order ("delivery")."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        REVOKED = "revoked", _("Revoked")
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrollments")
+    # The order that granted access. A number, not a foreign key: the catalog does
+    # not depend on orders (courses <- orders <- payments).
+    order_no = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    granted_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "course"], name="enrollment_one_per_course"),
+        ]
+
+    def __str__(self):
+        return f"{self.learner} → {self.course}"

@@ -1,0 +1,23 @@
+from collections.abc import Iterable
+
+from .models import Enrollment
+
+
+def enrollment_grant(*, learner_id: int, course_ids: Iterable[int], order_no: str, at) -> None:
+    """Give a learner access to courses: one statement, re-activating a revoked enrollment."""
+    Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                learner_id=learner_id,
+                course_id=course_id,
+                order_no=order_no,
+                status=Enrollment.Status.ACTIVE,
+                granted_at=at,
+                revoked_at=None,
+            )
+            for course_id in course_ids
+        ],
+        update_conflicts=True,
+        unique_fields=["learner", "course"],
+        update_fields=["order_no", "status", "granted_at", "revoked_at"],
+    )
