@@ -1,0 +1,29 @@
+"""Driving a django-fsm transition and recording it, the same way for every model."""
+
+from django.db import models
+from django_fsm import can_proceed
+
+
+def apply_transition(instance, name: str, *, history_model: type[models.Model], actor=None,
+                     reason: str = "", at, **kwargs) -> models.Model | None:
+    """Call transition ``name`` on ``instance`` and return its unsaved history row.
+
+    Returns None, changing nothing, when the transition is not allowed from the current
+    state; the caller decides whether that is an error. The history model has
+    ``from_status``, ``to_status``, ``transition``, ``actor``, ``reason``, ``created_at``
+    and a foreign key named after the instance's model. Every transition takes ``at``.
+    """
+    method = getattr(instance, name)
+    if not can_proceed(method):
+        return None
+    before = instance.status
+    method(at=at, **kwargs)
+    return history_model(
+        **{instance._meta.model_name: instance},
+        from_status=before,
+        to_status=instance.status,
+        transition=name,
+        actor=actor,
+        reason=reason[:255],
+        created_at=at,
+    )

@@ -1,0 +1,55 @@
+from django.utils.translation import gettext_lazy as _
+
+from kpay.errors import KpayError
+
+
+class OrderError(KpayError):
+    code = "order_error"
+
+
+class CourseNotAvailable(OrderError):
+    code = "course_not_available"
+    message = _("This course is not on sale.")
+    http_status = 404
+
+
+class CourseAlreadyOwned(OrderError):
+    code = "course_already_owned"
+    message = _("You already own this course.")
+    http_status = 409
+
+
+class OrderNotFound(OrderError):
+    code = "order_not_found"
+    message = _("No such order.")
+    http_status = 404
+
+
+class OrderNotCancellable(OrderError):
+    code = "order_not_cancellable"
+    message = _("Only an unpaid order can be cancelled.")
+    http_status = 409
+
+
+class OrderStateConflict(OrderError):
+    code = "order_state_conflict"
+    message = _("The order has changed in the meantime; please reload it.")
+    http_status = 409
+
+
+class CheckoutRefused(OrderError):
+    code = "checkout_refused"
+    message = _("We cannot accept this order. Please contact support if you think this is a mistake.")
+    http_status = 403
+
+
+class IdempotencyConflict(OrderError):
+    code = "idempotency_key_reused"
+    message = _("This Idempotency-Key was already used with a different request.")
+    http_status = 422
+
+
+class IdempotencyInProgress(OrderError):
+    code = "idempotency_key_in_progress"
+    message = _("A request with this Idempotency-Key is still being processed; retry shortly.")
+    http_status = 409

@@ -1,0 +1,163 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from courses.models import CURRENCIES, Course, Merchant
+
+
+class Order(FSMModelMixin, models.Model):
+    """What a learner buys, at server-computed prices, and where it stands."""
+
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        FULFILLED = "fulfilled", _("Delivered")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    OPEN_STATUSES = (Status.PENDING_PAYMENT,)
+    CLOSED_STATUSES = (Status.CANCELLED, Status.EXPIRED)
+
+    order_no = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    # What is being bought (sorted course ids): one open order per learner and key.
+    checkout_key = models.CharField(max_length=200, editable=False)
+    status = FSMField(
+        _("status"), default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True
+    )
+    subtotal = models.BigIntegerField(_("subtotal (fen)"))
+    discount = models.BigIntegerField(_("discount (fen)"), default=0)
+    total = models.BigIntegerField(_("total (fen)"))
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("payment deadline"))
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["learner", "-created_at"]),
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="pending_payment"),
+                name="order_pending_expiry_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_nonneg"),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0, discount__lte=F("subtotal")),
+                name="order_discount_within_subtotal",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") - F("discount")), name="order_total_is_sum"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=1), name="order_total_positive"),
+            models.UniqueConstraint(
+                fields=["learner", "checkout_key"],
+                condition=Q(status="pending_payment"),
+                name="order_one_open_per_checkout",
+            ),
+        ]
+
+    def __str__(self):
+        return self.order_no
+
+    # -- transitions: fields only, no side effects (services drive them) --
+    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.PAID)
+    def mark_paid(self, *, at):
+        self.paid_at = at
+
+    @transition(field=status, source=Status.PAID, target=Status.FULFILLED)
+    def fulfil(self, *, at):
+        self.fulfilled_at = at
+
+    @transition(field=status, source=Status.FULFILLED, target=Status.COMPLETED)
+    def complete(self, *, at):
+        self.completed_at = at
+
+    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.CANCELLED)
+    def cancel(self, *, at):
+        self.closed_at = at
+
+    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.EXPIRED)
+    def expire(self, *, at):
+        self.closed_at = at
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == self.Status.PENDING_PAYMENT
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
+
+
+class OrderLine(models.Model):
+    """One course in an order, with the price as it was at checkout."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    unit_price = models.BigIntegerField()
+    quantity = models.PositiveIntegerField(default=1)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount=F("unit_price") * F("quantity")), name="orderline_amount"
+            ),
+            models.UniqueConstraint(fields=["order", "course"], name="orderline_course_once"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class OrderStatusChange(models.Model):
+    """The order's history: every transition, who made it and why."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    transition = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
+
+
+class IdempotencyRecord(models.Model):
+    """An API request made with an ``Idempotency-Key``, and the response it got."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=200, help_text="METHOD and path")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body")
+    status_code = models.PositiveSmallIntegerField(null=True, help_text="Empty while in progress")
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
+        ]

@@ -1,0 +1,150 @@
+"""Every write to orders. Amounts are computed here, never taken from a client."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from courses.services import enrollment_grant
+from kpay.transitions import apply_transition
+from riskcontrol.interface import CheckoutContext, assess_checkout, record_assessment
+
+from . import selectors
+from .exceptions import (
+    CheckoutRefused,
+    CourseAlreadyOwned,
+    CourseNotAvailable,
+    OrderNotCancellable,
+    OrderNotFound,
+    OrderStateConflict,
+)
+from .models import Order, OrderLine, OrderStatusChange
+from .numbers import new_public_number
+from .signals import order_closed
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What we know of the buyer's client, for risk rules and gateways."""
+
+    ip: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: Order
+    created: bool
+
+
+def order_checkout(*, learner, course_slug: str, client: ClientInfo = ClientInfo()) -> CheckoutResult:
+    """Place an order for one course, or hand back the learner's open order for it.
+
+    Concurrent checkouts of the same course by the same learner end with one order:
+    the second insert hits the "one open order per checkout" constraint and returns
+    the first.
+    """
+    now = timezone.now()
+    course = selectors.course_for_checkout(learner=learner, slug=course_slug)
+    if course is None:
+        raise CourseNotAvailable()
+    if course.owned:
+        raise CourseAlreadyOwned()
+    if course.open_order_id is not None:
+        if course.open_order_expires_at > now:
+            return CheckoutResult(Order.objects.get(pk=course.open_order_id), created=False)
+        order_expire(order_id=course.open_order_id, reason="payment deadline passed")
+
+    context = CheckoutContext(
+        learner_id=learner.pk,
+        merchant_id=course.merchant_id,
+        course_ids=(course.pk,),
+        amount=course.price,
+        currency=course.currency,
+        ip=client.ip,
+        device_id=client.device_id,
+    )
+    decision = assess_checkout(context)
+    if decision.blocked:
+        raise CheckoutRefused()
+
+    checkout_key = selectors.checkout_key_for([course.pk])
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                order_no=new_public_number("K"),
+                learner=learner,
+                merchant_id=course.merchant_id,
+                checkout_key=checkout_key,
+                subtotal=course.price,
+                discount=0,
+                total=course.price,
+                currency=course.currency,
+                expires_at=now + settings.KPAY_ORDER_TTL,
+            )
+            OrderLine.objects.create(
+                order=order, course=course, title=course.title,
+                unit_price=course.price, quantity=1, amount=course.price,
+            )
+            record_assessment(order_id=order.pk, stage="checkout", context=context, decision=decision)
+    except IntegrityError:
+        existing = Order.objects.filter(
+            learner=learner, checkout_key=checkout_key, status=Order.Status.PENDING_PAYMENT
+        ).first()
+        if existing is None:
+            raise
+        return CheckoutResult(existing, created=False)
+    return CheckoutResult(order, created=True)
+
+
+def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order | None:
+    """Cancel or expire an unpaid order; None (and no change) if it is no longer unpaid."""
+    now = timezone.now()
+    with transaction.atomic():
+        order = selectors.order_get_for_update(pk=order_id)
+        change = apply_transition(
+            order, transition, history_model=OrderStatusChange, actor=actor, reason=reason, at=now
+        )
+        if change is None:
+            return None
+        order.save(update_fields=["status", "closed_at"])
+        change.save()
+        transaction.on_commit(lambda: order_closed.send(sender=Order, order=order))
+    return order
+
+
+def order_cancel(*, learner, order_no: str, reason: str = "") -> Order:
+    """The learner gives up an unpaid order. Its gateway trades are closed after commit."""
+    order = selectors.order_get_for_learner(learner=learner, order_no=order_no)
+    if order is None:
+        raise OrderNotFound()
+    closed = _close(order_id=order.pk, transition="cancel", actor=learner,
+                    reason=reason or "cancelled by the learner")
+    if closed is None:
+        raise OrderNotCancellable()
+    return closed
+
+
+def order_expire(*, order_id: int, reason: str = "payment deadline passed") -> Order | None:
+    return _close(order_id=order_id, transition="expire", reason=reason)
+
+
+def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True) -> None:
+    """Mark a locked, unpaid order paid and, unless delivery is held, grant access.
+
+    The caller (payments) holds the order's row lock and has checked the payment.
+    """
+    changes = [
+        apply_transition(order, "mark_paid", history_model=OrderStatusChange, reason=reason, at=at)
+    ]
+    if changes[0] is None:
+        raise OrderStateConflict(f"order {order.order_no} is {order.status}, not awaiting payment")
+    if deliver:
+        course_ids = list(order.lines.values_list("course_id", flat=True))
+        enrollment_grant(learner_id=order.learner_id, course_ids=course_ids, order_no=order.order_no, at=at)
+        changes.append(
+            apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
+        )
+    order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+    OrderStatusChange.objects.bulk_create(changes)
