@@ -1,0 +1,82 @@
+"""Payment errors. Gateways raise only these; messages may be shown to learners."""
+
+from django.utils.translation import gettext_lazy as _
+
+from kpay.errors import KpayError
+
+
+class PaymentError(KpayError):
+    code = "payment_error"
+    message = _("The payment could not be processed.")
+
+
+class GatewayNotConfigured(PaymentError):
+    code = "gateway_not_configured"
+    message = _("This payment method is not available.")
+    http_status = 503
+
+
+class ChannelUnavailable(PaymentError):
+    code = "channel_unavailable"
+    message = _("This payment method is not available.")
+
+
+class OrderNotPayable(PaymentError):
+    code = "order_not_payable"
+    message = _("This order cannot be paid any more.")
+    http_status = 409
+
+
+class GatewayError(PaymentError):
+    """The gateway failed us."""
+
+    code = "gateway_error"
+
+
+class GatewayUnavailable(GatewayError):
+    """Timeout, connection error or 5xx: the outcome at the gateway is unknown."""
+
+    code = "gateway_unavailable"
+    message = _("The payment service is not answering. Please try again in a moment.")
+    http_status = 503
+
+
+class GatewayRejected(GatewayError):
+    """A definite business refusal (4xx) from the gateway."""
+
+    code = "gateway_rejected"
+    message = _("The payment service refused the request.")
+    http_status = 502
+
+    def __init__(self, message=None, *, code=None, gateway_code: str = ""):
+        super().__init__(message, code=code)
+        self.gateway_code = gateway_code
+
+
+class TradeNotFound(GatewayRejected):
+    code = "trade_not_found"
+
+
+class TradeAlreadyPaid(GatewayRejected):
+    code = "trade_already_paid"
+
+
+class InvalidResponse(GatewayError):
+    """The gateway's answer failed verification: treat the outcome as unknown."""
+
+    code = "gateway_invalid_response"
+    message = _("The payment service gave an answer we could not verify.")
+    http_status = 502
+
+
+class InvalidNotification(PaymentError):
+    """A notification failed verification (signature, timestamp, format)."""
+
+    code = "invalid_notification"
+    message = "invalid notification"
+
+
+class UnknownTrade(PaymentError):
+    code = "unknown_trade"
+    message = "unknown trade number"
+    http_status = 404

@@ -1,0 +1,31 @@
+"""Keeping every exchange with a gateway, with secrets taken out."""
+
+import re
+
+import httpx
+
+from .models import GatewayExchange
+
+_MAX_BODY = 20_000
+_SECRET_PARAMS = re.compile(r'((?:signature|sign|nonce_str|ciphertext)["=:]+\s*"?)[^"&,\s]+', re.I)
+
+
+def redact(text: str) -> str:
+    """Drop signatures and encrypted payloads; keep what helps support read the exchange."""
+    return _SECRET_PARAMS.sub(r"\1[redacted]", text)[:_MAX_BODY]
+
+
+def exchange_record(*, gateway: str, operation: str, trade_no: str, request: httpx.Request,
+                    response: httpx.Response | None, error: str, duration_ms: int) -> None:
+    GatewayExchange.objects.create(
+        gateway=gateway,
+        operation=operation,
+        trade_no=trade_no,
+        method=request.method,
+        url=str(request.url)[:500],
+        request_body=redact(request.content.decode("utf-8", "replace")),
+        status_code=response.status_code if response is not None else None,
+        response_body=redact(response.text) if response is not None else "",
+        error=error,
+        duration_ms=duration_ms,
+    )

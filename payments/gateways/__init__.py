@@ -1,0 +1,58 @@
+"""Gateway backends, configured by ``KPAY_GATEWAYS`` and resolved once per process.
+
+``KPAY_GATEWAYS = {alias: {"BACKEND": "dotted.path.Class", "OPTIONS": {...}}}``;
+each backend declares the payment channels it serves (``sandbox``, ``wechat_native`` …).
+"""
+
+from functools import cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from payments.exceptions import ChannelUnavailable, GatewayNotConfigured
+
+from .base import Gateway
+
+
+@cache
+def get_gateway(alias: str) -> Gateway:
+    try:
+        config = settings.KPAY_GATEWAYS[alias]
+    except KeyError:
+        raise GatewayNotConfigured() from None
+    backend = import_string(config["BACKEND"])
+    return backend(alias, **config.get("OPTIONS", {}))
+
+
+@cache
+def _channel_aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for alias, config in settings.KPAY_GATEWAYS.items():
+        for channel in import_string(config["BACKEND"]).channels:
+            aliases.setdefault(channel, alias)
+    return aliases
+
+
+def available_channels() -> list[str]:
+    return list(_channel_aliases())
+
+
+def gateway_for_channel(channel: str) -> Gateway:
+    try:
+        alias = _channel_aliases()[channel]
+    except KeyError:
+        raise ChannelUnavailable() from None
+    return get_gateway(alias)
+
+
+def reset_gateways() -> None:
+    get_gateway.cache_clear()
+    _channel_aliases.cache_clear()
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting, **kwargs):
+    if setting in {"KPAY_GATEWAYS", "KPAY_PUBLIC_URL"}:
+        reset_gateways()

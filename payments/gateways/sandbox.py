@@ -1,0 +1,330 @@
+"""The sandbox gateway: kpay's own simulated third-party gateway, for the demo and tests.
+
+It is spoken to exactly like a real gateway, over HTTP, with signatures both ways.
+The protocol (modelled on WeChat Pay v3, with an Alipay-style signed cashier URL):
+
+* **Cashier URL** (no server call to create a payment): the parameters below, signed
+  by the merchant: ``sign`` = SHA256withRSA over the ``k=v`` pairs, sorted by key,
+  empty values and ``sign`` left out, joined with ``&``. The learner opens it (QR
+  code), and the gateway's cashier page creates the trade and lets them pay or decline.
+* **API requests** (merchant → gateway) carry
+  ``Authorization: SANDBOX-SHA256-RSA merchant_id="…",timestamp="…",nonce="…",signature="…"``
+  over ``METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n``.
+* **Responses and notifications** (gateway → merchant) carry ``Sandbox-Timestamp``,
+  ``Sandbox-Nonce`` and ``Sandbox-Signature`` over ``TIMESTAMP\\nNONCE\\nBODY\\n``, signed
+  with the gateway's key; older or newer than 300 s is rejected.
+* **Notifications**: ``POST`` JSON ``{id, event_type, create_time, resource}`` where
+  ``event_type`` is ``TRADE.SUCCESS``, ``TRADE.FAILED`` or ``REFUND.SUCCESS`` and
+  ``resource`` is a trade (or refund) object. Acknowledge with 2xx; anything else is
+  retried on the gateway's schedule.
+* **Trade object**: ``merchant_id, out_trade_no, transaction_id, trade_state
+  (NOTPAY|SUCCESS|PAYERROR|CLOSED|REFUND), amount{total, currency}, payer{id},
+  success_time``. Errors: ``{"code", "message"}`` with 4xx (``SIGN_ERROR`` 401,
+  ``TRADE_NOT_EXIST`` 404, ``TRADE_PAID`` 400, ``PARAM_ERROR`` 400).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from payments.exceptions import (
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidNotification,
+    InvalidResponse,
+    TradeAlreadyPaid,
+    TradeNotFound,
+)
+
+from .base import (
+    Gateway,
+    Notification,
+    NotificationKind,
+    NotificationReply,
+    PaymentAction,
+    PaymentRequest,
+    RefundRequest,
+    RefundState,
+    RefundStatus,
+    TradeState,
+    TradeStatus,
+)
+from .signing import (
+    ensure_dev_keypair,
+    load_private_key,
+    load_public_key,
+    new_nonce,
+    sign_sha256_rsa,
+    verify_sha256_rsa,
+)
+
+AUTH_SCHEME = "SANDBOX-SHA256-RSA"
+MAX_CLOCK_SKEW = 300
+MERCHANT_KEY_NAME = "sandbox-merchant"
+GATEWAY_KEY_NAME = "sandbox-gateway"
+
+TRADE_STATES = {
+    "NOTPAY": TradeState.PENDING,
+    "SUCCESS": TradeState.SUCCEEDED,
+    "PAYERROR": TradeState.FAILED,
+    "CLOSED": TradeState.CLOSED,
+    "REFUND": TradeState.REFUNDED,
+}
+REFUND_STATES = {
+    "PROCESSING": RefundState.PROCESSING,
+    "SUCCESS": RefundState.SUCCEEDED,
+    "ABNORMAL": RefundState.FAILED,
+    "CLOSED": RefundState.FAILED,
+}
+
+
+# -- protocol helpers, shared with the simulator --------------------------------
+def params_sign_string(params: Mapping[str, str]) -> bytes:
+    pairs = sorted((k, str(v)) for k, v in params.items() if k != "sign" and v not in ("", None))
+    return "&".join(f"{k}={v}" for k, v in pairs).encode()
+
+
+def request_message(method: str, path_and_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    return b"%s\n%s\n%s\n%s\n%s\n" % (
+        method.encode(), path_and_query.encode(), timestamp.encode(), nonce.encode(), body
+    )
+
+
+def response_message(timestamp: str, nonce: str, body: bytes) -> bytes:
+    return b"%s\n%s\n%s\n" % (timestamp.encode(), nonce.encode(), body)
+
+
+def parse_authorization(header: str) -> dict[str, str]:
+    scheme, _, rest = header.partition(" ")
+    if scheme != AUTH_SCHEME:
+        return {}
+    fields = {}
+    for part in rest.split(","):
+        key, _, value = part.strip().partition("=")
+        fields[key] = value.strip('"')
+    return fields
+
+
+def signed_headers(private_key, body: bytes) -> dict[str, str]:
+    """Response or notification headers signing ``body`` with the gateway's key."""
+    timestamp, nonce = str(int(time.time())), new_nonce()
+    return {
+        "Sandbox-Timestamp": timestamp,
+        "Sandbox-Nonce": nonce,
+        "Sandbox-Signature": sign_sha256_rsa(private_key, response_message(timestamp, nonce, body)),
+    }
+
+
+def verify_signed_headers(public_key, headers: Mapping[str, str], body: bytes) -> str | None:
+    """Why ``headers`` do not prove ``body`` came from the gateway, or None if they do."""
+    timestamp = headers.get("Sandbox-Timestamp", "")
+    nonce = headers.get("Sandbox-Nonce", "")
+    signature = headers.get("Sandbox-Signature", "")
+    if not (timestamp.isdigit() and nonce and signature):
+        return "missing signature headers"
+    if abs(time.time() - int(timestamp)) >= MAX_CLOCK_SKEW:
+        return "stale timestamp"
+    if not verify_sha256_rsa(public_key, response_message(timestamp, nonce, body), signature):
+        return "bad signature"
+    return None
+
+
+def trade_status_from(resource: Mapping) -> TradeStatus:
+    amount = resource.get("amount") or {}
+    success_time = resource.get("success_time")
+    return TradeStatus(
+        payment_no=resource["out_trade_no"],
+        state=TRADE_STATES.get(resource.get("trade_state", ""), TradeState.PENDING),
+        gateway_txn_id=resource.get("transaction_id") or "",
+        amount=amount.get("total"),
+        currency=amount.get("currency", ""),
+        paid_at=datetime.fromisoformat(success_time) if success_time else None,
+        payer_id=(resource.get("payer") or {}).get("id", ""),
+        merchant_ids={"merchant_id": resource.get("merchant_id", "")},
+    )
+
+
+class SandboxGateway(Gateway):
+    channels = ("sandbox",)
+
+    def __init__(self, alias: str, *, base_url: str, merchant_id: str, key_dir: str):
+        super().__init__(alias)
+        self.base_url = base_url.rstrip("/")
+        self.merchant_id = merchant_id
+        # Development keys: both halves live in key_dir, generated on first use.
+        private_path, _ = ensure_dev_keypair(key_dir, MERCHANT_KEY_NAME)
+        _, gateway_public_path = ensure_dev_keypair(key_dir, GATEWAY_KEY_NAME)
+        self._private_key = load_private_key(private_path)
+        self._gateway_public_key = load_public_key(gateway_public_path)
+        self._client = httpx.Client(timeout=self.timeout)
+
+    @classmethod
+    def check_options(cls, options):
+        missing = [name for name in ("base_url", "merchant_id", "key_dir") if not options.get(name)]
+        problems = [f"option {name!r} is required" for name in missing]
+        if options.get("key_dir") and not Path(options["key_dir"]).parent.exists():
+            problems.append(f"key_dir {options['key_dir']!r}: its parent folder does not exist")
+        return problems
+
+    @property
+    def merchant_ids(self):
+        return {"merchant_id": self.merchant_id}
+
+    # -- calls ------------------------------------------------------------------
+    def create_payment(self, request: PaymentRequest) -> PaymentAction:
+        params = {
+            "merchant_id": self.merchant_id,
+            "out_trade_no": request.payment_no,
+            "amount": str(request.amount),
+            "currency": request.currency,
+            "description": request.description[:127],
+            "notify_url": request.notify_url,
+            "return_url": request.return_url,
+            "expire_time": str(int(request.expires_at.timestamp())),
+            "timestamp": str(int(time.time())),
+            "nonce": new_nonce(),
+        }
+        params["sign"] = sign_sha256_rsa(self._private_key, params_sign_string(params))
+        url = f"{self.base_url}/cashier/?{urlencode(params)}"
+        return PaymentAction(kind="qr", code_url=url, redirect_url=url)
+
+    def query_payment(self, payment_no: str) -> TradeStatus:
+        try:
+            data = self._call("query_payment", "GET", f"/api/trades/{payment_no}", trade_no=payment_no)
+        except TradeNotFound:
+            return TradeStatus(payment_no=payment_no, state=TradeState.NOT_FOUND)
+        return trade_status_from(data)
+
+    def close_payment(self, payment_no: str) -> None:
+        try:
+            self._call(
+                "close_payment", "POST", f"/api/trades/{payment_no}/close", {}, trade_no=payment_no
+            )
+        except TradeNotFound:
+            return
+
+    def refund(self, request: RefundRequest) -> RefundStatus:
+        data = self._call(
+            "refund",
+            "POST",
+            "/api/refunds",
+            {
+                "out_trade_no": request.payment_no,
+                "out_refund_no": request.refund_no,
+                "reason": request.reason[:80],
+                "notify_url": request.notify_url,
+                "amount": {"refund": request.amount, "total": request.total, "currency": request.currency},
+            },
+            trade_no=request.payment_no,
+        )
+        return self._refund_status(data)
+
+    def query_refund(self, refund_no: str, *, payment_no: str) -> RefundStatus:
+        data = self._call("query_refund", "GET", f"/api/refunds/{refund_no}", trade_no=payment_no)
+        return self._refund_status(data)
+
+    @staticmethod
+    def _refund_status(data: Mapping) -> RefundStatus:
+        return RefundStatus(
+            refund_no=data["out_refund_no"],
+            state=REFUND_STATES.get(data.get("status", ""), RefundState.PROCESSING),
+            gateway_refund_id=data.get("refund_id", ""),
+            amount=(data.get("amount") or {}).get("refund"),
+        )
+
+    def _call(self, operation: str, method: str, path: str, payload: dict | None = None,
+              *, trade_no: str = "") -> dict:
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        url = f"{self.base_url}{path}"
+        path_and_query = httpx.URL(url).raw_path.decode()
+        timestamp, nonce = str(int(time.time())), new_nonce()
+        signature = sign_sha256_rsa(
+            self._private_key, request_message(method, path_and_query, timestamp, nonce, body)
+        )
+        request = self._client.build_request(
+            method,
+            url,
+            content=body or None,
+            headers={
+                "Authorization": f'{AUTH_SCHEME} merchant_id="{self.merchant_id}",'
+                f'timestamp="{timestamp}",nonce="{nonce}",signature="{signature}"',
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
+        response = self._send(self._client, operation, request, trade_no=trade_no)
+        if response.status_code >= 500:
+            raise GatewayUnavailable()
+        if response.status_code >= 400:
+            self._raise_business_error(response)
+        problem = verify_signed_headers(self._gateway_public_key, response.headers, response.content)
+        if problem:
+            raise InvalidResponse(f"sandbox response: {problem}")
+        return response.json() if response.content else {}
+
+    @staticmethod
+    def _raise_business_error(response: httpx.Response):
+        try:
+            error = response.json()
+            code, message = str(error.get("code", "")), str(error.get("message", ""))
+        except ValueError:
+            code, message = "", response.text[:200]
+        if code == "TRADE_NOT_EXIST":
+            raise TradeNotFound(message, gateway_code=code)
+        if code == "TRADE_PAID":
+            raise TradeAlreadyPaid(message, gateway_code=code)
+        raise GatewayRejected(message or None, gateway_code=code)
+
+    # -- notifications ----------------------------------------------------------
+    def parse_notification(self, headers, body: bytes) -> Notification:
+        problem = verify_signed_headers(self._gateway_public_key, headers, body)
+        if problem:
+            raise InvalidNotification(problem)
+        try:
+            event = json.loads(body)
+            resource = event["resource"]
+            event_type = event["event_type"]
+            if event_type.startswith("REFUND."):
+                return Notification(
+                    event_id=event["id"],
+                    event_type=event_type,
+                    kind=NotificationKind.REFUND,
+                    trade_no=resource["out_trade_no"],
+                    refund_no=resource["out_refund_no"],
+                    state=REFUND_STATES.get(resource["status"], RefundState.PROCESSING),
+                    amount=int(resource["amount"]["refund"]),
+                    currency=resource["amount"]["currency"],
+                    gateway_txn_id=resource.get("transaction_id", ""),
+                    merchant_ids={"merchant_id": resource["merchant_id"]},
+                    payload=event,
+                )
+            trade = trade_status_from(resource)
+            return Notification(
+                event_id=event["id"],
+                event_type=event_type,
+                kind=NotificationKind.PAYMENT,
+                trade_no=trade.payment_no,
+                state=trade.state,
+                amount=int(trade.amount),
+                currency=trade.currency,
+                gateway_txn_id=trade.gateway_txn_id,
+                payer_id=trade.payer_id,
+                occurred_at=trade.paid_at,
+                merchant_ids=trade.merchant_ids,
+                payload=event,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidNotification(f"malformed notification: {exc}") from exc
+
+    def notification_reply(self, *, ok: bool, message: str = "") -> NotificationReply:
+        if ok:
+            return NotificationReply(status=204, body=b"", content_type="application/json")
+        body = json.dumps({"code": "FAIL", "message": message or "rejected"}).encode()
+        return NotificationReply(status=400, body=body, content_type="application/json")

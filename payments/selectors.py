@@ -1,0 +1,45 @@
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from orders.models import Order, OrderLine
+
+from .models import Payment
+
+
+def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | None:
+    """The learner's order with what starting a payment needs, in one query: a title for
+    the gateway and a still-usable pending payment on the same channel, if any."""
+    reusable = Payment.objects.filter(
+        order=OuterRef("pk"), channel=channel, status=Payment.Status.PENDING, expires_at__gt=now
+    ).order_by("-created_at")
+    first_line = OrderLine.objects.filter(order=OuterRef("pk")).order_by("pk")
+    return (
+        Order.objects.filter(learner=learner, order_no=order_no)
+        .annotate(
+            reusable_payment_id=Subquery(reusable.values("pk")[:1]),
+            description=Subquery(first_line.values("title")[:1]),
+        )
+        .first()
+    )
+
+
+def payment_get_for_update(*, payment_no: str, gateway: str) -> Payment | None:
+    """Lock a payment and its order (the order's lock serialises everything that can
+    pay it); the order's merchant comes along for the ledger."""
+    return (
+        Payment.objects.select_related("order", "order__merchant")
+        .select_for_update(of=("self", "order"))
+        .filter(payment_no=payment_no, gateway=gateway)
+        .first()
+    )
+
+
+def payments_to_close(*, now) -> QuerySet[Payment]:
+    """Pending payments nobody can complete any more: past their deadline, or their
+    order was closed."""
+    return Payment.objects.filter(status=Payment.Status.PENDING).filter(
+        Q(expires_at__lte=now) | Q(order__status__in=Order.CLOSED_STATUSES)
+    )
+
+
+def latest_payment_for_order(*, order: Order) -> Payment | None:
+    return order.payments.order_by("-created_at", "-pk").first()

@@ -1,0 +1,258 @@
+"""Every write to payments: starting a payment, applying what gateways tell us,
+closing trades nobody can complete. Network calls are made outside transactions."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from kpay.transitions import apply_transition
+from orders.exceptions import OrderNotFound
+from orders.models import Order
+from orders.numbers import new_public_number
+from orders.services import ClientInfo, order_record_payment
+
+from . import ledger, selectors
+from .exceptions import GatewayUnavailable, OrderNotPayable, TradeAlreadyPaid, UnknownTrade
+from .gateways import gateway_for_channel, get_gateway
+from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
+from .models import GatewayEvent, Payment, PaymentStatusChange
+
+logger = logging.getLogger(__name__)
+
+
+def _public_url(path: str) -> str:
+    return f"{settings.KPAY_PUBLIC_URL}{path}"
+
+
+def payment_start(*, learner, order_no: str, channel: str, client: ClientInfo = ClientInfo(),
+                  payer_id: str | None = None) -> Payment:
+    """Start paying an order on a channel, or hand back the attempt already under way.
+
+    The gateway is asked first and the payment saved after: a crash in between leaves
+    only a trade at the gateway whose code nobody received, which expires unpaid.
+    """
+    now = timezone.now()
+    gateway = gateway_for_channel(channel)
+    order = selectors.order_for_payment(learner=learner, order_no=order_no, channel=channel, now=now)
+    if order is None:
+        raise OrderNotFound()
+    if not order.is_payable or order.expires_at <= now:
+        raise OrderNotPayable()
+    if order.reusable_payment_id is not None:
+        return Payment.objects.get(pk=order.reusable_payment_id)
+
+    payment_no = new_public_number("P")
+    action = gateway.create_payment(
+        PaymentRequest(
+            payment_no=payment_no,
+            amount=order.total,
+            currency=order.currency,
+            description=order.description or order.order_no,
+            channel=channel,
+            notify_url=_public_url(reverse("payments:webhook", args=[gateway.alias])),
+            return_url=_public_url(reverse("payments:result", args=[order.order_no])),
+            expires_at=order.expires_at,
+            client_ip=client.ip,
+            payer_id=payer_id,
+        )
+    )
+    return Payment.objects.create(
+        payment_no=payment_no,
+        order=order,
+        channel=channel,
+        gateway=gateway.alias,
+        amount=order.total,
+        currency=order.currency,
+        action=action.as_json(),
+        expires_at=order.expires_at,
+    )
+
+
+def _mismatch(payment: Payment, gateway: Gateway, *, amount, currency, merchant_ids) -> str:
+    """Why what the gateway says does not match our records ('' when it does)."""
+    if dict(merchant_ids) != dict(gateway.merchant_ids):
+        return f"merchant ids {dict(merchant_ids)} are not ours"
+    if amount != payment.amount or currency != payment.currency:
+        return f"amount {amount} {currency} != expected {payment.amount} {payment.currency}"
+    return ""
+
+
+def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
+    """Money arrived for a locked, pending payment: apply it to its order, or, if the
+    order cannot take it, keep it as owed back. Returns the event outcome."""
+    order = payment.order
+    if order.status == Order.Status.PENDING_PAYMENT:
+        change = apply_transition(
+            payment, "succeed", history_model=PaymentStatusChange, reason=reason, at=at,
+            gateway_txn_id=gateway_txn_id, payer_id=payer_id,
+        )
+        payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id"])
+        change.save()
+        order_record_payment(order=order, at=at, reason=f"payment {payment.payment_no}")
+        ledger.post_payment_received(payment=payment, order=order, merchant=order.merchant, at=at)
+        return GatewayEvent.Outcome.PROCESSED
+
+    why = "order already paid" if order.is_paid else f"order {order.status}"
+    change = apply_transition(
+        payment, "mark_unapplied", history_model=PaymentStatusChange, reason=reason, at=at,
+        gateway_txn_id=gateway_txn_id, payer_id=payer_id, flag=f"received after {why}: refund it",
+    )
+    payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "flag"])
+    change.save()
+    ledger.post_payment_unapplied(payment=payment, order=order, at=at)
+    logger.warning("payment %s for %s received after %s: flagged for refund",
+                   payment.payment_no, order.order_no, why)
+    return GatewayEvent.Outcome.UNAPPLIED
+
+
+def payment_notification_handle(*, gateway: Gateway, notification: Notification) -> str:
+    """Apply a verified notification once, under the order's lock; returns the outcome.
+
+    The event is stored (once per gateway event id) with what became of it. A
+    duplicate, or a copy racing the first, finds the payment already settled and
+    changes nothing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if notification.kind != NotificationKind.PAYMENT:
+            # Refund notifications are handled by the refund flow (not built yet).
+            _event_record(gateway, notification, None, GatewayEvent.Outcome.IGNORED, "", now)
+            return GatewayEvent.Outcome.IGNORED
+        payment = selectors.payment_get_for_update(payment_no=notification.trade_no, gateway=gateway.alias)
+        if payment is None:
+            raise UnknownTrade()
+        outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
+        _event_record(gateway, notification, payment, outcome, detail, now)
+    return outcome
+
+
+def _apply_payment_notification(payment: Payment, gateway: Gateway, notification: Notification, now):
+    mismatch = _mismatch(
+        payment, gateway,
+        amount=notification.amount, currency=notification.currency,
+        merchant_ids=notification.merchant_ids,
+    )
+    if mismatch:
+        payment.flag = f"notification {notification.event_id}: {mismatch}"[:255]
+        payment.save(update_fields=["flag"])
+        logger.warning("payment %s: rejected notification %s: %s",
+                       payment.payment_no, notification.event_id, mismatch)
+        return GatewayEvent.Outcome.MISMATCH, mismatch
+    if notification.state == TradeState.SUCCEEDED:
+        if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED):
+            return GatewayEvent.Outcome.DUPLICATE, ""
+        outcome = _capture(
+            payment,
+            gateway_txn_id=notification.gateway_txn_id,
+            payer_id=notification.payer_id,
+            reason=f"{notification.event_type} {notification.event_id}",
+            at=now,
+        )
+        return outcome, ""
+    if notification.state == TradeState.FAILED:
+        change = apply_transition(
+            payment, "fail", history_model=PaymentStatusChange,
+            reason=f"{notification.event_type} {notification.event_id}", at=now,
+        )
+        if change is None:
+            return GatewayEvent.Outcome.IGNORED, f"payment is {payment.status}"
+        payment.save(update_fields=["status"])
+        change.save()
+        return GatewayEvent.Outcome.PROCESSED, ""
+    return GatewayEvent.Outcome.IGNORED, f"state {notification.state}"
+
+
+def _event_record(gateway, notification, payment, outcome, detail, now) -> None:
+    GatewayEvent.objects.bulk_create(
+        [
+            GatewayEvent(
+                gateway=gateway.alias,
+                event_id=notification.event_id[:128],
+                event_type=notification.event_type[:64],
+                trade_no=notification.trade_no[:64],
+                payment=payment,
+                outcome=outcome,
+                detail=detail[:255],
+                payload=dict(notification.payload),
+                received_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def payment_sync(*, payment: Payment) -> Payment:
+    """Ask the gateway where a payment stands and apply the answer (a notification may
+    have been lost). Unknown outcomes (gateway down) leave the payment as it is."""
+    gateway = get_gateway(payment.gateway)
+    status = gateway.query_payment(payment.payment_no)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = selectors.payment_get_for_update(payment_no=payment.payment_no, gateway=gateway.alias)
+        if locked.status != Payment.Status.PENDING:
+            return locked
+        if status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED):
+            mismatch = _mismatch(locked, gateway, amount=status.amount, currency=status.currency,
+                                 merchant_ids=status.merchant_ids)
+            if mismatch:
+                locked.flag = f"query: {mismatch}"[:255]
+                locked.save(update_fields=["flag"])
+                return locked
+            _capture(locked, gateway_txn_id=status.gateway_txn_id, payer_id=status.payer_id,
+                     reason="gateway query: paid", at=now)
+        elif status.state == TradeState.FAILED:
+            _transition_and_save(locked, "fail", reason="gateway query: payment failed", at=now)
+        elif status.state == TradeState.CLOSED:
+            _transition_and_save(locked, "close", reason="gateway query: closed", at=now)
+    return locked
+
+
+def _transition_and_save(payment: Payment, name: str, *, reason: str, at, actor=None) -> bool:
+    change = apply_transition(payment, name, history_model=PaymentStatusChange,
+                              actor=actor, reason=reason, at=at)
+    if change is None:
+        return False
+    payment.save(update_fields=["status", "closed_at"] if name == "close" else ["status"])
+    change.save()
+    return True
+
+
+def payment_close(*, payment: Payment, reason: str) -> Payment:
+    """Close a pending payment at its gateway, then here. If the gateway says it was paid
+    after all, the payment is synced instead (and the money applied or flagged)."""
+    gateway = get_gateway(payment.gateway)
+    try:
+        gateway.close_payment(payment.payment_no)
+    except TradeAlreadyPaid:
+        return payment_sync(payment=payment)
+    with transaction.atomic():
+        locked = selectors.payment_get_for_update(payment_no=payment.payment_no, gateway=gateway.alias)
+        _transition_and_save(locked, "close", reason=reason, at=timezone.now())
+    return locked
+
+
+def payments_close_stale(*, now=None) -> int:
+    """Close every pending payment that can no longer complete; returns how many closed.
+    A gateway that does not answer leaves its payments for the next run."""
+    now = now or timezone.now()
+    closed = 0
+    for payment in selectors.payments_to_close(now=now).select_related("order").iterator():
+        try:
+            result = payment_close(payment=payment, reason="order closed or payment deadline passed")
+        except GatewayUnavailable:
+            logger.info("payment %s: gateway unavailable, will retry close", payment.payment_no)
+            continue
+        closed += result.status == Payment.Status.CLOSED
+    return closed
+
+
+def order_payments_close(*, order_id: int) -> None:
+    """Close the open trades of an order that was just cancelled or expired."""
+    for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.PENDING):
+        try:
+            payment_close(payment=payment, reason="order closed")
+        except GatewayUnavailable:
+            logger.info("payment %s: gateway unavailable, the sweep will close it", payment.payment_no)
