@@ -1,0 +1,39 @@
+"""One error shape for every API 4xx/5xx: ``{"error": {"code", "message", "details"?}}``."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from kpay.errors import KpayError
+
+
+def error_response(code: str, message, status_code: int, details=None) -> Response:
+    error = {"code": code, "message": str(message)}
+    if details:
+        error["details"] = details
+    return Response({"error": error}, status=status_code)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, KpayError):
+        return error_response(exc.code, exc.message, exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    if isinstance(exc, exceptions.ValidationError):
+        return error_response(
+            "invalid", "The request is not valid; see details.", response.status_code, response.data
+        )
+    detail = getattr(exc, "detail", None)
+    code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    response.data = {"error": {"code": code if isinstance(code, str) else "error", "message": str(detail)}}
+    return response
+
+
+__all__ = ["error_response", "exception_handler", "status"]

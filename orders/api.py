@@ -1,0 +1,76 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kpay.api.idempotency import idempotent
+from kpay.http import client_info
+
+from . import selectors, services
+from .exceptions import OrderNotFound
+from .models import Order, OrderLine
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Same key and body: the first response is replayed. Same key, other body: 422.",
+)
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = OrderLine
+        fields = ["course", "title", "unit_price", "quantity", "amount"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    lines = OrderLineOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "order_no", "status", "subtotal", "discount", "total", "currency",
+            "created_at", "expires_at", "paid_at", "fulfilled_at", "lines",
+        ]
+
+
+class OrderListCreateApi(APIView):
+    class Input(serializers.Serializer):
+        course = serializers.SlugField(help_text="The course's slug. Prices are computed by kpay.")
+
+    @extend_schema(responses=OrderOutput(many=True))
+    def get(self, request):
+        queryset = selectors.order_list_for_learner(learner=request.user).prefetch_related("lines__course")
+        paginator = generics.GenericAPIView.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(OrderOutput(page, many=True).data)
+
+    @extend_schema(request=Input, responses={201: OrderOutput, 200: OrderOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.order_checkout(
+            learner=request.user, course_slug=data.validated_data["course"], client=client_info(request)
+        )
+        return Response(
+            OrderOutput(result.order).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutput)
+    def get(self, request, order_no):
+        order = selectors.order_get_for_learner(learner=request.user, order_no=order_no)
+        if order is None:
+            raise OrderNotFound()
+        return Response(OrderOutput(order).data)
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(request=None, responses=OrderOutput)
+    def post(self, request, order_no):
+        order = services.order_cancel(learner=request.user, order_no=order_no)
+        return Response(OrderOutput(order).data)

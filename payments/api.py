@@ -1,0 +1,61 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kpay.api.idempotency import idempotent
+from kpay.http import client_info
+from orders.api import IDEMPOTENCY_PARAMETER
+
+from . import services
+from .gateways import available_channels
+from .models import Payment
+
+
+class PaymentOutput(serializers.ModelSerializer):
+    order_no = serializers.CharField(source="order.order_no")
+    code_url = serializers.SerializerMethodField()
+    redirect_url = serializers.SerializerMethodField()
+    client_params = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = [
+            "payment_no", "order_no", "channel", "status", "amount", "currency",
+            "expires_at", "code_url", "redirect_url", "client_params",
+        ]
+
+    def get_code_url(self, payment) -> str:
+        return payment.action.get("code_url", "")
+
+    def get_redirect_url(self, payment) -> str:
+        return payment.action.get("redirect_url", "")
+
+    def get_client_params(self, payment) -> dict:
+        return payment.action.get("client_params", {})
+
+
+class PaymentStartApi(APIView):
+    class Input(serializers.Serializer):
+        channel = serializers.CharField()
+        openid = serializers.CharField(required=False, help_text="WeChat openid, for wechat_jsapi")
+
+        def validate_channel(self, value):
+            channels = available_channels()
+            if value not in channels:
+                raise serializers.ValidationError(f"Unknown or unavailable channel; available: {', '.join(channels)}.")
+            return value
+
+    @extend_schema(request=Input, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request, order_no):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = services.payment_start(
+            learner=request.user,
+            order_no=order_no,
+            channel=data.validated_data["channel"],
+            client=client_info(request),
+            payer_id=data.validated_data.get("openid"),
+        )
+        return Response(PaymentOutput(payment).data, status=status.HTTP_201_CREATED)
