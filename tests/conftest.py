@@ -1,0 +1,53 @@
+import os
+
+import pytest
+from django.db import connection
+
+from tests.factories import CourseFactory, LessonFactory, UserFactory
+from tests.sandbox import SandboxDriver
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres`` tests skip without PostgreSQL, but never in CI, where a
+    skipped PostgreSQL test would hide that the row-lock code was not exercised."""
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.fixturenames.append("_require_postgres")
+
+
+@pytest.fixture
+def _require_postgres(django_db_blocker):
+    with django_db_blocker.unblock():
+        vendor = connection.vendor
+    if vendor != "postgresql":
+        message = "needs PostgreSQL (set DATABASE_URL, or run bin/test with PostgreSQL up)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: CI must run these tests")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def learner(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def course(db):
+    course = CourseFactory(price=9900)
+    LessonFactory(course=course, title="Welcome", is_preview=True)
+    LessonFactory(course=course, title="The paid part")
+    return course
+
+
+@pytest.fixture
+def sandbox(db, settings):
+    """Drives the sandbox gateway's side in-process: signs notifications with the
+    gateway's key and posts them to kpay's webhook through the test client."""
+    return SandboxDriver(settings)
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
