@@ -8,7 +8,7 @@ from kpay.http import client_info
 
 from . import selectors, services
 from .exceptions import OrderNotFound
-from .models import Order, OrderLine
+from .models import Order
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -16,16 +16,16 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-class OrderLineOutput(serializers.ModelSerializer):
-    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-
-    class Meta:
-        model = OrderLine
-        fields = ["course", "title", "unit_price", "quantity", "amount"]
+class OrderLineOutput(serializers.Serializer):
+    course = serializers.CharField(source="course_slug")
+    title = serializers.CharField()
+    unit_price = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    amount = serializers.IntegerField()
 
 
 class OrderOutput(serializers.ModelSerializer):
-    lines = OrderLineOutput(many=True, read_only=True)
+    lines = OrderLineOutput(source="line_items", many=True, read_only=True)
 
     class Meta:
         model = Order
@@ -41,7 +41,7 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):
-        queryset = selectors.order_list_for_learner(learner=request.user).prefetch_related("lines__course")
+        queryset = selectors.order_list_for_learner(learner=request.user)
         paginator = generics.GenericAPIView.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)

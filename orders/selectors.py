@@ -35,7 +35,6 @@ def order_list_for_learner(*, learner) -> QuerySet[Order]:
     return (
         Order.objects.filter(learner=learner)
         .select_related("merchant")
-        .prefetch_related("lines")
         .order_by("-created_at", "-pk")
     )
 

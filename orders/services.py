@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from courses.services import enrollment_grant
 from kpay.transitions import apply_transition
-from riskcontrol.interface import CheckoutContext, assess_checkout, record_assessment
+from kpay.db import statement_guard
+from riskcontrol.interface import CheckoutContext, assess_checkout
 
 from . import selectors
 from .exceptions import (
@@ -41,6 +42,7 @@ class CheckoutResult:
 def order_checkout(*, learner, course_slug: str, client: ClientInfo = ClientInfo()) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it.
 
+    Placing the order is one INSERT (lines and risk assessment travel in the row).
     Concurrent checkouts of the same course by the same learner end with one order:
     the second insert hits the "one open order per checkout" constraint and returns
     the first.
@@ -69,25 +71,26 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = ClientInfo
     if decision.blocked:
         raise CheckoutRefused()
 
+    line = OrderLine(
+        course_id=course.pk, course_slug=course.slug, title=course.title,
+        unit_price=course.price, quantity=1, amount=course.price,
+    )
     checkout_key = selectors.checkout_key_for([course.pk])
     try:
-        with transaction.atomic():
+        with statement_guard():
             order = Order.objects.create(
                 order_no=new_public_number("K"),
                 learner=learner,
                 merchant_id=course.merchant_id,
                 checkout_key=checkout_key,
-                subtotal=course.price,
+                subtotal=line.amount,
                 discount=0,
-                total=course.price,
+                total=line.amount,
                 currency=course.currency,
+                lines=[line.as_json()],
+                risk_assessment=decision.as_record(stage="checkout", context=context),
                 expires_at=now + settings.KPAY_ORDER_TTL,
             )
-            OrderLine.objects.create(
-                order=order, course=course, title=course.title,
-                unit_price=course.price, quantity=1, amount=course.price,
-            )
-            record_assessment(order_id=order.pk, stage="checkout", context=context, decision=decision)
     except IntegrityError:
         existing = Order.objects.filter(
             learner=learner, checkout_key=checkout_key, status=Order.Status.PENDING_PAYMENT
@@ -141,8 +144,9 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
     if changes[0] is None:
         raise OrderStateConflict(f"order {order.order_no} is {order.status}, not awaiting payment")
     if deliver:
-        course_ids = list(order.lines.values_list("course_id", flat=True))
-        enrollment_grant(learner_id=order.learner_id, course_ids=course_ids, order_no=order.order_no, at=at)
+        enrollment_grant(
+            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
+        )
         changes.append(
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )

@@ -1,23 +1,19 @@
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from orders.models import Order, OrderLine
+from orders.models import Order
 
 from .models import Payment
 
 
 def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | None:
-    """The learner's order with what starting a payment needs, in one query: a title for
-    the gateway and a still-usable pending payment on the same channel, if any."""
+    """The learner's order and its still-usable pending payment on the same channel, if
+    any, in one query."""
     reusable = Payment.objects.filter(
         order=OuterRef("pk"), channel=channel, status=Payment.Status.PENDING, expires_at__gt=now
     ).order_by("-created_at")
-    first_line = OrderLine.objects.filter(order=OuterRef("pk")).order_by("pk")
     return (
         Order.objects.filter(learner=learner, order_no=order_no)
-        .annotate(
-            reusable_payment_id=Subquery(reusable.values("pk")[:1]),
-            description=Subquery(first_line.values("title")[:1]),
-        )
+        .annotate(reusable_payment_id=Subquery(reusable.values("pk")[:1]))
         .first()
     )
 

@@ -50,7 +50,7 @@ def payment_start(*, learner, order_no: str, channel: str, client: ClientInfo = 
             payment_no=payment_no,
             amount=order.total,
             currency=order.currency,
-            description=order.description or order.order_no,
+            description=order.description,
             channel=channel,
             notify_url=_public_url(reverse("payments:webhook", args=[gateway.alias])),
             return_url=_public_url(reverse("payments:result", args=[order.order_no])),

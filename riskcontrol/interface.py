@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
+from django.utils import timezone
+
 
 @dataclass(frozen=True)
 class CheckoutContext:
@@ -36,6 +38,17 @@ class RiskDecision:
     def held(self) -> bool:
         return self.decision == "review"
 
+    def as_record(self, *, stage: str, context) -> dict:
+        """The assessment as stored with what it assessed: inputs, verdicts, decision, time."""
+        return {
+            "stage": stage,
+            "decision": self.decision,
+            "inputs": asdict(context),
+            "verdicts": self.verdicts,
+            "duration_us": self.duration_us,
+            "assessed_at": timezone.now().isoformat(),
+        }
+
 
 def assess_checkout(context: CheckoutContext) -> RiskDecision:
     """Decide on a purchase before any payment starts. No rules are configured yet: allow."""
@@ -43,18 +56,4 @@ def assess_checkout(context: CheckoutContext) -> RiskDecision:
     verdicts: list[dict] = []
     return RiskDecision(
         decision="allow", verdicts=verdicts, duration_us=(time.perf_counter_ns() - started) // 1000
-    )
-
-
-def record_assessment(*, order_id: int, stage: str, context, decision: RiskDecision) -> None:
-    """Keep the assessment (inputs, verdicts, decision, time) with the order."""
-    from riskcontrol.models import Assessment
-
-    Assessment.objects.create(
-        order_id=order_id,
-        stage=stage,
-        decision=decision.decision,
-        inputs=asdict(context),
-        verdicts=decision.verdicts,
-        duration_us=decision.duration_us,
     )
