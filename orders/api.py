@@ -37,7 +37,7 @@ class OrderOutput(serializers.ModelSerializer):
 
 class OrderListCreateApi(APIView):
     class Input(serializers.Serializer):
-        course = serializers.SlugField(help_text="The course's slug. Prices are computed by kpay.")
+        course = serializers.SlugField(max_length=80, help_text="The course's slug. Prices are computed by kpay.")
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):

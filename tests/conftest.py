@@ -26,6 +26,16 @@ def _require_postgres(django_db_blocker):
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached values must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def learner(db):
     return UserFactory()
