@@ -36,7 +36,7 @@ class OrderOutput(serializers.ModelSerializer):
 
 
 class OrderListCreateApi(APIView):
-    class Input(serializers.Serializer):
+    class OrderCreateInput(serializers.Serializer):
         course = serializers.SlugField(max_length=80, help_text="The course's slug. Prices are computed by kpay.")
 
     @extend_schema(responses=OrderOutput(many=True))
@@ -46,10 +46,10 @@ class OrderListCreateApi(APIView):
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)
 
-    @extend_schema(request=Input, responses={201: OrderOutput, 200: OrderOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=OrderCreateInput, responses={201: OrderOutput, 200: OrderOutput}, parameters=[IDEMPOTENCY_PARAMETER])
     @idempotent
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = self.OrderCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.order_checkout(
             learner=request.user, course_slug=data.validated_data["course"], client=client_info(request)

@@ -36,7 +36,7 @@ class PaymentOutput(serializers.ModelSerializer):
 
 
 class PaymentStartApi(APIView):
-    class Input(serializers.Serializer):
+    class PaymentStartInput(serializers.Serializer):
         channel = serializers.CharField()
         openid = serializers.CharField(required=False, help_text="WeChat openid, for wechat_jsapi")
 
@@ -46,10 +46,10 @@ class PaymentStartApi(APIView):
                 raise serializers.ValidationError(f"Unknown or unavailable channel; available: {', '.join(channels)}.")
             return value
 
-    @extend_schema(request=Input, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=PaymentStartInput, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER])
     @idempotent
     def post(self, request, order_no):
-        data = self.Input(data=request.data)
+        data = self.PaymentStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         payment = services.payment_start(
             learner=request.user,
