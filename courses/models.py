@@ -31,8 +31,7 @@ class Merchant(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(commission_rate__isnull=True)
-                | Q(commission_rate__gte=0, commission_rate__lte=1),
+                condition=Q(commission_rate__isnull=True) | Q(commission_rate__gte=0, commission_rate__lte=1),
                 name="merchant_commission_rate_range",
             )
         ]

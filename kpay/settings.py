@@ -238,7 +238,10 @@ KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)
 if PRODUCTION and KPAY_SANDBOX_ENABLED:
     raise ImproperlyConfigured("The sandbox gateway cannot run in production.")
 KPAY_SIMULATOR_NOTIFY_SCHEDULE = [
-    int(s) for s in env.list("KPAY_SIMULATOR_NOTIFY_SCHEDULE", default=["15", "15", "30", "180", "600", "1200", "1800", "3600"])
+    int(s)
+    for s in env.list(
+        "KPAY_SIMULATOR_NOTIFY_SCHEDULE", default=["15", "15", "30", "180", "600", "1200", "1800", "3600"]
+    )
 ]
 
 KPAY_GATEWAYS: dict[str, dict] = {}

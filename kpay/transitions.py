@@ -4,8 +4,9 @@ from django.db import models
 from django_fsm import can_proceed
 
 
-def apply_transition(instance, name: str, *, history_model: type[models.Model], actor=None,
-                     reason: str = "", at, **kwargs) -> models.Model | None:
+def apply_transition(
+    instance, name: str, *, history_model: type[models.Model], actor=None, reason: str = "", at, **kwargs
+) -> models.Model | None:
     """Call transition ``name`` on ``instance`` and return its unsaved history row.
 
     Returns None, changing nothing, when the transition is not allowed from the current

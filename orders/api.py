@@ -11,7 +11,10 @@ from .exceptions import OrderNotFound
 from .models import Order
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Same key and body: the first response is replayed. Same key, other body: 422.",
 )
 
@@ -30,14 +33,25 @@ class OrderOutput(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "order_no", "status", "subtotal", "discount", "total", "currency",
-            "created_at", "expires_at", "paid_at", "fulfilled_at", "lines",
+            "order_no",
+            "status",
+            "subtotal",
+            "discount",
+            "total",
+            "currency",
+            "created_at",
+            "expires_at",
+            "paid_at",
+            "fulfilled_at",
+            "lines",
         ]
 
 
 class OrderListCreateApi(APIView):
     class OrderCreateInput(serializers.Serializer):
-        course = serializers.SlugField(max_length=80, help_text="The course's slug. Prices are computed by kpay.")
+        course = serializers.SlugField(
+            max_length=80, help_text="The course's slug. Prices are computed by kpay."
+        )
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):
@@ -46,7 +60,11 @@ class OrderListCreateApi(APIView):
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)
 
-    @extend_schema(request=OrderCreateInput, responses={201: OrderOutput, 200: OrderOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=OrderCreateInput,
+        responses={201: OrderOutput, 200: OrderOutput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         data = self.OrderCreateInput(data=request.data)

@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from courses.models import CURRENCIES, Course, Merchant
+from courses.models import CURRENCIES, Merchant
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,20 @@ class Order(FSMModelMixin, models.Model):
     CLOSED_STATUSES = (Status.CANCELLED, Status.EXPIRED)
 
     order_no = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
-    learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
-    )
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
     # What is being bought (sorted course ids): one open order per learner and key.
     checkout_key = models.CharField(max_length=200, editable=False)
-    status = FSMField(
-        _("status"), default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True
-    )
+    status = FSMField(_("status"), default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True)
     subtotal = models.BigIntegerField(_("subtotal (fen)"))
     discount = models.BigIntegerField(_("discount (fen)"), default=0)
     total = models.BigIntegerField(_("total (fen)"))
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
     lines = models.JSONField(_("lines"), default=list, editable=False)
     risk_assessment = models.JSONField(
-        _("checkout risk assessment"), default=dict, editable=False,
+        _("checkout risk assessment"),
+        default=dict,
+        editable=False,
         help_text="Inputs, each rule's verdict, the decision and the time it took",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -179,3 +177,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
         ]
+
+    def __str__(self):
+        return f"{self.scope} [{self.key}]"

@@ -32,11 +32,7 @@ def course_for_checkout(*, learner, slug: str) -> Course | None:
 
 
 def order_list_for_learner(*, learner) -> QuerySet[Order]:
-    return (
-        Order.objects.filter(learner=learner)
-        .select_related("merchant")
-        .order_by("-created_at", "-pk")
-    )
+    return Order.objects.filter(learner=learner).select_related("merchant").order_by("-created_at", "-pk")
 
 
 def order_get_for_learner(*, learner, order_no: str) -> Order | None:

@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from courses.services import enrollment_grant
-from kpay.transitions import apply_transition
 from kpay.db import statement_guard
+from kpay.transitions import apply_transition
 from riskcontrol.interface import CheckoutContext, assess_checkout
 
 from . import selectors
@@ -33,13 +33,16 @@ class ClientInfo:
     device_id: str | None = None
 
 
+UNKNOWN_CLIENT = ClientInfo()
+
+
 @dataclass(frozen=True)
 class CheckoutResult:
     order: Order
     created: bool
 
 
-def order_checkout(*, learner, course_slug: str, client: ClientInfo = ClientInfo()) -> CheckoutResult:
+def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CLIENT) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it.
 
     Placing the order is one INSERT (lines and risk assessment travel in the row).
@@ -72,8 +75,12 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = ClientInfo
         raise CheckoutRefused()
 
     line = OrderLine(
-        course_id=course.pk, course_slug=course.slug, title=course.title,
-        unit_price=course.price, quantity=1, amount=course.price,
+        course_id=course.pk,
+        course_slug=course.slug,
+        title=course.title,
+        unit_price=course.price,
+        quantity=1,
+        amount=course.price,
     )
     checkout_key = selectors.checkout_key_for([course.pk])
     try:
@@ -122,8 +129,9 @@ def order_cancel(*, learner, order_no: str, reason: str = "") -> Order:
     order = selectors.order_get_for_learner(learner=learner, order_no=order_no)
     if order is None:
         raise OrderNotFound()
-    closed = _close(order_id=order.pk, transition="cancel", actor=learner,
-                    reason=reason or "cancelled by the learner")
+    closed = _close(
+        order_id=order.pk, transition="cancel", actor=learner, reason=reason or "cancelled by the learner"
+    )
     if closed is None:
         raise OrderNotCancellable()
     return closed
@@ -138,9 +146,7 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
 
     The caller (payments) holds the order's row lock and has checked the payment.
     """
-    changes = [
-        apply_transition(order, "mark_paid", history_model=OrderStatusChange, reason=reason, at=at)
-    ]
+    changes = [apply_transition(order, "mark_paid", history_model=OrderStatusChange, reason=reason, at=at)]
     if changes[0] is None:
         raise OrderStateConflict(f"order {order.order_no} is {order.status}, not awaiting payment")
     if deliver:

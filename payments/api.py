@@ -21,8 +21,16 @@ class PaymentOutput(serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = [
-            "payment_no", "order_no", "channel", "status", "amount", "currency",
-            "expires_at", "code_url", "redirect_url", "client_params",
+            "payment_no",
+            "order_no",
+            "channel",
+            "status",
+            "amount",
+            "currency",
+            "expires_at",
+            "code_url",
+            "redirect_url",
+            "client_params",
         ]
 
     def get_code_url(self, payment) -> str:
@@ -43,10 +51,14 @@ class PaymentStartApi(APIView):
         def validate_channel(self, value):
             channels = available_channels()
             if value not in channels:
-                raise serializers.ValidationError(f"Unknown or unavailable channel; available: {', '.join(channels)}.")
+                raise serializers.ValidationError(
+                    f"Unknown or unavailable channel; available: {', '.join(channels)}."
+                )
             return value
 
-    @extend_schema(request=PaymentStartInput, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=PaymentStartInput, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER]
+    )
     @idempotent
     def post(self, request, order_no):
         data = self.PaymentStartInput(data=request.data)

@@ -30,6 +30,8 @@ def check_gateways(app_configs=None, **kwargs):
             errors.append(Error(f"{where}: {problem}", id="kpay.E005"))
     if not settings.KPAY_PUBLIC_URL.startswith(("https://", "http://")):
         errors.append(Error("KPAY_PUBLIC_URL must be an absolute http(s) URL.", id="kpay.E006"))
-    if getattr(settings, "KPAY_ENV", "") == "production" and not settings.KPAY_PUBLIC_URL.startswith("https://"):
+    if getattr(settings, "KPAY_ENV", "") == "production" and not settings.KPAY_PUBLIC_URL.startswith(
+        "https://"
+    ):
         errors.append(Error("In production KPAY_PUBLIC_URL must use https.", id="kpay.E007"))
     return errors

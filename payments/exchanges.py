@@ -15,8 +15,16 @@ def redact(text: str) -> str:
     return _SECRET_PARAMS.sub(r"\1[redacted]", text)[:_MAX_BODY]
 
 
-def exchange_record(*, gateway: str, operation: str, trade_no: str, request: httpx.Request,
-                    response: httpx.Response | None, error: str, duration_ms: int) -> None:
+def exchange_record(
+    *,
+    gateway: str,
+    operation: str,
+    trade_no: str,
+    request: httpx.Request,
+    response: httpx.Response | None,
+    error: str,
+    duration_ms: int,
+) -> None:
     GatewayExchange.objects.create(
         gateway=gateway,
         operation=operation,

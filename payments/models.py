@@ -39,9 +39,7 @@ class Payment(FSMModelMixin, models.Model):
     )
     gateway_txn_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     payer_id = models.CharField(max_length=128, blank=True, help_text="openid, buyer id …")
-    flag = models.CharField(
-        max_length=255, blank=True, help_text="Why staff must look at this payment"
-    )
+    flag = models.CharField(max_length=255, blank=True, help_text="Why staff must look at this payment")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -50,9 +48,7 @@ class Payment(FSMModelMixin, models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
-            models.Index(
-                fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"
-            ),
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=1), name="payment_amount_positive"),
@@ -99,6 +95,9 @@ class PaymentStatusChange(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
 
 
 class GatewayEvent(models.Model):
@@ -150,6 +149,9 @@ class GatewayExchange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.gateway} {self.operation} {self.trade_no}"
 
 
 class JournalEntry(models.Model):

@@ -12,7 +12,7 @@ from kpay.transitions import apply_transition
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number
-from orders.services import ClientInfo, order_record_payment
+from orders.services import UNKNOWN_CLIENT, ClientInfo, order_record_payment
 
 from . import ledger, selectors
 from .exceptions import GatewayUnavailable, OrderNotPayable, TradeAlreadyPaid, UnknownTrade
@@ -27,8 +27,9 @@ def _public_url(path: str) -> str:
     return f"{settings.KPAY_PUBLIC_URL}{path}"
 
 
-def payment_start(*, learner, order_no: str, channel: str, client: ClientInfo = ClientInfo(),
-                  payer_id: str | None = None) -> Payment:
+def payment_start(
+    *, learner, order_no: str, channel: str, client: ClientInfo = UNKNOWN_CLIENT, payer_id: str | None = None
+) -> Payment:
     """Start paying an order on a channel, or hand back the attempt already under way.
 
     The gateway is asked first and the payment saved after: a crash in between leaves
@@ -86,8 +87,13 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
     order = payment.order
     if order.status == Order.Status.PENDING_PAYMENT:
         change = apply_transition(
-            payment, "succeed", history_model=PaymentStatusChange, reason=reason, at=at,
-            gateway_txn_id=gateway_txn_id, payer_id=payer_id,
+            payment,
+            "succeed",
+            history_model=PaymentStatusChange,
+            reason=reason,
+            at=at,
+            gateway_txn_id=gateway_txn_id,
+            payer_id=payer_id,
         )
         payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id"])
         change.save()
@@ -97,14 +103,21 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
 
     why = "order already paid" if order.is_paid else f"order {order.status}"
     change = apply_transition(
-        payment, "mark_unapplied", history_model=PaymentStatusChange, reason=reason, at=at,
-        gateway_txn_id=gateway_txn_id, payer_id=payer_id, flag=f"received after {why}: refund it",
+        payment,
+        "mark_unapplied",
+        history_model=PaymentStatusChange,
+        reason=reason,
+        at=at,
+        gateway_txn_id=gateway_txn_id,
+        payer_id=payer_id,
+        flag=f"received after {why}: refund it",
     )
     payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "flag"])
     change.save()
     ledger.post_payment_unapplied(payment=payment, order=order, at=at)
-    logger.warning("payment %s for %s received after %s: flagged for refund",
-                   payment.payment_no, order.order_no, why)
+    logger.warning(
+        "payment %s for %s received after %s: flagged for refund", payment.payment_no, order.order_no, why
+    )
     return GatewayEvent.Outcome.UNAPPLIED
 
 
@@ -131,15 +144,18 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
 
 def _apply_payment_notification(payment: Payment, gateway: Gateway, notification: Notification, now):
     mismatch = _mismatch(
-        payment, gateway,
-        amount=notification.amount, currency=notification.currency,
+        payment,
+        gateway,
+        amount=notification.amount,
+        currency=notification.currency,
         merchant_ids=notification.merchant_ids,
     )
     if mismatch:
         payment.flag = f"notification {notification.event_id}: {mismatch}"[:255]
         payment.save(update_fields=["flag"])
-        logger.warning("payment %s: rejected notification %s: %s",
-                       payment.payment_no, notification.event_id, mismatch)
+        logger.warning(
+            "payment %s: rejected notification %s: %s", payment.payment_no, notification.event_id, mismatch
+        )
         return GatewayEvent.Outcome.MISMATCH, mismatch
     if notification.state == TradeState.SUCCEEDED:
         if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED):
@@ -154,8 +170,11 @@ def _apply_payment_notification(payment: Payment, gateway: Gateway, notification
         return outcome, ""
     if notification.state == TradeState.FAILED:
         change = apply_transition(
-            payment, "fail", history_model=PaymentStatusChange,
-            reason=f"{notification.event_type} {notification.event_id}", at=now,
+            payment,
+            "fail",
+            history_model=PaymentStatusChange,
+            reason=f"{notification.event_type} {notification.event_id}",
+            at=now,
         )
         if change is None:
             return GatewayEvent.Outcome.IGNORED, f"payment is {payment.status}"
@@ -195,14 +214,24 @@ def payment_sync(*, payment: Payment) -> Payment:
         if locked.status != Payment.Status.PENDING:
             return locked
         if status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED):
-            mismatch = _mismatch(locked, gateway, amount=status.amount, currency=status.currency,
-                                 merchant_ids=status.merchant_ids)
+            mismatch = _mismatch(
+                locked,
+                gateway,
+                amount=status.amount,
+                currency=status.currency,
+                merchant_ids=status.merchant_ids,
+            )
             if mismatch:
                 locked.flag = f"query: {mismatch}"[:255]
                 locked.save(update_fields=["flag"])
                 return locked
-            _capture(locked, gateway_txn_id=status.gateway_txn_id, payer_id=status.payer_id,
-                     reason="gateway query: paid", at=now)
+            _capture(
+                locked,
+                gateway_txn_id=status.gateway_txn_id,
+                payer_id=status.payer_id,
+                reason="gateway query: paid",
+                at=now,
+            )
         elif status.state == TradeState.FAILED:
             _transition_and_save(locked, "fail", reason="gateway query: payment failed", at=now)
         elif status.state == TradeState.CLOSED:
@@ -211,8 +240,9 @@ def payment_sync(*, payment: Payment) -> Payment:
 
 
 def _transition_and_save(payment: Payment, name: str, *, reason: str, at, actor=None) -> bool:
-    change = apply_transition(payment, name, history_model=PaymentStatusChange,
-                              actor=actor, reason=reason, at=at)
+    change = apply_transition(
+        payment, name, history_model=PaymentStatusChange, actor=actor, reason=reason, at=at
+    )
     if change is None:
         return False
     payment.save(update_fields=["status", "closed_at"] if name == "close" else ["status"])

@@ -32,14 +32,22 @@ def gateway_webhook(request, alias: str):
     try:
         notification = gateway.parse_notification(request.headers, request.body)
     except InvalidNotification as exc:
-        logger.warning("webhook %s: rejected notification from %s: %s",
-                       alias, request.META.get("REMOTE_ADDR"), exc.message)
+        logger.warning(
+            "webhook %s: rejected notification from %s: %s",
+            alias,
+            request.META.get("REMOTE_ADDR"),
+            exc.message,
+        )
         return _reply(gateway, ok=False, message=exc.message)
     try:
         outcome = payment_notification_handle(gateway=gateway, notification=notification)
     except UnknownTrade:
-        logger.warning("webhook %s: notification %s for unknown trade %s",
-                       alias, notification.event_id, notification.trade_no)
+        logger.warning(
+            "webhook %s: notification %s for unknown trade %s",
+            alias,
+            notification.event_id,
+            notification.trade_no,
+        )
         return _reply(gateway, ok=False, message="unknown trade")
     if outcome == GatewayEvent.Outcome.MISMATCH:
         return _reply(gateway, ok=False, message="does not match the order")

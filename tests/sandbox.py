@@ -18,8 +18,18 @@ class SandboxDriver:
         self.merchant_id = get_gateway("sandbox").merchant_id
         self.client = Client()
 
-    def trade_event(self, payment, *, event_type="TRADE.SUCCESS", state="SUCCESS", event_id=None,
-                    amount=None, currency=None, merchant_id=None, transaction_id=None) -> bytes:
+    def trade_event(
+        self,
+        payment,
+        *,
+        event_type="TRADE.SUCCESS",
+        state="SUCCESS",
+        event_id=None,
+        amount=None,
+        currency=None,
+        merchant_id=None,
+        transaction_id=None,
+    ) -> bytes:
         event = {
             "id": event_id or f"EV{secrets.token_hex(8)}",
             "event_type": event_type,

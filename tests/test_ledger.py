@@ -20,7 +20,12 @@ def test_commission_and_merchant_share_add_up_to_the_total(total, rate):
 
 @pytest.mark.parametrize(
     ("total", "rate", "commission"),
-    [(9900, Decimal("0.10"), 990), (5, Decimal("0.10"), 1), (4, Decimal("0.10"), 0), (15, Decimal("0.10"), 2)],
+    [
+        (9900, Decimal("0.10"), 990),
+        (5, Decimal("0.10"), 1),
+        (4, Decimal("0.10"), 0),
+        (15, Decimal("0.10"), 2),
+    ],
 )
 def test_commission_rounds_half_up_to_whole_fen(total, rate, commission):
     assert ledger.commission_for(total, rate) == commission

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KPAY_", "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CELERY_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KPAY_", "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CELERY_"))
+    }
     clean.update(DJANGO_SETTINGS_MODULE="kpay.settings", **env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
@@ -51,7 +55,12 @@ def test_production_refuses_to_start_misconfigured(override, message):
 
 
 def test_production_has_no_sandbox_routes():
-    result = run_manage("shell", "-c", "from django.urls import resolve; resolve('/simulators/sandbox/cashier/')", **PRODUCTION)
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.urls import resolve; resolve('/simulators/sandbox/cashier/')",
+        **PRODUCTION,
+    )
     assert result.returncode != 0 and "Resolver404" in result.stderr
 
 

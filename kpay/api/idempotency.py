@@ -24,7 +24,9 @@ def idempotent(view_method):
         if not key:
             return view_method(self, request, *args, **kwargs)
         if len(key) > MAX_KEY_LENGTH:
-            return error_response("invalid_idempotency_key", f"{HEADER} is longer than {MAX_KEY_LENGTH} characters.", 400)
+            return error_response(
+                "invalid_idempotency_key", f"{HEADER} is longer than {MAX_KEY_LENGTH} characters.", 400
+            )
         scope = f"{request.method} {request.path}"
         fingerprint = hashlib.sha256(scope.encode() + b"\n" + request.body).hexdigest()
         try:

@@ -190,8 +190,9 @@ class Gateway:
         raise NotImplementedError
 
     # -- plumbing for HTTP backends ----------------------------------------------
-    def _send(self, client: httpx.Client, operation: str, request: httpx.Request,
-              *, trade_no: str = "") -> httpx.Response:
+    def _send(
+        self, client: httpx.Client, operation: str, request: httpx.Request, *, trade_no: str = ""
+    ) -> httpx.Response:
         """Send ``request`` and keep the exchange; network trouble is GatewayUnavailable."""
         started = time.monotonic()
         response = None
@@ -216,8 +217,8 @@ class Gateway:
 
 __all__ = [
     "Gateway",
-    "NotificationKind",
     "Notification",
+    "NotificationKind",
     "NotificationReply",
     "PaymentAction",
     "PaymentError",

@@ -93,7 +93,11 @@ def params_sign_string(params: Mapping[str, str]) -> bytes:
 
 def request_message(method: str, path_and_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     return b"%s\n%s\n%s\n%s\n%s\n" % (
-        method.encode(), path_and_query.encode(), timestamp.encode(), nonce.encode(), body
+        method.encode(),
+        path_and_query.encode(),
+        timestamp.encode(),
+        nonce.encode(),
+        body,
     )
 
 
@@ -204,9 +208,7 @@ class SandboxGateway(Gateway):
 
     def close_payment(self, payment_no: str) -> None:
         try:
-            self._call(
-                "close_payment", "POST", f"/api/trades/{payment_no}/close", {}, trade_no=payment_no
-            )
+            self._call("close_payment", "POST", f"/api/trades/{payment_no}/close", {}, trade_no=payment_no)
         except TradeNotFound:
             return
 
@@ -239,8 +241,9 @@ class SandboxGateway(Gateway):
             amount=(data.get("amount") or {}).get("refund"),
         )
 
-    def _call(self, operation: str, method: str, path: str, payload: dict | None = None,
-              *, trade_no: str = "") -> dict:
+    def _call(
+        self, operation: str, method: str, path: str, payload: dict | None = None, *, trade_no: str = ""
+    ) -> dict:
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         url = f"{self.base_url}{path}"
         path_and_query = httpx.URL(url).raw_path.decode()

@@ -32,6 +32,9 @@ class SimTrade(models.Model):
             models.UniqueConstraint(fields=["gateway", "merchant_id", "out_trade_no"], name="simtrade_once"),
         ]
 
+    def __str__(self):
+        return f"{self.out_trade_no} ({self.state})"
+
 
 class SimRefund(models.Model):
     trade = models.ForeignKey(SimTrade, on_delete=models.CASCADE, related_name="refunds")
@@ -48,6 +51,9 @@ class SimRefund(models.Model):
             models.UniqueConstraint(fields=["trade", "out_refund_no"], name="simrefund_once"),
         ]
 
+    def __str__(self):
+        return self.out_refund_no
+
 
 class SimNotification(models.Model):
     """A notification the gateway owes the merchant, retried on the gateway's schedule."""
@@ -62,3 +68,6 @@ class SimNotification(models.Model):
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.event_id

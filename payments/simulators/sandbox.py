@@ -134,7 +134,9 @@ def _api(view):
 @require_GET
 @_api
 def api_trade(request, merchant_id, out_trade_no):
-    trade = SimTrade.objects.filter(gateway=GATEWAY, merchant_id=merchant_id, out_trade_no=out_trade_no).first()
+    trade = SimTrade.objects.filter(
+        gateway=GATEWAY, merchant_id=merchant_id, out_trade_no=out_trade_no
+    ).first()
     if trade is None:
         return _error(404, "TRADE_NOT_EXIST", "trade does not exist")
     return _signed_json(_trade_resource(trade))
@@ -214,8 +216,14 @@ def api_refund(request, merchant_id, out_refund_no):
 
 # -- cashier ------------------------------------------------------------------------
 _CASHIER_FIELDS = (
-    "merchant_id", "out_trade_no", "amount", "currency", "description",
-    "notify_url", "return_url", "expire_time",
+    "merchant_id",
+    "out_trade_no",
+    "amount",
+    "currency",
+    "description",
+    "notify_url",
+    "return_url",
+    "expire_time",
 )
 
 
@@ -238,8 +246,11 @@ def _trade_from_cashier_params(params) -> tuple[SimTrade | None, str]:
         "return_url": params.get("return_url", ""),
         "expire_at": expire_at,
     }
-    lookup = {"gateway": GATEWAY, "merchant_id": params.get("merchant_id", ""),
-              "out_trade_no": params.get("out_trade_no", "")}
+    lookup = {
+        "gateway": GATEWAY,
+        "merchant_id": params.get("merchant_id", ""),
+        "out_trade_no": params.get("out_trade_no", ""),
+    }
     trade = SimTrade.objects.filter(**lookup).first()
     if trade is None:
         try:
@@ -264,11 +275,20 @@ def cashier(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action not in {"pay", "decline"}:
-            return render(request, "simulators/cashier.html", {"trade": trade, "problem": "Choose pay or decline."}, status=400)
+            return render(
+                request,
+                "simulators/cashier.html",
+                {"trade": trade, "problem": "Choose pay or decline."},
+                status=400,
+            )
         _cashier_act(trade.pk, action)
         trade.refresh_from_db()
     expired = trade.state == SimTrade.State.NOTPAY and trade.expire_at <= timezone.now()
-    return render(request, "simulators/cashier.html", {"trade": trade, "expired": expired, "yuan": f"{trade.amount / 100:.2f}"})
+    return render(
+        request,
+        "simulators/cashier.html",
+        {"trade": trade, "expired": expired, "yuan": f"{trade.amount / 100:.2f}"},
+    )
 
 
 def _cashier_act(trade_pk: int, action: str) -> None:

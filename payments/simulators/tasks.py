@@ -2,8 +2,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from .models import SimNotification
-from .sandbox import sign_for_gateway
 from .notifier import notification_deliver
+from .sandbox import sign_for_gateway
 
 
 @shared_task(ignore_result=True)

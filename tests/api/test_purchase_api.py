@@ -8,7 +8,9 @@ from tests.factories import CourseFactory, UserFactory
 
 @pytest.fixture
 def token_client(api_client, learner):
-    response = api_client.post("/api/v1/auth/token/", {"username": learner.username, "password": "pw-learner-123"})
+    response = api_client.post(
+        "/api/v1/auth/token/", {"username": learner.username, "password": "pw-learner-123"}
+    )
     assert response.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     return api_client
@@ -23,10 +25,13 @@ def test_whole_purchase_through_the_api(token_client, course, sandbox, learner):
     assert created.status_code == 201
     order = created.json()
     assert order["total"] == 9900 and order["currency"] == "CNY"  # the client's "total" is ignored
-    assert order["lines"] == [{"course": course.slug, "title": course.title, "unit_price": 9900,
-                               "quantity": 1, "amount": 9900}]
+    assert order["lines"] == [
+        {"course": course.slug, "title": course.title, "unit_price": 9900, "quantity": 1, "amount": 9900}
+    ]
 
-    paid = token_client.post(f"/api/v1/orders/{order['order_no']}/pay/", {"channel": "sandbox"}, format="json")
+    paid = token_client.post(
+        f"/api/v1/orders/{order['order_no']}/pay/", {"channel": "sandbox"}, format="json"
+    )
     assert paid.status_code == 201
     payment_data = paid.json()
     assert payment_data["code_url"].startswith("http://127.0.0.1:9/simulators/sandbox/cashier/?")
@@ -146,7 +151,9 @@ def test_openapi_schema_is_served(api_client):
 
 def test_token_endpoint_is_throttled(api_client, learner):
     statuses = [
-        api_client.post("/api/v1/auth/token/", {"username": learner.username, "password": "wrong"}).status_code
+        api_client.post(
+            "/api/v1/auth/token/", {"username": learner.username, "password": "wrong"}
+        ).status_code
         for _ in range(11)
     ]
     assert statuses[:10] == [400] * 10

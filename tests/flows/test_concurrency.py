@@ -71,7 +71,9 @@ def test_20_concurrent_distinct_events_for_one_payment_apply_once(learner, cours
     assert outcomes.count(GatewayEvent.Outcome.DUPLICATE) == 19
 
 
-def test_two_payments_succeeding_for_one_order_keep_the_second_as_unapplied(learner, course, sandbox, settings):
+def test_two_payments_succeeding_for_one_order_keep_the_second_as_unapplied(
+    learner, course, sandbox, settings
+):
     order = order_checkout(learner=learner, course_slug=course.slug).order
     first = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
     Payment.objects.filter(pk=first.pk).update(expires_at=first.created_at)  # make room for a new attempt

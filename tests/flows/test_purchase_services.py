@@ -38,7 +38,7 @@ def test_paid_notification_pays_delivers_and_posts_the_ledger(learner, course, s
 
 
 def test_duplicate_notification_changes_nothing(learner, course, sandbox):
-    order, payment, _ = buy(learner, course, sandbox)
+    _order, payment, _ = buy(learner, course, sandbox)
     body = sandbox.trade_event(payment, event_id="EV-dup")
     first = sandbox.post(body)
     second = sandbox.post(body)

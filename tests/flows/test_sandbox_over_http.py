@@ -126,7 +126,7 @@ def test_closing_a_trade_that_was_paid_applies_the_money_instead(live_sandbox, l
 
 def test_unknown_outcome_leaves_the_payment_pending(learner, course):
     """The sandbox points at a closed port in tests: the gateway cannot be reached."""
-    order, payment = start(learner, course)
+    _order, payment = start(learner, course)
     Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
 
     with pytest.raises(GatewayUnavailable):
@@ -139,14 +139,16 @@ def test_unknown_outcome_leaves_the_payment_pending(learner, course):
 def test_simulator_rejects_a_wrong_request_signature(live_sandbox):
     response = httpx.get(
         f"{live_sandbox.url}/simulators/sandbox/api/trades/P1234567",
-        headers={"Authorization": 'SANDBOX-SHA256-RSA merchant_id="kpay-dev",timestamp="%d",nonce="n",'
-                 'signature="AAAA"' % time.time()},
+        headers={
+            "Authorization": f'SANDBOX-SHA256-RSA merchant_id="kpay-dev",timestamp="{int(time.time())}",'
+            'nonce="n",signature="AAAA"'
+        },
     )
     assert response.status_code == 401 and response.json()["code"] == "SIGN_ERROR"
 
 
 def test_client_rejects_a_response_signed_by_someone_else(live_sandbox, learner, course, tmp_path):
-    order, payment = start(learner, course)
+    _order, payment = start(learner, course)
     gateway = get_gateway("sandbox")
     _, impostor_public = ensure_dev_keypair(tmp_path, "impostor")
     gateway._gateway_public_key = load_public_key(impostor_public)
@@ -161,10 +163,12 @@ def test_query_of_an_unknown_trade_says_not_found(live_sandbox):
     assert get_gateway("sandbox").query_payment("P0000000000").state == TradeState.NOT_FOUND
 
 
-def test_failed_notifications_are_retried_on_the_schedule_then_given_up(live_sandbox, learner, course, settings):
+def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
+    live_sandbox, learner, course, settings
+):
     settings.KPAY_SIMULATOR_NOTIFY_SCHEDULE = [0, 0]
     lose_notifications(settings)
-    order, payment = start(learner, course)
+    _order, payment = start(learner, course)
     press(payment.action["code_url"], "pay")
     notification = SimNotification.objects.get()
     assert notification.attempts == 1 and notification.next_attempt_at is not None

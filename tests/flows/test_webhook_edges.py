@@ -2,7 +2,10 @@ from payments.models import GatewayEvent
 
 
 def test_unknown_gateway_alias_is_404(client):
-    assert client.post("/payments/webhooks/nowhere/", data=b"{}", content_type="application/json").status_code == 404
+    assert (
+        client.post("/payments/webhooks/nowhere/", data=b"{}", content_type="application/json").status_code
+        == 404
+    )
 
 
 def test_webhook_only_accepts_post(client):
@@ -10,8 +13,14 @@ def test_webhook_only_accepts_post(client):
 
 
 def test_garbage_and_unsigned_bodies_are_rejected(client, sandbox, db):
-    for body, headers in [(b"not json", {}), (b"{}", sandbox.headers(b"{}")), (b"[1]", sandbox.headers(b"[1]"))]:
-        response = client.post("/payments/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+    for body, headers in [
+        (b"not json", {}),
+        (b"{}", sandbox.headers(b"{}")),
+        (b"[1]", sandbox.headers(b"[1]")),
+    ]:
+        response = client.post(
+            "/payments/webhooks/sandbox/", data=body, content_type="application/json", **headers
+        )
         assert response.status_code == 400
         assert response.json()["code"] == "FAIL"
     assert not GatewayEvent.objects.exists()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views, webhooks
+
+app_name = "payments"
+
+urlpatterns = [
+    path("webhooks/<str:alias>/", webhooks.gateway_webhook, name="webhook"),
+    path("pay/<str:order_no>/", views.pay, name="pay"),
+    path("pay/<str:order_no>/status/", views.pay_status, name="status"),
+    path("pay/<str:order_no>/result/", views.result, name="result"),
+]
