@@ -24,27 +24,25 @@ def broker_url():
 
 @pytest.mark.django_db(transaction=True)
 def test_expiry_task_goes_through_the_broker_to_a_worker(broker_url, learner, course):
+    """A separate app, configured like kpay's but on a real broker, so nothing global
+    (the eager default, cached connections) is touched."""
+    from celery import Celery
     from celery.contrib.testing.worker import start_worker
 
-    from kpay.celery import app
-    from orders.tasks import expire_unpaid_orders
+    app = Celery("kpay-broker-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(broker_url=broker_url, task_always_eager=False, task_default_queue="kpay-broker-test")
+    app.autodiscover_tasks(force=True)
 
     order = order_checkout(learner=learner, course_slug=course.slug).order
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=broker_url, task_always_eager=False)
-    app._pool = None  # connections follow the new broker
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            expire_unpaid_orders.delay()
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                order.refresh_from_db()
-                if order.status == Order.Status.EXPIRED:
-                    break
-                time.sleep(0.1)
-    finally:
-        app.conf.update(saved)
-        app._pool = None
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        app.send_task("orders.tasks.expire_unpaid_orders")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            order.refresh_from_db()
+            if order.status == Order.Status.EXPIRED:
+                break
+            time.sleep(0.1)
     assert order.status == Order.Status.EXPIRED
