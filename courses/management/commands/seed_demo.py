@@ -1,0 +1,169 @@
+"""Demo data for a development machine: staff for every role, two merchants, courses.
+
+Safe to run again: rows are matched by username and slug and brought back to the
+demo state (demo passwords included). Refuses to run in production.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from courses import roles
+from courses.models import Course, Lesson, Merchant, MerchantMember
+
+DEMO_PASSWORD = "kpay-demo"  # noqa: S105 - demo only, printed on purpose
+
+
+@dataclass(frozen=True)
+class DemoCourse:
+    slug: str
+    title: str
+    summary: str
+    price: int  # fen
+    lessons: tuple[str, str, str]
+    status: str = Course.Status.PUBLISHED
+
+
+MERCHANTS = {
+    "demo-studio": (
+        "Demo Studio / 演示工作室",
+        [
+            DemoCourse(
+                "python-basics",
+                "Python 入门 · Python for Beginners",
+                "从零开始写 Python。Write your first programs.",
+                9900,
+                ("欢迎 · Welcome", "变量与类型 · Variables and types", "函数 · Functions"),
+            ),
+            DemoCourse(
+                "data-analysis",
+                "数据分析实战 · Practical Data Analysis",
+                "用 pandas 读懂数据。Read data with pandas.",
+                19900,
+                ("课程介绍 · Introduction", "数据清洗 · Cleaning data", "可视化 · Charts"),
+            ),
+            DemoCourse(
+                "writing-that-works",
+                "高效写作 · Writing That Works",
+                "写得清楚，读得轻松。Clear writing, easy reading.",
+                4900,
+                ("为什么写作 · Why write", "结构 · Structure", "修改 · Editing"),
+            ),
+            DemoCourse(
+                "intro-ml",
+                "机器学习导论 · Intro to Machine Learning",
+                "即将推出。Coming soon.",
+                29900,
+                ("概览 · Overview", "线性模型 · Linear models", "评估 · Evaluation"),
+                status=Course.Status.DRAFT,
+            ),
+        ],
+    ),
+    "second-studio": (
+        "Second Studio / 第二工作室",
+        [
+            DemoCourse(
+                "photography-basics",
+                "摄影基础 · Photography Basics",
+                "光线、构图与器材。Light, framing and gear.",
+                6900,
+                ("相机入门 · Your camera", "光线 · Light", "构图 · Composition"),
+            ),
+        ],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str  # a group in courses.roles, "superuser" or "learner"
+    merchant_slug: str | None = None
+    sees: str = ""
+
+
+LOGINS = [
+    DemoLogin("admin", "superuser", sees="everything"),
+    DemoLogin("merchant", roles.MERCHANT, "demo-studio", "Demo Studio's courses, orders, payments"),
+    DemoLogin("merchant2", roles.MERCHANT, "second-studio", "Second Studio's data only"),
+    DemoLogin("support", roles.SUPPORT, sees="all orders, payments and courses (read-only)"),
+    DemoLogin("finance", roles.FINANCE, sees="orders, payments, journal, gateway traffic"),
+    DemoLogin("learner", "learner", sees="the site, not the admin"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo merchants, courses and one login per role (development only)."
+
+    def handle(self, *args, **options):
+        if settings.KPAY_ENV == "production":
+            raise CommandError("seed_demo creates users with known passwords: not in production.")
+        roles.sync_roles()
+        with transaction.atomic():
+            merchants = {
+                slug: self._merchant(slug, name, courses) for slug, (name, courses) in MERCHANTS.items()
+            }
+            for login in LOGINS:
+                self._user(login, merchants)
+        self._print_logins(merchants)
+
+    def _merchant(self, slug, name, courses) -> Merchant:
+        merchant, _ = Merchant.objects.update_or_create(slug=slug, defaults={"name": name, "is_active": True})
+        for demo in courses:
+            course, _ = Course.objects.update_or_create(
+                slug=demo.slug,
+                defaults={
+                    "merchant": merchant,
+                    "title": demo.title,
+                    "summary": demo.summary,
+                    "description": demo.summary,
+                    "price": demo.price,
+                    "currency": "CNY",
+                    "status": demo.status,
+                },
+            )
+            for position, title in enumerate(demo.lessons, start=1):
+                Lesson.objects.update_or_create(
+                    course=course,
+                    position=position,
+                    defaults={
+                        "title": title,
+                        "is_preview": position == 1,
+                        "body": f"{title}\n\n这是演示内容。This is demo content for {demo.title}.",
+                    },
+                )
+        return merchant
+
+    def _user(self, login: DemoLogin, merchants: dict[str, Merchant]):
+        user, _ = get_user_model().objects.get_or_create(username=login.username)
+        user.email = f"{login.username}@kpay.localhost"
+        user.is_active = True
+        user.is_superuser = login.role == "superuser"
+        user.is_staff = login.role not in ("learner",)
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        if login.role in roles.ROLE_PERMISSIONS:
+            user.groups.set([Group.objects.get(name=login.role)])
+        else:
+            user.groups.clear()
+        if login.merchant_slug:
+            MerchantMember.objects.update_or_create(
+                user=user, defaults={"merchant": merchants[login.merchant_slug]}
+            )
+        else:
+            MerchantMember.objects.filter(user=user).delete()
+
+    def _print_logins(self, merchants):
+        courses = Course.objects.filter(merchant__in=merchants.values()).count()
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready: {len(merchants)} merchants, {courses} courses.")
+        )
+        self.stdout.write(f"Back office: {settings.KPAY_PUBLIC_URL}/admin/  (demo passwords: demo only)")
+        self.stdout.write("")
+        self.stdout.write(f"  {'username':<10} {'password':<10} {'role':<10} sees")
+        for login in LOGINS:
+            self.stdout.write(f"  {login.username:<10} {DEMO_PASSWORD:<10} {login.role:<10} {login.sees}")

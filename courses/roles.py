@@ -1,0 +1,139 @@
+"""Staff roles: who works in the back office and which merchants they see.
+
+Three groups carry the model permissions (``ROLE_PERMISSIONS``); they are created or
+brought up to date after every ``migrate`` by :func:`sync_roles` (permissions only
+exist after ``post_migrate``, so this cannot be a data migration).
+
+Which *rows* a staff user sees is decided separately, by their merchant:
+
+* a **merchant staff** user has a :class:`~courses.models.MerchantMember` row and sees
+  that merchant's data only (:func:`user_merchant` returns the merchant);
+* **platform staff** (superusers, and the support and finance groups) see every
+  merchant (:func:`is_platform_staff`);
+* any other staff user sees no merchant's data, whatever permissions they were given.
+"""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.db import DEFAULT_DB_ALIAS, router, transaction
+
+from .models import Merchant, MerchantMember
+
+MERCHANT = "merchant"
+SUPPORT = "support"
+FINANCE = "finance"
+PLATFORM_ROLES = (SUPPORT, FINANCE)
+
+# role -> app label -> model name -> actions. Order lines live in the order row
+# (``Order.lines``), so viewing an order is viewing its lines.
+ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    MERCHANT: {
+        "courses": {
+            "merchant": ("view",),
+            "course": ("add", "change", "view"),
+            "lesson": ("add", "change", "view"),
+            "enrollment": ("view",),
+        },
+        "orders": {"order": ("view",), "orderstatuschange": ("view",)},
+        "payments": {
+            "payment": ("view",),
+            "paymentstatuschange": ("view",),
+            "journalentry": ("view",),
+        },
+    },
+    SUPPORT: {
+        "courses": {
+            "merchant": ("view",),
+            "course": ("view",),
+            "lesson": ("view",),
+            "enrollment": ("view",),
+        },
+        "orders": {"order": ("view",), "orderstatuschange": ("view",)},
+        "payments": {
+            "payment": ("view",),
+            "paymentstatuschange": ("view",),
+            "gatewayevent": ("view",),
+            "gatewayexchange": ("view",),
+            "journalentry": ("view",),
+        },
+    },
+    FINANCE: {
+        "courses": {"merchant": ("view",)},
+        "orders": {"order": ("view",), "orderstatuschange": ("view",)},
+        "payments": {
+            "payment": ("view",),
+            "paymentstatuschange": ("view",),
+            "gatewayevent": ("view",),
+            "gatewayexchange": ("view",),
+            "journalentry": ("view",),
+        },
+    },
+}
+
+
+def sync_roles(*, using: str = DEFAULT_DB_ALIAS, verbosity: int = 0) -> None:
+    """Create the role groups, or reset their permissions to ``ROLE_PERMISSIONS``.
+
+    Idempotent. Permissions of the apps involved are created first: during ``migrate``
+    this runs before Django has reached the later apps' permissions.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    if not router.allow_migrate_model(using, Group):
+        return
+    labels = {label for spec in ROLE_PERMISSIONS.values() for label in spec}
+    for label in sorted(labels):
+        create_permissions(global_apps.get_app_config(label), verbosity=verbosity, using=using)
+
+    with transaction.atomic(using=using):
+        for role, spec in ROLE_PERMISSIONS.items():
+            wanted = {
+                (label, f"{action}_{model}")
+                for label, models in spec.items()
+                for model, actions in models.items()
+                for action in actions
+            }
+            available = {
+                (p.content_type.app_label, p.codename): p
+                for p in Permission.objects.using(using)
+                .filter(content_type__app_label__in=spec.keys())
+                .select_related("content_type")
+            }
+            missing = wanted - available.keys()
+            if missing:
+                raise LookupError(f"role {role!r}: no such permissions {sorted(missing)}")
+            group, _ = Group.objects.using(using).get_or_create(name=role)
+            group.permissions.set([available[key] for key in wanted])
+
+
+def sync_roles_after_migrate(sender, *, using=DEFAULT_DB_ALIAS, verbosity=0, **kwargs) -> None:
+    """``post_migrate`` receiver (connected in ``CoursesConfig.ready``)."""
+    sync_roles(using=using, verbosity=verbosity)
+
+
+def user_merchant(user) -> Merchant | None:
+    """The merchant a merchant-staff user works for; None for anyone else.
+
+    Superusers are never scoped to a merchant, even with a membership row.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active or user.is_superuser:
+        return None
+    try:
+        return user.merchant_membership.merchant  # both cached on the user object
+    except MerchantMember.DoesNotExist:
+        return None
+
+
+def is_platform_staff(user) -> bool:
+    """Superusers, and active staff in the support or finance group without a merchant."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if not user.is_staff or user_merchant(user) is not None:
+        return False
+    cached = getattr(user, "_kpay_platform_staff", None)
+    if cached is None:
+        cached = user.groups.filter(name__in=PLATFORM_ROLES).exists()
+        user._kpay_platform_staff = cached
+    return cached
