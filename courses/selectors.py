@@ -1,4 +1,4 @@
-from django.db.models import Exists, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from .models import Course, Enrollment, Lesson
 
@@ -38,5 +38,23 @@ def learner_courses(*, learner) -> QuerySet[Course]:
     )
 
 
+def lesson_get_reachable(*, learner, course_slug: str, lesson_id: int) -> Lesson | None:
+    """The lesson if it belongs to course ``course_slug`` and that course is on sale or the
+    learner is enrolled in it: a preview of an unpublished course stays hidden, while an
+    enrolled learner keeps reading a course that was archived after they bought it."""
+    reachable = Q(course__status=Course.Status.PUBLISHED, course__merchant__is_active=True)
+    if learner.is_authenticated:
+        reachable |= active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("course_id"))
+    return (
+        Lesson.objects.select_related("course", "course__merchant")
+        .filter(reachable, pk=lesson_id, course__slug=course_slug)
+        .first()
+    )
+
+
 def lesson_visible_to(*, learner, lesson: Lesson) -> bool:
-    return lesson.is_preview or learner_owns_course(learner=learner, course=lesson.course)
+    """Whether the learner may read the lesson's content: a preview of a course on sale,
+    or any lesson of a course they are enrolled in."""
+    if lesson.is_preview and lesson.course.is_purchasable:
+        return True
+    return learner_owns_course(learner=learner, course=lesson.course)

@@ -37,5 +37,15 @@ def payments_to_close(*, now) -> QuerySet[Payment]:
     )
 
 
+def payment_pending_for_order(*, order: Order, now, payment_no: str = "") -> Payment | None:
+    """The payment a learner can still complete: ``payment_no`` if it is usable, else the
+    order's newest usable pending payment."""
+    usable = order.payments.filter(status=Payment.Status.PENDING, expires_at__gt=now).order_by(
+        "-created_at", "-pk"
+    )
+    chosen = usable.filter(payment_no=payment_no).first() if payment_no else None
+    return chosen or usable.first()
+
+
 def latest_payment_for_order(*, order: Order) -> Payment | None:
     return order.payments.order_by("-created_at", "-pk").first()

@@ -39,6 +39,15 @@ def available_channels() -> list[str]:
     return list(_channel_aliases())
 
 
+def channel_label(channel: str) -> str:
+    """What learners see for ``channel``: the gateway's own label, else the channel's name."""
+    alias = _channel_aliases().get(channel)
+    if alias is None:
+        return channel
+    backend = import_string(settings.KPAY_GATEWAYS[alias]["BACKEND"])
+    return str(backend.channel_labels.get(channel, channel))
+
+
 def gateway_for_channel(channel: str) -> Gateway:
     try:
         alias = _channel_aliases()[channel]

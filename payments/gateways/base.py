@@ -144,6 +144,8 @@ class Gateway:
     """
 
     channels: tuple[str, ...] = ()
+    # What learners see for each channel, e.g. {"wechat_native": _("WeChat Pay")}.
+    channel_labels: Mapping[str, str] = {}
     timeout = httpx.Timeout(10.0, connect=5.0)
 
     def __init__(self, alias: str, **options):

@@ -33,6 +33,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from django.utils.translation import gettext_lazy as _
 
 from payments.exceptions import (
     GatewayRejected,
@@ -157,6 +158,7 @@ def trade_status_from(resource: Mapping) -> TradeStatus:
 
 class SandboxGateway(Gateway):
     channels = ("sandbox",)
+    channel_labels = {"sandbox": _("Sandbox Pay (simulated gateway)")}
 
     def __init__(self, alias: str, *, base_url: str, merchant_id: str, key_dir: str):
         super().__init__(alias)

@@ -1,0 +1,94 @@
+"""Order pages: placing an order (checkout), the learner's orders, cancelling one."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from kpay.errors import KpayError
+from kpay.http import client_info, next_url
+
+from . import selectors, services
+from .models import Order
+
+ORDERS_PAGE_SIZE = 20
+STATUS_LABELS = dict(Order.Status.choices)
+
+
+def _raise_if_not_found(exc: KpayError) -> None:
+    """An error meaning "no such thing (for you)" is a 404 page, not a message."""
+    if exc.http_status == 404:
+        raise Http404(str(exc.message)) from exc
+
+
+@require_POST
+def checkout(request, slug):
+    """Place an order for the course (or reuse the open one) and go and pay it."""
+    if not request.user.is_authenticated:
+        # Back to the course page after logging in: this URL answers POST only.
+        return redirect_to_login(reverse("courses:detail", args=[slug]))
+    try:
+        result = services.order_checkout(learner=request.user, course_slug=slug, client=client_info(request))
+    except KpayError as exc:
+        _raise_if_not_found(exc)
+        messages.error(request, str(exc.message))
+        return redirect("courses:detail", slug=slug)
+    return redirect("payments:pay", order_no=result.order.order_no)
+
+
+@require_safe
+@login_required
+def my_orders(request):
+    page = Paginator(selectors.order_list_for_learner(learner=request.user), ORDERS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "orders/my_orders.html",
+        {
+            "page": page,
+            "orders": page.object_list,
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_safe
+@login_required
+def order_detail(request, order_no):
+    order = selectors.order_get_for_learner(learner=request.user, order_no=order_no)
+    if order is None:
+        raise Http404
+    history = [
+        {"at": change.created_at, "label": STATUS_LABELS.get(change.to_status, change.to_status)}
+        for change in order.status_changes.all()
+    ]
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "history": history,
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_POST
+def cancel(request, order_no):
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("orders:my-orders"))
+    try:
+        order = services.order_cancel(learner=request.user, order_no=order_no)
+    except KpayError as exc:
+        _raise_if_not_found(exc)
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Order %(order_no)s was cancelled.") % {"order_no": order.order_no})
+    return redirect(next_url(request, "orders:my-orders"))
