@@ -1,5 +1,4 @@
-from django.db.models import CharField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import OuterRef, QuerySet
 
 from courses.models import Course
 from courses.selectors import active_enrollment_exists, course_list_published
@@ -12,23 +11,19 @@ def checkout_key_for(course_ids) -> str:
 
 
 def course_for_checkout(*, learner, slug: str) -> Course | None:
-    """The course with what checkout needs to know, in one query: whether the learner
-    owns it already, and their open order for it (id and deadline) if any."""
-    open_orders = Order.objects.filter(
-        learner=learner,
-        status=Order.Status.PENDING_PAYMENT,
-        checkout_key=Cast(OuterRef("pk"), output_field=CharField()),
-    )
+    """The course on sale, and whether the learner owns it already, in one query."""
     return (
         course_list_published()
         .filter(slug=slug)
-        .annotate(
-            owned=active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("pk")),
-            open_order_id=Subquery(open_orders.values("pk")[:1]),
-            open_order_expires_at=Subquery(open_orders.values("expires_at")[:1]),
-        )
+        .annotate(owned=active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("pk")))
         .first()
     )
+
+
+def open_order_for(*, learner, checkout_key: str) -> Order | None:
+    return Order.objects.filter(
+        learner=learner, checkout_key=checkout_key, status=Order.Status.PENDING_PAYMENT
+    ).first()
 
 
 def order_list_for_learner(*, learner) -> QuerySet[Order]:

@@ -45,10 +45,10 @@ class CheckoutResult:
 def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CLIENT) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it.
 
-    Placing the order is one INSERT (lines and risk assessment travel in the row).
-    Concurrent checkouts of the same course by the same learner end with one order:
-    the second insert hits the "one open order per checkout" constraint and returns
-    the first.
+    Optimistic: placing the order is one INSERT (lines and risk assessment travel in
+    the row), and an existing open order for the same course is found by the "one open
+    order per checkout" constraint refusing it, not looked up beforehand. So
+    concurrent checkouts end with one order, and the common case costs two statements.
     """
     now = timezone.now()
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
@@ -56,10 +56,6 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
         raise CourseNotAvailable()
     if course.owned:
         raise CourseAlreadyOwned()
-    if course.open_order_id is not None:
-        if course.open_order_expires_at > now:
-            return CheckoutResult(Order.objects.get(pk=course.open_order_id), created=False)
-        order_expire(order_id=course.open_order_id, reason="payment deadline passed")
 
     context = CheckoutContext(
         learner_id=learner.pk,
@@ -83,29 +79,31 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
         amount=course.price,
     )
     checkout_key = selectors.checkout_key_for([course.pk])
-    try:
-        with statement_guard():
-            order = Order.objects.create(
-                order_no=new_public_number("K"),
-                learner=learner,
-                merchant_id=course.merchant_id,
-                checkout_key=checkout_key,
-                subtotal=line.amount,
-                discount=0,
-                total=line.amount,
-                currency=course.currency,
-                lines=[line.as_json()],
-                risk_assessment=decision.as_record(stage="checkout", context=context),
-                expires_at=now + settings.KPAY_ORDER_TTL,
-            )
-    except IntegrityError:
-        existing = Order.objects.filter(
-            learner=learner, checkout_key=checkout_key, status=Order.Status.PENDING_PAYMENT
-        ).first()
-        if existing is None:
-            raise
-        return CheckoutResult(existing, created=False)
-    return CheckoutResult(order, created=True)
+    for _attempt in range(2):
+        try:
+            with statement_guard():
+                order = Order.objects.create(
+                    order_no=new_public_number("K"),
+                    learner=learner,
+                    merchant_id=course.merchant_id,
+                    checkout_key=checkout_key,
+                    subtotal=line.amount,
+                    discount=0,
+                    total=line.amount,
+                    currency=course.currency,
+                    lines=[line.as_json()],
+                    risk_assessment=decision.as_record(stage="checkout", context=context),
+                    expires_at=now + settings.KPAY_ORDER_TTL,
+                )
+            return CheckoutResult(order, created=True)
+        except IntegrityError:
+            existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
+            if existing is None:
+                continue  # it closed in the meantime: try again
+            if existing.expires_at > now:
+                return CheckoutResult(existing, created=False)
+            order_expire(order_id=existing.pk, reason="payment deadline passed")
+    raise OrderStateConflict()
 
 
 def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order | None:
