@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import CourseFactory, LessonFactory, UserFactory
+from tests.ledger_checks import assert_ledger_consistent
 from tests.sandbox import SandboxDriver
 
 
@@ -34,6 +35,21 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _ledger_consistent_after_test(request):
+    """Every test that used the database ends with a consistent journal."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    uses_db = marker is not None or transactional or "db" in request.fixturenames
+    if uses_db:  # depend on the database fixture, so this check runs before it is torn down
+        request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    if uses_db:
+        assert_ledger_consistent()
 
 
 @pytest.fixture
