@@ -1,7 +1,31 @@
 """Driving a django-fsm transition and recording it, the same way for every model."""
 
+from django.conf import settings
 from django.db import models
 from django_fsm import can_proceed
+
+
+class StatusChange(models.Model):
+    """A row of a model's history: a transition, who made it (empty: the system) and why.
+
+    Concrete subclasses add the foreign key to the model, named after it.
+    """
+
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    transition = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
 
 
 def apply_transition(

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from courses.models import CURRENCIES, Merchant
+from kpay.transitions import StatusChange
 
 
 @dataclass(frozen=True)
@@ -142,24 +143,10 @@ class Order(FSMModelMixin, models.Model):
         return self.paid_at is not None
 
 
-class OrderStatusChange(models.Model):
+class OrderStatusChange(StatusChange):
     """The order's history: every transition, who made it and why."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    transition = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["created_at", "pk"]
-
-    def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
 
 
 class IdempotencyRecord(models.Model):

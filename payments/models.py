@@ -1,12 +1,12 @@
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from courses.models import CURRENCIES, Merchant
+from kpay.transitions import StatusChange
 from orders.models import Order
 
 
@@ -82,22 +82,8 @@ class Payment(FSMModelMixin, models.Model):
         self.closed_at = at
 
 
-class PaymentStatusChange(models.Model):
+class PaymentStatusChange(StatusChange):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    transition = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["created_at", "pk"]
-
-    def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
 
 
 class GatewayEvent(models.Model):

@@ -72,13 +72,21 @@ def payment_start(
     )
 
 
-def _mismatch(payment: Payment, gateway: Gateway, *, amount, currency, merchant_ids) -> str:
-    """Why what the gateway says does not match our records ('' when it does)."""
+def _flag_if_mismatch(
+    payment: Payment, gateway: Gateway, *, source: str, amount, currency, merchant_ids
+) -> str:
+    """Compare what the gateway says with our records; on a mismatch flag the payment for
+    staff and return why ('' when everything matches)."""
     if dict(merchant_ids) != dict(gateway.merchant_ids):
-        return f"merchant ids {dict(merchant_ids)} are not ours"
-    if amount != payment.amount or currency != payment.currency:
-        return f"amount {amount} {currency} != expected {payment.amount} {payment.currency}"
-    return ""
+        mismatch = f"merchant ids {dict(merchant_ids)} are not ours"
+    elif amount != payment.amount or currency != payment.currency:
+        mismatch = f"amount {amount} {currency} != expected {payment.amount} {payment.currency}"
+    else:
+        return ""
+    payment.flag = f"{source}: {mismatch}"[:255]
+    payment.save(update_fields=["flag"])
+    logger.warning("payment %s: %s does not match: %s", payment.payment_no, source, mismatch)
+    return mismatch
 
 
 def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
@@ -143,19 +151,15 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
 
 
 def _apply_payment_notification(payment: Payment, gateway: Gateway, notification: Notification, now):
-    mismatch = _mismatch(
+    mismatch = _flag_if_mismatch(
         payment,
         gateway,
+        source=f"notification {notification.event_id}",
         amount=notification.amount,
         currency=notification.currency,
         merchant_ids=notification.merchant_ids,
     )
     if mismatch:
-        payment.flag = f"notification {notification.event_id}: {mismatch}"[:255]
-        payment.save(update_fields=["flag"])
-        logger.warning(
-            "payment %s: rejected notification %s: %s", payment.payment_no, notification.event_id, mismatch
-        )
         return GatewayEvent.Outcome.MISMATCH, mismatch
     if notification.state == TradeState.SUCCEEDED:
         if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED):
@@ -214,16 +218,14 @@ def payment_sync(*, payment: Payment) -> Payment:
         if locked.status != Payment.Status.PENDING:
             return locked
         if status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED):
-            mismatch = _mismatch(
+            if _flag_if_mismatch(
                 locked,
                 gateway,
+                source="query",
                 amount=status.amount,
                 currency=status.currency,
                 merchant_ids=status.merchant_ids,
-            )
-            if mismatch:
-                locked.flag = f"query: {mismatch}"[:255]
-                locked.save(update_fields=["flag"])
+            ):
                 return locked
             _capture(
                 locked,

@@ -130,6 +130,14 @@ def _api(view):
     return wrapped
 
 
+def _locked_trade(merchant_id: str, out_trade_no: str) -> SimTrade | None:
+    return (
+        SimTrade.objects.select_for_update()
+        .filter(gateway=GATEWAY, merchant_id=merchant_id, out_trade_no=out_trade_no)
+        .first()
+    )
+
+
 # -- API ----------------------------------------------------------------------------
 @require_GET
 @_api
@@ -146,11 +154,7 @@ def api_trade(request, merchant_id, out_trade_no):
 @_api
 def api_trade_close(request, merchant_id, out_trade_no):
     with transaction.atomic():
-        trade = (
-            SimTrade.objects.select_for_update()
-            .filter(gateway=GATEWAY, merchant_id=merchant_id, out_trade_no=out_trade_no)
-            .first()
-        )
+        trade = _locked_trade(merchant_id, out_trade_no)
         if trade is None:
             return _error(404, "TRADE_NOT_EXIST", "trade does not exist")
         if trade.state in (SimTrade.State.SUCCESS, SimTrade.State.REFUND):
@@ -170,11 +174,7 @@ def api_refund_create(request, merchant_id):
     except (ValueError, KeyError, TypeError):
         return _error(400, "PARAM_ERROR", "out_trade_no, out_refund_no and amount.refund are required")
     with transaction.atomic():
-        trade = (
-            SimTrade.objects.select_for_update()
-            .filter(gateway=GATEWAY, merchant_id=merchant_id, out_trade_no=out_trade_no)
-            .first()
-        )
+        trade = _locked_trade(merchant_id, out_trade_no)
         if trade is None:
             return _error(404, "TRADE_NOT_EXIST", "trade does not exist")
         existing = trade.refunds.filter(out_refund_no=out_refund_no).first()
