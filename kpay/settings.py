@@ -196,6 +196,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "orders-expire-unpaid": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
+    "payments-sync-pending": {"task": "payments.tasks.sync_pending_payments", "schedule": 60.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
     "simulators-deliver-notifications": {
         "task": "payments.simulators.tasks.deliver_due_notifications",

@@ -47,5 +47,12 @@ def payment_pending_for_order(*, order: Order, now, payment_no: str = "") -> Pay
     return chosen or usable.first()
 
 
+def payments_to_poll(*, now, older_than) -> QuerySet[Payment]:
+    """Pending payments that should have heard from their gateway by now."""
+    return Payment.objects.filter(
+        status=Payment.Status.PENDING, created_at__lte=now - older_than, expires_at__gt=now
+    ).order_by("created_at")
+
+
 def latest_payment_for_order(*, order: Order) -> Payment | None:
     return order.payments.order_by("-created_at", "-pk").first()

@@ -2,8 +2,10 @@
 closing trades nobody can complete. Network calls are made outside transactions."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +17,14 @@ from orders.numbers import new_public_number
 from orders.services import UNKNOWN_CLIENT, ClientInfo, order_record_payment
 
 from . import ledger, selectors
-from .exceptions import GatewayUnavailable, OrderNotPayable, TradeAlreadyPaid, UnknownTrade
+from .exceptions import (
+    GatewayUnavailable,
+    InvalidResponse,
+    OrderNotPayable,
+    PaymentError,
+    TradeAlreadyPaid,
+    UnknownTrade,
+)
 from .gateways import gateway_for_channel, get_gateway
 from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
 from .models import GatewayEvent, Payment, PaymentStatusChange
@@ -288,3 +297,32 @@ def order_payments_close(*, order_id: int) -> None:
             payment_close(payment=payment, reason="order closed")
         except GatewayUnavailable:
             logger.info("payment %s: gateway unavailable, the sweep will close it", payment.payment_no)
+
+
+POLL_AFTER = timedelta(minutes=2)
+POLL_BATCH = 200
+
+
+def payments_sync_pending(*, now=None) -> int:
+    """Ask the gateways about payments still pending a while after they started (a
+    notification may be lost or late). Returns how many changed state. An unreachable
+    gateway leaves its payments for the next run."""
+    now = now or timezone.now()
+    changed = 0
+    for payment in list(selectors.payments_to_poll(now=now, older_than=POLL_AFTER)[:POLL_BATCH]):
+        try:
+            changed += payment_sync(payment=payment).status != Payment.Status.PENDING
+        except (GatewayUnavailable, InvalidResponse):
+            logger.info("payment %s: gateway did not answer the query; next run", payment.payment_no)
+    return changed
+
+
+def payment_sync_if_due(*, payment: Payment, every_seconds: int = 15) -> Payment:
+    """For the pay page's status poll: ask the gateway at most every ``every_seconds`` per
+    payment, and never let a gateway problem reach the learner's page."""
+    if not cache.add(f"payments:sync:{payment.pk}", 1, timeout=every_seconds):
+        return payment
+    try:
+        return payment_sync(payment=payment)
+    except PaymentError:
+        return payment

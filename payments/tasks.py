@@ -9,5 +9,10 @@ def close_order_payments(order_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def sync_pending_payments() -> int:
+    return services.payments_sync_pending()
+
+
+@shared_task(ignore_result=True)
 def close_stale_payments() -> int:
     return services.payments_close_stale()

@@ -112,8 +112,13 @@ def _start_payment(request, order_no):
 @require_safe
 @never_cache
 def pay_status(request, order_no):
-    """Where the order stands, for the page polling it while the learner pays."""
+    """Where the order stands, for the page polling it while the learner pays. While it
+    waits, the gateway is asked now and then too (a notification may be lost)."""
     order = _own_order(request, order_no)
+    if order.is_payable:
+        payment = selectors.payment_pending_for_order(order=order, now=timezone.now())
+        if payment is not None and services.payment_sync_if_due(payment=payment).status != payment.status:
+            order.refresh_from_db()
     return JsonResponse(
         {
             "status": order.status,

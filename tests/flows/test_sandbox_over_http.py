@@ -180,3 +180,28 @@ def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
     assert notification.attempts == 3
     assert notification.next_attempt_at is None and notification.delivered_at is None
     assert "ConnectError" in notification.last_error
+
+
+def test_the_poller_finds_payments_whose_notification_was_lost(live_sandbox, learner, course, settings):
+    from payments.services import payments_sync_pending
+
+    lose_notifications(settings)
+    order, payment = start(learner, course)
+    press(payment.action["code_url"], "pay")
+    assert payments_sync_pending() == 0  # too young to poll: its notification may still come
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+
+    assert payments_sync_pending() == 1
+    assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
+
+
+def test_the_pay_pages_status_poll_asks_the_gateway(live_sandbox, learner, course, settings, client):
+    lose_notifications(settings)
+    order, payment = start(learner, course)
+    press(payment.action["code_url"], "pay")
+    client.force_login(learner)
+
+    status = client.get(f"/payments/pay/{order.order_no}/status/").json()
+
+    assert status["paid"] is True
+    assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
