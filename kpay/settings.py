@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
+# Refunds above this many fen need a second, different staff member to approve.
+KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
     raise ImproperlyConfigured("KPAY_COMMISSION_RATE must be between 0 and 1, e.g. 0.10.")
