@@ -240,16 +240,17 @@ KPAY_KEY_DIR = Path(env.str("KPAY_KEY_DIR", default=str(VAR_DIR / "keys")))
 KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)
 if PRODUCTION and KPAY_SANDBOX_ENABLED:
     raise ImproperlyConfigured("The sandbox gateway cannot run in production.")
-KPAY_SIMULATOR_NOTIFY_SCHEDULE = [
-    int(s)
-    for s in env.list(
-        "KPAY_SIMULATOR_NOTIFY_SCHEDULE", default=["15", "15", "30", "180", "600", "1200", "1800", "3600"]
-    )
-]
+# The simulators retry notifications on the real gateways' schedules (up to 24 h),
+# multiplied by this: 0.01 turns a 15 s retry into 0.15 s for demos and tests.
+KPAY_SIMULATOR_TIME_SCALE = env.float("KPAY_SIMULATOR_TIME_SCALE", default=1.0)
 
 KPAY_GATEWAYS: dict[str, dict] = {}
 if KPAY_SANDBOX_ENABLED:
-    INSTALLED_APPS.append("payments.simulators")
+    INSTALLED_APPS += [
+        "payments.simulators",
+        "payments.simulators.wechatpay",
+        "payments.simulators.alipay",
+    ]
     KPAY_GATEWAYS["sandbox"] = {
         "BACKEND": "payments.gateways.sandbox.SandboxGateway",
         "OPTIONS": {

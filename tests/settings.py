@@ -9,17 +9,24 @@ import os
 
 from kpay.settings import *  # noqa: F403
 from kpay.settings import BASE_DIR, KPAY_GATEWAYS
+from kpay.settings import KPAY_PUBLIC_URL as _SITE_URL
 
 KPAY_KEY_DIR = BASE_DIR / "var" / "test-keys"
 KPAY_PUBLIC_URL = "http://testserver"
 CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
-if "sandbox" in KPAY_GATEWAYS:
-    KPAY_GATEWAYS["sandbox"]["OPTIONS"].update(
-        base_url=f"{CLOSED_LOOPBACK_URL}/simulators/sandbox", key_dir=str(KPAY_KEY_DIR)
-    )
+# Simulator-backed gateways point at the site's own URL; in tests, at nothing (a test
+# that wants them starts the live server and points them there: tests/gateways).
+for _config in KPAY_GATEWAYS.values():
+    _options = _config.get("OPTIONS", {})
+    for _name, _value in list(_options.items()):
+        if isinstance(_value, str) and _value.startswith(_SITE_URL):
+            _options[_name] = CLOSED_LOOPBACK_URL + _value[len(_SITE_URL) :]
+    for _name in ("key_dir", "dev_key_dir"):
+        if _name in _options:
+            _options[_name] = str(KPAY_KEY_DIR)
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-KPAY_SIMULATOR_NOTIFY_SCHEDULE = [1, 1, 1]
+KPAY_SIMULATOR_TIME_SCALE = 0.001
 os.environ.setdefault("KPAY_TESTING", "1")

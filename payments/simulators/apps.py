@@ -5,3 +5,8 @@ class SimulatorsConfig(AppConfig):
     name = "payments.simulators"
     label = "simulators"
     verbose_name = "Gateway simulators (development only)"
+
+    def ready(self):
+        from . import notifier, sandbox
+
+        notifier.register(sandbox.profile())

@@ -1,8 +1,16 @@
-"""Delivering notifications the way a real gateway does: right away, then on a retry
-schedule until the merchant answers 2xx or the schedule runs out."""
+"""Delivering notifications the way a real gateway does: right away, then on the
+gateway's retry schedule until the merchant acknowledges or the schedule runs out.
+
+Each simulated gateway registers a :class:`GatewayProfile`: how it signs a
+notification, what counts as an acknowledgement, and its real retry schedule, which
+``KPAY_SIMULATOR_TIME_SCALE`` compresses for demos and tests (0.01: a 15 s retry
+after 0.15 s).
+"""
 
 import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -13,6 +21,25 @@ from django.utils import timezone
 from .models import SimNotification
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayProfile:
+    name: str
+    sign_headers: Callable[[bytes], dict]  # body -> headers (may set Content-Type)
+    schedule: tuple[int, ...]  # seconds before each retry, as the real gateway does
+    acknowledged: Callable[[httpx.Response], bool] = lambda response: response.is_success
+
+
+_PROFILES: dict[str, GatewayProfile] = {}
+
+
+def register(profile: GatewayProfile) -> None:
+    _PROFILES[profile.name] = profile
+
+
+def profile_for(gateway: str) -> GatewayProfile:
+    return _PROFILES[gateway]
 
 
 def new_event_id() -> str:
@@ -37,8 +64,8 @@ def notification_schedule(*, gateway: str, event_id: str, url: str, body: bytes)
 _LEASE = timedelta(seconds=60)
 
 
-def notification_deliver(notification_id: int, *, sign_headers) -> None:
-    """One delivery attempt. ``sign_headers(body) -> dict`` signs it for the gateway.
+def notification_deliver(notification_id: int) -> None:
+    """One delivery attempt.
 
     The attempt is claimed in one short transaction (pushing ``next_attempt_at`` out by
     a lease so no other worker sends it meanwhile), sent with no transaction open, and
@@ -57,22 +84,23 @@ def notification_deliver(notification_id: int, *, sign_headers) -> None:
         notification.next_attempt_at = now + _LEASE
         notification.save(update_fields=["attempts", "next_attempt_at"])
 
+    profile = profile_for(notification.gateway)
     body = notification.body.encode()
-    headers = {"Content-Type": "application/json", **sign_headers(body)}
+    headers = {"Content-Type": "application/json", **profile.sign_headers(body)}
     try:
         response = httpx.post(notification.url, content=body, headers=headers, timeout=5.0)
-        ok, status, error = response.is_success, response.status_code, response.text[:255]
+        ok, status, error = profile.acknowledged(response), response.status_code, response.text[:255]
     except httpx.HTTPError as exc:
         ok, status, error = False, None, f"{type(exc).__name__}: {exc}"[:255]
 
     now = timezone.now()
-    schedule = settings.KPAY_SIMULATOR_NOTIFY_SCHEDULE
     notification.last_status = status
     notification.last_error = "" if ok else error
     if ok:
         notification.delivered_at, notification.next_attempt_at = now, None
-    elif notification.attempts <= len(schedule):
-        notification.next_attempt_at = now + timedelta(seconds=schedule[notification.attempts - 1])
+    elif notification.attempts <= len(profile.schedule):
+        delay = profile.schedule[notification.attempts - 1] * settings.KPAY_SIMULATOR_TIME_SCALE
+        notification.next_attempt_at = now + timedelta(seconds=delay)
     else:
         notification.next_attempt_at = None
         logger.warning("simulator: gave up notifying %s", notification.url)

@@ -22,7 +22,7 @@ from payments.gateways import sandbox as protocol
 from payments.gateways.signing import ensure_dev_keypair, load_private_key, load_public_key, verify_sha256_rsa
 
 from .models import SimRefund, SimTrade
-from .notifier import new_event_id, notification_schedule
+from .notifier import GatewayProfile, new_event_id, notification_schedule
 
 GATEWAY = "sandbox"
 
@@ -42,9 +42,16 @@ def _merchant_key():
     return _keys(str(settings.KPAY_KEY_DIR))[1]
 
 
-def sign_for_gateway(gateway: str):
-    """The header signer for notifications of ``gateway`` (only the sandbox for now)."""
-    return lambda body: protocol.signed_headers(_gateway_key(), body)
+# WeChat Pay's schedule, which the sandbox imitates: 15 s, 15 s, 30 s, 3 min, … 6 h.
+RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
+
+
+def profile() -> GatewayProfile:
+    return GatewayProfile(
+        name=GATEWAY,
+        sign_headers=lambda body: protocol.signed_headers(_gateway_key(), body),
+        schedule=RETRY_SCHEDULE,
+    )
 
 
 def _signed_json(data, status: int = 200) -> HttpResponse:

@@ -166,18 +166,21 @@ def test_query_of_an_unknown_trade_says_not_found(live_sandbox):
 def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
     live_sandbox, learner, course, settings
 ):
-    settings.KPAY_SIMULATOR_NOTIFY_SCHEDULE = [0, 0]
+    from payments.simulators.sandbox import RETRY_SCHEDULE
+
+    settings.KPAY_SIMULATOR_TIME_SCALE = 0
     lose_notifications(settings)
     _order, payment = start(learner, course)
     press(payment.action["code_url"], "pay")
     notification = SimNotification.objects.get()
     assert notification.attempts == 1 and notification.next_attempt_at is not None
 
-    deliver_due_notifications()
-    deliver_due_notifications()
+    for _ in RETRY_SCHEDULE:
+        assert deliver_due_notifications() == 1
+    assert deliver_due_notifications() == 0
 
     notification.refresh_from_db()
-    assert notification.attempts == 3
+    assert notification.attempts == 1 + len(RETRY_SCHEDULE)
     assert notification.next_attempt_at is None and notification.delivered_at is None
     assert "ConnectError" in notification.last_error
 

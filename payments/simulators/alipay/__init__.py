@@ -1,0 +1,1 @@
+"""The Alipay open platform simulator (development and tests only)."""

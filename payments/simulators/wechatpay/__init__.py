@@ -1,0 +1,1 @@
+"""The WeChat Pay API v3 simulator (development and tests only)."""
