@@ -81,7 +81,7 @@ class GatewayContract:
         assert status.state == TradeState.NOT_FOUND
 
     def test_paying_notifies_kpay_which_delivers(self, live_simulators, learner, course):
-        order, payment = self.paid(learner, course)
+        _order, payment = self.paid(learner, course)
         assert payment.status == Payment.Status.SUCCEEDED
         assert payment.gateway_txn_id
 
