@@ -4,6 +4,12 @@ from django.urls import reverse
 from orders.models import Order
 
 
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Assertions below read English; the site's default language (zh-hans) has its own test."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def site(client, learner):
     """The test client, logged in as ``learner``."""

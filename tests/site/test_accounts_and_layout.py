@@ -92,3 +92,13 @@ def test_language_switch(client, db):
     response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert response.status_code == 302
     assert client.get("/").content.decode().startswith('<!doctype html>\n<html lang="en">')
+
+
+def test_the_site_speaks_simplified_chinese_by_default(db, course):
+    from django.test import Client
+
+    response = Client().get(reverse("courses:detail", args=[course.slug]))
+
+    assert response["Content-Language"] == "zh-hans"
+    content = response.content.decode()
+    assert "课时" in content and "免费试看" in content  # "Lessons", "Free preview"
