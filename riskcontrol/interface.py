@@ -1,14 +1,14 @@
 """The one door into risk control.
 
 Other apps build a :class:`CheckoutContext` and call :func:`assess_checkout`; they
-never import rules or models from here. Rules (issue: rule engine) plug in behind
-this function without changing its callers.
+never import rules or models from here. The rules (``riskcontrol.rules``), managed in
+the admin, are evaluated behind this function.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -22,6 +22,8 @@ class CheckoutContext:
     currency: str
     ip: str | None = None
     device_id: str | None = None
+    payer_id: str | None = None  # known once a gateway reports the payer
+    at: datetime = field(default_factory=timezone.now)
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,12 @@ class RiskDecision:
 
     def as_record(self, *, stage: str, context) -> dict:
         """The assessment as stored with what it assessed: inputs, verdicts, decision, time."""
+        inputs = asdict(context)
+        inputs["at"] = context.at.isoformat()
         return {
             "stage": stage,
             "decision": self.decision,
-            "inputs": asdict(context),
+            "inputs": inputs,
             "verdicts": self.verdicts,
             "duration_us": self.duration_us,
             "assessed_at": timezone.now().isoformat(),
@@ -51,9 +55,8 @@ class RiskDecision:
 
 
 def assess_checkout(context: CheckoutContext) -> RiskDecision:
-    """Decide on a purchase before any payment starts. No rules are configured yet: allow."""
-    started = time.perf_counter_ns()
-    verdicts: list[dict] = []
-    return RiskDecision(
-        decision="allow", verdicts=verdicts, duration_us=(time.perf_counter_ns() - started) // 1000
-    )
+    """Decide on a purchase before any payment starts."""
+    from .engine import enabled_rules, evaluate
+
+    decision, verdicts, duration_us = evaluate("checkout", context, enabled_rules())
+    return RiskDecision(decision=decision, verdicts=verdicts, duration_us=duration_us)

@@ -1,0 +1,254 @@
+"""Rule kinds. Adding one is one small class: its parameters (a form, which validates
+them in the admin) and ``hit()``, which says why the rule hits, or None.
+
+Counting kinds read orders and payments through indexed columns (learner + time,
+status + time), never whole tables.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from functools import cached_property
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+KINDS: dict[str, RuleKind] = {}
+
+
+def register(cls):
+    KINDS[cls.name] = cls()
+    return cls
+
+
+class Facts:
+    """What rules may want to know beyond the context, fetched once and only if asked."""
+
+    def __init__(self, context):
+        self.context = context
+
+    @cached_property
+    def learner(self):
+        return (
+            get_user_model()
+            ._default_manager.only("email", "date_joined")
+            .filter(pk=self.context.learner_id)
+            .first()
+        )
+
+
+class RuleKind:
+    name = ""
+    label = ""
+    stages: tuple[str, ...] = ("checkout",)
+
+    class Params(forms.Form):
+        pass
+
+    def hit(self, params: dict, context, facts: Facts) -> str | None:
+        raise NotImplementedError
+
+    def clean_params(self, params) -> dict:
+        """Validated, normalised parameters; ValidationError with the form's messages."""
+        if not isinstance(params, dict):
+            raise ValidationError(_("Parameters must be a JSON object."))
+        form = self.Params(data=params)
+        if not form.is_valid():
+            raise ValidationError([f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()])
+        unknown = set(params) - set(form.fields)
+        if unknown:
+            raise ValidationError(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
+        return form.cleaned_data
+
+
+def validate_rule(rule) -> None:
+    """Model validation for a Rule: a known kind and parameters it accepts."""
+    kind = KINDS.get(rule.kind)
+    if kind is None:
+        raise ValidationError(
+            {"kind": _("Unknown kind. Choose one of: %(kinds)s") % {"kinds": ", ".join(KINDS)}}
+        )
+    try:
+        rule.params = kind.clean_params(rule.params)
+    except ValidationError as exc:
+        raise ValidationError({"params": exc.messages}) from exc
+
+
+def _window_start(context, minutes: int):
+    return context.at - timedelta(minutes=minutes)
+
+
+class _Window(forms.Form):
+    window_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90)
+    max_count = forms.IntegerField(min_value=1)
+
+
+@register
+class AmountAbove(RuleKind):
+    name = "amount_above"
+    label = _("A single order above an amount")
+
+    class Params(forms.Form):
+        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+
+    def hit(self, params, context, facts):
+        if context.amount > params["amount"]:
+            return f"amount {context.amount} > {params['amount']}"
+        return None
+
+
+@register
+class OrdersPerLearner(RuleKind):
+    name = "orders_per_learner"
+    label = _("Orders per learner in a time window")
+    Params = _Window
+
+    def hit(self, params, context, facts):
+        from orders.models import Order
+
+        count = Order.objects.filter(
+            learner_id=context.learner_id,
+            created_at__gte=_window_start(context, params["window_minutes"]),
+            created_at__lt=context.at,
+        ).count()
+        if count >= params["max_count"]:
+            return f"{count} orders in {params['window_minutes']} min"
+        return None
+
+
+@register
+class FailedPaymentsPerLearner(RuleKind):
+    name = "failed_payments_per_learner"
+    label = _("Failed or declined payments per learner in a time window")
+    stages = ("checkout", "payment")
+    Params = _Window
+
+    def hit(self, params, context, facts):
+        from payments.models import Payment
+
+        count = Payment.objects.filter(
+            order__learner_id=context.learner_id,
+            status=Payment.Status.FAILED,
+            created_at__gte=_window_start(context, params["window_minutes"]),
+            created_at__lt=context.at,
+        ).count()
+        if count >= params["max_count"]:
+            return f"{count} failed payments in {params['window_minutes']} min"
+        return None
+
+
+@register
+class LearnerDailyTotal(RuleKind):
+    name = "learner_daily_total"
+    label = _("A learner's total paid in a day above an amount")
+
+    class Params(forms.Form):
+        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+
+    def hit(self, params, context, facts):
+        from orders.models import Order
+
+        day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
+        paid = (
+            Order.objects.filter(
+                learner_id=context.learner_id, paid_at__gte=day_start, paid_at__lt=context.at
+            ).aggregate(total=Sum("total"))["total"]
+            or 0
+        )
+        if paid + context.amount > params["amount"]:
+            return f"{paid} paid today + {context.amount} > {params['amount']}"
+        return None
+
+
+@register
+class NewAccountAmount(RuleKind):
+    name = "new_account_amount"
+    label = _("A new account buying above an amount")
+
+    class Params(forms.Form):
+        hours = forms.IntegerField(min_value=1, help_text=_("an account younger than this is new"))
+        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+
+    def hit(self, params, context, facts):
+        learner = facts.learner
+        if learner is None:
+            return None
+        young = learner.date_joined > context.at - timedelta(hours=params["hours"])
+        if young and context.amount > params["amount"]:
+            return f"account {params['hours']} h old or less buying {context.amount}"
+        return None
+
+
+class _ListParams(forms.Form):
+    field = forms.ChoiceField(
+        choices=[
+            ("learner", _("learner id")),
+            ("email_domain", _("e-mail domain")),
+            ("ip", _("IP address or CIDR range")),
+            ("device", _("device id")),
+            ("payer", _("payer identity (WeChat openid, Alipay buyer id)")),
+        ]
+    )
+    values = forms.JSONField(help_text=_('A JSON list, e.g. ["203.0.113.0/24"]'))
+
+    def clean_values(self):
+        values = self.cleaned_data["values"]
+        if not isinstance(values, list) or not values or not all(isinstance(v, str | int) for v in values):
+            raise ValidationError(_("A non-empty list of values."))
+        return [str(v).strip().lower() for v in values]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("field") == "ip":
+            try:
+                cleaned["values"] = [
+                    str(ipaddress.ip_network(v, strict=False)) for v in cleaned.get("values", [])
+                ]
+            except ValueError as exc:
+                raise ValidationError({"values": str(exc)}) from exc
+        return cleaned
+
+
+@register
+class ListMatch(RuleKind):
+    """A blocklist (action block), a watchlist (review) or an allowlist (allow)."""
+
+    name = "list"
+    label = _("Blocklist or allowlist: learner, e-mail domain, IP/CIDR, device, payer")
+    stages = ("checkout", "payment")
+    Params = _ListParams
+
+    def hit(self, params, context, facts):
+        value = self._value(params["field"], context, facts)
+        if value is None:
+            return None
+        if params["field"] == "ip":
+            try:
+                address = ipaddress.ip_address(value)
+            except ValueError:
+                return None
+            for network in params["values"]:
+                if address in ipaddress.ip_network(network):
+                    return f"ip {value} in {network}"
+            return None
+        if value in params["values"]:
+            return f"{params['field']} {value} listed"
+        return None
+
+    @staticmethod
+    def _value(field, context, facts) -> str | None:
+        if field == "learner":
+            return str(context.learner_id)
+        if field == "email_domain":
+            learner = facts.learner
+            return learner.email.rpartition("@")[2].lower() if learner and learner.email else None
+        if field == "ip":
+            return context.ip
+        if field == "device":
+            return (context.device_id or "").lower() or None
+        return (context.payer_id or "").lower() or None

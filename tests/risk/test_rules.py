@@ -1,0 +1,250 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from orders.exceptions import CheckoutRefused
+from orders.models import Order
+from orders.services import ClientInfo, order_checkout
+from riskcontrol.backtest import backtest
+from riskcontrol.engine import decide, evaluate
+from riskcontrol.interface import CheckoutContext
+from riskcontrol.models import Rule, RuleChange
+from riskcontrol.rules import KINDS
+from riskcontrol.services import rule_delete, rule_save
+from tests.factories import CourseFactory, UserFactory
+
+
+def context(learner, **overrides):
+    values = {
+        "learner_id": learner.pk,
+        "merchant_id": 1,
+        "course_ids": (1,),
+        "amount": 9900,
+        "currency": "CNY",
+    }
+    values.update(overrides)
+    return CheckoutContext(**values)
+
+
+def rule(kind, params, action="block", **fields):
+    return {
+        "pk": 0,
+        "name": f"{kind} rule",
+        "kind": kind,
+        "params": params,
+        "action": action,
+        "monitor_only": False,
+        **fields,
+    }
+
+
+def hits(kind, params, ctx, stage="checkout"):
+    params = KINDS[kind].clean_params(params)  # as the admin and rule_save do
+    _decision, verdicts, _us = evaluate(stage, ctx, [rule(kind, params)])
+    return verdicts[0]["hit"]
+
+
+def test_amount_above(learner):
+    assert hits("amount_above", {"amount": 9899}, context(learner))
+    assert not hits("amount_above", {"amount": 9900}, context(learner))
+
+
+def test_orders_per_learner_in_a_window(learner, course):
+    order_checkout(learner=learner, course_slug=course.slug)
+    order_checkout(learner=learner, course_slug=CourseFactory().slug)
+    params = {"window_minutes": 60, "max_count": 2}
+    assert hits("orders_per_learner", params, context(learner))
+    assert not hits("orders_per_learner", {**params, "max_count": 3}, context(learner))
+    later = context(learner, at=timezone.now() + timedelta(hours=2))
+    assert not hits("orders_per_learner", params, later)
+
+
+def test_failed_payments_per_learner(learner, course, sandbox):
+    from payments.services import payment_start
+
+    order = order_checkout(learner=learner, course_slug=course.slug).order
+    payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    params = {"window_minutes": 30, "max_count": 1}
+    assert not hits("failed_payments_per_learner", params, context(learner))
+    sandbox.pay(payment, event_type="TRADE.FAILED", state="PAYERROR")
+    assert hits("failed_payments_per_learner", params, context(learner))
+
+
+def test_learner_daily_total(learner, course, sandbox):
+    from payments.services import payment_start
+
+    order = order_checkout(learner=learner, course_slug=course.slug).order
+    sandbox.pay(payment_start(learner=learner, order_no=order.order_no, channel="sandbox"))
+    assert hits("learner_daily_total", {"amount": 9900 + 9899}, context(learner))
+    assert not hits("learner_daily_total", {"amount": 9900 + 9900}, context(learner))
+
+
+def test_new_account_buying_above_an_amount(db):
+    newcomer = UserFactory()
+    veteran = UserFactory(date_joined=timezone.now() - timedelta(days=30))
+    params = {"hours": 24, "amount": 5000}
+    assert hits("new_account_amount", params, context(newcomer))
+    assert not hits("new_account_amount", params, context(veteran))
+    assert not hits("new_account_amount", params, context(newcomer, amount=5000))
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "overrides", "expected"),
+    [
+        ("ip", ["203.0.113.0/24"], {"ip": "203.0.113.77"}, True),
+        ("ip", ["203.0.113.0/24"], {"ip": "198.51.100.1"}, False),
+        ("ip", ["2001:db8::/32"], {"ip": "2001:db8::1"}, True),
+        ("device", ["dev-bad"], {"device_id": "DEV-BAD"}, True),
+        ("device", ["dev-bad"], {"device_id": None}, False),
+        ("payer", ["o_openid_1"], {"payer_id": "o_openid_1"}, True),
+        ("email_domain", ["spam.example"], {}, True),
+        ("email_domain", ["other.example"], {}, False),
+    ],
+)
+def test_lists(db, field, values, overrides, expected):
+    learner = UserFactory(email="someone@SPAM.example")
+    assert (
+        hits("list", {"field": field, "values": values}, context(learner, **overrides), stage="payment")
+        is expected
+    )
+
+
+def test_learner_list(learner):
+    assert hits("list", {"field": "learner", "values": [learner.pk]}, context(learner))
+
+
+def test_block_beats_allow_beats_review_and_monitor_only_never_decides():
+    def v(action, hit=True, monitor_only=False):
+        return {"action": action, "hit": hit, "monitor_only": monitor_only}
+
+    assert decide([v("review"), v("allow"), v("block")]) == "block"
+    assert decide([v("review"), v("allow")]) == "allow"  # an allowlist wins over review
+    assert decide([v("review")]) == "review"
+    assert decide([v("block", monitor_only=True)]) == "allow"
+    assert decide([v("block", hit=False)]) == "allow"
+    assert decide([]) == "allow"
+
+
+def save(admin_user, **fields):
+    return rule_save(rule=Rule(**fields), actor=admin_user)
+
+
+def test_checkout_honours_a_block_and_records_monitor_only_hits(learner, course, admin_user):
+    save(
+        admin_user,
+        name="watch big",
+        kind="amount_above",
+        params={"amount": 1},
+        action="block",
+        monitor_only=True,
+    )
+    result = order_checkout(learner=learner, course_slug=course.slug)
+    verdicts = result.order.risk_assessment["verdicts"]
+    assert result.order.risk_assessment["decision"] == "allow"
+    assert verdicts == [
+        {"rule": "watch big", "action": "block", "monitor_only": True, "hit": True, "why": "amount 9900 > 1"}
+    ]
+
+    save(
+        admin_user,
+        name="bad ip",
+        kind="list",
+        params={"field": "ip", "values": ["10.9.0.0/16"]},
+        action="block",
+    )
+    other = CourseFactory()
+    with pytest.raises(CheckoutRefused):
+        order_checkout(learner=learner, course_slug=other.slug, client=ClientInfo(ip="10.9.8.7"))
+    assert not Order.objects.filter(lines__0__course_id=other.pk).exists()
+    assert order_checkout(learner=learner, course_slug=other.slug, client=ClientInfo(ip="10.8.0.1")).created
+
+
+def test_a_broken_rule_does_not_stop_purchases(learner, course, admin_user):
+    Rule.objects.create(name="broken", kind="amount_above", params={}, action="block")  # skips validation
+    result = order_checkout(learner=learner, course_slug=course.slug)
+    assert result.created
+    assert result.order.risk_assessment["verdicts"][0]["error"] is True
+
+
+def test_rule_changes_are_audited(admin_user):
+    created = save(admin_user, name="big", kind="amount_above", params={"amount": 100}, action="review")
+    created.params = {"amount": 200}
+    rule_save(rule=created, actor=admin_user)
+    rule_delete(rule=created, actor=admin_user)
+
+    changes = list(RuleChange.objects.order_by("pk"))
+    assert [c.change for c in changes] == ["created", "updated", "deleted"]
+    assert changes[1].before["params"] == {"amount": 100} and changes[1].after["params"] == {"amount": 200}
+    assert all(c.actor == admin_user for c in changes)
+
+
+INLINE = {"changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0"}
+
+
+def test_the_admin_refuses_bad_parameters_with_a_form_error(admin_client):
+    response = admin_client.post(
+        "/admin/riskcontrol/rule/add/",
+        {
+            "name": "r",
+            "kind": "orders_per_learner",
+            "params": '{"window_minutes": -5}',
+            "action": "block",
+            "priority": 100,
+            "enabled": "on",
+            **INLINE,
+        },
+    )
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors)
+    assert "window_minutes" in errors and "max_count" in errors
+    assert not Rule.objects.exists()
+
+    response = admin_client.post(
+        "/admin/riskcontrol/rule/add/",
+        {
+            "name": "r",
+            "kind": "list",
+            "params": '{"field": "ip", "values": ["not-an-ip"]}',
+            "action": "block",
+            "priority": 100,
+            "enabled": "on",
+            **INLINE,
+        },
+    )
+    assert response.status_code == 200 and not Rule.objects.exists()
+
+    response = admin_client.post(
+        "/admin/riskcontrol/rule/add/",
+        {
+            "name": "r",
+            "kind": "amount_above",
+            "params": '{"amount": 500}',
+            "action": "review",
+            "priority": 100,
+            "enabled": "on",
+            **INLINE,
+        },
+    )
+    assert response.status_code == 302
+    assert RuleChange.objects.get().change == "created"
+
+
+def test_backtest_counts_the_orders_a_draft_rule_would_hit(learner, db):
+    cheap, dear = CourseFactory(price=1000), CourseFactory(price=50000)
+    order_checkout(learner=learner, course_slug=cheap.slug)
+    dear_order = order_checkout(learner=learner, course_slug=dear.slug).order
+    old = order_checkout(learner=UserFactory(), course_slug=dear.slug).order
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+
+    result = backtest(kind="amount_above", params={"amount": 20000}, days=30)
+
+    assert (result.checked, result.hit_order_nos) == (2, [dear_order.order_no])
+
+
+def test_backtest_command(learner, course, capsys, db):
+    order_checkout(learner=learner, course_slug=course.slug)
+    call_command("risk_backtest", "--kind", "amount_above", "--params", '{"amount": 100}', "--days", "7")
+    out = capsys.readouterr().out
+    assert "1 of 1 orders in the last 7 days would hit." in out
