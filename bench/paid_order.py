@@ -24,8 +24,8 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases
 
 
 def main() -> None:
