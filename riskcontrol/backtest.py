@@ -56,6 +56,7 @@ def backtest(*, kind: str, params: dict, days: int, now=None) -> BacktestResult:
             at=order.created_at,
         )
         result.checked += 1
-        if rule_kind.hit(params, context, Facts(context)) is not None:
+        facts = Facts(context, rule_kind.aggregates(params, context))
+        if rule_kind.hit(params, context, facts) is not None:
             result.hit_order_nos.append(order.order_no)
     return result

@@ -56,12 +56,20 @@ def evaluate(stage: str, context, rules: list[dict]) -> tuple[str, list[dict], i
     decide: one broken rule must not stop every purchase.
     """
     started = time.perf_counter_ns()
-    facts = Facts(context)
+    applicable = [
+        (rule, KINDS[rule["kind"]])
+        for rule in rules
+        if rule["kind"] in KINDS and stage in KINDS[rule["kind"]].stages
+    ]
+    aggregates = {}
+    for rule, kind in applicable:
+        try:
+            aggregates.update(kind.aggregates(rule["params"], context))
+        except Exception:  # a broken rule's parameters: its hit() will fail and be recorded
+            logger.exception("risk rule %r: cannot build its aggregates", rule["name"])
+    facts = Facts(context, aggregates)
     verdicts = []
-    for rule in rules:
-        kind = KINDS.get(rule["kind"])
-        if kind is None or stage not in kind.stages:
-            continue
+    for rule, kind in applicable:
         verdict = {"rule": rule["name"], "action": rule["action"], "monitor_only": rule["monitor_only"]}
         try:
             why = kind.hit(rule["params"], context, facts)

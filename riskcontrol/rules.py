@@ -1,8 +1,10 @@
 """Rule kinds. Adding one is one small class: its parameters (a form, which validates
-them in the admin) and ``hit()``, which says why the rule hits, or None.
+them in the admin), the aggregates over the learner's history it needs, and ``hit()``,
+which says why the rule hits, or None.
 
-Counting kinds read orders and payments through indexed columns (learner + time,
-status + time), never whole tables.
+Counting kinds declare their windows as correlated subqueries over indexed columns
+(learner + time); the engine fetches the learner with every aggregate the enabled
+rules asked for in one query, whatever the number of rules.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from functools import cached_property
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import Count, Expression, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,10 +30,12 @@ def register(cls):
 
 
 class Facts:
-    """What rules may want to know beyond the context, fetched once and only if asked."""
+    """What rules want to know beyond the context: the learner and the aggregates over
+    their history that the rules declared, fetched together the first time one asks."""
 
-    def __init__(self, context):
+    def __init__(self, context, aggregates: dict[str, Expression] | None = None):
         self.context = context
+        self.aggregates = aggregates or {}
 
     @cached_property
     def learner(self):
@@ -38,8 +43,18 @@ class Facts:
             get_user_model()
             ._default_manager.only("email", "date_joined")
             .filter(pk=self.context.learner_id)
+            .annotate(**self.aggregates)
             .first()
         )
+
+    def aggregate(self, name: str) -> int:
+        return getattr(self.learner, name, 0) or 0 if self.learner is not None else 0
+
+
+def _per_learner(queryset, learner_path: str, value) -> Coalesce:
+    """A correlated subquery aggregating ``queryset`` per learner (0 when empty)."""
+    grouped = queryset.filter(**{learner_path: OuterRef("pk")}).order_by().values(learner_path)
+    return Coalesce(Subquery(grouped.annotate(value=value).values("value")[:1]), Value(0))
 
 
 class RuleKind:
@@ -49,6 +64,10 @@ class RuleKind:
 
     class Params(forms.Form):
         pass
+
+    def aggregates(self, params: dict, context) -> dict[str, Expression]:
+        """Aggregates over the learner's history this rule reads (``facts.aggregate``)."""
+        return {}
 
     def hit(self, params: dict, context, facts: Facts) -> str | None:
         raise NotImplementedError
@@ -108,14 +127,16 @@ class OrdersPerLearner(RuleKind):
     label = _("Orders per learner in a time window")
     Params = _Window
 
-    def hit(self, params, context, facts):
+    def aggregates(self, params, context):
         from orders.models import Order
 
-        count = Order.objects.filter(
-            learner_id=context.learner_id,
-            created_at__gte=_window_start(context, params["window_minutes"]),
-            created_at__lt=context.at,
-        ).count()
+        window = Order.objects.filter(
+            created_at__gte=_window_start(context, params["window_minutes"]), created_at__lt=context.at
+        )
+        return {f"orders_in_{params['window_minutes']}m": _per_learner(window, "learner", Count("pk"))}
+
+    def hit(self, params, context, facts):
+        count = facts.aggregate(f"orders_in_{params['window_minutes']}m")
         if count >= params["max_count"]:
             return f"{count} orders in {params['window_minutes']} min"
         return None
@@ -128,15 +149,18 @@ class FailedPaymentsPerLearner(RuleKind):
     stages = ("checkout", "payment")
     Params = _Window
 
-    def hit(self, params, context, facts):
+    def aggregates(self, params, context):
         from payments.models import Payment
 
-        count = Payment.objects.filter(
-            order__learner_id=context.learner_id,
+        window = Payment.objects.filter(
             status=Payment.Status.FAILED,
             created_at__gte=_window_start(context, params["window_minutes"]),
             created_at__lt=context.at,
-        ).count()
+        )
+        return {f"failed_in_{params['window_minutes']}m": _per_learner(window, "order__learner", Count("pk"))}
+
+    def hit(self, params, context, facts):
+        count = facts.aggregate(f"failed_in_{params['window_minutes']}m")
         if count >= params["max_count"]:
             return f"{count} failed payments in {params['window_minutes']} min"
         return None
@@ -150,16 +174,15 @@ class LearnerDailyTotal(RuleKind):
     class Params(forms.Form):
         amount = forms.IntegerField(min_value=0, help_text=_("fen"))
 
-    def hit(self, params, context, facts):
+    def aggregates(self, params, context):
         from orders.models import Order
 
         day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
-        paid = (
-            Order.objects.filter(
-                learner_id=context.learner_id, paid_at__gte=day_start, paid_at__lt=context.at
-            ).aggregate(total=Sum("total"))["total"]
-            or 0
-        )
+        today = Order.objects.filter(paid_at__gte=day_start, paid_at__lt=context.at)
+        return {"paid_today": _per_learner(today, "learner", Sum("total"))}
+
+    def hit(self, params, context, facts):
+        paid = facts.aggregate("paid_today")
         if paid + context.amount > params["amount"]:
             return f"{paid} paid today + {context.amount} > {params['amount']}"
         return None
