@@ -24,7 +24,9 @@ SUPPORT = "support"
 FINANCE = "finance"
 PLATFORM_ROLES = (SUPPORT, FINANCE)
 
-# role -> app label -> model name -> actions. Order lines live in the order row
+# role -> app label -> model name -> actions ("issue" and "approve" are the custom
+# permissions ``payments.issue_refund`` / ``payments.approve_refund``: support refunds;
+# merchants only see refunds unless granted them one by one). Order lines live in the order row
 # (``Order.lines``), so viewing an order is viewing its lines.
 ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     MERCHANT: {
@@ -38,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "payments": {
             "payment": ("view",),
             "paymentstatuschange": ("view",),
+            "refund": ("view",),
+            "refundstatuschange": ("view",),
             "journalentry": ("view",),
         },
     },
@@ -52,6 +56,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "payments": {
             "payment": ("view",),
             "paymentstatuschange": ("view",),
+            # Refunds: issued, approved, denied and retried through services only.
+            "refund": ("view", "issue", "approve"),
+            "refundstatuschange": ("view",),
             "gatewayevent": ("view",),
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
@@ -63,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "payments": {
             "payment": ("view",),
             "paymentstatuschange": ("view",),
+            "refund": ("view",),
+            "refundstatuschange": ("view",),
             "gatewayevent": ("view",),
             "gatewayexchange": ("view",),
             "journalentry": ("view",),

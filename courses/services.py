@@ -21,3 +21,17 @@ def enrollment_grant(*, learner_id: int, course_ids: Iterable[int], order_no: st
         unique_fields=["learner", "course"],
         update_fields=["order_no", "status", "granted_at", "revoked_at"],
     )
+
+
+def enrollment_revoke(*, learner_id: int, course_ids: Iterable[int], order_no: str, at) -> int:
+    """Take away the access an order granted (its full refund); returns how many were revoked.
+
+    Only enrollments granted by ``order_no`` are touched: access bought again by a
+    later order stays.
+    """
+    return Enrollment.objects.filter(
+        learner_id=learner_id,
+        course_id__in=list(course_ids),
+        order_no=order_no,
+        status=Enrollment.Status.ACTIVE,
+    ).update(status=Enrollment.Status.REVOKED, revoked_at=at)

@@ -41,6 +41,7 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         ("subtotal_yuan", "discount_yuan", "total_yuan", "currency"),
         ("created_at", "expires_at"),
         ("paid_at", "fulfilled_at", "completed_at", "closed_at"),
+        ("refunded_yuan", "refunded_at"),
         "risk",
     )
     readonly_fields = (
@@ -59,19 +60,36 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         "fulfilled_at",
         "completed_at",
         "closed_at",
+        "refunded_yuan",
+        "refunded_at",
         "risk",
     )
     inlines = [OrderStatusChangeInline]
     # Inlines contributed by apps downstream of orders (payments adds its payments),
     # so that orders never imports them.
     extra_inlines: ClassVar[list] = []
+    # Buttons on the order's page contributed downstream (payments: "Refund this
+    # order"): callables ``(request, order) -> (url, label) | None``.
+    extra_object_tools: ClassVar[list] = []
 
     def get_inlines(self, request, obj):
         return [*self.inlines, *self.extra_inlines]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        order = self.get_object(request, object_id)
+        if order is not None:
+            tools = (tool(request, order) for tool in self.extra_object_tools)
+            extra_context["extra_object_tools"] = [tool for tool in tools if tool]
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=_("total (yuan)"), ordering="total")
     def total_yuan(self, order):
         return yuan(order.total)
+
+    @admin.display(description=_("refunded (yuan)"))
+    def refunded_yuan(self, order):
+        return yuan(order.refunded_amount)
 
     @admin.display(description=_("subtotal (yuan)"))
     def subtotal_yuan(self, order):

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -40,9 +41,16 @@ class Order(FSMModelMixin, models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
 
     OPEN_STATUSES = (Status.PENDING_PAYMENT,)
     CLOSED_STATUSES = (Status.CANCELLED, Status.EXPIRED)
+    # Paid orders money can still be given back for (staff: any of them).
+    REFUNDABLE_STATUSES = (Status.PAID, Status.FULFILLED, Status.COMPLETED, Status.PARTIALLY_REFUNDED)
+    # What a learner may ask a refund for, inside the refund window: not completed
+    # (settled with the merchant) orders.
+    LEARNER_REFUNDABLE_STATUSES = (Status.PAID, Status.FULFILLED, Status.PARTIALLY_REFUNDED)
 
     order_no = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
@@ -67,6 +75,10 @@ class Order(FSMModelMixin, models.Model):
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.BigIntegerField(
+        _("refunded (fen)"), default=0, help_text="Sum of the order's successful refunds"
+    )
+    refunded_at = models.DateTimeField(_("last refunded"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -89,6 +101,10 @@ class Order(FSMModelMixin, models.Model):
                 condition=Q(total=F("subtotal") - F("discount")), name="order_total_is_sum"
             ),
             models.CheckConstraint(condition=Q(total__gte=1), name="order_total_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("total")),
+                name="order_refunded_within_total",
+            ),
             models.UniqueConstraint(
                 fields=["learner", "checkout_key"],
                 condition=Q(status="pending_payment"),
@@ -120,6 +136,16 @@ class Order(FSMModelMixin, models.Model):
     def expire(self, *, at):
         self.closed_at = at
 
+    @transition(field=status, source=REFUNDABLE_STATUSES, target=Status.PARTIALLY_REFUNDED)
+    def refund_partially(self, *, at, refunded_amount):
+        self.refunded_amount = refunded_amount
+        self.refunded_at = at
+
+    @transition(field=status, source=REFUNDABLE_STATUSES, target=Status.REFUNDED)
+    def refund_fully(self, *, at, refunded_amount):
+        self.refunded_amount = refunded_amount
+        self.refunded_at = at
+
     @property
     def line_items(self) -> tuple[OrderLine, ...]:
         return tuple(OrderLine(**line) for line in self.lines)
@@ -141,6 +167,32 @@ class Order(FSMModelMixin, models.Model):
     @property
     def is_paid(self) -> bool:
         return self.paid_at is not None
+
+    @property
+    def refundable_amount(self) -> int:
+        """What has not been refunded yet (refunds in flight are not subtracted here)."""
+        return self.total - self.refunded_amount
+
+    @property
+    def refund_deadline(self):
+        """Until when the learner may ask for a refund (KPAY_REFUND_WINDOW after payment)."""
+        if self.paid_at is None:
+            return None
+        return self.paid_at + settings.KPAY_REFUND_WINDOW
+
+    def learner_may_request_refund(self, *, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.status in self.LEARNER_REFUNDABLE_STATUSES
+            and self.refundable_amount > 0
+            and self.refund_deadline is not None
+            and now < self.refund_deadline
+        )
+
+    @property
+    def refund_requestable(self) -> bool:
+        """For templates: the learner may ask for a refund now."""
+        return self.learner_may_request_refund()
 
 
 class OrderStatusChange(StatusChange):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from courses.services import enrollment_grant
+from courses.services import enrollment_grant, enrollment_revoke
 from kpay.db import statement_guard
 from kpay.transitions import apply_transition
 from riskcontrol.interface import CheckoutContext, assess_checkout
@@ -156,3 +156,36 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
         )
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
     OrderStatusChange.objects.bulk_create(changes)
+
+
+def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: str) -> None:
+    """Money was given back for a locked, paid order: add it to the order's refunded
+    amount and move it to partially refunded or refunded. A full refund revokes the
+    access the order granted; a partial one keeps it.
+
+    The caller (payments) holds the order's row lock and has checked the amount; the
+    database refuses a refunded amount above the total anyway.
+    """
+    refunded = order.refunded_amount + amount
+    if amount <= 0 or refunded > order.total:
+        raise OrderStateConflict(
+            f"order {order.order_no}: cannot refund {amount} of {order.refundable_amount}"
+        )
+    name = "refund_fully" if refunded == order.total else "refund_partially"
+    change = apply_transition(
+        order,
+        name,
+        history_model=OrderStatusChange,
+        actor=actor,
+        reason=reason,
+        at=at,
+        refunded_amount=refunded,
+    )
+    if change is None:
+        raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot be refunded")
+    order.save(update_fields=["status", "refunded_amount", "refunded_at"])
+    change.save()
+    if order.status == Order.Status.REFUNDED:
+        enrollment_revoke(
+            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
+        )

@@ -4,8 +4,17 @@ Payments change state through services; gateway events and exchanges are records
 what happened; journal entries are append-only (corrections are new entries).
 """
 
-from django.contrib import admin
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from courses.admin import (
@@ -16,9 +25,20 @@ from courses.admin import (
     pretty_json,
     yuan,
 )
+from kpay.errors import KpayError
 from orders.admin import OrderAdmin
+from orders.models import Order
 
-from .models import GatewayEvent, GatewayExchange, JournalEntry, Payment, PaymentStatusChange
+from . import refunds
+from .models import (
+    GatewayEvent,
+    GatewayExchange,
+    JournalEntry,
+    Payment,
+    PaymentStatusChange,
+    Refund,
+    RefundStatusChange,
+)
 
 
 class FlaggedFilter(admin.SimpleListFilter):
@@ -108,6 +128,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         ("channel", "gateway"),
         ("amount_yuan", "currency"),
         ("gateway_txn_id", "payer_id"),
+        ("refunded_amount", "refund_reserved"),
         "flag",
         "action_json",
         ("created_at", "expires_at", "succeeded_at", "closed_at"),
@@ -123,6 +144,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "currency",
         "gateway_txn_id",
         "payer_id",
+        "refunded_amount",
+        "refund_reserved",
         "flag",
         "action_json",
         "created_at",
@@ -301,3 +324,272 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mode
     @admin.display(description=_("payment"))
     def payment_link(self, entry):
         return admin_link(entry.payment)
+
+
+# -- refunds ------------------------------------------------------------------------
+class RefundInline(ReadOnlyInline):
+    """The order's refunds, on the order's page."""
+
+    model = Refund
+    fields = ("refund", "status", "amount_yuan", "origin", "requested_by", "reason", "created_at")
+    verbose_name_plural = _("refunds")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by")
+
+    @admin.display(description=_("refund"))
+    def refund(self, refund):
+        return admin_link(refund)
+
+    @admin.display(description=_("amount (yuan)"))
+    def amount_yuan(self, refund):
+        return yuan(refund.amount)
+
+
+if RefundInline not in OrderAdmin.extra_inlines:
+    OrderAdmin.extra_inlines.append(RefundInline)
+
+
+def _refund_order_tool(request, order):
+    """The "Refund this order" button on an order's admin page, for who may use it."""
+    if order.status not in order.REFUNDABLE_STATUSES or not refunds.staff_may(
+        request.user, "issue_refund", order
+    ):
+        return None
+    return reverse("admin:payments_refund_issue", args=[order.pk]), _("Refund this order")
+
+
+if _refund_order_tool not in OrderAdmin.extra_object_tools:
+    OrderAdmin.extra_object_tools.append(_refund_order_tool)
+
+
+class RefundStatusChangeInline(ReadOnlyInline):
+    model = RefundStatusChange
+    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
+    verbose_name = _("status change")
+    verbose_name_plural = _("status history")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class RefundIssueForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("amount (yuan)"),
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        max_digits=12,
+        help_text=_("Leave empty to refund everything that is left."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def amount_fen(self) -> int | None:
+        amount = self.cleaned_data["amount"]
+        return None if amount is None else int(amount * 100)
+
+
+class RefundDecisionForm(forms.Form):
+    note = forms.CharField(
+        label=_("note"), max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, note_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = note_required
+
+
+# action -> (service, label, whether a note is required)
+REFUND_DECISIONS = {
+    "approve": (refunds.refund_approve, _("Approve the refund"), False),
+    "deny": (refunds.refund_deny, _("Deny the refund"), True),
+    "retry": (refunds.refund_retry, _("Send the refund to the gateway again"), False),
+}
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    """The refund queue (filter by status). Refunds change only through the services:
+    the approve, deny and retry pages, and "Refund this order" on an order's page."""
+
+    merchant_field = "order__merchant"
+    change_form_template = "admin/payments/refund/change_form.html"
+    list_display = (
+        "refund_no",
+        "order_link",
+        "merchant",
+        "status",
+        "amount_yuan",
+        "origin",
+        "requested_by",
+        "approvals",
+        "created_at",
+    )
+    list_filter = ("status", "origin", ("order__merchant", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("order", "order__merchant", "requested_by", "first_approved_by", "approved_by")
+    search_fields = ("refund_no", "order__order_no", "payment__payment_no", "gateway_refund_id")
+    ordering = ("-created_at", "-pk")
+    fields = (
+        ("refund_no", "status"),
+        ("order_link", "payment_link", "merchant"),
+        ("amount_yuan", "currency", "origin"),
+        "reason",
+        ("requested_by", "created_at"),
+        ("first_approved_by", "approved_by"),
+        ("decided_by", "decided_at", "decision_note"),
+        ("gateway_refund_id", "attempts", "submitted_at"),
+        ("succeeded_at", "failed_at", "failure_message"),
+    )
+    readonly_fields = (
+        "refund_no",
+        "status",
+        "order_link",
+        "payment_link",
+        "merchant",
+        "amount_yuan",
+        "currency",
+        "origin",
+        "reason",
+        "requested_by",
+        "created_at",
+        "first_approved_by",
+        "approved_by",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "gateway_refund_id",
+        "attempts",
+        "submitted_at",
+        "succeeded_at",
+        "failed_at",
+        "failure_message",
+    )
+    inlines = [RefundStatusChangeInline]
+
+    @admin.display(description=_("order"), ordering="order__order_no")
+    def order_link(self, refund):
+        return admin_link(refund.order)
+
+    @admin.display(description=_("payment"))
+    def payment_link(self, refund):
+        return admin_link(refund.payment)
+
+    @admin.display(description=_("merchant"), ordering="order__merchant__name")
+    def merchant(self, refund):
+        return refund.order.merchant
+
+    @admin.display(description=_("amount (yuan)"), ordering="amount")
+    def amount_yuan(self, refund):
+        return yuan(refund.amount)
+
+    @admin.display(description=_("approvals"))
+    def approvals(self, refund):
+        names = [str(u) for u in (refund.first_approved_by, refund.approved_by) if u is not None]
+        return ", ".join(names) or "-"
+
+    # -- pages that call the services ---------------------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("issue/<int:order_id>/", wrap(self.issue_view), name="payments_refund_issue"),
+            path(
+                "<int:refund_id>/decide/<str:action>/",
+                wrap(self.decision_view),
+                name="payments_refund_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decisions_for(self, request, refund) -> list[tuple[str, str]]:
+        """The (url, label) of each decision ``request.user`` may take on ``refund`` now."""
+        if not refunds.staff_may(request.user, "approve_refund", refund.order):
+            return []
+        wanted = {Refund.Status.REQUESTED: ("approve", "deny"), Refund.Status.FAILED: ("retry",)}
+        return [
+            (reverse("admin:payments_refund_decide", args=[refund.pk, action]), REFUND_DECISIONS[action][1])
+            for action in wanted.get(refund.status, ())
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        refund = self.get_object(request, object_id)
+        if refund is not None:
+            extra_context["refund_decisions"] = self.decisions_for(request, refund)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decision_view(self, request, refund_id, action):
+        if action not in REFUND_DECISIONS:
+            raise Http404
+        refund = self.get_queryset(request).filter(pk=refund_id).first()
+        if refund is None:
+            raise Http404
+        if not refunds.staff_may(request.user, "approve_refund", refund.order):
+            raise PermissionDenied
+        service, label, note_required = REFUND_DECISIONS[action]
+        form = RefundDecisionForm(request.POST or None, note_required=note_required)
+        if request.method == "POST" and form.is_valid():
+            try:
+                service(actor=request.user, refund_id=refund.pk, note=form.cleaned_data["note"])
+            except KpayError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                refund.refresh_from_db()
+                messages.success(
+                    request,
+                    _("Refund %(no)s is now %(status)s.")
+                    % {"no": refund, "status": refund.get_status_display()},
+                )
+                return redirect("admin:payments_refund_change", refund.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": label,
+            "refund": refund,
+            "form": form,
+            "action": action,
+            "needs_two": refund.amount > self._threshold(),
+        }
+        return TemplateResponse(request, "admin/payments/refund/decide.html", context)
+
+    def issue_view(self, request, order_id):
+        order_admin = self.admin_site.get_model_admin(Order)
+        order = order_admin.get_queryset(request).filter(pk=order_id).first()
+        if order is None:
+            raise Http404
+        if not refunds.staff_may(request.user, "issue_refund", order):
+            raise PermissionDenied
+        form = RefundIssueForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = refunds.refund_issue(
+                    actor=request.user,
+                    order_id=order.pk,
+                    amount=form.amount_fen(),
+                    reason=form.cleaned_data["reason"],
+                )
+            except KpayError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                refund.refresh_from_db()
+                messages.success(
+                    request,
+                    _("Refund %(no)s is now %(status)s.")
+                    % {"no": refund, "status": refund.get_status_display()},
+                )
+                return redirect("admin:payments_refund_change", refund.pk)
+        payment = order.payments.filter(status=Payment.Status.SUCCEEDED).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Refund order %(order_no)s") % {"order_no": order.order_no},
+            "order": order,
+            "payment": payment,
+            "refundable": yuan(payment.refundable_amount) if payment else "-",
+            "threshold": yuan(self._threshold()),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/payments/refund/issue.html", context)
+
+    @staticmethod
+    def _threshold() -> int:
+        return settings.KPAY_REFUND_APPROVAL_THRESHOLD

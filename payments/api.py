@@ -6,10 +6,12 @@ from rest_framework.views import APIView
 from kpay.api.idempotency import idempotent
 from kpay.http import client_info
 from orders.api import IDEMPOTENCY_PARAMETER
+from orders.exceptions import OrderNotFound
+from orders.selectors import order_get_for_learner
 
-from . import services
+from . import refunds, selectors, services
 from .gateways import available_channels
-from .models import Payment
+from .models import Payment, Refund
 
 
 class PaymentOutput(serializers.ModelSerializer):
@@ -71,3 +73,54 @@ class PaymentStartApi(APIView):
             payer_id=data.validated_data.get("openid"),
         )
         return Response(PaymentOutput(payment).data, status=status.HTTP_201_CREATED)
+
+
+class RefundOutput(serializers.ModelSerializer):
+    order_no = serializers.CharField(source="order.order_no")
+
+    class Meta:
+        model = Refund
+        fields = [
+            "refund_no",
+            "order_no",
+            "status",
+            "amount",
+            "currency",
+            "reason",
+            "decision_note",
+            "created_at",
+            "decided_at",
+            "succeeded_at",
+        ]
+
+
+class OrderRefundListCreateApi(APIView):
+    """A learner's refund requests for their own order (someone else's order is a 404)."""
+
+    class RefundRequestInput(serializers.Serializer):
+        amount = serializers.IntegerField(
+            required=False, help_text="In fen; without it, everything left to refund is asked for."
+        )
+        reason = serializers.CharField(max_length=255)
+
+    @extend_schema(responses=RefundOutput(many=True))
+    def get(self, request, order_no):
+        if order_get_for_learner(learner=request.user, order_no=order_no) is None:
+            raise OrderNotFound()
+        queryset = selectors.refund_list_for_learner_order(learner=request.user, order_no=order_no)
+        return Response(RefundOutput(queryset.select_related("order"), many=True).data)
+
+    @extend_schema(
+        request=RefundRequestInput, responses={201: RefundOutput}, parameters=[IDEMPOTENCY_PARAMETER]
+    )
+    @idempotent
+    def post(self, request, order_no):
+        data = self.RefundRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refunds.refund_request(
+            learner=request.user,
+            order_no=order_no,
+            amount=data.validated_data.get("amount"),
+            reason=data.validated_data["reason"],
+        )
+        return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)

@@ -80,3 +80,63 @@ class UnknownTrade(PaymentError):
     code = "unknown_trade"
     message = "unknown trade number"
     http_status = 404
+
+
+# -- refunds ----------------------------------------------------------------------
+class RefundError(PaymentError):
+    code = "refund_error"
+    message = _("The refund could not be made.")
+    http_status = 409
+
+
+class RefundNotFound(RefundError):
+    code = "refund_not_found"
+    message = _("No such refund.")
+    http_status = 404
+
+
+class OrderNotRefundable(RefundError):
+    code = "order_not_refundable"
+    message = _("This order has not been paid, or has been refunded already: it cannot be refunded.")
+
+
+class RefundWindowClosed(RefundError):
+    code = "refund_window_closed"
+    message = _("The time for asking for a refund of this order has passed. Please contact support.")
+
+
+class InvalidRefundAmount(RefundError):
+    code = "invalid_refund_amount"
+    message = _("The refund amount must be more than zero and no more than what is left to refund.")
+    http_status = 400
+
+
+class RefundExceedsPaid(RefundError):
+    code = "refund_exceeds_paid"
+    message = _(
+        "That is more than can be refunded: the order's payment, minus what is refunded "
+        "or being refunded already."
+    )
+
+
+class RefundReasonRequired(RefundError):
+    code = "refund_reason_required"
+    message = _("Please say why the refund is made.")
+    http_status = 400
+
+
+class RefundNotAllowed(RefundError):
+    code = "refund_not_allowed"
+    message = _("You are not allowed to do this with refunds.")
+    http_status = 403
+
+
+class RefundStateConflict(RefundError):
+    code = "refund_state_conflict"
+    message = _("The refund has changed in the meantime; it cannot take this step now.")
+
+
+class SecondApproverRequired(RefundError):
+    code = "refund_second_approver_required"
+    message = _("This refund is above the approval threshold: a different staff member must approve it too.")
+    http_status = 403

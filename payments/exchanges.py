@@ -30,7 +30,7 @@ def exchange_record(
         operation=operation,
         trade_no=trade_no,
         method=request.method,
-        url=str(request.url)[:500],
+        url=redact(str(request.url))[:500],  # Alipay signs in the query string
         request_body=redact(request.content.decode("utf-8", "replace")),
         status_code=response.status_code if response is not None else None,
         response_body=redact(response.text) if response is not None else "",

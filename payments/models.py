@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +45,11 @@ class Payment(FSMModelMixin, models.Model):
     expires_at = models.DateTimeField()
     succeeded_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Refunds: what went back to the payer, and what is on its way (requested, approved
+    # or at the gateway). Changed only under the payment's row lock; the constraint
+    # below refuses, in the database, to give back more than was paid.
+    refunded_amount = models.BigIntegerField(_("refunded (fen)"), default=0)
+    refund_reserved = models.BigIntegerField(_("refunds in flight (fen)"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -52,6 +58,11 @@ class Payment(FSMModelMixin, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=1), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0, refund_reserved__gte=0)
+                & Q(refund_reserved__lte=F("amount") - F("refunded_amount")),
+                name="payment_refunds_within_amount",
+            ),
             models.UniqueConstraint(
                 fields=["order"], condition=Q(status="succeeded"), name="payment_one_success_per_order"
             ),
@@ -81,9 +92,150 @@ class Payment(FSMModelMixin, models.Model):
     def close(self, *, at):
         self.closed_at = at
 
+    @property
+    def refundable_amount(self) -> int:
+        """What may still be refunded: paid, minus refunded, minus refunds in flight."""
+        return self.amount - self.refunded_amount - self.refund_reserved
+
 
 class PaymentStatusChange(StatusChange):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="status_changes")
+
+
+class Refund(FSMModelMixin, models.Model):
+    """Money given back for a payment, all or part of it.
+
+    ``refund_no`` is what the gateway knows as the merchant refund number
+    (``out_refund_no`` / ``out_request_no``), the gateway's idempotency key: sending the
+    same refund again never refunds twice. Life cycle: requested → approved (or denied)
+    → processing → succeeded or failed; a failed refund may be retried.
+
+    Above ``KPAY_REFUND_APPROVAL_THRESHOLD`` two different staff members approve: the
+    first is ``first_approved_by`` (the refund stays requested), the second
+    ``approved_by``.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        DENIED = "denied", _("Denied")
+        PROCESSING = "processing", _("Processing")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    # Money reserved on the payment (Payment.refund_reserved) in these states.
+    IN_FLIGHT_STATUSES = (Status.REQUESTED, Status.APPROVED, Status.PROCESSING)
+
+    class Origin(models.TextChoices):
+        LEARNER = "learner", _("Requested by the learner")
+        STAFF = "staff", _("Issued by staff")
+
+    refund_no = models.CharField(_("refund number"), max_length=32, unique=True, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField(_("amount (fen)"))
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    reason = models.CharField(_("reason"), max_length=255)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    status = FSMField(default=Status.REQUESTED, choices=Status.choices, protected=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds_requested"
+    )
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="First of two approvers (refunds above the approval threshold)",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who approved or denied it",
+    )
+    decision_note = models.CharField(max_length=255, blank=True)
+    gateway_refund_id = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times sent to the gateway")
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="refund_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=1), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(first_approved_by__isnull=True)
+                | Q(approved_by__isnull=True)
+                | ~Q(first_approved_by=F("approved_by")),
+                name="refund_four_eyes",
+            ),
+        ]
+        permissions = [
+            ("issue_refund", "Can issue refunds of orders"),
+            ("approve_refund", "Can approve, deny and retry refunds"),
+        ]
+
+    def __str__(self):
+        return self.refund_no
+
+    # -- transitions: fields only, no side effects (payments.refunds drives them) --
+    @transition(field=status, source=Status.REQUESTED, target=Status.REQUESTED)
+    def approve_first(self, *, at, by):
+        self.first_approved_by = by
+
+    @transition(field=status, source=Status.REQUESTED, target=Status.APPROVED)
+    def approve(self, *, at, by, note=""):
+        self.approved_by = by
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(field=status, source=Status.REQUESTED, target=Status.DENIED)
+    def deny(self, *, at, by, note=""):
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(field=status, source=[Status.APPROVED, Status.FAILED], target=Status.PROCESSING)
+    def submit(self, *, at):
+        self.submitted_at = at
+        self.failure_message = ""
+        self.attempts += 1
+
+    @transition(
+        field=status, source=[Status.APPROVED, Status.PROCESSING, Status.FAILED], target=Status.SUCCEEDED
+    )
+    def succeed(self, *, at, gateway_refund_id=""):
+        self.succeeded_at = at
+        if gateway_refund_id:
+            self.gateway_refund_id = gateway_refund_id
+
+    @transition(field=status, source=[Status.APPROVED, Status.PROCESSING], target=Status.FAILED)
+    def fail(self, *, at, message):
+        self.failed_at = at
+        self.failure_message = message[:255]
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in self.IN_FLIGHT_STATUSES
+
+
+class RefundStatusChange(StatusChange):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="status_changes")
 
 
 class GatewayEvent(models.Model):
@@ -153,6 +305,7 @@ class JournalEntry(models.Model):
     class Kind(models.TextChoices):
         PAYMENT = "payment", _("Payment received")
         UNAPPLIED = "unapplied", _("Payment received, owed back")
+        REFUND = "refund", _("Refund paid out")
 
     posting_id = models.UUIDField(default=uuid.uuid4, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -168,6 +321,9 @@ class JournalEntry(models.Model):
     )
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
     )
     memo = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()

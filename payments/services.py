@@ -28,8 +28,12 @@ from .exceptions import (
 from .gateways import gateway_for_channel, get_gateway
 from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
 from .models import GatewayEvent, Payment, PaymentStatusChange
+from .refunds import refund_notification_apply
 
 logger = logging.getLogger(__name__)
+
+POLL_AFTER = timedelta(minutes=2)  # a pending payment older than this is asked about
+BATCH = 200  # payments handled per periodic run
 
 
 def _public_url(path: str) -> str:
@@ -147,8 +151,13 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
     """
     now = timezone.now()
     with transaction.atomic():
+        if notification.kind == NotificationKind.REFUND:
+            payment, outcome, detail = refund_notification_apply(
+                gateway=gateway, notification=notification, now=now
+            )
+            _event_record(gateway, notification, payment, outcome, detail, now)
+            return outcome
         if notification.kind != NotificationKind.PAYMENT:
-            # Refund notifications are handled by the refund flow (not built yet).
             _event_record(gateway, notification, None, GatewayEvent.Outcome.IGNORED, "", now)
             return GatewayEvent.Outcome.IGNORED
         payment = selectors.payment_get_for_update(payment_no=notification.trade_no, gateway=gateway.alias)
@@ -280,7 +289,7 @@ def payments_close_stale(*, now=None) -> int:
     A gateway that does not answer leaves its payments for the next run."""
     now = now or timezone.now()
     closed = 0
-    for payment in selectors.payments_to_close(now=now).select_related("order").iterator():
+    for payment in list(selectors.payments_to_close(now=now).order_by("pk")[:BATCH]):
         try:
             result = payment_close(payment=payment, reason="order closed or payment deadline passed")
         except GatewayUnavailable:
@@ -299,17 +308,13 @@ def order_payments_close(*, order_id: int) -> None:
             logger.info("payment %s: gateway unavailable, the sweep will close it", payment.payment_no)
 
 
-POLL_AFTER = timedelta(minutes=2)
-POLL_BATCH = 200
-
-
 def payments_sync_pending(*, now=None) -> int:
     """Ask the gateways about payments still pending a while after they started (a
     notification may be lost or late). Returns how many changed state. An unreachable
     gateway leaves its payments for the next run."""
     now = now or timezone.now()
     changed = 0
-    for payment in list(selectors.payments_to_poll(now=now, older_than=POLL_AFTER)[:POLL_BATCH]):
+    for payment in list(selectors.payments_to_poll(now=now, older_than=POLL_AFTER)[:BATCH]):
         try:
             changed += payment_sync(payment=payment).status != Payment.Status.PENDING
         except (GatewayUnavailable, InvalidResponse):

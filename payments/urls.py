@@ -9,4 +9,5 @@ urlpatterns = [
     path("pay/<str:order_no>/", views.pay, name="pay"),
     path("pay/<str:order_no>/status/", views.pay_status, name="status"),
     path("pay/<str:order_no>/result/", views.result, name="result"),
+    path("refunds/<str:order_no>/request/", views.refund_request, name="refund-request"),
 ]

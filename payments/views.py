@@ -5,6 +5,7 @@ a gateway query (services) does. The result page the gateway sends the learner b
 to only reads.
 """
 
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 import segno
@@ -15,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -24,7 +26,7 @@ from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.selectors import order_get_for_learner
 
-from . import selectors, services
+from . import refunds, selectors, services
 from .gateways import available_channels, channel_label
 from .models import Payment
 
@@ -146,3 +148,52 @@ def result(request, order_no):
         latest = selectors.latest_payment_for_order(order=order)
         state = "failed" if latest is not None and latest.status == Payment.Status.FAILED else "pending"
     return render(request, "payments/result.html", {"order": order, "state": state})
+
+
+def _yuan_to_fen(text: str) -> int | None:
+    """A yuan amount typed by the learner ("12.50") in fen; None when left empty."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return 0
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        return 0
+    return int(value * 100)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def refund_request(request, order_no):
+    """Ask for a refund of a paid order, inside the refund window: all of it (no amount)
+    or part. Support decides; the order's page shows where the request stands."""
+    order = _own_order(request, order_no)
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            refund = refunds.refund_request(
+                learner=request.user,
+                order_no=order.order_no,
+                amount=_yuan_to_fen(request.POST.get("amount", "")),
+                reason=reason,
+            )
+        except KpayError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(
+                request,
+                _("Your refund request %(refund_no)s was sent. We will e-mail you the result.")
+                % {"refund_no": refund.refund_no},
+            )
+            return redirect("orders:detail", order_no=order.order_no)
+    return render(
+        request,
+        "payments/refund_request.html",
+        {
+            "order": order,
+            "allowed": order.learner_may_request_refund(),
+            "refunds": order.refunds.all(),
+        },
+    )

@@ -5,7 +5,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from courses.api import CourseDetailApi, CourseListApi
 from orders.api import OrderCancelApi, OrderDetailApi, OrderListCreateApi
-from payments.api import PaymentStartApi
+from payments.api import OrderRefundListCreateApi, PaymentStartApi
 
 
 class TokenApi(ObtainAuthToken):
@@ -25,6 +25,7 @@ urlpatterns = [
     path("orders/<str:order_no>/", OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:order_no>/cancel/", OrderCancelApi.as_view(), name="order-cancel"),
     path("orders/<str:order_no>/pay/", PaymentStartApi.as_view(), name="order-pay"),
+    path("orders/<str:order_no>/refunds/", OrderRefundListCreateApi.as_view(), name="order-refunds"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
