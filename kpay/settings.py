@@ -197,6 +197,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "orders-expire-unpaid": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
     "payments-sync-pending": {"task": "payments.tasks.sync_pending_payments", "schedule": 60.0},
+    "payments-sync-refunds": {"task": "payments.tasks.sync_refunds", "schedule": 300.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
     "simulators-deliver-notifications": {
         "task": "payments.simulators.tasks.deliver_due_notifications",
@@ -257,6 +258,29 @@ if KPAY_SANDBOX_ENABLED:
             "base_url": env.str("KPAY_SANDBOX_URL", default=f"{KPAY_PUBLIC_URL}/simulators/sandbox"),
             "merchant_id": env.str("KPAY_SANDBOX_MERCHANT_ID", default="kpay-dev"),
             "key_dir": str(KPAY_KEY_DIR),
+        },
+    }
+
+# Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap).
+if env.str("ALIPAY_APP_ID", default=""):
+    KPAY_GATEWAYS["alipay"] = {
+        "BACKEND": "payments.gateways.alipay.AlipayGateway",
+        "OPTIONS": {
+            "app_id": env.str("ALIPAY_APP_ID"),
+            "app_private_key_path": env.str("ALIPAY_APP_PRIVATE_KEY", default=""),
+            "alipay_public_key_path": env.str("ALIPAY_PUBLIC_KEY", default=""),
+            "seller_id": env.str("ALIPAY_SELLER_ID", default=""),
+            "gateway_url": env.str("ALIPAY_GATEWAY_URL", default="https://openapi.alipay.com/gateway.do"),
+        },
+    }
+elif KPAY_SANDBOX_ENABLED:
+    KPAY_GATEWAYS["alipay"] = {
+        "BACKEND": "payments.gateways.alipay.AlipayGateway",
+        "OPTIONS": {
+            "app_id": "2021000000000001",
+            "seller_id": "2088000000000001",
+            "gateway_url": f"{KPAY_PUBLIC_URL}/simulators/alipay/gateway.do",
+            "dev_key_dir": str(KPAY_KEY_DIR),
         },
     }
 
