@@ -261,6 +261,35 @@ if KPAY_SANDBOX_ENABLED:
         },
     }
 
+# WeChat Pay API v3 (channels wechat_native, wechat_h5, wechat_jsapi). Configured by
+# WECHATPAY_MCHID and friends; a half configuration is a system-check error. Without
+# them, development uses the WeChat Pay simulator with keys generated in KPAY_KEY_DIR.
+if env.str("WECHATPAY_MCHID", default=""):
+    KPAY_GATEWAYS["wechatpay"] = {
+        "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
+        "OPTIONS": {
+            "mchid": env.str("WECHATPAY_MCHID"),
+            "appid": env.str("WECHATPAY_APPID", default=""),
+            "apiv3_key": env.str("WECHATPAY_APIV3_KEY", default=""),
+            "private_key_path": env.str("WECHATPAY_PRIVATE_KEY", default=""),
+            "cert_serial_no": env.str("WECHATPAY_CERT_SERIAL_NO", default=""),
+            "public_key_path": env.str("WECHATPAY_PUBLIC_KEY", default=""),
+            "public_key_id": env.str("WECHATPAY_PUBLIC_KEY_ID", default=""),
+            "platform_cert_dir": env.str("WECHATPAY_PLATFORM_CERT_DIR", default=""),
+            "api_base": env.str("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com"),
+        },
+    }
+elif KPAY_SANDBOX_ENABLED:
+    KPAY_GATEWAYS["wechatpay"] = {
+        "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
+        "OPTIONS": {
+            "mchid": "1900000109",
+            "appid": "wxd930ea5d5a258f4f",
+            "api_base": f"{KPAY_PUBLIC_URL}/simulators/wechatpay",
+            "dev_key_dir": str(KPAY_KEY_DIR),
+        },
+    }
+
 # Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap).
 if env.str("ALIPAY_APP_ID", default=""):
     KPAY_GATEWAYS["alipay"] = {

@@ -5,3 +5,11 @@ class WeChatPaySimulatorConfig(AppConfig):
     name = "payments.simulators.wechatpay"
     label = "sim_wechatpay"
     verbose_name = "WeChat Pay simulator (development only)"
+
+    def ready(self):
+        from payments.simulators import notifier
+
+        from . import views
+
+        for profile in views.profiles():
+            notifier.register(profile)

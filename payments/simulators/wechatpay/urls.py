@@ -1,1 +1,22 @@
-urlpatterns = []
+"""The WeChat Pay v3 API as the simulator serves it, under ``<site>/simulators/wechatpay``."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("v3/pay/transactions/<str:trade_type>", views.api_order_create, name="wechatpay-order"),
+    path("v3/pay/transactions/out-trade-no/<str:out_trade_no>", views.api_trade, name="wechatpay-trade"),
+    path("v3/pay/transactions/id/<str:transaction_id>", views.api_trade_by_id, name="wechatpay-trade-id"),
+    path(
+        "v3/pay/transactions/out-trade-no/<str:out_trade_no>/close",
+        views.api_trade_close,
+        name="wechatpay-trade-close",
+    ),
+    path("v3/refund/domestic/refunds", views.api_refund_create, name="wechatpay-refunds"),
+    path("v3/refund/domestic/refunds/<str:out_refund_no>", views.api_refund, name="wechatpay-refund"),
+    path("v3/certificates", views.api_certificates, name="wechatpay-certificates"),
+    path("v3/bill/tradebill", views.api_tradebill, name="wechatpay-tradebill"),
+    path("v3/billdownload/file", views.api_bill_download, name="wechatpay-bill-download"),
+    path("pay/<str:token>/", views.cashier, name="wechatpay-cashier"),
+]
