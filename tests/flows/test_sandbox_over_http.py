@@ -1,8 +1,6 @@
 """The sandbox gateway and its simulator over real HTTP on loopback (the live server):
 the same code paths as with a real gateway, nothing leaves the machine."""
 
-import copy
-import re
 import time
 from datetime import timedelta
 
@@ -20,40 +18,9 @@ from payments.models import GatewayExchange, Payment
 from payments.services import payment_close, payment_start, payment_sync, payments_close_stale
 from payments.simulators.models import SimNotification, SimTrade
 from payments.simulators.tasks import deliver_due_notifications
+from tests.cashier import press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live_sandbox(live_server, settings):
-    """Point kpay at the live server: gateway calls and notifications travel over HTTP."""
-    gateways = copy.deepcopy(settings.KPAY_GATEWAYS)
-    gateways["sandbox"]["OPTIONS"]["base_url"] = f"{live_server.url}/simulators/sandbox"
-    settings.KPAY_GATEWAYS = gateways
-    settings.KPAY_PUBLIC_URL = live_server.url
-    return live_server
-
-
-def press(code_url: str, action: str) -> httpx.Response:
-    """What the learner does on the cashier page: open it, press a button."""
-    with httpx.Client(timeout=10) as browser:
-        page = browser.get(code_url)
-        assert page.status_code == 200, page.text
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return browser.post(
-            code_url,
-            data={"csrfmiddlewaretoken": token, "action": action},
-            headers={"Referer": code_url},
-        )
-
-
-def wait_for(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def lose_notifications(settings):
@@ -66,7 +33,7 @@ def start(learner, course):
     return order, payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
 
 
-def test_paying_at_the_cashier_notifies_kpay_which_delivers(live_sandbox, learner, course):
+def test_paying_at_the_cashier_notifies_kpay_which_delivers(live_simulators, learner, course):
     order, payment = start(learner, course)
 
     response = press(payment.action["code_url"], "pay")
@@ -79,14 +46,14 @@ def test_paying_at_the_cashier_notifies_kpay_which_delivers(live_sandbox, learne
     assert payment.gateway_txn_id == SimTrade.objects.get().transaction_id
 
 
-def test_declining_fails_the_payment_and_the_order_stays_payable(live_sandbox, learner, course):
+def test_declining_fails_the_payment_and_the_order_stays_payable(live_simulators, learner, course):
     order, payment = start(learner, course)
     press(payment.action["code_url"], "decline")
     assert wait_for(lambda: Payment.objects.get(pk=payment.pk).status == Payment.Status.FAILED)
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING_PAYMENT
 
 
-def test_query_finds_a_payment_whose_notification_was_lost(live_sandbox, learner, course, settings):
+def test_query_finds_a_payment_whose_notification_was_lost(live_simulators, learner, course, settings):
     lose_notifications(settings)
     order, payment = start(learner, course)
     press(payment.action["code_url"], "pay")
@@ -100,7 +67,7 @@ def test_query_finds_a_payment_whose_notification_was_lost(live_sandbox, learner
     assert exchange.status_code == 200 and "[redacted]" not in exchange.url
 
 
-def test_cancelling_closes_the_trade_at_the_gateway(live_sandbox, learner, course):
+def test_cancelling_closes_the_trade_at_the_gateway(live_simulators, learner, course):
     order, payment = start(learner, course)
     with httpx.Client() as browser:
         browser.get(payment.action["code_url"])  # the learner scanned the code: the trade exists
@@ -113,7 +80,7 @@ def test_cancelling_closes_the_trade_at_the_gateway(live_sandbox, learner, cours
     assert "closed" in page.text and 'value="pay"' not in page.text
 
 
-def test_closing_a_trade_that_was_paid_applies_the_money_instead(live_sandbox, learner, course, settings):
+def test_closing_a_trade_that_was_paid_applies_the_money_instead(live_simulators, learner, course, settings):
     lose_notifications(settings)
     order, payment = start(learner, course)
     press(payment.action["code_url"], "pay")
@@ -136,9 +103,9 @@ def test_unknown_outcome_leaves_the_payment_pending(learner, course):
     assert GatewayExchange.objects.filter(status_code__isnull=True).exclude(error="").exists()
 
 
-def test_simulator_rejects_a_wrong_request_signature(live_sandbox):
+def test_simulator_rejects_a_wrong_request_signature(live_simulators):
     response = httpx.get(
-        f"{live_sandbox.url}/simulators/sandbox/api/trades/P1234567",
+        f"{live_simulators.url}/simulators/sandbox/api/trades/P1234567",
         headers={
             "Authorization": f'SANDBOX-SHA256-RSA merchant_id="kpay-dev",timestamp="{int(time.time())}",'
             'nonce="n",signature="AAAA"'
@@ -147,7 +114,7 @@ def test_simulator_rejects_a_wrong_request_signature(live_sandbox):
     assert response.status_code == 401 and response.json()["code"] == "SIGN_ERROR"
 
 
-def test_client_rejects_a_response_signed_by_someone_else(live_sandbox, learner, course, tmp_path):
+def test_client_rejects_a_response_signed_by_someone_else(live_simulators, learner, course, tmp_path):
     _order, payment = start(learner, course)
     gateway = get_gateway("sandbox")
     _, impostor_public = ensure_dev_keypair(tmp_path, "impostor")
@@ -159,12 +126,12 @@ def test_client_rejects_a_response_signed_by_someone_else(live_sandbox, learner,
         gateway.query_payment(payment.payment_no)
 
 
-def test_query_of_an_unknown_trade_says_not_found(live_sandbox):
+def test_query_of_an_unknown_trade_says_not_found(live_simulators):
     assert get_gateway("sandbox").query_payment("P0000000000").state == TradeState.NOT_FOUND
 
 
 def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
-    live_sandbox, learner, course, settings
+    live_simulators, learner, course, settings
 ):
     from payments.simulators.sandbox import RETRY_SCHEDULE
 
@@ -185,7 +152,7 @@ def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
     assert "ConnectError" in notification.last_error
 
 
-def test_the_poller_finds_payments_whose_notification_was_lost(live_sandbox, learner, course, settings):
+def test_the_poller_finds_payments_whose_notification_was_lost(live_simulators, learner, course, settings):
     from payments.services import payments_sync_pending
 
     lose_notifications(settings)
@@ -198,7 +165,7 @@ def test_the_poller_finds_payments_whose_notification_was_lost(live_sandbox, lea
     assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
 
 
-def test_the_pay_pages_status_poll_asks_the_gateway(live_sandbox, learner, course, settings, client):
+def test_the_pay_pages_status_poll_asks_the_gateway(live_simulators, learner, course, settings, client):
     lose_notifications(settings)
     order, payment = start(learner, course)
     press(payment.action["code_url"], "pay")

@@ -11,7 +11,6 @@ A gateway's test module subclasses :class:`GatewayContract` and provides:
 """
 
 import secrets
-import time
 
 import pytest
 from django.test import Client
@@ -23,15 +22,7 @@ from payments.gateways import get_gateway
 from payments.gateways.base import RefundRequest, RefundState, TradeState
 from payments.models import Payment
 from payments.services import payment_start
-
-
-def wait_for(predicate, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.cashier import wait_for
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,15 +1,14 @@
 """The Alipay backend against its simulator, over real HTTP on loopback."""
 
 import copy
-import re
 import secrets
 
-import httpx
 import pytest
 from django.test import Client
 
 from payments.gateways.alipay import fen_to_yuan
 from payments.models import Payment
+from tests.cashier import press
 from tests.gateways.contract import GatewayContract
 from tests.settings import CLOSED_LOOPBACK_URL
 
@@ -33,17 +32,6 @@ def alipay_configured(settings):
     }
     settings.KPAY_GATEWAYS = gateways
     return gateways["alipay"]
-
-
-def press(url: str, action: str, *, follow_redirects: bool = False) -> httpx.Response:
-    """Open the scan page (the learner scans the QR code) and press a cashier button."""
-    with httpx.Client(timeout=10, follow_redirects=follow_redirects) as browser:
-        page = browser.get(url)
-        assert page.status_code == 200, page.text[:300]
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return browser.post(
-            url, data={"csrfmiddlewaretoken": token, "action": action}, headers={"Referer": url}
-        )
 
 
 def notify_fields(payment: Payment, **overrides) -> dict:

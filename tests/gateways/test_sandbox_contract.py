@@ -1,18 +1,6 @@
-import re
-
-import httpx
-
+from tests.cashier import press
 from tests.gateways.contract import GatewayContract
 from tests.sandbox import SandboxDriver
-
-
-def press(code_url: str, action: str) -> httpx.Response:
-    with httpx.Client(timeout=10) as browser:
-        page = browser.get(code_url)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return browser.post(
-            code_url, data={"csrfmiddlewaretoken": token, "action": action}, headers={"Referer": code_url}
-        )
 
 
 class TestSandboxGateway(GatewayContract):

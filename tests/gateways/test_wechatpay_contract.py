@@ -1,16 +1,15 @@
 """The WeChat Pay v3 backend against its simulator, over real HTTP on loopback."""
 
 import copy
-import re
 import secrets
 
-import httpx
 import pytest
 from django.utils import timezone
 
 from payments.gateways import get_gateway
 from payments.simulators.wechatpay import views as simulator
 from payments.simulators.wechatpay.models import WxTrade
+from tests.cashier import press
 from tests.gateways.contract import GatewayContract
 from tests.settings import CLOSED_LOOPBACK_URL
 
@@ -42,16 +41,6 @@ def configure_wechatpay(settings, config: dict) -> None:
 def _wechatpay_configured(settings):
     """Autouse, so it runs before ``live_simulators`` rewrites the closed loopback URL."""
     configure_wechatpay(settings, wechatpay_config(settings))
-
-
-def press(url: str, action: str) -> httpx.Response:
-    """What the payer does on the simulator's cashier page."""
-    with httpx.Client(timeout=10) as browser:
-        page = browser.get(url)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return browser.post(
-            url, data={"csrfmiddlewaretoken": token, "action": action}, headers={"Referer": url}
-        )
 
 
 def success_notification(payment, *, event_id=None, **changes) -> tuple[bytes, dict]:

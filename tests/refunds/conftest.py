@@ -1,4 +1,3 @@
-import copy
 import json
 import secrets
 import threading
@@ -131,13 +130,3 @@ def gateway_refunds(monkeypatch):
         lambda self, refund_no, *, payment_no: fake.query_refund(self, refund_no, payment_no=payment_no),
     )
     return fake
-
-
-@pytest.fixture
-def live_sandbox(live_server, settings):
-    """Point kpay at the live server: gateway calls and notifications travel over HTTP."""
-    gateways = copy.deepcopy(settings.KPAY_GATEWAYS)
-    gateways["sandbox"]["OPTIONS"]["base_url"] = f"{live_server.url}/simulators/sandbox"
-    settings.KPAY_GATEWAYS = gateways
-    settings.KPAY_PUBLIC_URL = live_server.url
-    return live_server

@@ -1,10 +1,6 @@
 """The whole refund flow against the gateway simulator over real HTTP on loopback:
 learner request → approval → gateway refund → refund notification → access revoked."""
 
-import re
-import time
-
-import httpx
 import pytest
 
 from courses.models import Enrollment
@@ -15,38 +11,20 @@ from payments.gateways import available_channels
 from payments.models import GatewayEvent, GatewayExchange, Refund, RefundStatusChange
 from payments.refunds import refund_approve, refund_request
 from payments.services import payment_start
+from tests.cashier import cashier_url, press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Channels whose gateway has a simulator with a cashier page that tests can press.
-SIMULATED = ["sandbox"]
-
-
-def press(code_url: str, action: str) -> httpx.Response:
-    with httpx.Client(timeout=10) as browser:
-        page = browser.get(code_url)
-        assert page.status_code == 200, page.text
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return browser.post(
-            code_url, data={"csrfmiddlewaretoken": token, "action": action}, headers={"Referer": code_url}
-        )
-
-
-def wait_for(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+# A channel of every gateway that has a simulator with a cashier page tests can press.
+SIMULATED = ["sandbox", "wechat_native", "alipay_qr"]
 
 
 @pytest.mark.parametrize("channel", SIMULATED)
-def test_request_approve_refund_notify_revoke(live_sandbox, learner, course, support, channel):
+def test_request_approve_refund_notify_revoke(live_simulators, learner, course, support, channel):
     assert channel in available_channels()
     order = order_checkout(learner=learner, course_slug=course.slug).order
     payment = payment_start(learner=learner, order_no=order.order_no, channel=channel)
-    press(payment.action["code_url"], "pay")
+    press(cashier_url(payment), "pay")
     assert wait_for(lambda: Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED)
 
     refund = refund_request(learner=learner, order_no=order.order_no, reason="wrong course")
@@ -54,21 +32,21 @@ def test_request_approve_refund_notify_revoke(live_sandbox, learner, course, sup
 
     assert wait_for(lambda: Refund.objects.get(pk=refund.pk).status == Refund.Status.SUCCEEDED)
     refund.refresh_from_db()
-    assert refund.gateway_refund_id
+    assert refund.gateway_refund_id or channel.startswith("alipay")  # Alipay has no refund id
     assert Order.objects.get(pk=order.pk).status == Order.Status.REFUNDED
     assert Enrollment.objects.get(learner=learner, course=course).status == Enrollment.Status.REVOKED
-    event = GatewayEvent.objects.get(event_type="REFUND.SUCCESS")
-    assert event.outcome == GatewayEvent.Outcome.PROCESSED and refund.refund_no in event.detail
+    event = GatewayEvent.objects.get(detail__contains=refund.refund_no)  # the refund notification
+    assert event.outcome == GatewayEvent.Outcome.PROCESSED
     assert RefundStatusChange.objects.filter(refund=refund, transition="succeed").count() == 1
     assert GatewayExchange.objects.get(operation="refund").status_code == 200
     assert ledger.account_balances()[ledger.gateway_clearing(channel)] == 0
 
 
 @pytest.mark.parametrize("channel", SIMULATED)
-def test_partial_refund_over_http_keeps_access(live_sandbox, learner, course, support, channel):
+def test_partial_refund_over_http_keeps_access(live_simulators, learner, course, support, channel):
     order = order_checkout(learner=learner, course_slug=course.slug).order
     payment = payment_start(learner=learner, order_no=order.order_no, channel=channel)
-    press(payment.action["code_url"], "pay")
+    press(cashier_url(payment), "pay")
     assert wait_for(lambda: Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED)
 
     refund = refund_request(learner=learner, order_no=order.order_no, amount=1000, reason="one bad lesson")
