@@ -87,7 +87,9 @@ def pay(request, order_no):
             "cashier_url": next(
                 (url for url in (code_url, action.get("redirect_url", "")) if _is_web_url(url)), ""
             ),
-            "channels": [(channel, channel_label(channel)) for channel in available_channels()],
+            "channels": [
+                (channel, channel_label(channel)) for channel in available_channels(payer_id_known=False)
+            ],
             "my_orders_url": reverse("orders:my-orders"),
         },
     )

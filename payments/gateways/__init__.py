@@ -35,8 +35,15 @@ def _channel_aliases() -> dict[str, str]:
     return aliases
 
 
-def available_channels() -> list[str]:
-    return list(_channel_aliases())
+def available_channels(*, payer_id_known: bool = True) -> list[str]:
+    """Configured channels; without a payer id (a browser outside WeChat), only those
+    that do not need one."""
+    return [
+        channel
+        for channel, alias in _channel_aliases().items()
+        if payer_id_known
+        or channel not in import_string(settings.KPAY_GATEWAYS[alias]["BACKEND"]).payer_id_channels
+    ]
 
 
 def channel_label(channel: str) -> str:

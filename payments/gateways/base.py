@@ -146,6 +146,8 @@ class Gateway:
     channels: tuple[str, ...] = ()
     # What learners see for each channel, e.g. {"wechat_native": _("WeChat Pay")}.
     channel_labels: Mapping[str, str] = {}
+    # Channels that need the payer's identity at the gateway (e.g. a WeChat openid).
+    payer_id_channels: frozenset[str] = frozenset()
     timeout = httpx.Timeout(10.0, connect=5.0)
 
     def __init__(self, alias: str, **options):

@@ -129,3 +129,10 @@ def test_an_enrolled_learner_keeps_reading_an_archived_course(site, learner, cou
     site.logout()
     preview = course.lessons.get(is_preview=True)
     assert site.get(reverse("courses:lesson", args=[course.slug, preview.pk])).status_code == 404
+
+
+def test_the_pay_page_offers_no_channel_that_needs_a_wechat_openid(site, place_order, course):
+    order = place_order(course)
+    content = site.get(f"/payments/pay/{order.order_no}/").content.decode()
+    assert 'value="wechat_native"' in content and 'value="alipay_qr"' in content
+    assert 'value="wechat_jsapi"' not in content

@@ -80,6 +80,7 @@ _CERT_REFRESH_EVERY = 60.0
 
 class WeChatPayGateway(Gateway):
     channels = ("wechat_native", "wechat_h5", "wechat_jsapi")
+    payer_id_channels = frozenset({"wechat_jsapi"})  # needs the learner's openid
     channel_labels = {
         "wechat_native": _("WeChat Pay (QR code)"),
         "wechat_h5": _("WeChat Pay (mobile)"),
