@@ -22,7 +22,8 @@ from .models import Merchant, MerchantMember
 MERCHANT = "merchant"
 SUPPORT = "support"
 FINANCE = "finance"
-PLATFORM_ROLES = (SUPPORT, FINANCE)
+RISK = "risk"
+PLATFORM_ROLES = (SUPPORT, FINANCE, RISK)
 
 # role -> app label -> model name -> actions ("issue" and "approve" are the custom
 # permissions ``payments.issue_refund`` / ``payments.approve_refund``: support refunds;
@@ -63,6 +64,18 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
         },
+    },
+    # Risk staff edit the rules and work the review queue; rejecting a held order
+    # refunds it through the refund flow, hence "issue" (four eyes still apply).
+    RISK: {
+        "riskcontrol": {
+            "rule": ("add", "change", "delete", "view"),
+            "rulechange": ("view",),
+            "reviewdecision": ("add", "view"),
+            "heldorder": ("view", "change"),
+        },
+        "orders": {"order": ("view",), "orderstatuschange": ("view",)},
+        "payments": {"payment": ("view",), "refund": ("view", "issue")},
     },
     FINANCE: {
         "courses": {"merchant": ("view",)},

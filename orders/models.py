@@ -63,6 +63,9 @@ class Order(FSMModelMixin, models.Model):
     total = models.BigIntegerField(_("total (fen)"))
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
     lines = models.JSONField(_("lines"), default=list, editable=False)
+    # The buyer's client at checkout, for risk rules counting by IP or device.
+    client_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    device_id = models.CharField(max_length=64, blank=True, editable=False)
     risk_assessment = models.JSONField(
         _("checkout risk assessment"),
         default=dict,
@@ -85,6 +88,8 @@ class Order(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["learner", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["client_ip", "created_at"], name="order_client_ip_idx"),
+            models.Index(fields=["device_id", "created_at"], name="order_device_idx"),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(status="pending_payment"),

@@ -92,6 +92,8 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
                     total=line.amount,
                     currency=course.currency,
                     lines=[line.as_json()],
+                    client_ip=client.ip,
+                    device_id=(client.device_id or "")[:64],
                     risk_assessment=decision.as_record(stage="checkout", context=context),
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
@@ -189,3 +191,21 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
         enrollment_revoke(
             learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
         )
+
+
+def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:
+    """Grant access for a paid order whose delivery was held (risk review)."""
+    now = timezone.now()
+    with transaction.atomic():
+        order = selectors.order_get_for_update(pk=order_id)
+        change = apply_transition(
+            order, "fulfil", history_model=OrderStatusChange, actor=actor, reason=reason, at=now
+        )
+        if change is None:
+            raise OrderStateConflict()
+        enrollment_grant(
+            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=now
+        )
+        order.save(update_fields=["status", "fulfilled_at"])
+        change.save()
+    return order

@@ -41,6 +41,9 @@ class Payment(FSMModelMixin, models.Model):
     gateway_txn_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     payer_id = models.CharField(max_length=128, blank=True, help_text="openid, buyer id …")
     flag = models.CharField(max_length=255, blank=True, help_text="Why staff must look at this payment")
+    risk_assessment = models.JSONField(
+        default=dict, blank=True, help_text="The risk assessment when the gateway reported the payer"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -129,6 +132,7 @@ class Refund(FSMModelMixin, models.Model):
     class Origin(models.TextChoices):
         LEARNER = "learner", _("Requested by the learner")
         STAFF = "staff", _("Issued by staff")
+        RISK = "risk", _("Returned by risk control")
 
     refund_no = models.CharField(_("refund number"), max_length=32, unique=True, editable=False)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
@@ -138,8 +142,13 @@ class Refund(FSMModelMixin, models.Model):
     reason = models.CharField(_("reason"), max_length=255)
     origin = models.CharField(max_length=10, choices=Origin.choices)
     status = FSMField(default=Status.REQUESTED, choices=Status.choices, protected=True)
+    # Empty when risk control returned the money (origin "risk"), not a person.
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds_requested"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds_requested",
     )
     first_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

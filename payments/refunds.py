@@ -113,6 +113,12 @@ def refund_issue(*, actor, order_id: int, reason: str, amount: int | None = None
     return _create(order_id=order.pk, actor=actor, origin=Refund.Origin.STAFF, amount=amount, reason=reason)
 
 
+def refund_issue_for_risk(*, order_id: int, reason: str) -> Refund:
+    """Give a payment risk control blocked back to its payer, in full, at once: money
+    that must be returned, to whom it came from, waits for nobody (no four eyes)."""
+    return _create(order_id=order_id, actor=None, origin=Refund.Origin.RISK, amount=None, reason=reason)
+
+
 def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: str) -> Refund:
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0):
         raise InvalidRefundAmount()
@@ -160,7 +166,9 @@ def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: st
                 created_at=now,
             )
         ]
-        if not learner:
+        if origin == Refund.Origin.RISK:
+            changes.append(_approve_for_risk(refund, note=reason, at=now))
+        elif not learner:
             changes.append(_approve_step(refund, actor=actor, note=reason, at=now))
         RefundStatusChange.objects.bulk_create(changes)
     return refund
@@ -196,6 +204,15 @@ def _approve_step(refund: Refund, *, actor, note: str, at) -> RefundStatusChange
     )
     if change is None:
         raise RefundStateConflict()
+    refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
+    _process_on_commit(refund)
+    return change
+
+
+def _approve_for_risk(refund: Refund, *, note: str, at) -> RefundStatusChange:
+    change = apply_transition(
+        refund, "approve", history_model=RefundStatusChange, reason=note, at=at, by=None, note=note
+    )
     refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
     _process_on_commit(refund)
     return change

@@ -15,6 +15,7 @@ from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number
 from orders.services import UNKNOWN_CLIENT, ClientInfo, order_record_payment
+from riskcontrol.interface import CheckoutContext, assess_payment
 
 from . import ledger, selectors
 from .exceptions import (
@@ -28,7 +29,7 @@ from .exceptions import (
 from .gateways import gateway_for_channel, get_gateway
 from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
 from .models import GatewayEvent, Payment, PaymentStatusChange
-from .refunds import refund_notification_apply
+from .refunds import refund_issue_for_risk, refund_notification_apply
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +103,29 @@ def _flag_if_mismatch(
     return mismatch
 
 
+def _assess_payer(payment: Payment, order: Order, *, payer_id: str):
+    """The payment-stage risk assessment, kept on the payment (saved with its success)."""
+    context = CheckoutContext(
+        learner_id=order.learner_id,
+        merchant_id=order.merchant_id,
+        course_ids=tuple(order.course_ids),
+        amount=payment.amount,
+        currency=payment.currency,
+        ip=order.client_ip,
+        device_id=order.device_id or None,
+        payer_id=payer_id or None,
+    )
+    risk = assess_payment(context)
+    payment.risk_assessment = risk.as_record(stage="payment", context=context)
+    return risk
+
+
 def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
     """Money arrived for a locked, pending payment: apply it to its order, or, if the
     order cannot take it, keep it as owed back. Returns the event outcome."""
     order = payment.order
     if order.status == Order.Status.PENDING_PAYMENT:
+        risk = _assess_payer(payment, order, payer_id=payer_id)
         change = apply_transition(
             payment,
             "succeed",
@@ -116,10 +135,20 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
             gateway_txn_id=gateway_txn_id,
             payer_id=payer_id,
         )
-        payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id"])
+        payment.save(
+            update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "risk_assessment"]
+        )
         change.save()
-        order_record_payment(order=order, at=at, reason=f"payment {payment.payment_no}")
+        held = risk.decision != "allow" or order.risk_assessment.get("decision") == "review"
+        order_record_payment(
+            order=order,
+            at=at,
+            reason=f"payment {payment.payment_no}" + (" (delivery held by risk control)" if held else ""),
+            deliver=not held,
+        )
         ledger.post_payment_received(payment=payment, order=order, merchant=order.merchant, at=at)
+        if risk.blocked:
+            refund_issue_for_risk(order_id=order.pk, reason="blocked by risk control when paid")
         return GatewayEvent.Outcome.PROCESSED
 
     why = "order already paid" if order.is_paid else f"order {order.status}"

@@ -10,11 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from courses.admin import pretty_json
 from courses.roles import is_platform_staff
+from orders.models import Order
 
 from .backtest import backtest
-from .models import Rule, RuleChange
+from .models import HeldOrder, ReviewDecision, Rule, RuleChange
 from .rules import KINDS
-from .services import rule_delete, rule_save
+from .services import review_decide, rule_delete, rule_save
 
 
 class RuleForm(forms.ModelForm):
@@ -125,3 +126,97 @@ class RuleChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReviewForm(forms.ModelForm):
+    verdict = forms.ChoiceField(label=_("decision"), choices=ReviewDecision.Verdict.choices)
+    note = forms.CharField(label=_("note"), max_length=255, help_text=_("Kept with the decision."))
+
+    class Meta:
+        model = HeldOrder
+        fields = []
+
+    def clean(self):
+        order = self.instance
+        if order.status != Order.Status.PAID or ReviewDecision.objects.filter(order_id=order.pk).exists():
+            raise forms.ValidationError(_("This order is not waiting for a review any more."))
+        return super().clean()
+
+
+@admin.register(HeldOrder)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """Orders paid but held by risk control. Opening one is deciding on it."""
+
+    form = ReviewForm
+    list_display = ["order_no", "learner", "total", "paid_at", "checkout_decision", "payment_decision"]
+    list_select_related = ["learner"]
+    search_fields = ["order_no", "learner__username"]
+    readonly_fields = ["order_no", "learner", "total", "paid_at", "assessments", "learner_history"]
+    fieldsets = [
+        (None, {"fields": ["order_no", "learner", "total", "paid_at"]}),
+        (_("Why it is held"), {"fields": ["assessments"]}),
+        (_("The learner's history"), {"fields": ["learner_history"]}),
+        (_("Decision"), {"fields": ["verdict", "note"]}),
+    ]
+
+    def get_queryset(self, request):
+        held = super().get_queryset(request).filter(status=Order.Status.PAID, risk_review__isnull=True)
+        return held if is_platform_staff(request.user) else held.none()
+
+    def has_module_permission(self, request):
+        return is_platform_staff(request.user) and request.user.has_perm("riskcontrol.add_reviewdecision")
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("at checkout"))
+    def checkout_decision(self, order):
+        return order.risk_assessment.get("decision", "")
+
+    @admin.display(description=_("when paid"))
+    def payment_decision(self, order):
+        payment = order.payments.filter(status="succeeded").first()
+        return payment.risk_assessment.get("decision", "") if payment else ""
+
+    @admin.display(description=_("assessments"))
+    def assessments(self, order):
+        payment = order.payments.filter(status="succeeded").first()
+        return pretty_json(
+            {"checkout": order.risk_assessment, "payment": payment.risk_assessment if payment else None}
+        )
+
+    @admin.display(description=_("orders, payments and refunds"))
+    def learner_history(self, order):
+        from payments.models import Payment, Refund
+
+        orders = Order.objects.filter(learner_id=order.learner_id).order_by("-created_at")[:20]
+        payments = Payment.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
+        refunds = Refund.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
+        rows = [("order", o.order_no, o.status, o.total, o.created_at) for o in orders]
+        rows += [("payment", p.payment_no, p.status, p.amount, p.created_at) for p in payments]
+        rows += [("refund", r.refund_no, r.status, r.amount, r.created_at) for r in refunds]
+        return format_html_join(
+            "",
+            "<div>{} <b>{}</b> {} · {} fen · {:%Y-%m-%d %H:%M}</div>",
+            sorted(rows, key=lambda r: r[4], reverse=True),
+        )
+
+    def save_model(self, request, obj, form, change):
+        review_decide(
+            order_id=obj.pk,
+            actor=request.user,
+            verdict=form.cleaned_data["verdict"],
+            note=form.cleaned_data["note"],
+        )
+
+    def save_related(self, request, form, formsets, change):
+        pass

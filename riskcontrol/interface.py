@@ -54,6 +54,15 @@ class RiskDecision:
         }
 
 
+def assess_payment(context: CheckoutContext) -> RiskDecision:
+    """Decide again when the gateway reports the payment, knowing the payer
+    (``context.payer_id``): review holds delivery, block also returns the money."""
+    from .engine import enabled_rules, evaluate
+
+    decision, verdicts, duration_us = evaluate("payment", context, enabled_rules())
+    return RiskDecision(decision=decision, verdicts=verdicts, duration_us=duration_us)
+
+
 def assess_checkout(context: CheckoutContext) -> RiskDecision:
     """Decide on a purchase before any payment starts."""
     from .engine import enabled_rules, evaluate

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import Order
+
 
 class Decision(models.TextChoices):
     ALLOW = "allow", _("Allow")
@@ -74,3 +76,29 @@ class RuleChange(models.Model):
 
     def __str__(self):
         return f"{self.rule_name} {self.change}"
+
+
+class ReviewDecision(models.Model):
+    """A person's decision on an order whose delivery risk control held."""
+
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", _("Approve: deliver")
+        REJECT = "reject", _("Reject: refund")
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="risk_review")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.order_id}: {self.verdict}"
+
+
+class HeldOrder(Order):
+    """Orders that are paid but whose delivery waits for a risk review (the queue)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("order held for review")
+        verbose_name_plural = _("review queue")

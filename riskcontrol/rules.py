@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
+from decimal import Decimal
 from functools import cached_property
 
 from django import forms
@@ -275,3 +276,102 @@ class ListMatch(RuleKind):
         if field == "device":
             return (context.device_id or "").lower() or None
         return (context.payer_id or "").lower() or None
+
+
+def _scalar(queryset, value) -> Coalesce:
+    """A subquery aggregating all of ``queryset`` (0 when empty), not per learner."""
+    grouped = queryset.order_by().annotate(_all=Value(1)).values("_all")
+    return Coalesce(Subquery(grouped.annotate(value=value).values("value")[:1]), Value(0))
+
+
+class _ClientWindow(forms.Form):
+    by = forms.ChoiceField(choices=[("ip", _("IP address")), ("device", _("device id"))])
+    window_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90)
+    max_count = forms.IntegerField(min_value=1)
+
+
+class _PerClient(RuleKind):
+    """Counts over the orders placed from the same IP address or device."""
+
+    Params = _ClientWindow
+    stages = ("checkout", "payment")
+    what = ""
+
+    def _client_orders(self, params, context):
+        from orders.models import Order
+
+        value = context.ip if params["by"] == "ip" else context.device_id
+        if not value:
+            return None, None
+        field = "client_ip" if params["by"] == "ip" else "device_id"
+        start = _window_start(context, params["window_minutes"])
+        return value, Order.objects.filter(**{field: value}, created_at__gte=start, created_at__lt=context.at)
+
+    def _key(self, params):
+        return f"{self.name}_{params['by']}_{params['window_minutes']}m"
+
+    def hit(self, params, context, facts):
+        value, _orders = self._client_orders(params, context)
+        if value is None:
+            return None
+        count = facts.aggregate(self._key(params))
+        if count >= params["max_count"]:
+            return f"{count} {self.what} from {params['by']} {value} in {params['window_minutes']} min"
+        return None
+
+
+@register
+class OrdersPerClient(_PerClient):
+    name = "orders_per_client"
+    label = _("Orders per IP address or device in a time window")
+    what = "orders"
+
+    def aggregates(self, params, context):
+        _value, orders = self._client_orders(params, context)
+        return {} if orders is None else {self._key(params): _scalar(orders, Count("pk"))}
+
+
+@register
+class AccountsPerClient(_PerClient):
+    name = "accounts_per_client"
+    label = _("Other accounts buying from the same IP address or device in a time window")
+    what = "other accounts"
+
+    def aggregates(self, params, context):
+        _value, orders = self._client_orders(params, context)
+        if orders is None:
+            return {}
+        others = orders.exclude(learner_id=context.learner_id)
+        return {self._key(params): _scalar(others, Count("learner", distinct=True))}
+
+
+@register
+class RefundRatio(RuleKind):
+    name = "refund_ratio"
+    label = _("A learner's share of paid orders with a refund asked for (not denied) above a threshold")
+    stages = ("checkout", "payment")
+
+    class Params(forms.Form):
+        min_orders = forms.IntegerField(min_value=1, help_text=_("paid orders before the ratio counts"))
+        max_ratio = forms.DecimalField(
+            min_value=0, max_value=1, decimal_places=2, help_text=_("0.00 to 1.00")
+        )
+
+        def clean_max_ratio(self):
+            return str(self.cleaned_data["max_ratio"])  # parameters are stored as JSON
+
+    def aggregates(self, params, context):
+        from orders.models import Order
+
+        paid = Order.objects.filter(paid_at__isnull=False, paid_at__lt=context.at)
+        refunded = paid.filter(refunds__created_at__lt=context.at).exclude(refunds__status="denied")
+        return {
+            "paid_orders": _per_learner(paid, "learner", Count("pk")),
+            "refunded_orders": _per_learner(refunded, "learner", Count("pk", distinct=True)),
+        }
+
+    def hit(self, params, context, facts):
+        paid, refunded = facts.aggregate("paid_orders"), facts.aggregate("refunded_orders")
+        if paid >= params["min_orders"] and refunded > paid * Decimal(params["max_ratio"]):
+            return f"{refunded} of {paid} paid orders refunded"
+        return None

@@ -1,0 +1,173 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from courses.models import Enrollment
+from orders.models import Order
+from orders.services import ClientInfo, order_checkout
+from payments.models import Payment, Refund
+from payments.services import payment_start
+from riskcontrol.engine import evaluate
+from riskcontrol.interface import CheckoutContext
+from riskcontrol.models import ReviewDecision, Rule
+from riskcontrol.rules import KINDS
+from riskcontrol.services import rule_save
+from tests.factories import CourseFactory, UserFactory
+
+
+def rule(admin_user, name, kind, params, action):
+    return rule_save(rule=Rule(name=name, kind=kind, params=params, action=action), actor=admin_user)
+
+
+def verdict(kind, params, ctx, stage="checkout"):
+    rules = [
+        {
+            "pk": 0,
+            "name": kind,
+            "kind": kind,
+            "params": KINDS[kind].clean_params(params),
+            "action": "review",
+            "monitor_only": False,
+        }
+    ]
+    return evaluate(stage, ctx, rules)[1][0]["hit"]
+
+
+def ctx(learner, **overrides):
+    return CheckoutContext(
+        **{
+            "learner_id": learner.pk,
+            "merchant_id": 1,
+            "course_ids": (1,),
+            "amount": 9900,
+            "currency": "CNY",
+            **overrides,
+        }
+    )
+
+
+@pytest.mark.parametrize("by", ["ip", "device"])
+def test_orders_and_accounts_per_client(db, by):
+    client = ClientInfo(ip="192.0.2.7") if by == "ip" else ClientInfo(device_id="dev-1")
+    first, second = UserFactory(), UserFactory()
+    order_checkout(learner=first, course_slug=CourseFactory().slug, client=client)
+    order_checkout(learner=first, course_slug=CourseFactory().slug, client=client)
+    same = {"ip": "192.0.2.7"} if by == "ip" else {"device_id": "dev-1"}
+    other = {"ip": "192.0.2.8"} if by == "ip" else {"device_id": "dev-2"}
+    window = {"by": by, "window_minutes": 60}
+
+    assert verdict("orders_per_client", {**window, "max_count": 2}, ctx(second, **same))
+    assert not verdict("orders_per_client", {**window, "max_count": 3}, ctx(second, **same))
+    assert not verdict("orders_per_client", {**window, "max_count": 1}, ctx(second, **other))
+    assert verdict("accounts_per_client", {**window, "max_count": 1}, ctx(second, **same))
+    assert not verdict("accounts_per_client", {**window, "max_count": 1}, ctx(first, **same))  # only itself
+
+
+def test_refund_ratio(db, sandbox):
+    from payments.refunds import refund_request
+
+    learner = UserFactory()
+    for i in range(4):
+        order, _payment = paid(learner, CourseFactory(), sandbox)
+        if i < 2:
+            refund_request(learner=learner, order_no=order.order_no, reason="changed my mind")
+    params = {"min_orders": 4, "max_ratio": "0.40"}
+    assert verdict("refund_ratio", params, ctx(learner))  # 2 of 4 refunded > 40 %
+    assert not verdict("refund_ratio", {**params, "max_ratio": "0.50"}, ctx(learner))
+    assert not verdict("refund_ratio", {**params, "min_orders": 5}, ctx(learner))
+
+
+def paid(learner, course, sandbox, *, payer="sbx_payer_test"):
+    order = order_checkout(learner=learner, course_slug=course.slug).order
+    payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    assert sandbox.pay(payment).status_code == 204
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    return order, payment
+
+
+def test_a_review_at_checkout_takes_the_payment_and_holds_delivery(learner, course, sandbox, admin_user):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, payment = paid(learner, course, sandbox)
+
+    assert order.status == Order.Status.PAID and payment.status == Payment.Status.SUCCEEDED
+    assert not Enrollment.objects.filter(learner=learner).exists()
+    assert order.status_changes.get().reason.endswith("(delivery held by risk control)")
+    assert payment.risk_assessment["stage"] == "payment"
+
+
+def test_a_payment_stage_block_on_the_payer_returns_the_money(learner, course, sandbox, admin_user):
+    rule(admin_user, "bad payer", "list", {"field": "payer", "values": ["sbx_payer_test"]}, "block")
+    order, payment = paid(learner, course, sandbox)
+
+    assert order.status == Order.Status.PAID
+    assert not Enrollment.objects.filter(learner=learner).exists()
+    refund = Refund.objects.get(order=order)
+    assert refund.origin == Refund.Origin.RISK and refund.amount == payment.amount
+    assert refund.status in (
+        Refund.Status.APPROVED,
+        Refund.Status.PROCESSING,
+    )  # the gateway is unreachable here
+    assert payment.risk_assessment["decision"] == "block"
+
+
+@pytest.fixture
+def risk_staff(db):
+    user = UserFactory(username="riskdesk", is_staff=True)
+    user.groups.add(Group.objects.get(name="risk"))
+    return user
+
+
+def review(client, order, verdict, note="checked"):
+    return client.post(f"/admin/riskcontrol/heldorder/{order.pk}/change/", {"verdict": verdict, "note": note})
+
+
+def test_approving_a_held_order_delivers_it(learner, course, sandbox, admin_user, risk_staff, client):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, _payment = paid(learner, course, sandbox)
+    client.force_login(risk_staff)
+    page = client.get(f"/admin/riskcontrol/heldorder/{order.pk}/change/")
+    assert page.status_code == 200 and order.order_no in page.content.decode()
+
+    assert review(client, order, "approve").status_code == 302
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert Enrollment.objects.get(learner=learner, course=course).status == Enrollment.Status.ACTIVE
+    decision = ReviewDecision.objects.get(order=order)
+    assert (decision.verdict, decision.actor, decision.note) == ("approve", risk_staff, "checked")
+    assert list(client.get("/admin/riskcontrol/heldorder/").context["cl"].result_list) == []
+
+
+def test_rejecting_a_held_order_refunds_it(learner, course, sandbox, admin_user, risk_staff, client):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, payment = paid(learner, course, sandbox)
+    client.force_login(risk_staff)
+
+    assert review(client, order, "reject", note="stolen card pattern").status_code == 302
+
+    refund = Refund.objects.get(order=order)
+    assert refund.amount == payment.amount and "stolen card pattern" in refund.reason
+    assert ReviewDecision.objects.get(order=order).verdict == "reject"
+    assert not Enrollment.objects.filter(learner=learner).exists()
+
+
+def test_a_decision_needs_a_note_and_is_taken_once(learner, course, sandbox, admin_user, risk_staff, client):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, _payment = paid(learner, course, sandbox)
+    client.force_login(risk_staff)
+
+    assert review(client, order, "approve", note="").status_code == 200  # form error, nothing decided
+    assert not ReviewDecision.objects.exists()
+    assert review(client, order, "approve").status_code == 302
+    assert review(client, order, "reject").status_code in (200, 302, 404)
+    assert ReviewDecision.objects.get(order=order).verdict == "approve"
+    assert not Refund.objects.exists()
+
+
+def test_only_staff_with_the_review_permission_see_the_queue(learner, course, sandbox, admin_user, client):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    paid(learner, course, sandbox)
+    support = UserFactory(username="helpdesk", is_staff=True)
+    support.groups.add(Group.objects.get(name="support"))
+    client.force_login(support)
+    assert client.get("/admin/riskcontrol/heldorder/").status_code == 403
