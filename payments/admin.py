@@ -131,6 +131,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         ("refunded_amount", "refund_reserved"),
         "flag",
         "action_json",
+        "risk_json",
         ("created_at", "expires_at", "succeeded_at", "closed_at"),
     )
     readonly_fields = (
@@ -148,6 +149,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "refund_reserved",
         "flag",
         "action_json",
+        "risk_json",
         "created_at",
         "expires_at",
         "succeeded_at",
@@ -170,6 +172,10 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
     @admin.display(description=_("what the payer was given"))
     def action_json(self, payment):
         return pretty_json(payment.action)
+
+    @admin.display(description=_("risk assessment when paid"))
+    def risk_json(self, payment):
+        return pretty_json(payment.risk_assessment)
 
 
 @admin.register(GatewayEvent)

@@ -171,3 +171,13 @@ def test_only_staff_with_the_review_permission_see_the_queue(learner, course, sa
     support.groups.add(Group.objects.get(name="support"))
     client.force_login(support)
     assert client.get("/admin/riskcontrol/heldorder/").status_code == 403
+
+
+def test_staff_see_both_assessments_on_the_admin_pages(learner, course, sandbox, admin_user, admin_client):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, payment = paid(learner, course, sandbox)
+    order_page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    payment_page = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+    assert "amount 9900 &gt; 100" in order_page  # the checkout verdict
+    assert "&quot;stage&quot;: &quot;payment&quot;" in payment_page  # amount_above is a checkout-only kind
+    assert "&quot;payer_id&quot;: &quot;sbx_payer_test&quot;" in payment_page
