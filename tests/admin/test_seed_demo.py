@@ -20,10 +20,14 @@ def test_seed_demo_is_idempotent_and_sets_up_every_role(client):
         ("merchant2", "merchant"),
         ("support", "support"),
         ("finance", "finance"),
+        ("risk", "risk"),
     ]:
         assert users[name].is_staff and not users[name].is_superuser
         assert [g.name for g in users[name].groups.all()] == [group]
     assert not users["learner"].is_staff
+    from riskcontrol.models import Rule, RuleChange
+
+    assert Rule.objects.count() == 2 and RuleChange.objects.count() == 2  # example rules, made once
     demo = MerchantMember.objects.get(user__username="merchant").merchant
     second = MerchantMember.objects.get(user__username="merchant2").merchant
     assert demo.name == "Demo Studio / 演示工作室" and second != demo

@@ -92,6 +92,7 @@ LOGINS = [
     DemoLogin("merchant2", roles.MERCHANT, "second-studio", "Second Studio's data only"),
     DemoLogin("support", roles.SUPPORT, sees="all orders, payments and courses (read-only)"),
     DemoLogin("finance", roles.FINANCE, sees="orders, payments, journal, gateway traffic"),
+    DemoLogin("risk", roles.RISK, sees="risk rules, back-tests and the review queue"),
     DemoLogin("learner", "learner", sees="the site, not the admin"),
 ]
 
@@ -109,7 +110,34 @@ class Command(BaseCommand):
             }
             for login in LOGINS:
                 self._user(login, merchants)
+            self._risk_rules()
         self._print_logins(merchants)
+
+    def _risk_rules(self):
+        """Two example rules, so the demo shows risk control at work (the seed seeds the
+        whole platform; rules belong to riskcontrol, so they are made through its service)."""
+        from django.contrib.auth import get_user_model
+
+        from riskcontrol.models import Rule
+        from riskcontrol.services import rule_save
+
+        admin = get_user_model().objects.get(username="admin")
+        examples = [
+            ("Large order: review", "amount_above", {"amount": 1_000_000}, "review", False),
+            (
+                "Order bursts: would block",
+                "orders_per_learner",
+                {"window_minutes": 60, "max_count": 10},
+                "block",
+                True,
+            ),
+        ]
+        for name, kind, params, action, monitor_only in examples:
+            if not Rule.objects.filter(name=name).exists():
+                rule_save(
+                    rule=Rule(name=name, kind=kind, params=params, action=action, monitor_only=monitor_only),
+                    actor=admin,
+                )
 
     def _merchant(self, slug, name, courses) -> Merchant:
         merchant, _ = Merchant.objects.update_or_create(slug=slug, defaults={"name": name, "is_active": True})
