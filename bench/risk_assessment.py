@@ -97,6 +97,8 @@ def fill(orders: int, learners: int) -> None:
                     total=9900,
                     lines=[line],
                     created_at=created,
+                    client_ip=f"10.{rng.randrange(8)}.{rng.randrange(256)}.{rng.randrange(256)}",
+                    device_id=f"dev-{rng.randrange(learners * 2)}",
                     expires_at=created + timedelta(minutes=30),
                     paid_at=created + timedelta(minutes=1) if paid else None,
                 )
@@ -140,6 +142,9 @@ def measure(count: int, learners: int) -> None:
         ("new account", "new_account_amount", {"hours": 24, "amount": 50_000}),
         ("bad networks", "list", {"field": "ip", "values": ["203.0.113.0/24", "198.51.100.0/24"]}),
         ("bad domains", "list", {"field": "email_domain", "values": ["spam.example"]}),
+        ("busy ip", "orders_per_client", {"by": "ip", "window_minutes": 60, "max_count": 30}),
+        ("shared device", "accounts_per_client", {"by": "device", "window_minutes": 60 * 24, "max_count": 3}),
+        ("refunder", "refund_ratio", {"min_orders": 5, "max_ratio": "0.5"}),
     ]
     for name, kind, params in rules:
         Rule.objects.create(name=name, kind=kind, params=KINDS[kind].clean_params(params), action="review")
@@ -155,7 +160,8 @@ def measure(count: int, learners: int) -> None:
             course_ids=(1,),
             amount=9900,
             currency="CNY",
-            ip=f"192.0.2.{rng.randrange(256)}",
+            ip=f"10.{rng.randrange(8)}.{rng.randrange(256)}.{rng.randrange(256)}",
+            device_id=f"dev-{rng.randrange(learners * 2)}",
         )
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
