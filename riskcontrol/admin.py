@@ -5,6 +5,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -160,8 +161,21 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        held = super().get_queryset(request).filter(status=Order.Status.PAID, risk_review__isnull=True)
+        from payments.models import Payment
+
+        held = (
+            super()
+            .get_queryset(request)
+            .filter(status=Order.Status.PAID, risk_review__isnull=True)
+            .prefetch_related(
+                Prefetch("payments", Payment.objects.filter(status="succeeded"), to_attr="succeeded_payments")
+            )
+        )
         return held if is_platform_staff(request.user) else held.none()
+
+    @staticmethod
+    def _payment(order):
+        return next(iter(order.succeeded_payments), None)
 
     def has_module_permission(self, request):
         return is_platform_staff(request.user) and request.user.has_perm("riskcontrol.add_reviewdecision")
@@ -184,12 +198,12 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("when paid"))
     def payment_decision(self, order):
-        payment = order.payments.filter(status="succeeded").first()
+        payment = self._payment(order)
         return payment.risk_assessment.get("decision", "") if payment else ""
 
     @admin.display(description=_("assessments"))
     def assessments(self, order):
-        payment = order.payments.filter(status="succeeded").first()
+        payment = self._payment(order)
         return pretty_json(
             {"checkout": order.risk_assessment, "payment": payment.risk_assessment if payment else None}
         )

@@ -181,3 +181,18 @@ def test_staff_see_both_assessments_on_the_admin_pages(learner, course, sandbox,
     assert "amount 9900 &gt; 100" in order_page  # the checkout verdict
     assert "&quot;stage&quot;: &quot;payment&quot;" in payment_page  # amount_above is a checkout-only kind
     assert "&quot;payer_id&quot;: &quot;sbx_payer_test&quot;" in payment_page
+
+
+def test_the_review_queue_is_constant_in_queries(
+    learner, course, sandbox, admin_user, risk_staff, client, django_assert_max_num_queries
+):
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    paid(learner, course, sandbox)
+    client.force_login(risk_staff)
+    with django_assert_max_num_queries(50) as one:
+        client.get("/admin/riskcontrol/heldorder/")
+    baseline = len(one)
+    for _ in range(5):
+        paid(UserFactory(), CourseFactory(), sandbox)
+    with django_assert_max_num_queries(baseline):
+        assert len(client.get("/admin/riskcontrol/heldorder/").context["cl"].result_list) == 6
