@@ -50,6 +50,7 @@ from .exceptions import (
     SecondApproverRequired,
     UnknownTrade,
 )
+from .flags import merchant_ids_mismatch, payment_flag
 from .gateways import get_gateway
 from .gateways.base import Gateway, Notification, RefundRequest, RefundState, RefundStatus
 from .models import GatewayEvent, Payment, Refund, RefundStatusChange
@@ -363,7 +364,7 @@ def _apply_status(refund_id: int, status: RefundStatus, *, reason: str) -> Refun
     with transaction.atomic():
         payment, refund = _locked(refund_id)
         if status.amount is not None and status.amount != refund.amount:
-            _flag(
+            payment_flag(
                 payment, f"refund {refund.refund_no}: gateway says {status.amount}, we asked {refund.amount}"
             )
             return refund
@@ -378,12 +379,6 @@ def _apply_status(refund_id: int, status: RefundStatus, *, reason: str) -> Refun
     return refund
 
 
-def _flag(payment: Payment, why: str) -> None:
-    payment.flag = why[:255]
-    payment.save(update_fields=["flag"])
-    logger.warning("payment %s: %s", payment.payment_no, why)
-
-
 def _settle(refund: Refund, payment: Payment, *, gateway_refund_id: str, reason: str, at) -> str:
     """The money went back to the payer: book it on the payment, the order (which may
     revoke access) and the journal, and tell the learner. Returns the event outcome."""
@@ -391,7 +386,9 @@ def _settle(refund: Refund, payment: Payment, *, gateway_refund_id: str, reason:
         return GatewayEvent.Outcome.DUPLICATE
     was_reserved = refund.in_flight
     if not was_reserved and refund.amount > payment.refundable_amount:
-        _flag(payment, f"refund {refund.refund_no} succeeded at the gateway after failing here: check it")
+        payment_flag(
+            payment, f"refund {refund.refund_no} succeeded at the gateway after failing here: check it"
+        )
         return GatewayEvent.Outcome.IGNORED
     refunded_before = payment.refunded_amount
     change = apply_transition(
@@ -461,19 +458,19 @@ def refund_notification_apply(
     )
     if refund is None:
         why = f"refund {notification.refund_no or '?'} of {notification.amount} is not ours"
-        _flag(payment, f"notification {notification.event_id}: {why}")
+        payment_flag(payment, f"notification {notification.event_id}: {why}")
         return payment, GatewayEvent.Outcome.IGNORED, why
     detail = f"refund {refund.refund_no}"
-    if dict(notification.merchant_ids) != dict(gateway.merchant_ids):
-        mismatch = f"merchant ids {dict(notification.merchant_ids)} are not ours"
-    elif not _amount_fits(notification.amount, refund, payment) or notification.currency != refund.currency:
+    mismatch = merchant_ids_mismatch(notification.merchant_ids, gateway)
+    amount_ok = (
+        _amount_fits(notification.amount, refund, payment) and notification.currency == refund.currency
+    )
+    if not mismatch and not amount_ok:
         mismatch = (
             f"amount {notification.amount} {notification.currency} != {refund.amount} {refund.currency}"
         )
-    else:
-        mismatch = ""
     if mismatch:
-        _flag(payment, f"notification {notification.event_id}: {detail}: {mismatch}")
+        payment_flag(payment, f"notification {notification.event_id}: {detail}: {mismatch}")
         return payment, GatewayEvent.Outcome.MISMATCH, f"{detail}: {mismatch}"
     reason = f"{notification.event_type} {notification.event_id}"
     if notification.state == RefundState.SUCCEEDED:

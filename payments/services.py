@@ -26,6 +26,7 @@ from .exceptions import (
     TradeAlreadyPaid,
     UnknownTrade,
 )
+from .flags import merchant_ids_mismatch, payment_flag
 from .gateways import gateway_for_channel, get_gateway
 from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
 from .models import GatewayEvent, Payment, PaymentStatusChange
@@ -91,15 +92,11 @@ def _flag_if_mismatch(
 ) -> str:
     """Compare what the gateway says with our records; on a mismatch flag the payment for
     staff and return why ('' when everything matches)."""
-    if dict(merchant_ids) != dict(gateway.merchant_ids):
-        mismatch = f"merchant ids {dict(merchant_ids)} are not ours"
-    elif amount != payment.amount or currency != payment.currency:
+    mismatch = merchant_ids_mismatch(merchant_ids, gateway)
+    if not mismatch and (amount != payment.amount or currency != payment.currency):
         mismatch = f"amount {amount} {currency} != expected {payment.amount} {payment.currency}"
-    else:
-        return ""
-    payment.flag = f"{source}: {mismatch}"[:255]
-    payment.save(update_fields=["flag"])
-    logger.warning("payment %s: %s does not match: %s", payment.payment_no, source, mismatch)
+    if mismatch:
+        payment_flag(payment, f"{source}: {mismatch}")
     return mismatch
 
 

@@ -528,3 +528,27 @@ def test_a_refund_notification_without_our_refund_number_is_matched_by_amount(
     assert GatewayEvent.objects.filter(event_id="EV-no-number").count() == 1
     payment.refresh_from_db()
     assert not payment.flag
+
+
+def test_a_gateway_reporting_another_refund_amount_is_flagged_not_applied(
+    learner, paid, support, gateway_refunds, django_capture_on_commit_callbacks
+):
+    from payments.gateways.base import RefundState, RefundStatus
+    from payments.models import JournalEntry
+    from payments.refunds import refund_sync
+
+    order, payment = paid
+    refund = refund_request(learner=learner, order_no=order.order_no, reason="not what I expected")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(actor=support, refund_id=refund.pk, note="ok")
+    gateway_refunds.query_refund = lambda gateway, refund_no, *, payment_no: RefundStatus(
+        refund_no=refund_no, state=RefundState.SUCCEEDED, amount=100
+    )
+
+    refund_sync(refund=Refund.objects.get(pk=refund.pk))
+
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == Refund.Status.PROCESSING
+    assert "gateway says 100" in payment.flag and payment.refunded_amount == 0
+    assert not JournalEntry.objects.filter(kind=JournalEntry.Kind.REFUND).exists()
