@@ -95,6 +95,11 @@ class Order(FSMModelMixin, models.Model):
                 condition=Q(status="pending_payment"),
                 name="order_pending_expiry_idx",
             ),
+            models.Index(
+                fields=["paid_at"],
+                condition=Q(completed_at__isnull=True, status__in=["fulfilled", "partially_refunded"]),
+                name="order_settlement_due_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_nonneg"),
@@ -129,7 +134,11 @@ class Order(FSMModelMixin, models.Model):
     def fulfil(self, *, at):
         self.fulfilled_at = at
 
-    @transition(field=status, source=Status.FULFILLED, target=Status.COMPLETED)
+    # "Receipt confirmed": the refund window ended; a partially refunded order
+    # completes too (its refunded amount stays on the row).
+    SETTLEABLE_STATUSES = (Status.FULFILLED, Status.PARTIALLY_REFUNDED)
+
+    @transition(field=status, source=SETTLEABLE_STATUSES, target=Status.COMPLETED)
     def complete(self, *, at):
         self.completed_at = at
 

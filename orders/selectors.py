@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db.models import OuterRef, QuerySet
 
 from courses.models import Course
@@ -37,3 +38,18 @@ def order_get_for_learner(*, learner, order_no: str) -> Order | None:
 
 def order_get_for_update(*, pk: int) -> Order:
     return Order.objects.select_for_update().get(pk=pk)
+
+
+def orders_due_for_settlement(*, now, limit: int = 10_000) -> list[int]:
+    """Ids of delivered orders whose refund window has ended and that are not
+    completed yet, oldest first (the partial index ``order_settlement_due_idx``)."""
+    return list(
+        Order.objects.filter(
+            status__in=Order.SETTLEABLE_STATUSES,
+            completed_at__isnull=True,
+            fulfilled_at__isnull=False,
+            paid_at__lte=now - settings.KPAY_REFUND_WINDOW,
+        )
+        .order_by("paid_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -193,6 +193,19 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
         )
 
 
+def order_complete(*, order: Order, at, reason: str = "refund window ended") -> None:
+    """Mark a locked, delivered order completed ("receipt confirmed").
+
+    The caller (settlement) holds the order's row lock and has checked that no refund
+    is open; it moves the merchant's share to available in the same transaction.
+    """
+    change = apply_transition(order, "complete", history_model=OrderStatusChange, reason=reason, at=at)
+    if change is None:
+        raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot complete")
+    order.save(update_fields=["status", "completed_at"])
+    change.save()
+
+
 def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:
     """Grant access for a paid order whose delivery was held (risk review)."""
     now = timezone.now()
