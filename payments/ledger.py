@@ -8,6 +8,26 @@ Commission rounding: ``commission = round_half_up(total × rate)`` in whole fen,
 merchant gets ``total − commission``; the two always add up to the total, so no fen
 is ever created or lost.
 
+Accounts (balances are debits minus credits; what the platform owes is negative):
+
+* ``gateway_clearing:<channel>``: money a gateway holds for us: payments in, refunds
+  and its fees out.
+* ``merchant:<id>:pending``: a merchant's share of orders inside the refund window.
+* ``merchant:<id>:available``: settled and withdrawable; negative is the merchant's
+  debt to the platform (a refund charged back after settlement).
+* ``merchant:<id>:payouts``: withdrawals requested and not yet paid or rejected.
+* ``merchant:<id>:paid_out``: what has been transferred to the merchant, in total.
+  The platform's bank account is not modelled: clearing less what was paid out is
+  what the platform still holds.
+* ``platform:commission``: commission revenue, net of refunds.
+* ``platform:gateway_fees``: gateway fees the platform bears (on money no merchant
+  received; merchants bear the fees of their own orders).
+* ``platform:unapplied_receipts``: received for nothing, owed back to the payer.
+
+Refunds are not an account of their own: a refund posting (kind ``refund``) takes the
+refunded amount back from the accounts the payment credited, in proportion, and out
+of clearing, so "refunds" is the journal filtered by kind.
+
 Refund rounding: a refund takes back the commission in proportion to what has been
 refunded of the payment *in total*, with the commission the payment actually posted
 (not today's rate): after refunds adding up to ``R`` of a payment ``A`` that posted a
@@ -22,7 +42,7 @@ import uuid
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from .models import JournalEntry
 
@@ -38,8 +58,39 @@ def merchant_pending(merchant_id: int) -> str:
     return f"merchant:{merchant_id}:pending"
 
 
+def merchant_available(merchant_id: int) -> str:
+    """Settled money the merchant may withdraw; negative is a debt to the platform."""
+    return f"merchant:{merchant_id}:available"
+
+
+def merchant_payouts(merchant_id: int) -> str:
+    """Withdrawals requested and not yet paid (or rejected)."""
+    return f"merchant:{merchant_id}:payouts"
+
+
+def merchant_paid_out(merchant_id: int) -> str:
+    """Everything transferred to the merchant."""
+    return f"merchant:{merchant_id}:paid_out"
+
+
+MERCHANT_ACCOUNT_KINDS = ("pending", "available", "payouts", "paid_out")
 PLATFORM_COMMISSION = "platform:commission"
+PLATFORM_GATEWAY_FEES = "platform:gateway_fees"
 UNAPPLIED_RECEIPTS = "platform:unapplied_receipts"  # received for nothing: owed back
+# Every account name the journal may hold (``ledger_check`` refuses any other).
+ACCOUNT_PATTERN = (
+    r"^(gateway_clearing:[a-z0-9_]+"
+    r"|merchant:[0-9]+:(pending|available|payouts|paid_out)"
+    r"|platform:(commission|gateway_fees|unapplied_receipts))$"
+)
+
+
+def merchant_account_for(order) -> str:
+    """Where the merchant's money for ``order`` is: pending until the order is settled
+    (completed), available afterwards. Refunds and fees are charged there."""
+    if order.completed_at is not None:
+        return merchant_available(order.merchant_id)
+    return merchant_pending(order.merchant_id)
 
 
 def commission_for(total: int, rate: Decimal) -> int:
@@ -112,9 +163,9 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
     """A refund left the gateway: take the refunded share back from the merchant and
     from the platform's commission, in proportion (see the module's rounding rule).
 
-    Merchant money is taken from the merchant's pending account: there is no settlement
-    yet. When settlement exists, a refund of a settled order is charged back to the
-    merchant's available balance instead (this function is where to choose).
+    The merchant's part is taken from its pending account while the order is inside
+    its refund window, and charged back to its available balance once the order is
+    settled (which may leave that balance negative: a debt, shown as such).
     """
     merchant_part, commission_part = refund_split(
         commission=payment_commission(payment),
@@ -124,7 +175,7 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
     )
     clearing = gateway_clearing(payment.channel)
     legs = [
-        (merchant_pending(order.merchant_id), merchant_part, f"refund {refund.refund_no}: merchant share"),
+        (merchant_account_for(order), merchant_part, f"refund {refund.refund_no}: merchant share"),
         (PLATFORM_COMMISSION, commission_part, f"refund {refund.refund_no}: platform commission"),
     ]
     posting_id = uuid.uuid4()
@@ -147,6 +198,133 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
         if amount > 0
     ]
     return JournalEntry.objects.bulk_create(rows)
+
+
+def order_pending_balance(order) -> int:
+    """What the merchant has pending for ``order``: its share, less refunds and fees
+    charged while the order was in its refund window."""
+    account = merchant_pending(order.merchant_id)
+    totals = JournalEntry.objects.filter(order=order).aggregate(
+        credited=Sum("amount", filter=Q(credit_account=account)),
+        debited=Sum("amount", filter=Q(debit_account=account)),
+    )
+    return (totals["credited"] or 0) - (totals["debited"] or 0)
+
+
+def post_order_settled(*, order, at) -> JournalEntry | None:
+    """The order's refund window ended ("receipt confirmed"): what the merchant has
+    pending for it becomes available. Posted once per order (the order number is the
+    entry's reference), after the order is marked completed."""
+    net = order_pending_balance(order)
+    if net == 0:
+        return None
+    pending, available = merchant_pending(order.merchant_id), merchant_available(order.merchant_id)
+    debit, credit = (pending, available) if net > 0 else (available, pending)
+    return JournalEntry.objects.create(
+        kind=JournalEntry.Kind.SETTLEMENT,
+        debit_account=debit,
+        credit_account=credit,
+        amount=abs(net),
+        currency=order.currency,
+        merchant_id=order.merchant_id,
+        order=order,
+        reference=order.order_no,
+        memo=f"order {order.order_no} settled",
+        created_at=at,
+    )
+
+
+def post_gateway_fee(
+    *, payment, amount: int, reference: str, at, refund=None, memo=""
+) -> JournalEntry | None:
+    """A gateway fee read from its bill: ``amount`` fen taken out of clearing (a
+    negative amount is a fee given back, as on a refund). The merchant of the order
+    bears it, from pending or available like a refund; the platform bears the fee of
+    money no order took (an unapplied payment).
+
+    ``reference`` names the bill line (e.g. ``wechat:<transaction id>``): a fee is
+    recorded once, however often the bill is reconciled (the database refuses a
+    second entry with the same reference). Returns None for a zero fee.
+    """
+    if amount == 0:
+        return None
+    order = payment.order
+    applied = payment.status != payment.Status.UNAPPLIED
+    bearer = merchant_account_for(order) if applied else PLATFORM_GATEWAY_FEES
+    clearing = gateway_clearing(payment.channel)
+    debit, credit = (bearer, clearing) if amount > 0 else (clearing, bearer)
+    return JournalEntry.objects.create(
+        kind=JournalEntry.Kind.FEE,
+        debit_account=debit,
+        credit_account=credit,
+        amount=abs(amount),
+        currency=payment.currency,
+        merchant_id=order.merchant_id if applied else None,
+        order=order,
+        payment=payment,
+        refund=refund,
+        reference=reference,
+        memo=memo or ("gateway fee" if amount > 0 else "gateway fee returned"),
+        created_at=at,
+    )
+
+
+def post_payout(*, payout, stage: str, at) -> JournalEntry:
+    """A merchant's withdrawal (提现) through its stages, each posted once:
+
+    * ``requested``: available → payouts (the money is set aside at once, so two
+      requests can never both spend it);
+    * ``returned``: payouts → available (rejected, or the transfer failed);
+    * ``paid``: payouts → paid_out (transferred, with the bank's reference).
+    """
+    merchant_id = payout.merchant_id
+    moves = {
+        "requested": (JournalEntry.Kind.PAYOUT, merchant_available, merchant_payouts),
+        "returned": (JournalEntry.Kind.PAYOUT_RETURNED, merchant_payouts, merchant_available),
+        "paid": (JournalEntry.Kind.PAYOUT_PAID, merchant_payouts, merchant_paid_out),
+    }
+    kind, source, target = moves[stage]
+    return JournalEntry.objects.create(
+        kind=kind,
+        debit_account=source(merchant_id),
+        credit_account=target(merchant_id),
+        amount=payout.amount,
+        currency=payout.currency,
+        merchant_id=merchant_id,
+        reference=f"{payout.payout_no}:{stage}",
+        memo=f"payout {payout.payout_no} {stage}",
+        created_at=at,
+    )
+
+
+def merchant_balances(merchant_ids=None) -> dict[int, dict[str, int]]:
+    """Each merchant's accounts as the merchant sees them (what it is owed, positive):
+    ``{merchant_id: {"pending": …, "available": …, "payouts": …, "paid_out": …}}``.
+    Two aggregate queries, however many merchants."""
+    entries = JournalEntry.objects.filter(merchant__isnull=False)
+    if merchant_ids is not None:
+        entries = entries.filter(merchant_id__in=list(merchant_ids))
+    result: dict[int, dict[str, int]] = {}
+    for account, balance in account_balances(entries).items():
+        parts = account.split(":")
+        if parts[0] == "merchant":
+            merchant_balance = result.setdefault(int(parts[1]), dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
+            merchant_balance[parts[2]] = -balance
+    if merchant_ids is not None:
+        for merchant_id in merchant_ids:
+            result.setdefault(merchant_id, dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
+    return result
+
+
+def merchant_available_balance(merchant_id: int) -> int:
+    """What the merchant may withdraw now (negative: what it owes). One query; the
+    caller locks the merchant first when it is about to spend it."""
+    account = merchant_available(merchant_id)
+    totals = JournalEntry.objects.filter(merchant_id=merchant_id).aggregate(
+        credited=Sum("amount", filter=Q(credit_account=account)),
+        debited=Sum("amount", filter=Q(debit_account=account)),
+    )
+    return (totals["credited"] or 0) - (totals["debited"] or 0)
 
 
 def _post(*, kind, debit, credits, payment, order, merchant, at) -> list[JournalEntry]:

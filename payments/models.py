@@ -315,6 +315,11 @@ class JournalEntry(models.Model):
         PAYMENT = "payment", _("Payment received")
         UNAPPLIED = "unapplied", _("Payment received, owed back")
         REFUND = "refund", _("Refund paid out")
+        SETTLEMENT = "settlement", _("Order settled: pending to available")
+        FEE = "fee", _("Gateway fee")
+        PAYOUT = "payout", _("Payout requested")
+        PAYOUT_RETURNED = "payout_returned", _("Payout rejected: back to available")
+        PAYOUT_PAID = "payout_paid", _("Payout paid")
 
     posting_id = models.UUIDField(default=uuid.uuid4, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -334,13 +339,20 @@ class JournalEntry(models.Model):
     refund = models.ForeignKey(
         Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
     )
+    # What makes a one-off posting unique (an order's settlement, a bill line's fee, a
+    # payout's stage): the database refuses to record the same movement twice.
+    reference = models.CharField(max_length=80, blank=True)
     memo = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["created_at", "pk"]
         verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["merchant", "created_at"], name="journal_merchant_time_idx")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "reference"], condition=~Q(reference=""), name="journal_reference_once"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="journal_amount_positive"),
             models.CheckConstraint(
                 condition=~Q(debit_account=F("credit_account")), name="journal_two_accounts"
