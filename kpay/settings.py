@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "riskcontrol",
+    "settlement",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-sync-pending": {"task": "payments.tasks.sync_pending_payments", "schedule": 60.0},
     "payments-sync-refunds": {"task": "payments.tasks.sync_refunds", "schedule": 300.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
+    "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
     "simulators-deliver-notifications": {
         "task": "payments.simulators.tasks.deliver_due_notifications",
         "schedule": 5.0,
