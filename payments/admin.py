@@ -25,6 +25,7 @@ from courses.admin import (
     pretty_json,
     yuan,
 )
+from kpay.admin_csv import CsvExportMixin, fen_to_yuan
 from kpay.errors import KpayError
 from orders.admin import OrderAdmin
 from orders.models import Order
@@ -281,8 +282,26 @@ class AccountFilter(admin.SimpleListFilter):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """The journal (交易流水). Append-only: nobody adds, changes or deletes rows here."""
+
+    csv_filename = "journal"
+    csv_columns = [
+        ("entry", "pk"),
+        ("posting_id", "posting_id"),
+        ("created_at", "created_at"),
+        ("kind", "kind"),
+        ("debit_account", "debit_account"),
+        ("credit_account", "credit_account"),
+        ("amount_yuan", lambda entry: fen_to_yuan(entry.amount)),
+        ("currency", "currency"),
+        ("merchant_id", "merchant_id"),
+        ("order_no", "order__order_no"),
+        ("payment_no", "payment__payment_no"),
+        ("refund_no", "refund__refund_no"),
+        ("reference", "reference"),
+        ("memo", "memo"),
+    ]
 
     list_display = (
         "posting_id",
@@ -294,8 +313,8 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mode
         "created_at",
     )
     list_filter = ("kind", AccountFilter, ("merchant", admin.RelatedOnlyFieldListFilter))
-    list_select_related = ("order",)
-    search_fields = ("posting_id", "order__order_no", "payment__payment_no", "memo")
+    list_select_related = ("order", "payment", "refund")
+    search_fields = ("posting_id", "order__order_no", "payment__payment_no", "reference", "memo")
     ordering = ("-created_at", "-pk")
     fields = (
         ("posting_id", "kind"),
