@@ -10,11 +10,14 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
 
 import httpx
+from django.utils.translation import gettext_lazy as _
 
 from payments.exceptions import GatewayUnavailable, PaymentError
 from payments.exchanges import exchange_record
@@ -127,6 +130,113 @@ class Notification:
     payload: Mapping = field(default_factory=dict)
 
 
+# -- bills ------------------------------------------------------------------------------
+class InvalidBill(PaymentError):
+    """A file that is not a readable bill of the gateway (wrong gateway, wrong format,
+    damaged). The message says what is wrong and may be shown to staff."""
+
+    code = "invalid_bill"
+    message = _("This file is not a bill of this gateway.")
+
+
+class BillLineKind(enum.StrEnum):
+    PAYMENT = "payment"
+    REFUND = "refund"
+    INVALID = "invalid"  # a line that could not be read: ``problem`` says why
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One line of a gateway's trade bill, in kpay's terms (amounts in fen).
+
+    ``amount`` is the payment's total, or the refund's amount (positive either way);
+    ``fee`` is the gateway's fee on the line, positive when charged and negative when
+    given back (on refunds). ``status`` is the gateway's own word for the line;
+    ``succeeded`` says whether it reports money moved (paid, or refunded).
+    """
+
+    kind: BillLineKind
+    line_no: int
+    trade_no: str = ""  # our payment_no (out_trade_no)
+    txn_id: str = ""  # the gateway's trade id
+    amount: int = 0
+    fee: int = 0
+    status: str = ""
+    succeeded: bool = True
+    refund_no: str = ""  # our refund_no
+    refund_id: str = ""  # the gateway's refund id, when it has one
+    at: datetime | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class BillSummary:
+    """What the bill says of itself (its totals lines); None where it says nothing."""
+
+    lines: int | None = None
+    payment_lines: int | None = None
+    refund_lines: int | None = None
+    payments_total: int | None = None
+    refunds_total: int | None = None
+    fees_total: int | None = None
+
+
+@dataclass(frozen=True)
+class BillFile:
+    """What :meth:`Gateway.fetch_bill` wrote into the caller's file."""
+
+    filename: str
+    size: int  # bytes written
+    empty: bool = False  # the gateway has no bill for the day because nothing happened
+
+
+class BillReader:
+    """Streams the lines of one bill. Iterate once; afterwards ``summary`` holds the
+    bill's own totals (None when it has none). ``has_refunds`` is False for bill
+    variants that leave refunds out (e.g. WeChat Pay's SUCCESS bill)."""
+
+    has_refunds: bool = True
+    summary: BillSummary | None = None
+    summary_problem: str = ""  # why the totals could not be read, when they could not
+    expects_summary: bool = True  # a bill of this kind ends with its totals
+
+    def __iter__(self) -> Iterator[BillLine]:
+        raise NotImplementedError
+
+
+class EmptyBill(BillReader):
+    """The bill of a day without trades."""
+
+    expects_summary = False
+
+    def __iter__(self) -> Iterator[BillLine]:
+        return iter(())
+
+
+def bill_yuan_to_fen(text: str) -> int:
+    """A bill's yuan amount (``"99.00"``, ``"-0.59"``) as exact integer fen; anything
+    else, sub-fen amounts included, is a ValueError."""
+    try:
+        fen = Decimal(text).scaleb(2)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    if not fen.is_finite() or fen != fen.to_integral_value():
+        raise ValueError(f"not a whole number of fen: {text!r}")
+    return int(fen)
+
+
+def bill_format(source: BinaryIO) -> str:
+    """``"gzip"``, ``"zip"`` or ``"plain"``, from the file's first bytes (then rewound)."""
+    start = source.tell()
+    magic = source.read(4)
+    source.seek(start)
+    if magic[:2] == b"\x1f\x8b":
+        return "gzip"
+    if magic == b"PK\x03\x04":
+        return "zip"
+    return "plain"
+
+
 @dataclass(frozen=True)
 class NotificationReply:
     """The HTTP answer a gateway expects to a notification."""
@@ -182,7 +292,24 @@ class Gateway:
     def query_refund(self, refund_no: str, *, payment_no: str) -> RefundStatus:
         raise NotImplementedError
 
-    def fetch_bill(self, bill_date) -> bytes:
+    # -- bills ------------------------------------------------------------------
+    @property
+    def has_bills(self) -> bool:
+        """Whether this backend offers daily trade bills (it implements fetch_bill)."""
+        return type(self).fetch_bill is not Gateway.fetch_bill
+
+    def fetch_bill(self, bill_date: date, into: BinaryIO) -> BillFile:
+        """Download the trade bill of ``bill_date`` (the gateway's day, Beijing time for
+        Chinese gateways) into ``into``, a binary file, streamed in chunks (bills can be
+        hundreds of megabytes), as the gateway delivers it (compressed stays
+        compressed), after checking any digest the gateway gives. A day without
+        trades returns an ``empty`` BillFile. Read it with :meth:`read_bill`."""
+        raise NotImplementedError(f"{type(self).__name__} has no bills")
+
+    def read_bill(self, source: BinaryIO) -> BillReader:
+        """A streaming reader of a bill file (as fetched, or uploaded by staff: compressed
+        or not). ``source`` is a seekable binary file. The header is checked at once:
+        raises :class:`InvalidBill` if this is not one of this gateway's bills."""
         raise NotImplementedError(f"{type(self).__name__} has no bills")
 
     # -- notifications ----------------------------------------------------------
@@ -220,7 +347,14 @@ class Gateway:
 
 
 __all__ = [
+    "BillFile",
+    "BillLine",
+    "BillLineKind",
+    "BillReader",
+    "BillSummary",
+    "EmptyBill",
     "Gateway",
+    "InvalidBill",
     "Notification",
     "NotificationKind",
     "NotificationReply",

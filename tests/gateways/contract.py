@@ -7,19 +7,23 @@ A gateway's test module subclasses :class:`GatewayContract` and provides:
 * ``pay(payment)``: do what the payer does at the simulator (scan, press pay);
 * ``signed_success_notification(payment) -> (body, headers, content_type)``: the
   notification the gateway would send for that payment, signed (``headers`` in Django
-  test-client form: ``HTTP_…``), for the tests that tamper with it.
+  test-client form: ``HTTP_…``), for the tests that tamper with it;
+* for gateways with bills, ``put_on_yesterdays_bill(payment) -> date``: move the paid
+  trade to yesterday at the simulator (bills are of past days) and return that day.
 """
 
 import secrets
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from orders.models import Order
 from orders.services import order_checkout
 from payments.exceptions import GatewayRejected, GatewayUnavailable, TradeAlreadyPaid
 from payments.gateways import get_gateway
-from payments.gateways.base import RefundRequest, RefundState, TradeState
+from payments.gateways.base import BillLineKind, RefundRequest, RefundState, TradeState
 from payments.models import Payment
 from payments.services import payment_start
 from tests.cashier import wait_for
@@ -34,6 +38,9 @@ class GatewayContract:
         raise NotImplementedError
 
     def signed_success_notification(self, payment: Payment) -> tuple[bytes, dict, str]:
+        raise NotImplementedError
+
+    def put_on_yesterdays_bill(self, payment: Payment):
         raise NotImplementedError
 
     # -- helpers ------------------------------------------------------------------
@@ -138,3 +145,24 @@ class GatewayContract:
         """Without the live server the gateway's URL is a closed loopback port."""
         with pytest.raises(GatewayUnavailable):
             get_gateway(self.alias).query_payment("P0000000001")
+
+    def test_the_bill_of_a_day_lists_its_payment_streamed_to_a_file(
+        self, live_simulators, learner, course, tmp_path
+    ):
+        """Bills are streamed into a file as delivered and read back line by line; a
+        gateway without bills says so (and reconciliation skips it)."""
+        gateway = get_gateway(self.alias)
+        if not gateway.has_bills:
+            with open(tmp_path / "bill", "wb") as into, pytest.raises(NotImplementedError):
+                gateway.fetch_bill(timezone.localdate() - timedelta(days=1), into)
+            return
+        _order, payment = self.paid(learner, course)
+        day = self.put_on_yesterdays_bill(payment)
+        with open(tmp_path / "bill", "w+b") as into:
+            bill = gateway.fetch_bill(day, into)
+            assert bill.size == into.tell() > 0 and not bill.empty
+            into.seek(0)
+            lines = [line for line in gateway.read_bill(into) if line.trade_no == payment.payment_no]
+        assert [(line.kind, line.amount, line.txn_id) for line in lines] == [
+            (BillLineKind.PAYMENT, payment.amount, payment.gateway_txn_id)
+        ]

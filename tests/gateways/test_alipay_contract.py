@@ -2,11 +2,13 @@
 
 import copy
 import secrets
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from payments.gateways.alipay import fen_to_yuan
+from payments.gateways.alipay import SHANGHAI, fen_to_yuan
 from payments.models import Payment
 from tests.cashier import press
 from tests.gateways.contract import GatewayContract
@@ -68,6 +70,13 @@ class TestAlipayGateway(GatewayContract):
 
     def signed_success_notification(self, payment):
         return signed_notify_body(payment), {}, "application/x-www-form-urlencoded"
+
+    def put_on_yesterdays_bill(self, payment):
+        from payments.simulators.alipay.models import AlipayTrade
+
+        yesterday = timezone.now() - timedelta(days=1)
+        AlipayTrade.objects.filter(out_trade_no=payment.payment_no).update(gmt_payment=yesterday)
+        return timezone.localtime(yesterday, SHANGHAI).date()
 
     def test_a_tampered_notification_changes_nothing(self, live_simulators, learner, course):
         """Overridden: Alipay's form carries yuan (total_amount=99.00), so the contract's

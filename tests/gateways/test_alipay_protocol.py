@@ -404,16 +404,26 @@ def test_the_trade_bill_lists_yesterdays_payment(live_simulators, learner, cours
     AlipayTrade.objects.filter(out_trade_no=payment.payment_no).update(gmt_payment=yesterday)
     day = timezone.localtime(yesterday, protocol.SHANGHAI).date()
 
-    text = get_gateway("alipay").fetch_bill(day).decode("gbk")
+    into = io.BytesIO()
+    bill = get_gateway("alipay").fetch_bill(day, into)
 
+    assert bill.size == len(into.getvalue()) and zipfile.is_zipfile(into)  # kept as delivered
+    with zipfile.ZipFile(into) as archive:
+        detail = next(n for n in archive.namelist() if n.endswith("业务明细.csv"))
+        text = archive.read(detail).decode("gbk")
     lines = text.splitlines()
     assert lines[0].startswith("#")
     header = next(line for line in lines if line.startswith("支付宝交易号,商户订单号,业务类型"))
     assert header.endswith("退款批次号/请求号,服务费(元),分润(元),备注")
     row = next(line for line in lines if payment.payment_no in line)
     assert f"{payment.gateway_txn_id},{payment.payment_no},交易," in row and ",99.00,99.00," in row
+    into.seek(0)
+    reader = get_gateway("alipay").read_bill(into)
+    (line,) = [line for line in reader if line.trade_no == payment.payment_no]
+    assert (line.kind, line.amount, line.txn_id) == ("payment", 9900, payment.gateway_txn_id)
+    assert reader.summary.payment_lines >= 1 and reader.summary.refund_lines == 0
     with pytest.raises(GatewayRejected):  # today's bill is not ready
-        get_gateway("alipay").fetch_bill(timezone.localdate(timezone=protocol.SHANGHAI))
+        get_gateway("alipay").fetch_bill(timezone.localdate(timezone=protocol.SHANGHAI), io.BytesIO())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,11 +2,13 @@
 
 import copy
 import secrets
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from payments.gateways import get_gateway
+from payments.gateways.wechatpay import protocol
 from payments.simulators.wechatpay import views as simulator
 from payments.simulators.wechatpay.models import WxTrade
 from tests.cashier import press
@@ -80,6 +82,11 @@ class TestWeChatPayGateway(GatewayContract):
         # occurrence) changes signed bytes, as any tampering would.
         body, headers = success_notification(payment, event_id=f"EV{payment.amount}-{secrets.token_hex(8)}")
         return body, django_headers(headers), "application/json"
+
+    def put_on_yesterdays_bill(self, payment):
+        yesterday = timezone.now() - timedelta(days=1)
+        WxTrade.objects.filter(out_trade_no=payment.payment_no).update(success_time=yesterday)
+        return timezone.localtime(yesterday, protocol.BEIJING).date()
 
     def test_the_gateway_is_configured_as_in_development(self, live_simulators):
         gateway = get_gateway(self.alias)

@@ -5,6 +5,7 @@ H5 and JSAPI, bills, configuration, and interop with an independent implementati
 import base64
 import csv
 import gzip
+import hashlib
 import io
 import json
 import secrets
@@ -352,8 +353,25 @@ class TestResponses:
                 )
             return httpx.Response(200, content=gzip.compress(csv_bytes))
 
+        into = io.BytesIO()
         with pytest.raises(InvalidResponse, match="SHA1"):
-            self.gateway(handler).fetch_bill(timezone.now().date())
+            self.gateway(handler).fetch_bill(timezone.now().date(), into)
+        assert into.getvalue() == gzip.compress(csv_bytes)  # streamed as delivered, still gzip
+
+    def test_a_truncated_gzip_bill_is_invalid(self):
+        csv_bytes = "交易时间\r\n`2026-01-01 10:00:00\r\n".encode() * 100
+
+        def handler(request):
+            if request.url.path.endswith("/v3/bill/tradebill"):
+                download_url = "http://127.0.0.1:9/simulators/wechatpay/v3/billdownload/file?token=t"
+                digest = hashlib.sha1(csv_bytes, usedforsecurity=False).hexdigest()
+                return self.signed(
+                    data={"hash_type": "SHA1", "hash_value": digest, "download_url": download_url}
+                )
+            return httpx.Response(200, content=gzip.compress(csv_bytes)[:-20])
+
+        with pytest.raises(InvalidResponse, match="gzip"):
+            self.gateway(handler).fetch_bill(timezone.now().date(), io.BytesIO())
 
     def test_requests_are_signed_with_the_path_wechat_sees(self):
         seen = {}
@@ -644,9 +662,12 @@ def test_the_trade_bill_has_the_real_format(live_simulators, learner, course):
         )
     )
     today = timezone.now().astimezone(protocol.BEIJING).date()
-    content = gateway.fetch_bill(today)
+    into = io.BytesIO()
+    bill = gateway.fetch_bill(today, into)
     payment.refresh_from_db()
 
+    assert bill.size == len(into.getvalue()) and into.getvalue()[:2] == b"\x1f\x8b"  # kept gzip
+    content = gzip.decompress(into.getvalue())
     lines = content.decode().splitlines()
     header = lines[0].split(",")
     assert len(header) == 27 and header[0] == "交易时间" and header[-1] == "费率备注"
@@ -662,13 +683,23 @@ def test_the_trade_bill_has_the_real_format(live_simulators, learner, course):
     assert lines[3].split(",")[0] == "总交易单数"
     summary = dict(zip(lines[3].split(","), lines[4].split(","), strict=True))
     assert summary["总交易单数"] == "`2" and summary["退款总金额"] == "`9.90"
+    # The reader gives the same facts, in fen.
+    into.seek(0)
+    reader = gateway.read_bill(into)
+    read = {line.kind: line for line in reader}
+    assert (read["payment"].trade_no, read["payment"].amount, read["payment"].fee) == (
+        payment.payment_no,
+        9900,
+        59,
+    )
+    assert (read["refund"].refund_no, read["refund"].amount, read["refund"].fee) == ("RB1", 990, -6)
+    assert reader.summary.lines == 2 and reader.summary.refunds_total == 990
     # The SUCCESS variant drops the refund columns: readers go by header name.
     success_bill = simulator.trade_bill(MCHID, today, "SUCCESS").decode().splitlines()
     assert len(success_bill[0].split(",")) == 20 and "退款金额" not in success_bill[0].split(",")
-    # Another day has no bill.
-    with pytest.raises(GatewayRejected) as rejected:
-        gateway.fetch_bill(today - timedelta(days=3))
-    assert rejected.value.gateway_code == "NO_STATEMENT_EXIST"
+    # A day without trades has no bill: an empty one, nothing written.
+    empty = io.BytesIO()
+    assert gateway.fetch_bill(today - timedelta(days=3), empty).empty and empty.getvalue() == b""
 
 
 # -- interop with the wechatpayv3 SDK --------------------------------------------------------------

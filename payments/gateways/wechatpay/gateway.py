@@ -10,16 +10,17 @@ Notification resources are AEAD_AES_256_GCM under the APIv3 key. Amounts are fen
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
+import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -40,6 +41,8 @@ from payments.exceptions import (
 )
 from payments.exchanges import exchange_record
 from payments.gateways.base import (
+    BillFile,
+    BillReader,
     Gateway,
     Notification,
     NotificationKind,
@@ -55,6 +58,7 @@ from payments.gateways.base import (
 from payments.gateways.signing import load_private_key, load_public_key, sign_sha256_rsa
 
 from . import protocol
+from .bill import WeChatPayBillReader
 
 logger = logging.getLogger("payments.gateways")
 
@@ -76,6 +80,7 @@ REFUND_STATES = {
 NOT_FOUND_CODES = {"ORDER_NOT_EXIST", "RESOURCE_NOT_EXISTS"}
 PAID_CODES = {"ORDERPAID", "ORDER_PAID"}
 _CERT_REFRESH_EVERY = 60.0
+_CHUNK = 1 << 16
 
 
 class WeChatPayGateway(Gateway):
@@ -270,24 +275,34 @@ class WeChatPayGateway(Gateway):
         path = f"/v3/refund/domestic/refunds/{quote(refund_no, safe='')}"
         return _refund_status(self._call("query_refund", "GET", path, trade_no=payment_no))
 
-    def fetch_bill(self, bill_date) -> bytes:
-        """The day's trade bill (bill_type ALL): the decompressed CSV, its SHA1 checked."""
+    def fetch_bill(self, bill_date: date, into: BinaryIO) -> BillFile:
+        """The day's trade bill (bill_type ALL), gzip as downloaded, written to ``into``
+        in chunks; the SHA1 WeChat gives is checked over the decompressed bytes as they
+        stream by. A day without trades (NO_STATEMENT_EXIST) is an empty bill."""
         path = f"/v3/bill/tradebill?bill_date={bill_date:%Y-%m-%d}&bill_type=ALL&tar_type=GZIP"
-        data = self._call("fetch_bill", "GET", path)
+        try:
+            data = self._call("fetch_bill", "GET", path)
+        except GatewayRejected as exc:
+            if exc.gateway_code == "NO_STATEMENT_EXIST":
+                return BillFile(filename=f"wechatpay-{bill_date:%Y-%m-%d}.csv.gz", size=0, empty=True)
+            raise
         download_url = str(data.get("download_url", ""))
         if not download_url.startswith(self.api_base + "/"):
             raise InvalidResponse("WeChat Pay bill: download_url is not on the API host")
-        response = self._download(download_url)
+        if str(data.get("hash_type", "")).upper() != "SHA1":
+            raise InvalidResponse("WeChat Pay bill: unknown hash_type")
+        digest = _GunzipDigest()
+        size = self._download(download_url, into, digest.update)
         try:
-            content = gzip.decompress(response.content)
-        except (OSError, EOFError) as exc:
+            hexdigest = digest.hexdigest()
+        except (OSError, EOFError, zlib.error) as exc:
             raise InvalidResponse("WeChat Pay bill: not a gzip file") from exc
-        if str(data.get("hash_type", "")).upper() != "SHA1" or (
-            hashlib.sha1(content, usedforsecurity=False).hexdigest()
-            != str(data.get("hash_value", "")).lower()
-        ):
+        if hexdigest != str(data.get("hash_value", "")).lower():
             raise InvalidResponse("WeChat Pay bill: SHA1 does not match")
-        return content
+        return BillFile(filename=f"wechatpay-{bill_date:%Y-%m-%d}.csv.gz", size=size)
+
+    def read_bill(self, source: BinaryIO) -> BillReader:
+        return WeChatPayBillReader(source)
 
     def download_platform_certificates(self) -> dict[str, x509.Certificate]:
         """``GET /v3/certificates``: decrypt each certificate, check the response's signature
@@ -362,32 +377,42 @@ class WeChatPayGateway(Gateway):
             raise InvalidResponse("WeChat Pay response: not an object")
         return data
 
-    def _download(self, url: str) -> httpx.Response:
-        """A signed GET whose answer (the bill file) is not signed and is binary: the
-        exchange is kept with its size instead of its content."""
+    def _download(self, url: str, into: BinaryIO, on_chunk) -> int:
+        """A signed GET whose answer (the bill file) is not signed and is binary: streamed
+        into ``into`` (each chunk also given to ``on_chunk``); the exchange is kept with
+        the size instead of the content. Returns the number of bytes written."""
         request = self._signed_request("GET", url, b"")
-        started, response, error = time.monotonic(), None, ""
+        started, status, note, error, size = time.monotonic(), None, "", "", 0
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, stream=True)
+            try:
+                status = response.status_code
+                if not response.is_success:
+                    response.read()
+                    note = response.text
+                    self._raise_for_status(response)
+                    raise InvalidResponse(f"WeChat Pay bill download answered HTTP {status}")
+                for chunk in response.iter_bytes(_CHUNK):
+                    into.write(chunk)
+                    on_chunk(chunk)
+                    size += len(chunk)
+                note = f"<{size} bytes>"
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:255]
             raise GatewayUnavailable() from exc
         finally:
-            summary = None
-            if response is not None:
-                note = f"<{len(response.content)} bytes>" if response.is_success else response.text
-                summary = httpx.Response(response.status_code, text=note)
             exchange_record(
                 gateway=self.alias,
                 operation="download_bill",
                 trade_no="",
                 request=request,
-                response=summary,
+                response=httpx.Response(status, text=note) if status is not None else None,
                 error=error,
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
-        self._raise_for_status(response)
-        return response
+        return size
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         problem = protocol.verify_signed_headers(self._public_keys, headers, body)
@@ -482,6 +507,37 @@ class WeChatPayGateway(Gateway):
             return NotificationReply(status=204, body=b"", content_type="application/json")
         body = json.dumps({"code": "FAIL", "message": message or "rejected"}).encode()
         return NotificationReply(status=400, body=body, content_type="application/json")
+
+
+class _GunzipDigest:
+    """SHA1 of a gzip stream's decompressed bytes, fed compressed chunks, in bounded
+    memory (at most ``_CHUNK`` decompressed bytes at a time)."""
+
+    def __init__(self):
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._started = False
+
+    def update(self, chunk: bytes) -> None:
+        self._started = True
+        data = chunk
+        while True:
+            out = self._inflate.decompress(data, _CHUNK)
+            self._sha1.update(out)
+            if self._inflate.eof:  # end of a gzip member; another may follow
+                data = self._inflate.unused_data
+                if not data:
+                    return
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                continue
+            data = self._inflate.unconsumed_tail
+            if not data and len(out) < _CHUNK:
+                return
+
+    def hexdigest(self) -> str:
+        if not self._started or not self._inflate.eof:
+            raise EOFError("the gzip stream is truncated")
+        return self._sha1.hexdigest()
 
 
 def trade_status_from(data: Mapping) -> TradeStatus:
