@@ -234,39 +234,61 @@ def post_order_settled(*, order, at) -> JournalEntry | None:
     )
 
 
-def post_gateway_fee(
-    *, payment, amount: int, reference: str, at, refund=None, memo=""
-) -> JournalEntry | None:
-    """A gateway fee read from its bill: ``amount`` fen taken out of clearing (a
-    negative amount is a fee given back, as on a refund). The merchant of the order
-    bears it, from pending or available like a refund; the platform bears the fee of
-    money no order took (an unapplied payment).
+def fee_memo(amount: int, note: str = "") -> str:
+    what = "gateway fee" if amount > 0 else "gateway fee returned"
+    return f"{what}: {note}" if note else what
 
-    ``reference`` names the bill line (e.g. ``wechat:<transaction id>``): a fee is
-    recorded once, however often the bill is reconciled (the database refuses a
-    second entry with the same reference). Returns None for a zero fee.
+
+def gateway_fee_entry(*, payment, amount: int, reference: str, at, refund_id=None, memo="") -> JournalEntry:
+    """The (unsaved) entry of a gateway fee read from its bill: ``amount`` fen taken
+    out of clearing (a negative amount is a fee given back, as on a refund). The
+    merchant of the order bears it, from pending or available like a refund; the
+    platform bears the fee of money no order took (an unapplied payment). ``payment``
+    comes with its order loaded.
+
+    ``payments.ledger_bulk.post_gateway_fees`` posts the same entries in SQL, a
+    million at a time (tests hold the two together).
     """
-    if amount == 0:
-        return None
     order = payment.order
     applied = payment.status != payment.Status.UNAPPLIED
     bearer = merchant_account_for(order) if applied else PLATFORM_GATEWAY_FEES
     clearing = gateway_clearing(payment.channel)
     debit, credit = (bearer, clearing) if amount > 0 else (clearing, bearer)
-    return JournalEntry.objects.create(
+    return JournalEntry(
         kind=JournalEntry.Kind.FEE,
         debit_account=debit,
         credit_account=credit,
         amount=abs(amount),
         currency=payment.currency,
         merchant_id=order.merchant_id if applied else None,
-        order=order,
-        payment=payment,
-        refund=refund,
+        order_id=payment.order_id,
+        payment_id=payment.pk,
+        refund_id=refund_id,
         reference=reference,
-        memo=memo or ("gateway fee" if amount > 0 else "gateway fee returned"),
+        memo=memo or fee_memo(amount),
         created_at=at,
     )
+
+
+def post_gateway_fee(
+    *, payment, amount: int, reference: str, at, refund=None, memo=""
+) -> JournalEntry | None:
+    """Post one gateway fee (see :func:`gateway_fee_entry`). ``reference`` names the
+    bill line (e.g. ``wechatpay:<transaction id>``): a fee is recorded once, however
+    often its bill is reconciled (the database refuses a second entry with the same
+    reference). Returns None for a zero fee."""
+    if amount == 0:
+        return None
+    entry = gateway_fee_entry(
+        payment=payment,
+        amount=amount,
+        reference=reference,
+        at=at,
+        refund_id=refund.pk if refund is not None else None,
+        memo=memo,
+    )
+    entry.save()
+    return entry
 
 
 def post_payout(*, payout, stage: str, at) -> JournalEntry:
