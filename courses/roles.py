@@ -45,6 +45,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "refundstatuschange": ("view",),
             "journalentry": ("view",),
         },
+        # Their own statements, balances and figures; they ask for payouts, never decide.
+        "settlement": {
+            "settlementstatement": ("view",),
+            "payout": ("add", "view"),
+            "payoutstatuschange": ("view",),
+            "merchantbalance": ("view",),
+            "dashboard": ("view",),
+        },
     },
     SUPPORT: {
         "courses": {
@@ -63,6 +71,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "gatewayevent": ("view",),
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
+        },
+        "settlement": {
+            "settlementstatement": ("view",),
+            "payout": ("view",),
+            "payoutstatuschange": ("view",),
+            "merchantbalance": ("view",),
         },
     },
     # Risk staff edit the rules and work the review queue; rejecting a held order
@@ -88,6 +102,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "gatewayevent": ("view",),
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
+        },
+        # Payouts are approved, rejected and marked paid through services ("change").
+        "settlement": {
+            "settlementstatement": ("view",),
+            "payout": ("view", "change"),
+            "payoutstatuschange": ("view",),
+            "merchantbalance": ("view",),
+            "dashboard": ("view",),
         },
     },
 }

@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
     "payments-sync-refunds": {"task": "payments.tasks.sync_refunds", "schedule": 300.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
     "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
+    # Yesterday's statements (and any missed in the last week), once the day is over.
+    "settlement-generate-statements": {"task": "settlement.tasks.generate_statements", "schedule": 3600.0},
     "simulators-deliver-notifications": {
         "task": "payments.simulators.tasks.deliver_due_notifications",
         "schedule": 5.0,
@@ -239,6 +241,11 @@ KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
     raise ImproperlyConfigured("KPAY_COMMISSION_RATE must be between 0 and 1, e.g. 0.10.")
 KPAY_KEY_DIR = Path(env.str("KPAY_KEY_DIR", default=str(VAR_DIR / "keys")))
+# What a merchant may withdraw in one payout (提现), in fen: default 100 to 50,000 yuan.
+KPAY_PAYOUT_MIN = env.int("KPAY_PAYOUT_MIN", default=10_000)
+KPAY_PAYOUT_MAX = env.int("KPAY_PAYOUT_MAX", default=5_000_000)
+if not 1 <= KPAY_PAYOUT_MIN <= KPAY_PAYOUT_MAX:
+    raise ImproperlyConfigured("KPAY_PAYOUT_MIN and KPAY_PAYOUT_MAX are fen, with 1 <= MIN <= MAX.")
 
 # The sandbox gateway and its simulator: never in production.
 KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)

@@ -1,5 +1,6 @@
 """Settlement: orders complete after their refund window and merchants' money moves
-from pending to available.
+from pending to available; statements sum each merchant's day from the journal.
+(Payouts are in ``settlement.payouts``.)
 
 Every write here takes its locks in the refund flow's order (payment, then order,
 ``payments.selectors.payment_for_refund_get_for_update``), so a refund and a
@@ -7,8 +8,10 @@ settlement of the same order serialise instead of deadlocking.
 """
 
 import logging
+from datetime import date, timedelta
 
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from orders.models import Order
@@ -16,6 +19,10 @@ from orders.selectors import orders_due_for_settlement
 from orders.services import order_complete
 from payments import ledger
 from payments.selectors import payment_for_refund_get_for_update
+
+from . import selectors
+from .exceptions import StatementPeriodInvalid, StatementPeriodOpen, StatementPeriodOverlaps
+from .models import SettlementStatement
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +63,98 @@ def orders_settle_due(*, now=None, limit: int = 10_000) -> int:
         except Exception:
             logger.exception("settling order %s failed", order_id)
     return settled
+
+
+# -- statements -----------------------------------------------------------------------
+# How long after a day ends its statement waits, so that postings stamped just before
+# midnight and committed just after are in it.
+STATEMENT_GRACE = timedelta(minutes=10)
+# How many past days the periodic run looks at for missing statements (missed runs).
+STATEMENT_CATCH_UP_DAYS = 7
+
+
+def statements_generate(
+    *, period_start: date, period_end: date | None = None, merchant_ids=None, now=None, regenerate=False
+) -> list[SettlementStatement]:
+    """Make the statements of one period (a single local day by default) for every
+    merchant with journal entries in it, from the journal. Idempotent: a statement
+    that exists is left as it is, unless ``regenerate`` (after a late posting; the
+    ledger check reports those) brings its figures back in line with the journal.
+
+    Returns the statements created or changed. Three queries, however many merchants.
+    """
+    now = now or timezone.now()
+    period_end = period_end or period_start
+    if period_end < period_start:
+        raise StatementPeriodInvalid()
+    _start, end = selectors.period_bounds(period_start, period_end)
+    if end > now:
+        raise StatementPeriodOpen()
+    figures = selectors.statement_figures(
+        period_start=period_start, period_end=period_end, merchant_ids=merchant_ids
+    )
+    if not figures:
+        return []
+    overlapping = SettlementStatement.objects.filter(
+        merchant_id__in=list(figures), period_start__lte=period_end, period_end__gte=period_start
+    ).exclude(period_start=period_start, period_end=period_end)
+    if overlapping.exists():
+        raise StatementPeriodOverlaps()
+    existing = {
+        statement.merchant_id: statement
+        for statement in SettlementStatement.objects.filter(
+            merchant_id__in=list(figures), period_start=period_start, period_end=period_end
+        )
+    }
+    new = [
+        SettlementStatement(
+            merchant_id=merchant_id,
+            period_start=period_start,
+            period_end=period_end,
+            generated_at=now,
+            **merchant_figures,
+        )
+        for merchant_id, merchant_figures in figures.items()
+        if merchant_id not in existing
+    ]
+    changed = []
+    if regenerate:
+        for merchant_id, statement in existing.items():
+            if statement.figures() != figures[merchant_id]:
+                logger.warning(
+                    "statement %s regenerated: %s -> %s", statement, statement.figures(), figures[merchant_id]
+                )
+                for name, value in figures[merchant_id].items():
+                    setattr(statement, name, value)
+                statement.generated_at = now
+                changed.append(statement)
+    with transaction.atomic():
+        # A concurrent run may have made some meanwhile: the constraint keeps them once.
+        created = SettlementStatement.objects.bulk_create(new, ignore_conflicts=True)
+        if changed:
+            SettlementStatement.objects.bulk_update(changed, [*SettlementStatement.FIGURES, "generated_at"])
+    return [*created, *changed]
+
+
+def statements_generate_due(*, now=None, days: int = STATEMENT_CATCH_UP_DAYS) -> int:
+    """The beat task's work: yesterday's statements once the day is over (plus
+    ``STATEMENT_GRACE``), and those of the ``days`` before if runs were missed.
+
+    A day's statements are made together (one INSERT), so the days after the latest
+    daily statement are the ones to do: a run that finds yesterday done costs one
+    query. Returns how many statements were made.
+    """
+    now = now or timezone.now()
+    last_day = timezone.localtime(now - STATEMENT_GRACE).date() - timedelta(days=1)
+    first_day = last_day - timedelta(days=days - 1)
+    latest = SettlementStatement.objects.filter(period_start=F("period_end")).aggregate(
+        latest=Max("period_end")
+    )["latest"]
+    if latest is not None:
+        first_day = max(first_day, latest + timedelta(days=1))
+    made = 0
+    day = first_day
+    while day <= last_day:
+        made += len(statements_generate(period_start=day, now=now))
+        day += timedelta(days=1)
+    return made

@@ -7,3 +7,9 @@ from . import services
 def settle_due_orders() -> int:
     """Periodic: complete orders whose refund window has ended ("receipt confirmed")."""
     return services.orders_settle_due()
+
+
+@shared_task(ignore_result=True)
+def generate_statements() -> int:
+    """Periodic (hourly): yesterday's statements once the day is over; idempotent."""
+    return services.statements_generate_due()

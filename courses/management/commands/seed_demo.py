@@ -1,4 +1,5 @@
-"""Demo data for a development machine: staff for every role, two merchants, courses.
+"""Demo data for a development machine: staff for every role, two merchants, courses,
+and a few weeks of finance (settled orders, statements, payouts).
 
 Safe to run again: rows are matched by username and slug and brought back to the
 demo state (demo passwords included). Refuses to run in production.
@@ -91,7 +92,7 @@ LOGINS = [
     DemoLogin("merchant", roles.MERCHANT, "demo-studio", "Demo Studio's courses, orders, payments"),
     DemoLogin("merchant2", roles.MERCHANT, "second-studio", "Second Studio's data only"),
     DemoLogin("support", roles.SUPPORT, sees="all orders, payments and courses (read-only)"),
-    DemoLogin("finance", roles.FINANCE, sees="orders, payments, journal, gateway traffic"),
+    DemoLogin("finance", roles.FINANCE, sees="orders, payments, journal, balances, payouts, dashboard"),
     DemoLogin("risk", roles.RISK, sees="risk rules, back-tests and the review queue"),
     DemoLogin("learner", "learner", sees="the site, not the admin"),
 ]
@@ -111,7 +112,16 @@ class Command(BaseCommand):
             for login in LOGINS:
                 self._user(login, merchants)
             self._risk_rules()
+        self._finance(merchants)
         self._print_logins(merchants)
+
+    def _finance(self, merchants):
+        """Settled orders, statements and payouts, so the finance console has something
+        to show (settlement seeds its own part: ``settlement.demo``)."""
+        from settlement.demo import seed_finance_demo
+
+        summary = seed_finance_demo(merchant=merchants["demo-studio"])
+        self.stdout.write(summary)
 
     def _risk_rules(self):
         """Two example rules, so the demo shows risk control at work (the seed seeds the

@@ -1,0 +1,719 @@
+"""The finance console: merchant balances, statements, payouts and the dashboard.
+
+Everything here is read-only or calls the services: payouts are requested (merchant
+staff), approved, rejected, failed and marked paid (finance) on pages that call
+``settlement.payouts``; statements are made by the beat task. Merchant staff see their
+own merchant's rows only (``MerchantScopedAdminMixin``), on every page.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from courses.admin import MerchantScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, yuan
+from courses.models import Merchant
+from courses.roles import is_platform_staff, user_merchant
+from kpay.admin_csv import CsvExportMixin, fen_to_yuan
+from kpay.errors import KpayError
+from payments import ledger
+from payments.models import JournalEntry
+
+from . import charts, payouts, selectors
+from .models import Dashboard, MerchantBalance, Payout, PayoutStatusChange, SettlementStatement
+
+
+def _money(fen: int) -> str:
+    """A yuan amount; a negative one in red (a debt or a reversal)."""
+    if fen is not None and fen < 0:
+        return format_html('<span style="color:#ba2121">{}</span>', yuan(fen))
+    return yuan(fen)
+
+
+# -- balances -------------------------------------------------------------------------
+class _BalanceChangeList(ChangeList):
+    """Reads the page's balances from the journal in one go (two queries per page)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        balances = ledger.merchant_balances([merchant.pk for merchant in self.result_list])
+        for merchant in self.result_list:
+            merchant.balances = balances[merchant.pk]
+
+
+def _available_balance():
+    """A merchant's available balance as a correlated subquery (for filtering)."""
+
+    def side(field):
+        entries = (
+            JournalEntry.objects.filter(merchant=OuterRef("pk"), **{f"{field}__endswith": ":available"})
+            .order_by()
+            .values("merchant")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        return Coalesce(Subquery(entries, output_field=IntegerField()), Value(0))
+
+    return side("credit_account") - side("debit_account")
+
+
+class InDebtFilter(admin.SimpleListFilter):
+    title = _("available balance")
+    parameter_name = "balance"
+
+    def lookups(self, request, model_admin):
+        return [("debt", _("In debt (negative)")), ("positive", _("Withdrawable (positive)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "debt":
+            return queryset.alias(available=_available_balance()).filter(available__lt=0)
+        if self.value() == "positive":
+            return queryset.alias(available=_available_balance()).filter(available__gt=0)
+        return queryset
+
+
+@admin.register(MerchantBalance)
+class MerchantBalanceAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    """Each merchant's money in the journal: pending (in the refund window), available
+    (withdrawable; negative is a debt, 欠款), payouts in flight and paid out."""
+
+    merchant_field = "pk"
+    change_list_template = "admin/settlement/merchantbalance/change_list.html"
+    list_display = ("name", "pending", "available", "payouts_in_flight", "paid_out", "links")
+    list_display_links = None
+    list_filter = (InDebtFilter,)
+    search_fields = ("name", "slug")
+    ordering = ("name", "pk")
+
+    def get_changelist(self, request, **kwargs):
+        return _BalanceChangeList
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
+    @admin.display(description=_("pending (yuan)"))
+    def pending(self, merchant):
+        return yuan(merchant.balances["pending"])
+
+    @admin.display(description=_("available (yuan)"))
+    def available(self, merchant):
+        fen = merchant.balances["available"]
+        if fen < 0:
+            return format_html('<strong style="color:#ba2121">{} ({})</strong>', yuan(fen), _("debt / 欠款"))
+        return yuan(fen)
+
+    @admin.display(description=_("payouts in flight (yuan)"))
+    def payouts_in_flight(self, merchant):
+        return yuan(merchant.balances["payouts"])
+
+    @admin.display(description=_("paid out (yuan)"))
+    def paid_out(self, merchant):
+        return yuan(merchant.balances["paid_out"])
+
+    @admin.display(description=_("details"))
+    def links(self, merchant):
+        query = urlencode({"merchant__id__exact": merchant.pk})
+        return format_html(
+            '<a href="{}?{}">{}</a> · <a href="{}?{}">{}</a>',
+            reverse("admin:settlement_settlementstatement_changelist"),
+            query,
+            _("statements"),
+            reverse("admin:settlement_payout_changelist"),
+            query,
+            _("payouts"),
+        )
+
+
+# -- statements -----------------------------------------------------------------------
+def _statement_column(name):
+    return lambda statement: fen_to_yuan(getattr(statement, name))
+
+
+@admin.register(SettlementStatement)
+class SettlementStatementAdmin(
+    CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
+):
+    """Statements (对账单), made each night from the journal; the ledger check keeps
+    them honest. Read-only for everyone."""
+
+    csv_filename = "statements"
+    csv_columns = [
+        ("merchant_id", "merchant_id"),
+        ("merchant", "merchant__name"),
+        ("period_start", "period_start"),
+        ("period_end", "period_end"),
+        ("currency", "currency"),
+        *[
+            (f"{name}_yuan", _statement_column(name))
+            for name in SettlementStatement.FIGURES
+            if name not in ("order_count", "refund_count")
+        ],
+        ("order_count", "order_count"),
+        ("refund_count", "refund_count"),
+        ("generated_at", "generated_at"),
+    ]
+    list_display = (
+        "period",
+        "merchant",
+        "gross_yuan",
+        "refunds_yuan",
+        "commission_yuan",
+        "fees_yuan",
+        "net_yuan",
+        "settled_yuan",
+        "charge_backs_yuan",
+        "payouts_paid_yuan",
+        "opening_yuan",
+        "closing_yuan",
+        "order_count",
+        "refund_count",
+    )
+    list_filter = (("merchant", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("merchant",)
+    date_hierarchy = "period_start"
+    search_fields = ("merchant__name",)
+    ordering = ("-period_start", "merchant__name", "pk")
+    fieldsets = [
+        (None, {"fields": [("merchant", "period_start", "period_end", "currency")]}),
+        (
+            _("Sales"),
+            {
+                "fields": [
+                    ("gross_yuan", "order_count"),
+                    ("refunds_yuan", "refund_count"),
+                    "commission_yuan",
+                    "fees_yuan",
+                    "net_yuan",
+                ]
+            },
+        ),
+        (
+            _("Available balance"),
+            {
+                "fields": [
+                    "opening_yuan",
+                    "settled_yuan",
+                    "charge_backs_yuan",
+                    "payouts_requested_yuan",
+                    "payouts_returned_yuan",
+                    "closing_yuan",
+                    "payouts_paid_yuan",
+                ]
+            },
+        ),
+        (None, {"fields": ["generated_at"]}),
+    ]
+    readonly_fields = (
+        "merchant",
+        "period_start",
+        "period_end",
+        "currency",
+        "gross_yuan",
+        "order_count",
+        "refunds_yuan",
+        "refund_count",
+        "commission_yuan",
+        "fees_yuan",
+        "net_yuan",
+        "opening_yuan",
+        "settled_yuan",
+        "charge_backs_yuan",
+        "payouts_requested_yuan",
+        "payouts_returned_yuan",
+        "payouts_paid_yuan",
+        "closing_yuan",
+        "generated_at",
+    )
+
+    @admin.display(description=_("period"), ordering="period_start")
+    def period(self, statement):
+        if statement.period_start == statement.period_end:
+            return f"{statement.period_start:%Y-%m-%d}"
+        return f"{statement.period_start:%Y-%m-%d} – {statement.period_end:%Y-%m-%d}"
+
+    @admin.display(description=_("gross sales"), ordering="gross_sales")
+    def gross_yuan(self, s):
+        return yuan(s.gross_sales)
+
+    @admin.display(description=_("refunds"), ordering="refunds")
+    def refunds_yuan(self, s):
+        return yuan(s.refunds)
+
+    @admin.display(description=_("commission"))
+    def commission_yuan(self, s):
+        return _money(s.commission)
+
+    @admin.display(description=_("gateway fees"))
+    def fees_yuan(self, s):
+        return _money(s.gateway_fees)
+
+    @admin.display(description=_("net"), ordering="net")
+    def net_yuan(self, s):
+        return _money(s.net)
+
+    @admin.display(description=_("settled to available"))
+    def settled_yuan(self, s):
+        return _money(s.settled)
+
+    @admin.display(description=_("charge-backs"))
+    def charge_backs_yuan(self, s):
+        return _money(s.charge_backs)
+
+    @admin.display(description=_("payouts requested"))
+    def payouts_requested_yuan(self, s):
+        return yuan(s.payouts_requested)
+
+    @admin.display(description=_("payouts returned"))
+    def payouts_returned_yuan(self, s):
+        return yuan(s.payouts_returned)
+
+    @admin.display(description=_("payouts paid"))
+    def payouts_paid_yuan(self, s):
+        return yuan(s.payouts_paid)
+
+    @admin.display(description=_("opening available"))
+    def opening_yuan(self, s):
+        return _money(s.opening_available)
+
+    @admin.display(description=_("closing available"))
+    def closing_yuan(self, s):
+        return _money(s.closing_available)
+
+
+# -- payouts --------------------------------------------------------------------------
+class PayoutRequestForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("amount (yuan)"), min_value=Decimal("0.01"), decimal_places=2, max_digits=12
+    )
+    account_name = forms.CharField(label=_("account holder"), max_length=120)
+    bank_name = forms.CharField(label=_("bank"), max_length=120)
+    account_number = forms.CharField(label=_("account number"), max_length=64)
+
+    def __init__(self, *args, available: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.available = available
+        self.fields["amount"].help_text = _(
+            "Between %(min)s and %(max)s yuan, at most what is available."
+        ) % {
+            "min": yuan(settings.KPAY_PAYOUT_MIN),
+            "max": yuan(settings.KPAY_PAYOUT_MAX),
+        }
+
+    def clean_amount(self):
+        fen = int(self.cleaned_data["amount"] * 100)
+        if fen < settings.KPAY_PAYOUT_MIN:
+            raise forms.ValidationError(
+                _("The minimum payout is %(min)s yuan.") % {"min": yuan(settings.KPAY_PAYOUT_MIN)}
+            )
+        if fen > settings.KPAY_PAYOUT_MAX:
+            raise forms.ValidationError(
+                _("The maximum payout is %(max)s yuan.") % {"max": yuan(settings.KPAY_PAYOUT_MAX)}
+            )
+        if fen > self.available:
+            raise forms.ValidationError(
+                _("Only %(available)s yuan is available.") % {"available": yuan(max(self.available, 0))}
+            )
+        return fen
+
+
+class PayoutDecisionForm(forms.Form):
+    reference = forms.CharField(label=_("transfer reference"), max_length=80)
+    note = forms.CharField(
+        label=_("note"), max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, needs_reference: bool, note_required: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not needs_reference:
+            del self.fields["reference"]
+        else:
+            self.fields["reference"].help_text = _("The bank's reference of the transfer.")
+        self.fields["note"].required = note_required
+
+
+# action -> (service, label, statuses it applies to, whether a note is required)
+PAYOUT_DECISIONS = {
+    "approve": (payouts.payout_approve, _("Approve"), (Payout.Status.REQUESTED,), False),
+    "pay": (payouts.payout_mark_paid, _("Mark paid"), (Payout.Status.APPROVED,), False),
+    "reject": (
+        payouts.payout_reject,
+        _("Reject"),
+        (Payout.Status.REQUESTED, Payout.Status.APPROVED),
+        True,
+    ),
+    "fail": (payouts.payout_fail, _("Transfer failed"), (Payout.Status.APPROVED,), True),
+}
+
+
+class PayoutStatusChangeInline(ReadOnlyInline):
+    model = PayoutStatusChange
+    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
+    verbose_name = _("status change")
+    verbose_name_plural = _("status history")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+def _masked(number: str) -> str:
+    return f"•••• {number[-4:]}" if number else "-"
+
+
+@admin.register(Payout)
+class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    """Payouts (提现). Merchant staff request them ("Add payout"); finance works the
+    queue (filter by status): approve, reject with a note, mark paid with the bank's
+    reference, or record a failed transfer. Fields are never edited here."""
+
+    change_form_template = "admin/settlement/payout/change_form.html"
+    csv_filename = "payouts"
+    csv_columns = [
+        ("payout_no", "payout_no"),
+        ("merchant_id", "merchant_id"),
+        ("merchant", "merchant__name"),
+        ("amount_yuan", lambda payout: fen_to_yuan(payout.amount)),
+        ("currency", "currency"),
+        ("status", "status"),
+        ("requested_by", "requested_by__username"),
+        ("requested_at", "requested_at"),
+        ("decided_by", "decided_by__username"),
+        ("decided_at", "decided_at"),
+        ("decision_note", "decision_note"),
+        ("paid_at", "paid_at"),
+        ("transfer_reference", "transfer_reference"),
+        ("account_name", "account_name"),
+        ("bank_name", "bank_name"),
+        ("account_number", "account_number"),
+    ]
+    list_display = (
+        "payout_no",
+        "merchant",
+        "amount_yuan",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "paid_at",
+        "transfer_reference",
+        "account",
+        "decisions",
+    )
+    list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("merchant", "requested_by", "decided_by")
+    search_fields = ("payout_no", "transfer_reference", "merchant__name")
+    ordering = ("-requested_at", "-pk")
+    fields = (
+        ("payout_no", "status"),
+        ("merchant", "amount_yuan", "currency"),
+        ("account_name", "bank_name", "account_number"),
+        ("requested_by", "requested_at"),
+        ("decided_by", "decided_at", "decision_note"),
+        ("paid_at", "transfer_reference"),
+    )
+    readonly_fields = (
+        "payout_no",
+        "status",
+        "merchant",
+        "amount_yuan",
+        "currency",
+        "account_name",
+        "bank_name",
+        "account_number",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "paid_at",
+        "transfer_reference",
+    )
+    inlines = [PayoutStatusChangeInline]
+
+    # -- permissions: requests and decisions go through the services' own rules --
+    def has_add_permission(self, request):
+        return payouts.may_request_payout(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _may_decide(self, request) -> bool:
+        if not hasattr(request, "_kpay_may_decide_payouts"):
+            request._kpay_may_decide_payouts = payouts.may_decide_payouts(request.user)
+        return request._kpay_may_decide_payouts
+
+    def decisions_for(self, request, payout) -> list[tuple[str, str]]:
+        """``(url, label)`` of each decision the user may take on ``payout`` now."""
+        if not self._may_decide(request):
+            return []
+        return [
+            (reverse("admin:settlement_payout_decide", args=[payout.pk, action]), label)
+            for action, (_service, label, statuses, _note) in PAYOUT_DECISIONS.items()
+            if payout.status in statuses
+        ]
+
+    # -- columns --
+    @admin.display(description=_("amount (yuan)"), ordering="amount")
+    def amount_yuan(self, payout):
+        return yuan(payout.amount)
+
+    @admin.display(description=_("account"))
+    def account(self, payout):
+        return _masked(payout.account_number)
+
+    @admin.display(description=_("decide"))
+    def decisions(self, payout):
+        return getattr(payout, "decisions_html", "")
+
+    def get_list_display(self, request):
+        display = list(super().get_list_display(request))
+        if not self._may_decide(request):
+            display.remove("decisions")
+        return display
+
+    def get_changelist(self, request, **kwargs):
+        admin_self = self
+
+        class PayoutChangeList(ChangeList):
+            def get_results(self, request):
+                super().get_results(request)
+                for payout in self.result_list:
+                    payout.decisions_html = format_html_join(
+                        " · ", '<a href="{}">{}</a>', admin_self.decisions_for(request, payout)
+                    )
+
+        return PayoutChangeList
+
+    # -- pages that call the services --
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:payout_id>/decide/<str:action>/",
+                wrap(self.decision_view),
+                name="settlement_payout_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        payout = self.get_object(request, object_id)
+        if payout is not None:
+            extra_context["payout_decisions"] = self.decisions_for(request, payout)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A merchant's staff ask for a payout of its available balance."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        merchant = user_merchant(request.user)
+        available = ledger.merchant_available_balance(merchant.pk)
+        initial = {}
+        last = selectors.payout_last_account(merchant_id=merchant.pk)
+        if last is not None:
+            initial = {
+                "account_name": last.account_name,
+                "bank_name": last.bank_name,
+                "account_number": last.account_number,
+            }
+        form = PayoutRequestForm(request.POST or None, initial=initial, available=available)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payout = payouts.payout_request(
+                    merchant=merchant,
+                    amount=form.cleaned_data["amount"],
+                    by=request.user,
+                    account_name=form.cleaned_data["account_name"],
+                    bank_name=form.cleaned_data["bank_name"],
+                    account_number=form.cleaned_data["account_number"],
+                )
+            except KpayError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                messages.success(
+                    request,
+                    _("Payout %(no)s of %(amount)s yuan requested: finance will review it.")
+                    % {"no": payout.payout_no, "amount": yuan(payout.amount)},
+                )
+                return redirect("admin:settlement_payout_change", payout.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Request a payout"),
+            "merchant": merchant,
+            "available": yuan(available),
+            "in_debt": available < 0,
+            "minimum": yuan(settings.KPAY_PAYOUT_MIN),
+            "maximum": yuan(settings.KPAY_PAYOUT_MAX),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/settlement/payout/request.html", context)
+
+    def decision_view(self, request, payout_id, action):
+        if action not in PAYOUT_DECISIONS:
+            raise Http404
+        payout = self.get_queryset(request).filter(pk=payout_id).select_related("merchant").first()
+        if payout is None:
+            raise Http404
+        if not self._may_decide(request):
+            raise PermissionDenied
+        service, label, _statuses, note_required = PAYOUT_DECISIONS[action]
+        form = PayoutDecisionForm(
+            request.POST or None, needs_reference=action == "pay", note_required=note_required
+        )
+        if request.method == "POST" and form.is_valid():
+            arguments = {"payout_id": payout.pk, "by": request.user, "note": form.cleaned_data["note"]}
+            if action == "pay":
+                arguments["reference"] = form.cleaned_data["reference"]
+            try:
+                payout = service(**arguments)
+            except KpayError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                messages.success(
+                    request,
+                    _("Payout %(no)s is now %(status)s.")
+                    % {"no": payout.payout_no, "status": payout.get_status_display()},
+                )
+                return redirect("admin:settlement_payout_change", payout.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("%(action)s: payout %(no)s") % {"action": label, "no": payout.payout_no},
+            "action_label": label,
+            "payout": payout,
+            "amount": yuan(payout.amount),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/settlement/payout/decide.html", context)
+
+
+# -- dashboard ------------------------------------------------------------------------
+DASHBOARD_DAYS = 30
+DASHBOARD_SERIES = (
+    ("gross_sales", _("Paid"), "#417690"),
+    ("refunds", _("Refunds"), "#c47a1b"),
+    ("commission", _("Commission (net of refunds)"), "#5b8a3c"),
+    ("settled", _("Net settled to available"), "#6f4a8e"),
+)
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    """The last 30 days from the journal, by local day: paid, refunds, commission and
+    net settled, as charts and a table. Platform staff see every merchant (or one);
+    merchant staff see their own figures. One grouped query."""
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
+    def has_view_permission(self, request, obj=None):
+        allowed = is_platform_staff(request.user) or user_merchant(request.user) is not None
+        return allowed and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        last_day = parse_date(request.GET.get("end", "") or "") or today
+        last_day = min(last_day, today)
+        first_day = last_day - timedelta(days=DASHBOARD_DAYS - 1)
+        merchants = None
+        own = user_merchant(request.user)
+        if own is not None:
+            merchant = own
+        else:
+            merchants = list(Merchant.objects.order_by("name").only("pk", "name"))
+            chosen = request.GET.get("merchant", "")
+            merchant = next((m for m in merchants if str(m.pk) == chosen), None)
+        days = selectors.dashboard_days(
+            first_day=first_day, last_day=last_day, merchant_id=None if merchant is None else merchant.pk
+        )
+        totals = {
+            name: sum(day[name] for day in days)
+            for name in (
+                "gross_sales",
+                "refunds",
+                "commission",
+                "gateway_fees",
+                "net",
+                "settled",
+                "order_count",
+            )
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Finance dashboard"),
+            "merchant": merchant,
+            "merchants": merchants,
+            "first_day": first_day,
+            "last_day": last_day,
+            "previous_end": first_day - timedelta(days=1),
+            "next_end": last_day + timedelta(days=DASHBOARD_DAYS) if last_day < today else None,
+            "charts": [
+                (
+                    label,
+                    yuan(totals[name]),
+                    charts.bar_chart(
+                        title=str(label),
+                        days=[day["day"] for day in days],
+                        values=[day[name] for day in days],
+                        color=color,
+                    ),
+                )
+                for name, label, color in DASHBOARD_SERIES
+            ],
+            "rows": [
+                {
+                    "day": day["day"],
+                    "orders": day["order_count"],
+                    "cells": [_money(day[name]) for name in _DASHBOARD_COLUMNS],
+                }
+                for day in reversed(days)
+            ],
+            "totals": [_money(totals[name]) for name in _DASHBOARD_COLUMNS],
+            "total_orders": totals["order_count"],
+            "columns": [label for _name, label in _DASHBOARD_COLUMN_LABELS],
+        }
+        return TemplateResponse(request, "admin/settlement/dashboard.html", context)
+
+
+_DASHBOARD_COLUMN_LABELS = (
+    ("gross_sales", _("paid")),
+    ("refunds", _("refunds")),
+    ("commission", _("commission")),
+    ("gateway_fees", _("gateway fees")),
+    ("net", _("net")),
+    ("settled", _("settled to available")),
+)
+_DASHBOARD_COLUMNS = [name for name, _label in _DASHBOARD_COLUMN_LABELS]

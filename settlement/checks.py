@@ -1,0 +1,147 @@
+"""Settlement's ledger invariants, registered with ``payments.ledger_check`` (run by
+``manage.py ledger_check`` and after every database test).
+
+* Statements are a cache of the journal: every figure still equals what the journal
+  says, each statement's closing available balance is the next one's opening, and a
+  merchant's statements do not overlap.
+* Payouts are mirrored in the journal: a merchant's ``payouts`` account holds its
+  requested and approved payouts, ``paid_out`` its paid ones, and each payout posted
+  exactly the stages its status implies.
+"""
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.db.models import Sum
+
+from payments import ledger, ledger_check
+from payments.models import JournalEntry
+
+from . import selectors
+from .models import Payout, SettlementStatement
+
+LIMIT = 100
+
+
+def _statements():
+    return list(
+        SettlementStatement.objects.order_by("merchant_id", "period_start", "period_end").only(
+            "pk", "merchant_id", "period_start", "period_end", *SettlementStatement.FIGURES
+        )
+    )
+
+
+@ledger_check.register
+def statements_match_journal() -> Iterator[str]:
+    """Every statement's figures equal the journal's for its merchant and period.
+
+    Two queries: the statements, and the journal summed by merchant and local day;
+    prefix sums over the days then give any period's figures and opening balance.
+    """
+    statements = _statements()
+    if not statements:
+        return
+    merchant_ids = {s.merchant_id for s in statements}
+    daily = selectors.daily_components(merchant_ids=merchant_ids)
+    days: dict[int, list] = defaultdict(list)
+    for (merchant_id, day), components in daily.items():
+        days[merchant_id].append((day, components))
+    prefix: dict[int, tuple[list, list]] = {}
+    for merchant_id, rows in days.items():
+        rows.sort(key=lambda row: row[0])
+        running = dict(selectors.ZERO)
+        sums = [dict(running)]
+        for _day, components in rows:
+            running = selectors.add_components(dict(running), components)
+            sums.append(running)
+        prefix[merchant_id] = ([day for day, _ in rows], sums)
+
+    reported = 0
+    for statement in statements:
+        dates, sums = prefix.get(statement.merchant_id, ([], [dict(selectors.ZERO)]))
+        before = sums[bisect_left(dates, statement.period_start)]
+        through = sums[bisect_right(dates, statement.period_end)]
+        period = selectors.add_components(dict(through), before, sign=-1)
+        opening = before["available_in"] - before["available_out"]
+        expected = selectors.figures_from(period, opening_available=opening)
+        stored = statement.figures()
+        if stored != expected:
+            diff = {name: (stored[name], expected[name]) for name in stored if stored[name] != expected[name]}
+            yield f"statement {statement.pk} ({statement}): stored vs journal {diff}"
+            reported += 1
+            if reported >= LIMIT:
+                return
+
+
+@ledger_check.register
+def statements_chain() -> Iterator[str]:
+    """A merchant's statements follow each other: no overlap, and each closing
+    available balance is the next statement's opening balance."""
+    previous = None
+    reported = 0
+    for statement in _statements():
+        if previous is not None and previous.merchant_id == statement.merchant_id:
+            if statement.period_start <= previous.period_end:
+                merchant_id = statement.merchant_id
+                yield f"statements {previous.pk} and {statement.pk} of merchant {merchant_id} overlap"
+                reported += 1
+            elif statement.opening_available != previous.closing_available:
+                yield (
+                    f"statement {statement.pk} ({statement}) opens at {statement.opening_available}, "
+                    f"statement {previous.pk} closed at {previous.closing_available}"
+                )
+                reported += 1
+        if reported >= LIMIT:
+            return
+        previous = statement
+
+
+@ledger_check.register
+def payouts_match_journal() -> Iterator[str]:
+    """Each merchant's ``payouts`` account holds its requested and approved payouts and
+    ``paid_out`` its paid ones; each payout posted the stages its status implies, once."""
+    kinds = [JournalEntry.Kind.PAYOUT, JournalEntry.Kind.PAYOUT_RETURNED, JournalEntry.Kind.PAYOUT_PAID]
+    entries = JournalEntry.objects.filter(kind__in=kinds)
+    held: dict[tuple[int, str], int] = defaultdict(int)
+    for account, balance in ledger.account_balances(entries).items():
+        parts = account.split(":")
+        if parts[0] == "merchant" and parts[2] in ("payouts", "paid_out"):
+            held[(int(parts[1]), parts[2])] = -balance
+    expected: dict[tuple[int, str], int] = defaultdict(int)
+    rows = Payout.objects.order_by().values("merchant_id", "status").annotate(total=Sum("amount"))
+    for row in rows:
+        if row["status"] in Payout.IN_FLIGHT_STATUSES:
+            expected[(row["merchant_id"], "payouts")] += row["total"]
+        elif row["status"] == Payout.Status.PAID:
+            expected[(row["merchant_id"], "paid_out")] += row["total"]
+    for key in sorted(set(held) | set(expected)):
+        if held.get(key, 0) != expected.get(key, 0):
+            merchant_id, account = key
+            yield (
+                f"merchant {merchant_id}: {account} holds {held.get(key, 0)}, "
+                f"its payouts say {expected.get(key, 0)}"
+            )
+
+    stages = {
+        Payout.Status.REQUESTED: {"requested"},
+        Payout.Status.APPROVED: {"requested"},
+        Payout.Status.PAID: {"requested", "paid"},
+        Payout.Status.REJECTED: {"requested", "returned"},
+        Payout.Status.FAILED: {"requested", "returned"},
+    }
+    posted: dict[str, dict[str, int]] = defaultdict(dict)
+    for reference, amount in entries.values_list("reference", "amount"):
+        payout_no, _, stage = reference.rpartition(":")
+        posted[payout_no][stage] = amount
+    reported = 0
+    for payout_no, status, amount in Payout.objects.values_list("payout_no", "status", "amount"):
+        got = posted.pop(payout_no, {})
+        want = dict.fromkeys(stages[status], amount)
+        if got != want:
+            yield f"payout {payout_no} ({status}, {amount}): journal has {got}"
+            reported += 1
+        if reported >= LIMIT:
+            return
+    for payout_no in sorted(posted)[:LIMIT]:
+        yield f"journal entries {sorted(posted[payout_no])} for unknown payout {payout_no!r}"

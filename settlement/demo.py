@@ -1,0 +1,138 @@
+"""Finance demo data for ``manage.py seed_demo`` (development only).
+
+A fortnight of business is played through the real services on a demo clock: orders
+bought and paid (the sandbox gateway's notification applied in-process, no network),
+settled once their refund window is over, a payout paid and one waiting in the queue,
+and the daily statements of those days. Nothing is written around the services, so
+the journal and every ledger check stay sound.
+
+Run once: when the demo buyers already have orders, nothing is added.
+"""
+
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
+from unittest import mock
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from courses.models import Course, Merchant
+from kpay.errors import KpayError
+from orders.models import Order
+from orders.services import order_checkout
+from payments.gateways import get_gateway
+from payments.gateways.base import Notification, NotificationKind, TradeState
+from payments.services import payment_notification_handle, payment_start
+
+from .models import Payout
+from .payouts import payout_approve, payout_mark_paid, payout_request
+from .services import orders_settle_due, statements_generate
+
+BUYER_PREFIX = "demo-buyer-"
+# (days ago, hour, buyer number, course slug)
+PURCHASES = [
+    (13, 9, 1, "python-basics"),
+    (13, 10, 2, "data-analysis"),
+    (12, 9, 3, "python-basics"),
+    (12, 11, 1, "writing-that-works"),
+    (11, 9, 4, "data-analysis"),
+    (11, 10, 5, "photography-basics"),
+    (10, 9, 2, "python-basics"),
+    (10, 10, 6, "writing-that-works"),
+    (2, 9, 3, "data-analysis"),  # still in its refund window
+]
+
+
+@contextmanager
+def _clock(at: datetime):
+    """Every ``timezone.now()`` (and auto_now_add) answers ``at`` meanwhile."""
+    with mock.patch.object(timezone, "now", return_value=at):
+        yield
+
+
+def _at(days_ago: int, hour: int, minute: int = 0) -> datetime:
+    day = timezone.localdate() - timedelta(days=days_ago)
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)), timezone.get_default_timezone())
+
+
+def _pay(buyer, slug: str) -> Order:
+    gateway = get_gateway("sandbox")
+    order = order_checkout(learner=buyer, course_slug=slug).order
+    payment = payment_start(learner=buyer, order_no=order.order_no, channel="sandbox")
+    payment_notification_handle(
+        gateway=gateway,
+        notification=Notification(
+            event_id=f"DEMO-{payment.payment_no}",
+            event_type="TRADE.SUCCESS",
+            kind=NotificationKind.PAYMENT,
+            trade_no=payment.payment_no,
+            state=TradeState.SUCCEEDED,
+            amount=payment.amount,
+            currency=payment.currency,
+            gateway_txn_id=f"SBX{payment.payment_no}",
+            payer_id="demo_payer",
+            merchant_ids=gateway.merchant_ids,
+        ),
+    )
+    return order
+
+
+def seed_finance_demo(*, merchant: Merchant) -> str:
+    """Play the demo fortnight once; returns a line saying what there is."""
+    users = get_user_model().objects
+    if Order.objects.filter(learner__username__startswith=BUYER_PREFIX).exists():
+        return "Finance demo: already there."
+    if "sandbox" not in settings.KPAY_GATEWAYS:
+        return "Finance demo: skipped (needs the sandbox gateway)."
+    published = set(Course.objects.filter(status=Course.Status.PUBLISHED).values_list("slug", flat=True))
+    for days_ago, hour, number, slug in PURCHASES:
+        if slug not in published:
+            continue
+        buyer, created = users.get_or_create(
+            username=f"{BUYER_PREFIX}{number}", defaults={"email": f"{BUYER_PREFIX}{number}@kpay.localhost"}
+        )
+        if created:
+            buyer.set_unusable_password()
+            buyer.save(update_fields=["password"])
+        with _clock(_at(days_ago, hour)):
+            _pay(buyer, slug)
+
+    settled_at = _at(2, 12)
+    with _clock(settled_at):
+        settled = orders_settle_due(now=settled_at)
+
+    staff = users.filter(merchant_membership__merchant=merchant, is_active=True).first()
+    finance = users.filter(groups__name="finance", is_active=True).first()
+    payouts = 0
+    if staff is not None and finance is not None:
+        try:
+            with _clock(_at(2, 14)):
+                paid = payout_request(
+                    merchant=merchant,
+                    amount=max(settings.KPAY_PAYOUT_MIN, 15_000),
+                    by=staff,
+                    account_name="演示工作室 Demo Studio Ltd",
+                    bank_name="招商银行 China Merchants Bank",
+                    account_number="6225880000001234",
+                )
+                payout_approve(payout_id=paid.pk, by=finance, note="demo")
+            with _clock(_at(2, 16)):
+                payout_mark_paid(payout_id=paid.pk, by=finance, reference="DEMO-CMB-0001")
+            with _clock(_at(1, 10)):
+                payout_request(
+                    merchant=merchant,
+                    amount=settings.KPAY_PAYOUT_MIN,
+                    by=staff,
+                    account_name="演示工作室 Demo Studio Ltd",
+                    bank_name="招商银行 China Merchants Bank",
+                    account_number="6225880000001234",
+                )
+            payouts = Payout.objects.filter(merchant=merchant).count()
+        except KpayError as exc:  # e.g. KPAY_PAYOUT_MIN above what the demo earned
+            return f"Finance demo: {settled} orders settled; no payouts ({exc.message})."
+
+    statements = 0
+    for days_ago in range(14, 0, -1):
+        statements += len(statements_generate(period_start=timezone.localdate() - timedelta(days=days_ago)))
+    return f"Finance demo: {settled} orders settled, {payouts} payouts, {statements} daily statements."

@@ -1,0 +1,207 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from courses.models import CURRENCIES, Merchant
+from kpay.transitions import StatusChange
+from payments.models import JournalEntry
+
+
+class SettlementStatement(models.Model):
+    """A merchant's figures for one period (a day by default, in local dates), read
+    from the journal when the period was over.
+
+    They are a cache: ``ledger_check`` recomputes them from the journal and reports
+    any difference, and checks that each statement's closing available balance is
+    the next one's opening balance. All amounts are fen.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to (inclusive)"))
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    gross_sales = models.BigIntegerField(_("gross sales (fen)"), help_text=_("Orders paid in the period"))
+    refunds = models.BigIntegerField(_("refunds (fen)"))
+    commission = models.BigIntegerField(_("commission (fen)"), help_text=_("Net of refunded commission"))
+    gateway_fees = models.BigIntegerField(_("gateway fees (fen)"))
+    net = models.BigIntegerField(
+        _("net (fen)"), help_text=_("Gross sales - refunds - commission - gateway fees")
+    )
+    settled = models.BigIntegerField(_("settled to available (fen)"))
+    charge_backs = models.BigIntegerField(
+        _("charge-backs (fen)"), help_text=_("Refunds and fees of settled orders, charged to available")
+    )
+    payouts_requested = models.BigIntegerField(_("payouts requested (fen)"))
+    payouts_returned = models.BigIntegerField(_("payouts returned (fen)"))
+    payouts_paid = models.BigIntegerField(_("payouts paid (fen)"))
+    opening_available = models.BigIntegerField(_("opening available balance (fen)"))
+    closing_available = models.BigIntegerField(_("closing available balance (fen)"))
+    order_count = models.PositiveIntegerField(_("orders paid"))
+    refund_count = models.PositiveIntegerField(_("refunds"))
+    generated_at = models.DateTimeField(_("generated at"))
+
+    # The figures, in the order statements show and compare them.
+    FIGURES = (
+        "gross_sales",
+        "refunds",
+        "commission",
+        "gateway_fees",
+        "net",
+        "settled",
+        "charge_backs",
+        "payouts_requested",
+        "payouts_returned",
+        "payouts_paid",
+        "opening_available",
+        "closing_available",
+        "order_count",
+        "refund_count",
+    )
+
+    class Meta:
+        ordering = ["-period_start", "merchant_id"]
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        constraints = [
+            # Also the index a merchant's statements are read by.
+            models.UniqueConstraint(
+                fields=["merchant", "period_start", "period_end"], name="statement_once_per_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="statement_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(net=F("gross_sales") - F("refunds") - F("commission") - F("gateway_fees")),
+                name="statement_net_is_sum",
+            ),
+        ]
+
+    def __str__(self):
+        if self.period_start == self.period_end:
+            return f"{self.merchant_id} {self.period_start:%Y-%m-%d}"
+        return f"{self.merchant_id} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}"
+
+    def figures(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.FIGURES}
+
+
+class Payout(FSMModelMixin, models.Model):
+    """A merchant's withdrawal (提现) of its available balance.
+
+    requested → approved → paid, or rejected (from requested or approved), or failed
+    (approved, but the bank transfer did not go through). The amount leaves the
+    available balance when requested (journal: available → payouts) and comes back
+    when rejected or failed; paid moves it to paid out.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        PAID = "paid", _("Paid")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Transfer failed")
+
+    # Set aside in the journal's ``merchant:<id>:payouts`` account.
+    IN_FLIGHT_STATUSES = (Status.REQUESTED, Status.APPROVED)
+
+    payout_no = models.CharField(_("payout number"), max_length=32, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payouts")
+    amount = models.BigIntegerField(_("amount (fen)"))
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    status = FSMField(_("status"), default=Status.REQUESTED, choices=Status.choices, protected=True)
+    # Where the money goes, as the merchant gave it with the request (a snapshot).
+    account_name = models.CharField(_("account holder"), max_length=120, blank=True)
+    bank_name = models.CharField(_("bank"), max_length=120, blank=True)
+    account_number = models.CharField(_("account number"), max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts_requested"
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    transfer_reference = models.CharField(
+        _("transfer reference"), max_length=80, blank=True, help_text=_("The bank's reference")
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        indexes = [models.Index(fields=["merchant", "-requested_at"], name="payout_merchant_time_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | (~Q(transfer_reference="") & Q(paid_at__isnull=False)),
+                name="payout_paid_has_reference",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["rejected", "failed"]) | ~Q(decision_note=""),
+                name="payout_refusal_has_note",
+            ),
+            models.UniqueConstraint(
+                fields=["transfer_reference"],
+                condition=~Q(transfer_reference=""),
+                name="payout_transfer_reference_once",
+            ),
+        ]
+
+    def __str__(self):
+        return self.payout_no
+
+    # -- transitions: fields only (services drive them and post to the journal) --
+    @transition(field=status, source=Status.REQUESTED, target=Status.APPROVED)
+    def approve(self, *, at, by, note=""):
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(field=status, source=[Status.REQUESTED, Status.APPROVED], target=Status.REJECTED)
+    def reject(self, *, at, by, note):
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(field=status, source=Status.APPROVED, target=Status.FAILED)
+    def fail(self, *, at, by, note):
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(field=status, source=Status.APPROVED, target=Status.PAID)
+    def mark_paid(self, *, at, reference):
+        self.paid_at = at
+        self.transfer_reference = reference
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in self.IN_FLIGHT_STATUSES
+
+
+class PayoutStatusChange(StatusChange):
+    """The payout's history: every transition, who made it and why."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.CASCADE, related_name="status_changes")
+
+
+class MerchantBalance(Merchant):
+    """Merchants as finance sees them: their balances in the journal (admin page)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("merchant balance")
+        verbose_name_plural = _("merchant balances")
+
+
+class Dashboard(JournalEntry):
+    """The finance dashboard: the journal summed by day (admin page, no rows of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("finance dashboard")
+        verbose_name_plural = _("finance dashboard")

@@ -1,0 +1,180 @@
+"""Reads for settlement: a merchant's figures summed from the journal, payouts.
+
+Every figure of a statement, the dashboard and the ledger checks comes from one set of
+*components* (:data:`COMPONENTS`): conditional sums over journal entries that carry a
+merchant, all additive over time. A merchant's entries only touch its own accounts
+(``ledger_check.accounts_well_formed``), so account suffixes are enough to tell them
+apart, and one grouped query sums any number of merchants, days or periods.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from payments import ledger
+from payments.models import JournalEntry
+
+from .models import Payout
+
+Kind = JournalEntry.Kind
+_AVAILABLE = ":available"
+
+# name -> filter; each is SUM(amount) over the entries matching it, except the counts.
+COMPONENTS: dict[str, Q] = {
+    "payments": Q(kind=Kind.PAYMENT),
+    "payment_commission": Q(kind=Kind.PAYMENT, credit_account=ledger.PLATFORM_COMMISSION),
+    "refunds": Q(kind=Kind.REFUND),
+    "refund_commission": Q(kind=Kind.REFUND, debit_account=ledger.PLATFORM_COMMISSION),
+    "fees_charged": Q(kind=Kind.FEE, debit_account__startswith="merchant:"),
+    "fees_returned": Q(kind=Kind.FEE, credit_account__startswith="merchant:"),
+    "settled_in": Q(kind=Kind.SETTLEMENT, credit_account__endswith=_AVAILABLE),
+    "settled_out": Q(kind=Kind.SETTLEMENT, debit_account__endswith=_AVAILABLE),
+    "charged_available": Q(kind__in=[Kind.REFUND, Kind.FEE], debit_account__endswith=_AVAILABLE),
+    "fees_returned_available": Q(kind=Kind.FEE, credit_account__endswith=_AVAILABLE),
+    "payouts_requested": Q(kind=Kind.PAYOUT),
+    "payouts_returned": Q(kind=Kind.PAYOUT_RETURNED),
+    "payouts_paid": Q(kind=Kind.PAYOUT_PAID),
+    "available_in": Q(credit_account__endswith=_AVAILABLE),
+    "available_out": Q(debit_account__endswith=_AVAILABLE),
+}
+COUNTS: dict[str, tuple[str, Q]] = {
+    "order_count": ("order", Q(kind=Kind.PAYMENT)),
+    "refund_count": ("refund", Q(kind=Kind.REFUND)),
+}
+ZERO = dict.fromkeys([*COMPONENTS, *COUNTS], 0)
+
+
+def component_aggregates(within: Q | None = None) -> dict:
+    """The aggregate expressions of every component, each limited to ``within``."""
+    within = within or Q()
+    aggregates = {name: Sum("amount", filter=q & within) for name, q in COMPONENTS.items()}
+    for name, (field, q) in COUNTS.items():
+        aggregates[name] = Count(field, filter=q & within, distinct=True)
+    return aggregates
+
+
+def components_of(row: dict) -> dict[str, int]:
+    return {name: row.get(name) or 0 for name in ZERO}
+
+
+def add_components(into: dict[str, int], other: dict[str, int], sign: int = 1) -> dict[str, int]:
+    for name in ZERO:
+        into[name] += sign * other[name]
+    return into
+
+
+def figures_from(components: dict[str, int], *, opening_available: int = 0) -> dict[str, int]:
+    """A statement's figures from the components of its period and its opening balance."""
+    c = components
+    gross = c["payments"]
+    refunds = c["refunds"]
+    commission = c["payment_commission"] - c["refund_commission"]
+    fees = c["fees_charged"] - c["fees_returned"]
+    return {
+        "gross_sales": gross,
+        "refunds": refunds,
+        "commission": commission,
+        "gateway_fees": fees,
+        "net": gross - refunds - commission - fees,
+        "settled": c["settled_in"] - c["settled_out"],
+        "charge_backs": c["charged_available"] - c["fees_returned_available"],
+        "payouts_requested": c["payouts_requested"],
+        "payouts_returned": c["payouts_returned"],
+        "payouts_paid": c["payouts_paid"],
+        "opening_available": opening_available,
+        "closing_available": opening_available + c["available_in"] - c["available_out"],
+        "order_count": c["order_count"],
+        "refund_count": c["refund_count"],
+    }
+
+
+# -- periods ----------------------------------------------------------------------------
+def day_start(day: date) -> datetime:
+    """The first instant of a local day (TIME_ZONE, Asia/Shanghai)."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+def period_bounds(period_start: date, period_end: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` instants of the local dates ``period_start`` to ``period_end`` inclusive."""
+    return day_start(period_start), day_start(period_end + timedelta(days=1))
+
+
+def local_day():
+    """Journal entries' local date, for grouping by day."""
+    return TruncDate("created_at", tzinfo=timezone.get_default_timezone())
+
+
+def merchant_entries(merchant_ids=None) -> QuerySet[JournalEntry]:
+    entries = JournalEntry.objects.filter(merchant__isnull=False)
+    if merchant_ids is not None:
+        entries = entries.filter(merchant_id__in=list(merchant_ids))
+    return entries.order_by()
+
+
+def statement_figures(*, period_start: date, period_end: date, merchant_ids=None) -> dict[int, dict]:
+    """``{merchant_id: figures}`` for every merchant with journal entries in the period,
+    opening balance included: one grouped query, however many merchants and entries."""
+    start, end = period_bounds(period_start, period_end)
+    in_period = Q(created_at__gte=start)
+    before = Q(created_at__lt=start)
+    rows = (
+        merchant_entries(merchant_ids)
+        .filter(created_at__lt=end)
+        .values("merchant_id")
+        .annotate(
+            activity=Count("pk", filter=in_period),
+            opening_in=Sum("amount", filter=before & COMPONENTS["available_in"]),
+            opening_out=Sum("amount", filter=before & COMPONENTS["available_out"]),
+            **component_aggregates(in_period),
+        )
+    )
+    result = {}
+    for row in rows:
+        if not row["activity"]:
+            continue
+        opening = (row["opening_in"] or 0) - (row["opening_out"] or 0)
+        result[row["merchant_id"]] = figures_from(components_of(row), opening_available=opening)
+    return result
+
+
+def daily_components(*, merchant_ids=None, since: date | None = None, until: date | None = None):
+    """``{(merchant_id, local date): components}`` over the journal (one grouped query).
+    With ``merchant_ids=[]`` nothing is read."""
+    entries = merchant_entries(merchant_ids)
+    if since is not None:
+        entries = entries.filter(created_at__gte=day_start(since))
+    if until is not None:
+        entries = entries.filter(created_at__lt=day_start(until + timedelta(days=1)))
+    rows = entries.annotate(day=local_day()).values("merchant_id", "day").annotate(**component_aggregates())
+    return {(row["merchant_id"], row["day"]): components_of(row) for row in rows}
+
+
+def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None = None) -> list[dict]:
+    """Each local day from ``first_day`` to ``last_day``: paid (gross sales), refunds,
+    commission (net of reversals), fees and net settled to available. One grouped
+    query; days without entries are zeros."""
+    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
+        created_at__gte=day_start(first_day), created_at__lt=day_start(last_day + timedelta(days=1))
+    )
+    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
+    by_day = {row["day"]: figures_from(components_of(row)) for row in rows}
+    empty = figures_from(dict(ZERO))
+    days = []
+    day = first_day
+    while day <= last_day:
+        figures = by_day.get(day, empty)
+        days.append({"day": day, **figures})
+        day += timedelta(days=1)
+    return days
+
+
+# -- payouts ------------------------------------------------------------------------------
+def payout_get_for_update(*, pk: int) -> Payout:
+    return Payout.objects.select_for_update().get(pk=pk)
+
+
+def payout_last_account(*, merchant_id: int) -> Payout | None:
+    """The merchant's latest payout, whose bank details prefill the next request."""
+    return Payout.objects.filter(merchant_id=merchant_id).exclude(account_number="").first()

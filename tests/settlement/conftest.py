@@ -1,0 +1,104 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from courses import roles
+from payments.gateways.base import RefundState
+from payments.models import Refund
+from payments.refunds import refund_issue
+from settlement.services import order_settle
+from tests.factories import CourseFactory, MerchantStaffFactory, UserFactory
+from tests.refunds.conftest import _english, buy, gateway_refunds, paid, staff, support  # noqa: F401
+
+
+@pytest.fixture
+def no_refund_window(settings):
+    """Orders are due for settlement as soon as they are delivered (so that every
+    posting of a test happens now, in today's statement)."""
+    settings.KPAY_REFUND_WINDOW = timedelta(0)
+
+
+@pytest.fixture
+def settle():
+    """Settle ``order`` (its refund window must have ended by ``now``)."""
+
+    def settle(order, now=None):
+        assert order_settle(order_id=order.pk, now=now or timezone.now())
+        order.refresh_from_db()
+        return order
+
+    return settle
+
+
+@pytest.fixture
+def refund(support, gateway_refunds, django_capture_on_commit_callbacks):  # noqa: F811
+    """Refund ``amount`` (everything by default) of ``order``; the gateway says yes."""
+
+    def refund(order, amount=None):
+        gateway_refunds.answer = RefundState.SUCCEEDED
+        with django_capture_on_commit_callbacks(execute=True):
+            made = refund_issue(actor=support, order_id=order.pk, amount=amount, reason="test refund")
+        made.refresh_from_db()
+        assert made.status == Refund.Status.SUCCEEDED
+        order.refresh_from_db()
+        return made
+
+    return refund
+
+
+@pytest.fixture
+def merchant(course):
+    return course.merchant
+
+
+@pytest.fixture
+def merchant_user(merchant, staff):  # noqa: F811
+    from django.contrib.auth.models import Group
+
+    user = MerchantStaffFactory(merchant=merchant, username="studio-one-staff")
+    user.groups.add(Group.objects.get(name=roles.MERCHANT))
+    return user
+
+
+@pytest.fixture
+def course2(db):
+    return CourseFactory(price=4900, title="Other studio's course")
+
+
+@pytest.fixture
+def merchant2(course2):
+    return course2.merchant
+
+
+@pytest.fixture
+def merchant2_user(merchant2):
+    from django.contrib.auth.models import Group
+
+    user = MerchantStaffFactory(merchant=merchant2, username="studio-two-staff")
+    user.groups.add(Group.objects.get(name=roles.MERCHANT))
+    return user
+
+
+@pytest.fixture
+def finance(staff):  # noqa: F811
+    return staff(roles.FINANCE, "finance-fay")
+
+
+@pytest.fixture
+def finance2(staff):  # noqa: F811
+    return staff(roles.FINANCE, "finance-gus")
+
+
+@pytest.fixture
+def settled_orders(buy, course, no_refund_window, settle):  # noqa: F811
+    """``n`` orders of ``course`` (99.00 yuan: 89.10 to the merchant) paid and settled."""
+
+    def make(n, on=None):
+        orders = []
+        for _ in range(n):
+            order, _payment = buy(UserFactory(), on or course)
+            orders.append(settle(order))
+        return orders
+
+    return make
