@@ -55,6 +55,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         },
     },
     SUPPORT: {
+        "reconciliation": {"reconciliationrun": ("view",), "difference": ("view",)},
         "courses": {
             "merchant": ("view",),
             "course": ("view",),
@@ -92,6 +93,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "payments": {"payment": ("view",), "refund": ("view", "issue")},
     },
     FINANCE: {
+        # Reconciliation: run or upload bills ("add"), resolve differences ("change").
+        "reconciliation": {"reconciliationrun": ("add", "view"), "difference": ("change", "view")},
         "courses": {"merchant": ("view",)},
         "orders": {"order": ("view",), "orderstatuschange": ("view",)},
         "payments": {

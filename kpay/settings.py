@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -207,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     "simulators-deliver-notifications": {
         "task": "payments.simulators.tasks.deliver_due_notifications",
         "schedule": 5.0,
+    },
+    # WeChat Pay publishes yesterday's bill after 10:00 Beijing time (CELERY_TIMEZONE).
+    "reconciliation-fetch-bills": {
+        "task": "reconciliation.tasks.reconcile_bills",
+        "schedule": crontab(hour=10, minute=30),
     },
 }
 

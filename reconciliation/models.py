@@ -1,0 +1,157 @@
+"""Reconciliation (对账) of kpay's payments and refunds against the gateways' daily bills.
+
+A :class:`ReconciliationRun` is one reading of one gateway's bill of one day, fetched
+by the daily task or uploaded by finance staff. A day may be reconciled again (a
+later bill, a fix in kpay): every run is kept. A :class:`Difference` is one thing the
+bill and kpay disagree on; it belongs to the *bill* (gateway, day, kind, key), not to
+a run, so reconciling again updates the same row instead of adding another; ``run``
+is the latest run that found it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from payments.models import Payment, Refund
+
+
+class ReconciliationRun(models.Model):
+    class Source(models.TextChoices):
+        FETCHED = "fetched", _("Fetched from the gateway")
+        UPLOADED = "uploaded", _("Uploaded by staff")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    gateway = models.CharField(_("gateway"), max_length=32, help_text=_("Alias in KPAY_GATEWAYS"))
+    bill_date = models.DateField(_("bill date"))
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    file_size = models.BigIntegerField(_("file size (bytes)"), default=0)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(_("error"), blank=True)
+
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    payment_lines = models.PositiveIntegerField(_("payment lines"), default=0)
+    refund_lines = models.PositiveIntegerField(_("refund lines"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    differences_found = models.PositiveIntegerField(_("differences"), default=0)
+    repaired = models.PositiveIntegerField(_("repaired"), default=0)
+    # Totals of the bill's lines, in fen, and what the bill's own summary says (None:
+    # it says nothing of it).
+    payments_total = models.BigIntegerField(_("payments (fen)"), default=0)
+    refunds_total = models.BigIntegerField(_("refunds (fen)"), default=0)
+    fees_total = models.BigIntegerField(_("fees (fen)"), default=0)
+    summary_lines = models.PositiveIntegerField(_("summary: lines"), null=True, blank=True)
+    summary_payments_total = models.BigIntegerField(_("summary: payments (fen)"), null=True, blank=True)
+    summary_refunds_total = models.BigIntegerField(_("summary: refunds (fen)"), null=True, blank=True)
+    summary_fees_total = models.BigIntegerField(_("summary: fees (fen)"), null=True, blank=True)
+    fees_posted = models.PositiveIntegerField(
+        _("fees recorded"), default=0, help_text=_("Fee entries this run added to the journal")
+    )
+    fees_posted_total = models.BigIntegerField(_("fees recorded (fen)"), default=0)
+
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        ordering = ["-bill_date", "-started_at", "-pk"]
+        indexes = [models.Index(fields=["gateway", "bill_date"], name="recon_run_bill_idx")]
+        constraints = [
+            # One run at a time per bill: a second is refused while the first runs.
+            models.UniqueConstraint(
+                fields=["gateway", "bill_date"], condition=Q(status="running"), name="recon_run_one_running"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.gateway} {self.bill_date:%Y-%m-%d} #{self.pk}"
+
+
+class Difference(models.Model):
+    class Kind(models.TextChoices):
+        PAID_NOT_RECORDED = "paid_not_recorded", _("Paid at the gateway, not paid in kpay")
+        MISSING_AT_GATEWAY = "missing_at_gateway", _("Paid in kpay, not on the bill")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amounts differ")
+        STATUS_MISMATCH = "status_mismatch", _("Statuses differ")
+        REFUND_NOT_RECORDED = "refund_not_recorded", _("Refunded at the gateway, not in kpay")
+        REFUND_MISSING_AT_GATEWAY = "refund_missing_at_gateway", _("Refunded in kpay, not on the bill")
+        REFUND_AMOUNT_MISMATCH = "refund_amount_mismatch", _("Refund amounts differ")
+        REFUND_STATUS_MISMATCH = "refund_status_mismatch", _("Refund statuses differ")
+        SUMMARY_MISMATCH = "summary_mismatch", _("Bill totals differ from its lines")
+        UNKNOWN_TRADE = "unknown_trade", _("Trade unknown to kpay")
+        INVALID_LINE = "invalid_line", _("Unreadable bill line")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+        REPAIRED = "repaired", _("Repaired automatically")
+
+    gateway = models.CharField(_("gateway"), max_length=32)
+    bill_date = models.DateField(_("bill date"))
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    # What makes the difference the same one when the bill is read again: the trade or
+    # refund number, "summary", or the line number of an unreadable line.
+    key = models.CharField(_("key"), max_length=80)
+    run = models.ForeignKey(
+        ReconciliationRun,
+        on_delete=models.PROTECT,
+        related_name="differences",
+        verbose_name=_("latest run"),
+    )
+    trade_no = models.CharField(_("trade number"), max_length=64, blank=True, db_index=True)
+    txn_id = models.CharField(_("gateway transaction id"), max_length=64, blank=True)
+    refund_no = models.CharField(_("refund number"), max_length=64, blank=True)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("payment")
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("refund")
+    )
+    kpay_amount = models.BigIntegerField(_("kpay amount (fen)"), null=True, blank=True)
+    gateway_amount = models.BigIntegerField(_("gateway amount (fen)"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution_note = models.CharField(_("resolution note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("found at"))
+    updated_at = models.DateTimeField(_("last seen at"))
+
+    class Meta:
+        verbose_name = _("difference")
+        verbose_name_plural = _("differences")
+        ordering = ["-bill_date", "-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "-bill_date"], name="recon_diff_queue_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "bill_date", "kind", "key"], name="recon_difference_once_per_bill"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | ~Q(resolution_note=""), name="recon_difference_closed_with_note"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.key}"

@@ -1,0 +1,215 @@
+"""Every write of reconciliation: running a bill (fetched or uploaded), and resolving
+a difference. The matching itself is :mod:`reconciliation.matching`."""
+
+import hashlib
+import logging
+import tempfile
+from datetime import date, timedelta
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courses.roles import is_platform_staff
+from kpay.errors import KpayError
+from payments.gateways import get_gateway
+from payments.gateways.base import BillReader, EmptyBill, Gateway, InvalidBill
+
+from .exceptions import AlreadyRunning, DifferenceNotOpen, NoBills, NoteRequired, ReconciliationError
+from .matching import BILL_TIMEZONE, Reconciler
+from .models import Difference, ReconciliationRun
+
+logger = logging.getLogger(__name__)
+
+# A run still "running" after this long died with its process: a new run may start.
+STALE_AFTER = timedelta(hours=2)
+_CHUNK = 1 << 16
+
+
+class _HashingWriter:
+    """Writes through to ``target`` and keeps the SHA-256 and size of what went by."""
+
+    def __init__(self, target: BinaryIO):
+        self.target, self.size, self.sha256 = target, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+
+def bills_gateways() -> list[str]:
+    """The aliases of the configured gateways that have bills."""
+    return [alias for alias in settings.KPAY_GATEWAYS if get_gateway(alias).has_bills]
+
+
+def yesterday() -> date:
+    """The last day whose bills the gateways have (or soon will have)."""
+    return timezone.now().astimezone(BILL_TIMEZONE).date() - timedelta(days=1)
+
+
+def _gateway_with_bills(alias: str) -> Gateway:
+    gateway = get_gateway(alias)
+    if not gateway.has_bills:
+        raise NoBills()
+    return gateway
+
+
+def _check_day(bill_date: date) -> None:
+    if bill_date > timezone.now().astimezone(BILL_TIMEZONE).date():
+        raise ReconciliationError(_("A bill is of a past day (or today), not of a day to come."))
+
+
+def _run_start(*, alias: str, bill_date: date, source: str, uploaded_by=None, now) -> ReconciliationRun:
+    """A new run, unless one of the same bill is running (one that has been running
+    for longer than STALE_AFTER died with its process and is marked failed)."""
+    ReconciliationRun.objects.filter(
+        gateway=alias,
+        bill_date=bill_date,
+        status=ReconciliationRun.Status.RUNNING,
+        started_at__lt=now - STALE_AFTER,
+    ).update(
+        status=ReconciliationRun.Status.FAILED,
+        error=_("Abandoned: still running after %(hours)s hours.") % {"hours": STALE_AFTER.seconds // 3600},
+        finished_at=now,
+    )
+    try:
+        with transaction.atomic():
+            return ReconciliationRun.objects.create(
+                gateway=alias, bill_date=bill_date, source=source, uploaded_by=uploaded_by, started_at=now
+            )
+    except IntegrityError:
+        raise AlreadyRunning() from None
+
+
+def _reconcile(run: ReconciliationRun, gateway: Gateway, reader: BillReader) -> ReconciliationRun:
+    """Match the bill, then record the outcome on the run; any failure is recorded on
+    the run (what was written before it stays: fees are posted once, and differences
+    are updated by the next run)."""
+    reconciler = Reconciler(run, gateway, now=run.started_at)
+    try:
+        tally = reconciler.reconcile(reader)
+    except Exception as exc:
+        logger.exception("reconciliation %s failed", run)
+        return _run_fail(run, exc)
+    for name in (
+        "lines",
+        "payment_lines",
+        "refund_lines",
+        "matched",
+        "repaired",
+        "payments_total",
+        "refunds_total",
+        "fees_total",
+        "fees_posted",
+        "fees_posted_total",
+    ):
+        setattr(run, name, getattr(tally, name))
+    run.differences_found = run.differences.count()
+    run.status = ReconciliationRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+    logger.info(
+        "reconciliation %s: %s lines, %s matched, %s differences, %s fees posted",
+        run,
+        run.lines,
+        run.matched,
+        run.differences_found,
+        run.fees_posted,
+    )
+    return run
+
+
+def _run_fail(run: ReconciliationRun, exc: BaseException) -> ReconciliationRun:
+    run.status = ReconciliationRun.Status.FAILED
+    run.error = str(exc.message) if isinstance(exc, KpayError) else f"{type(exc).__name__}: {exc}"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def reconciliation_fetch(*, gateway_alias: str, bill_date: date) -> ReconciliationRun:
+    """Fetch the gateway's bill of ``bill_date`` and reconcile it. A failure (gateway
+    down, bill not ready, bad file) is recorded on the run, which is returned."""
+    gateway = _gateway_with_bills(gateway_alias)
+    _check_day(bill_date)
+    run = _run_start(
+        alias=gateway_alias, bill_date=bill_date, source=ReconciliationRun.Source.FETCHED, now=timezone.now()
+    )
+    with tempfile.TemporaryFile(prefix="kpay-bill-") as file:
+        try:
+            writer = _HashingWriter(file)
+            bill = gateway.fetch_bill(bill_date, writer)
+            run.file_name, run.file_size = bill.filename, writer.size
+            run.file_sha256 = writer.sha256.hexdigest()
+            run.save(update_fields=["file_name", "file_size", "file_sha256"])
+            file.seek(0)
+            reader = EmptyBill() if bill.empty else gateway.read_bill(file)
+        except Exception as exc:
+            logger.warning("reconciliation %s: no bill: %s", run, exc)
+            return _run_fail(run, exc)
+        return _reconcile(run, gateway, reader)
+
+
+def reconciliation_upload(
+    *, actor, gateway_alias: str, bill_date: date, file: BinaryIO, file_name: str
+) -> ReconciliationRun:
+    """Reconcile a bill staff downloaded from the gateway's merchant platform and
+    uploaded (``file``: seekable, as downloaded or unpacked). A file that is not a
+    bill of the gateway raises :class:`InvalidBill` and starts no run."""
+    gateway = _gateway_with_bills(gateway_alias)
+    _check_day(bill_date)
+    digest, size = hashlib.sha256(), 0
+    while chunk := file.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    if size == 0:
+        raise InvalidBill(_("The file is empty."))
+    file.seek(0)
+    reader = gateway.read_bill(file)  # InvalidBill: not this gateway's bill
+    run = _run_start(
+        alias=gateway_alias,
+        bill_date=bill_date,
+        source=ReconciliationRun.Source.UPLOADED,
+        uploaded_by=actor,
+        now=timezone.now(),
+    )
+    run.file_name, run.file_size, run.file_sha256 = file_name[:255], size, digest.hexdigest()
+    run.save(update_fields=["file_name", "file_size", "file_sha256"])
+    return _reconcile(run, gateway, reader)
+
+
+def reconciliation_fetch_all(*, bill_date: date) -> list[ReconciliationRun]:
+    """The daily job: every gateway with bills, each on its own (one failing does not
+    stop the others; its failure is on its run)."""
+    runs = []
+    for alias in settings.KPAY_GATEWAYS:
+        try:
+            if not get_gateway(alias).has_bills:
+                continue
+            runs.append(reconciliation_fetch(gateway_alias=alias, bill_date=bill_date))
+        except Exception:
+            logger.exception("reconciliation of %s's bill of %s could not start", alias, bill_date)
+    return runs
+
+
+def difference_resolve(*, actor, difference_id: int, note: str) -> Difference:
+    """Finance staff close an open difference, saying how (the note is required)."""
+    note = (note or "").strip()
+    if not note:
+        raise NoteRequired()
+    if not (is_platform_staff(actor) and actor.has_perm("reconciliation.change_difference")):
+        raise ReconciliationError(_("You may not resolve differences."), code="forbidden")
+    with transaction.atomic():
+        difference = Difference.objects.select_for_update().get(pk=difference_id)
+        if difference.status != Difference.Status.OPEN:
+            raise DifferenceNotOpen()
+        difference.status = Difference.Status.RESOLVED
+        difference.resolved_by = actor
+        difference.resolved_at = timezone.now()
+        difference.resolution_note = note[:500]
+        difference.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
+    logger.info("difference %s resolved by %s", difference.pk, actor)
+    return difference

@@ -1,0 +1,14 @@
+from datetime import date
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def reconcile_bills(bill_date: str | None = None) -> list[int]:
+    """Daily (beat, after the gateways publish yesterday's bills): fetch and reconcile
+    every gateway's bill of ``bill_date`` (ISO, default yesterday). Idempotent: a day
+    reconciled again updates its differences and posts no fee twice."""
+    day = date.fromisoformat(bill_date) if bill_date else services.yesterday()
+    return [run.pk for run in services.reconciliation_fetch_all(bill_date=day)]
