@@ -253,15 +253,22 @@ def _event_record(gateway, notification, payment, outcome, detail, now) -> None:
 
 def payment_sync(*, payment: Payment) -> Payment:
     """Ask the gateway where a payment stands and apply the answer (a notification may
-    have been lost). Unknown outcomes (gateway down) leave the payment as it is."""
+    have been lost). Unknown outcomes (gateway down) leave the payment as it is.
+
+    A payment we had given up on (failed, or closed while the learner was paying) that
+    the gateway says was paid is captured like a late notification would be: applied
+    to its order, or kept as owed back if the order has closed meanwhile.
+    """
     gateway = get_gateway(payment.gateway)
     status = gateway.query_payment(payment.payment_no)
     now = timezone.now()
+    paid = status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED)
     with transaction.atomic():
         locked = selectors.payment_get_for_update(payment_no=payment.payment_no, gateway=gateway.alias)
-        if locked.status != Payment.Status.PENDING:
+        still_open = (Payment.Status.PENDING, Payment.Status.FAILED, Payment.Status.CLOSED)
+        if locked.status not in (still_open if paid else (Payment.Status.PENDING,)):
             return locked
-        if status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED):
+        if paid:
             if _flag_if_mismatch(
                 locked,
                 gateway,

@@ -175,3 +175,20 @@ def test_the_pay_pages_status_poll_asks_the_gateway(live_simulators, learner, co
 
     assert status["paid"] is True
     assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
+
+
+@pytest.mark.parametrize("given_up", [Payment.Status.CLOSED, Payment.Status.FAILED])
+def test_query_captures_a_payment_we_had_given_up_on_but_the_learner_paid(
+    live_simulators, learner, course, settings, given_up
+):
+    lose_notifications(settings)
+    order, payment = start(learner, course)
+    press(payment.action["code_url"], "pay")
+    # Our close (or a failure report) crossed the learner's payment at the gateway.
+    Payment.objects.filter(pk=payment.pk).update(status=given_up)
+
+    synced = payment_sync(payment=payment)
+
+    assert synced.status == Payment.Status.SUCCEEDED
+    assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
+    assert synced.status_changes.get().from_status == given_up
