@@ -30,7 +30,7 @@ def test_a_bill_file_is_reconciled(tmp_path, course, today, capsys):
     assert (run.source, run.file_name, run.lines, run.matched) == ("uploaded", "wechatpay.csv.gz", 2, 1)
     assert Difference.objects.get().kind == Difference.Kind.UNKNOWN_TRADE
     out = capsys.readouterr().out
-    assert f"{run}: Succeeded: 2 lines, 1 matched, 1 differences" in out
+    assert f"{run}: succeeded: 2 lines, 1 matched, 1 differences" in out
 
 
 @pytest.mark.parametrize(
@@ -62,4 +62,4 @@ def test_fetching_every_gateway_reports_the_runs_that_failed(today, capsys):
         call_command("reconcile", "--date", today.isoformat())
     runs = ReconciliationRun.objects.order_by("gateway")
     assert [(run.gateway, run.status) for run in runs] == [("alipay", "failed"), ("wechatpay", "failed")]
-    assert capsys.readouterr().out.count("Failed") == 2
+    assert capsys.readouterr().out.count(": failed:") == 2

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc.message)) from exc
         for run in runs:
             self.stdout.write(
-                f"{run}: {run.get_status_display()}: {run.lines} lines, {run.matched} matched, "
+                f"{run}: {run.status}: {run.lines} lines, {run.matched} matched, "
                 f"{run.differences_found} differences, {run.repaired} repaired, "
                 f"{run.fees_posted} fees posted" + (f"; {run.error}" if run.error else "")
             )
