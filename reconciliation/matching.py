@@ -298,13 +298,10 @@ class Reconciler:
         self._compare_paid(line, row)
 
     def _status_mismatch(self, line: BillLine, row: dict, detail: str) -> None:
-        self._difference(
+        self._payment_difference(
             Difference.Kind.STATUS_MISMATCH,
-            line.trade_no,
-            line=line,
-            payment_id=row["id"],
-            kpay_amount=row["amount"],
-            gateway_amount=line.amount,
+            line,
+            row,
             detail=detail,
         )
 
@@ -313,13 +310,10 @@ class Reconciler:
         agrees = True
         if line.amount != row["amount"]:
             agrees = False
-            self._difference(
+            self._payment_difference(
                 Difference.Kind.AMOUNT_MISMATCH,
-                line.trade_no,
-                line=line,
-                payment_id=row["id"],
-                kpay_amount=row["amount"],
-                gateway_amount=line.amount,
+                line,
+                row,
                 detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
                 % {"bill": line.amount, "kpay": row["amount"]},
             )
@@ -358,14 +352,11 @@ class Reconciler:
         self.refunds_seen.add(row["id"])
         if not line.succeeded:
             if row["status"] == Refund.Status.SUCCEEDED:
-                self._difference(
+                self._refund_difference(
                     Difference.Kind.REFUND_STATUS_MISMATCH,
                     key,
-                    line=line,
-                    payment_id=row["payment_id"],
-                    refund_id=row["id"],
-                    kpay_amount=row["amount"],
-                    gateway_amount=line.amount,
+                    line,
+                    row,
                     detail=_("The bill says %(bill)s; kpay has it succeeded.") % {"bill": line.status},
                 )
             else:
@@ -381,14 +372,11 @@ class Reconciler:
 
     def _refund_not_recorded(self, line: BillLine, row: dict, key: str, why: str) -> None:
         detail = _("kpay has this refund %(status)s.") % {"status": row["status"]}
-        self._difference(
+        self._refund_difference(
             Difference.Kind.REFUND_NOT_RECORDED,
             key,
-            line=line,
-            payment_id=row["payment_id"],
-            refund_id=row["id"],
-            kpay_amount=row["amount"],
-            gateway_amount=line.amount,
+            line,
+            row,
             detail=f"{detail} {why}".strip(),
         )
 
@@ -396,27 +384,21 @@ class Reconciler:
         agrees = True
         if line.amount != row["amount"]:
             agrees = False
-            self._difference(
+            self._refund_difference(
                 Difference.Kind.REFUND_AMOUNT_MISMATCH,
                 key,
-                line=line,
-                payment_id=row["payment_id"],
-                refund_id=row["id"],
-                kpay_amount=row["amount"],
-                gateway_amount=line.amount,
+                line,
+                row,
                 detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
                 % {"bill": line.amount, "kpay": row["amount"]},
             )
         if line.trade_no and line.trade_no != row["payment__payment_no"]:
             agrees = False
-            self._difference(
+            self._refund_difference(
                 Difference.Kind.REFUND_STATUS_MISMATCH,
                 key,
-                line=line,
-                payment_id=row["payment_id"],
-                refund_id=row["id"],
-                kpay_amount=row["amount"],
-                gateway_amount=line.amount,
+                line,
+                row,
                 detail=_("The bill lists it under trade %(bill)s; kpay under %(kpay)s.")
                 % {"bill": line.trade_no, "kpay": row["payment__payment_no"]},
             )
@@ -446,13 +428,10 @@ class Reconciler:
             status, why = row["status"], _("Asking the gateway failed: %(error)s") % {"error": exc.message}
         if status in PAID:
             self.tally.repaired += 1
-            self._difference(
+            self._payment_difference(
                 Difference.Kind.PAID_NOT_RECORDED,
-                line.trade_no,
-                line=line,
-                payment_id=row["id"],
-                kpay_amount=row["amount"],
-                gateway_amount=line.amount,
+                line,
+                row,
                 detail=_("kpay had it %(status)s; the gateway's answer to a query was applied.")
                 % {"status": row["status"]},
                 repaired=True,
@@ -460,13 +439,10 @@ class Reconciler:
             self._compare_paid(line, Payment.objects.filter(pk=row["id"]).values(*PAYMENT_FIELDS).get())
             return
         detail = _("The bill says paid; kpay has it %(status)s.") % {"status": status}
-        self._difference(
+        self._payment_difference(
             Difference.Kind.PAID_NOT_RECORDED,
-            line.trade_no,
-            line=line,
-            payment_id=row["id"],
-            kpay_amount=row["amount"],
-            gateway_amount=line.amount,
+            line,
+            row,
             detail=f"{detail} {why}".strip(),
         )
         with transaction.atomic():
@@ -488,14 +464,11 @@ class Reconciler:
             self._refund_not_recorded(line, {**row, "status": status}, key, why)
             return
         self.tally.repaired += 1
-        self._difference(
+        self._refund_difference(
             Difference.Kind.REFUND_NOT_RECORDED,
             key,
-            line=line,
-            payment_id=row["payment_id"],
-            refund_id=row["id"],
-            kpay_amount=row["amount"],
-            gateway_amount=line.amount,
+            line,
+            row,
             detail=_("kpay had it %(status)s; the gateway's answer to a query was applied.")
             % {"status": row["status"]},
             repaired=True,
@@ -643,6 +616,31 @@ class Reconciler:
             self._difference(Difference.Kind.SUMMARY_MISMATCH, "summary", detail=problem)
 
     # -- writing ---------------------------------------------------------------------------
+    def _payment_difference(self, kind: str, line: BillLine, row: dict, **fields) -> None:
+        """A difference about a bill line and kpay's payment ``row``."""
+        self._difference(
+            kind,
+            line.trade_no,
+            line=line,
+            payment_id=row["id"],
+            kpay_amount=row["amount"],
+            gateway_amount=line.amount,
+            **fields,
+        )
+
+    def _refund_difference(self, kind: str, key: str, line: BillLine, row: dict, **fields) -> None:
+        """A difference about a bill line and kpay's refund ``row``."""
+        self._difference(
+            kind,
+            key,
+            line=line,
+            payment_id=row["payment_id"],
+            refund_id=row["id"],
+            kpay_amount=row["amount"],
+            gateway_amount=line.amount,
+            **fields,
+        )
+
     def _difference(
         self,
         kind: str,
