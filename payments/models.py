@@ -318,7 +318,7 @@ class JournalEntry(models.Model):
         SETTLEMENT = "settlement", _("Order settled: pending to available")
         FEE = "fee", _("Gateway fee")
         PAYOUT = "payout", _("Payout requested")
-        PAYOUT_RETURNED = "payout_returned", _("Payout rejected: back to available")
+        PAYOUT_RETURNED = "payout_returned", _("Payout returned to available (rejected or failed)")
         PAYOUT_PAID = "payout_paid", _("Payout paid")
 
     posting_id = models.UUIDField(default=uuid.uuid4, db_index=True)

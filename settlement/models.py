@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from courses.models import CURRENCIES, Merchant
@@ -39,7 +40,7 @@ class SettlementStatement(models.Model):
     opening_available = models.BigIntegerField(_("opening available balance (fen)"))
     closing_available = models.BigIntegerField(_("closing available balance (fen)"))
     order_count = models.PositiveIntegerField(_("orders paid"))
-    refund_count = models.PositiveIntegerField(_("refunds"))
+    refund_count = models.PositiveIntegerField(_("refunds made"))
     generated_at = models.DateTimeField(_("generated at"))
 
     # The figures, in the order statements show and compare them.
@@ -99,7 +100,7 @@ class Payout(FSMModelMixin, models.Model):
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Requested")
         APPROVED = "approved", _("Approved")
-        PAID = "paid", _("Paid")
+        PAID = "paid", pgettext_lazy("payout status", "Paid")
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Transfer failed")
 

@@ -3,7 +3,7 @@ late posting that ``ledger_check`` reported (``--regenerate``)."""
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.utils.dateparse import parse_date
 
 from kpay.errors import KpayError
@@ -22,6 +22,7 @@ class Command(BaseCommand):
             help="bring existing statements back in line with the journal (else they are kept)",
         )
 
+    @no_translations
     def handle(self, *args, first, last, regenerate, **options):
         start, end = parse_date(first or ""), parse_date(last or first or "")
         if start is None or end is None or end < start:
