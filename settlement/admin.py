@@ -6,7 +6,7 @@ staff), approved, rejected, failed and marked paid (finance) on pages that call
 own merchant's rows only (``MerchantScopedAdminMixin``), on every page.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -617,6 +617,21 @@ DASHBOARD_SERIES = (
 )
 
 
+# The dashboard shows no day before this (nor after today): a date typed into the
+# address never reaches the database as an impossible or overflowing range.
+DASHBOARD_FIRST_DAY = date(2000, 1, 1)
+
+
+def _dashboard_last_day(raw: str, *, today: date) -> date:
+    """The ``end`` query parameter as a day within [2000-01-01 + 29 days, today];
+    anything unreadable (``2026-02-30``, ``garbage``) means today."""
+    try:
+        day = parse_date(raw or "") or today
+    except ValueError:
+        day = today
+    return max(min(day, today), DASHBOARD_FIRST_DAY + timedelta(days=DASHBOARD_DAYS - 1))
+
+
 @admin.register(Dashboard)
 class DashboardAdmin(admin.ModelAdmin):
     """The last 30 days from the journal, by local day: paid, refunds, commission and
@@ -644,8 +659,7 @@ class DashboardAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        last_day = parse_date(request.GET.get("end", "") or "") or today
-        last_day = min(last_day, today)
+        last_day = _dashboard_last_day(request.GET.get("end", ""), today=today)
         first_day = last_day - timedelta(days=DASHBOARD_DAYS - 1)
         merchants = None
         own = user_merchant(request.user)

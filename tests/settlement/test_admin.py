@@ -334,6 +334,15 @@ def test_the_dashboard_shows_the_days_figures_for_finance(client, books, finance
     assert all(r["orders"] == 0 for r in past.context["rows"]) and len(past.context["rows"]) == 30
 
 
+@pytest.mark.parametrize("end", ["garbage", "2026-02-30", "0001-01-01", "9999-12-31"])
+def test_an_impossible_dashboard_date_shows_a_valid_period_not_a_500(client, finance, end):
+    response = as_user(client, finance).get(DASHBOARD, {"end": end})
+    assert response.status_code == 200
+    first, last = response.context["first_day"], response.context["last_day"]
+    assert (last - first).days == 29 and last <= timezone.localdate()
+    assert first.year >= 2000
+
+
 def test_a_merchant_sees_its_own_dashboard_only(client, books, merchant2_user, merchant):
     response = as_user(client, merchant2_user).get(DASHBOARD, {"merchant": merchant.pk})
     assert response.status_code == 200 and "Studio One" not in response.text

@@ -189,6 +189,7 @@ def test_the_command_refuses_open_periods_and_bad_dates(paid, capsys):
     yesterday = (today - timedelta(days=1)).isoformat()
     call_command("settlement_statements", "--from", yesterday)  # no activity: nothing to state
     assert "0 statements made" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="dates"):
-        call_command("settlement_statements", "--from", "yesterday")
+    for bad in ("yesterday", "2026-02-30"):
+        with pytest.raises(CommandError, match="dates"):
+            call_command("settlement_statements", "--from", bad)
     assert not SettlementStatement.objects.exists()

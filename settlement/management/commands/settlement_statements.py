@@ -24,7 +24,10 @@ class Command(BaseCommand):
 
     @no_translations
     def handle(self, *args, first, last, regenerate, **options):
-        start, end = parse_date(first or ""), parse_date(last or first or "")
+        try:
+            start, end = parse_date(first or ""), parse_date(last or first or "")
+        except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+            start = end = None
         if start is None or end is None or end < start:
             raise CommandError("--from and --to are dates (YYYY-MM-DD), --from first.")
         made = 0
