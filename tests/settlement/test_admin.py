@@ -372,3 +372,24 @@ def test_the_admin_index_links_the_finance_pages(client, finance):
     page = as_user(client, finance).get(reverse("admin:index")).text
     for url in (BALANCES, STATEMENTS, PAYOUTS, DASHBOARD):
         assert url in page
+
+
+@pytest.mark.parametrize("amount", ["abc", "-5", "0.001", "100.005", "1e9", "NaN", "Infinity", "", "9" * 30])
+def test_an_unreadable_payout_amount_is_a_form_error(amount):
+    from settlement.admin import PayoutRequestForm
+
+    form = PayoutRequestForm(
+        data={"amount": amount, "account_name": "A", "bank_name": "B", "account_number": "1"},
+        available=10**12,
+    )
+    assert not form.is_valid() and "amount" in form.errors
+
+
+def test_full_width_digits_from_a_chinese_keyboard_are_read_as_yuan():
+    from settlement.admin import PayoutRequestForm
+
+    form = PayoutRequestForm(
+        data={"amount": "１００.５０", "account_name": "A", "bank_name": "B", "account_number": "1"},
+        available=10**12,
+    )
+    assert form.is_valid() and form.cleaned_data["amount"] == 10050
