@@ -101,9 +101,17 @@ class GatewayEventInline(ReadOnlyInline):
         return admin_link(event, event.event_id)
 
 
+class UnappliedReturnForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    """Payments, read-only; an unapplied one can be returned to its payer ("Return to
+    payer", through ``refunds.refund_unapplied``)."""
+
     merchant_field = "order__merchant"
+    change_form_template = "admin/payments/payment/change_form.html"
     list_display = (
         "payment_no",
         "order_link",
@@ -177,6 +185,61 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
     @admin.display(description=_("risk assessment when paid"))
     def risk_json(self, payment):
         return pretty_json(payment.risk_assessment)
+
+    # -- returning an unapplied payment ---------------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:payment_id>/return/", wrap(self.return_view), name="payments_payment_return"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        payment = self.get_object(request, object_id)
+        tools = []
+        if (
+            payment is not None
+            and refunds.unapplied_returnable(payment)
+            and refunds.staff_may_return_unapplied(request.user)
+        ):
+            tools.append((reverse("admin:payments_payment_return", args=[payment.pk]), _("Return to payer")))
+        extra_context["payment_tools"] = tools
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def return_view(self, request, payment_id):
+        payment = self.get_queryset(request).filter(pk=payment_id).first()
+        if payment is None:
+            raise Http404
+        if not refunds.staff_may_return_unapplied(request.user):
+            raise PermissionDenied
+        form = UnappliedReturnForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = refunds.refund_unapplied(
+                    actor=request.user, payment_id=payment.pk, reason=form.cleaned_data["reason"]
+                )
+            except KpayError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                refund.refresh_from_db()
+                messages.success(
+                    request,
+                    _("Refund %(no)s is now %(status)s.")
+                    % {"no": refund, "status": refund.get_status_display()},
+                )
+                return redirect("admin:payments_refund_change", refund.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Return payment %(payment_no)s to its payer") % {"payment_no": payment.payment_no},
+            "payment": payment,
+            "returnable": refunds.unapplied_returnable(payment),
+            "amount": yuan(payment.amount),
+            "needs_two": payment.amount > settings.KPAY_REFUND_APPROVAL_THRESHOLD,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/payments/payment/return.html", context)
 
 
 @admin.register(GatewayEvent)

@@ -140,3 +140,22 @@ class SecondApproverRequired(RefundError):
     code = "refund_second_approver_required"
     message = _("This refund is above the approval threshold: a different staff member must approve it too.")
     http_status = 403
+
+
+class PaymentNotFound(RefundError):
+    code = "payment_not_found"
+    message = _("No such payment.")
+    http_status = 404
+
+
+class PaymentNotUnapplied(RefundError):
+    code = "payment_not_unapplied"
+    message = _(
+        "Only a payment its order could not take (received for nothing) can be returned "
+        "to its payer this way; refund an order's own payment from the order."
+    )
+
+
+class UnappliedAlreadyReturned(RefundError):
+    code = "unapplied_already_returned"
+    message = _("This payment has been returned to its payer already, or its return is under way.")

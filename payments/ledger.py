@@ -26,7 +26,8 @@ Accounts (balances are debits minus credits; what the platform owes is negative)
 
 Refunds are not an account of their own: a refund posting (kind ``refund``) takes the
 refunded amount back from the accounts the payment credited, in proportion, and out
-of clearing, so "refunds" is the journal filtered by kind.
+of clearing, so "refunds" is the journal filtered by kind. Returning an unapplied
+payment (kind ``refund`` too) takes it from ``platform:unapplied_receipts`` instead.
 
 Refund rounding: a refund takes back the commission in proportion to what has been
 refunded of the payment *in total*, with the commission the payment actually posted
@@ -198,6 +199,28 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
         if amount > 0
     ]
     return JournalEntry.objects.bulk_create(rows)
+
+
+def post_unapplied_refund(*, refund, payment, at) -> list[JournalEntry]:
+    """An unapplied payment went back to its payer: what was held as owed back leaves
+    clearing. No merchant or commission is involved: none was ever credited."""
+    return JournalEntry.objects.bulk_create(
+        [
+            JournalEntry(
+                kind=JournalEntry.Kind.REFUND,
+                debit_account=UNAPPLIED_RECEIPTS,
+                credit_account=gateway_clearing(payment.channel),
+                amount=refund.amount,
+                currency=payment.currency,
+                merchant=None,
+                order_id=payment.order_id,
+                payment=payment,
+                refund=refund,
+                memo=f"refund {refund.refund_no}: unapplied payment returned to the payer",
+                created_at=at,
+            )
+        ]
+    )
 
 
 def order_pending_balance(order) -> int:

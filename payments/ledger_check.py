@@ -154,17 +154,19 @@ def refund_bookkeeping() -> Iterator[str]:
 
 @register
 def reversals_within_postings() -> Iterator[str]:
-    """No refund took back from an account more than its payment's posting gave it."""
+    """No refund took back from an account more than its payment's posting gave it
+    (an applied payment's, or an unapplied one's: the unapplied receipts)."""
     legs: dict[tuple[int, str], int] = {}
+    postings = [JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
     rows = (
         JournalEntry.objects.filter(
-            payment__refunded_amount__gt=0, kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.REFUND]
+            payment__refunded_amount__gt=0, kind__in=[*postings, JournalEntry.Kind.REFUND]
         )
         .values("payment_id", "kind", "debit_account", "credit_account")
         .annotate(total=Sum("amount"))
     )
     for row in rows:
-        if row["kind"] == JournalEntry.Kind.PAYMENT:
+        if row["kind"] in postings:
             key, sign = (row["payment_id"], row["credit_account"]), 1
         else:
             key, sign = (row["payment_id"], row["debit_account"]), -1

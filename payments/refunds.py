@@ -41,6 +41,8 @@ from .exceptions import (
     InvalidRefundAmount,
     InvalidResponse,
     OrderNotRefundable,
+    PaymentNotFound,
+    PaymentNotUnapplied,
     RefundExceedsPaid,
     RefundNotAllowed,
     RefundNotFound,
@@ -48,6 +50,7 @@ from .exceptions import (
     RefundStateConflict,
     RefundWindowClosed,
     SecondApproverRequired,
+    UnappliedAlreadyReturned,
     UnknownTrade,
 )
 from .flags import merchant_ids_mismatch, payment_flag
@@ -139,39 +142,105 @@ def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: st
         amount = left if amount is None else amount
         if amount <= 0 or amount > left:
             raise RefundExceedsPaid()
-        payment.refund_reserved += amount
-        try:
-            with statement_guard():
-                payment.save(update_fields=["refund_reserved"])
-        except IntegrityError as exc:  # the database's word on over-refunding
-            raise RefundExceedsPaid() from exc
-        refund = Refund.objects.create(
-            refund_no=new_public_number("R"),
-            payment=payment,
-            order=order,
-            amount=amount,
-            currency=payment.currency,
-            reason=reason,
+        refund, opened = _open(
+            payment,
+            actor=actor,
             origin=origin,
-            requested_by=actor,
-            created_at=now,
+            amount=amount,
+            reason=reason,
+            at=now,
+            transition="request" if learner else "issue",
         )
-        changes = [
-            RefundStatusChange(
-                refund=refund,
-                from_status="",
-                to_status=refund.status,
-                transition="request" if learner else "issue",
-                actor=actor,
-                reason=reason,
-                created_at=now,
-            )
-        ]
+        changes = [opened]
         if origin == Refund.Origin.RISK:
             changes.append(_approve_for_risk(refund, note=reason, at=now))
         elif not learner:
             changes.append(_approve_step(refund, actor=actor, note=reason, at=now))
         RefundStatusChange.objects.bulk_create(changes)
+    return refund
+
+
+def _open(
+    payment: Payment, *, actor, origin: str, amount: int, reason: str, at, transition: str
+) -> tuple[Refund, RefundStatusChange]:
+    """Reserve ``amount`` on a locked payment and open a (requested) refund for it;
+    returns the refund and its first status change (unsaved)."""
+    payment.refund_reserved += amount
+    try:
+        with statement_guard():
+            payment.save(update_fields=["refund_reserved"])
+    except IntegrityError as exc:  # the database's word on over-refunding
+        raise RefundExceedsPaid() from exc
+    refund = Refund.objects.create(
+        refund_no=new_public_number("R"),
+        payment=payment,
+        order=payment.order,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        origin=origin,
+        requested_by=actor,
+        created_at=at,
+    )
+    opened = RefundStatusChange(
+        refund=refund,
+        from_status="",
+        to_status=refund.status,
+        transition=transition,
+        actor=actor,
+        reason=reason,
+        created_at=at,
+    )
+    return refund, opened
+
+
+# -- returning money no order took ----------------------------------------------------
+def staff_may_return_unapplied(user) -> bool:
+    """Whether ``user`` may return unapplied payments: platform staff who issue refunds.
+    The money is the platform's to give back (no merchant ever received it), so merchant
+    staff may not, whatever permissions they hold."""
+    return staff_may(user, "issue_refund") and is_platform_staff(user)
+
+
+def unapplied_returnable(payment: Payment) -> bool:
+    """An unapplied payment nothing of which is refunded or on its way back."""
+    return payment.status == Payment.Status.UNAPPLIED and payment.refundable_amount == payment.amount
+
+
+def refund_unapplied(*, actor, payment_id: int, reason: str) -> Refund:
+    """Give an unapplied payment (its order was paid by another payment, or closed) back
+    to its payer, in full, through its gateway.
+
+    It is an ordinary refund of that payment (same life cycle, gateway call after
+    commit, refund number as idempotency key, four eyes above the approval threshold
+    as for :func:`refund_issue`), but on success it is booked against the unapplied
+    receipts, never on the order (see :func:`_settle`). The amount is reserved on the
+    payment, so only one return can be under way or succeed."""
+    if not staff_may_return_unapplied(actor):
+        raise RefundNotAllowed()
+    reason = _clean_reason(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            payment = selectors.payment_get_for_update_by_pk(pk=payment_id)
+        except Payment.DoesNotExist:
+            raise PaymentNotFound() from None
+        if payment.status != Payment.Status.UNAPPLIED:
+            raise PaymentNotUnapplied()
+        if not unapplied_returnable(payment):
+            raise UnappliedAlreadyReturned()
+        refund, opened = _open(
+            payment,
+            actor=actor,
+            origin=Refund.Origin.STAFF,
+            amount=payment.amount,
+            reason=reason,
+            at=now,
+            transition="issue",
+        )
+        RefundStatusChange.objects.bulk_create(
+            [opened, _approve_step(refund, actor=actor, note=reason, at=now)]
+        )
     return refund
 
 
@@ -381,7 +450,10 @@ def _apply_status(refund_id: int, status: RefundStatus, *, reason: str) -> Refun
 
 def _settle(refund: Refund, payment: Payment, *, gateway_refund_id: str, reason: str, at) -> str:
     """The money went back to the payer: book it on the payment, the order (which may
-    revoke access) and the journal, and tell the learner. Returns the event outcome."""
+    revoke access) and the journal, and tell the learner. Returns the event outcome.
+
+    The return of an unapplied payment is booked against the unapplied receipts only:
+    the order was never paid by that payment, so it is left as it is."""
     if refund.status == Refund.Status.SUCCEEDED:
         return GatewayEvent.Outcome.DUPLICATE
     was_reserved = refund.in_flight
@@ -401,15 +473,25 @@ def _settle(refund: Refund, payment: Payment, *, gateway_refund_id: str, reason:
     )
     if change is None:
         return GatewayEvent.Outcome.IGNORED
+    unapplied = payment.status == Payment.Status.UNAPPLIED
     payment.refunded_amount += refund.amount
     if was_reserved:
         payment.refund_reserved -= refund.amount
-    payment.save(update_fields=["refunded_amount", "refund_reserved"])
+    fields = ["refunded_amount", "refund_reserved"]
+    if unapplied:
+        payment.flag = f"returned to the payer by refund {refund.refund_no}"
+        fields.append("flag")
+    payment.save(update_fields=fields)
     refund.save(update_fields=["status", "succeeded_at", "gateway_refund_id"])
     change.save()
     order = payment.order
-    order_record_refund(order=order, amount=refund.amount, at=at, reason=f"refund {refund.refund_no}")
-    ledger.post_refund(refund=refund, payment=payment, order=order, refunded_before=refunded_before, at=at)
+    if unapplied:
+        ledger.post_unapplied_refund(refund=refund, payment=payment, at=at)
+    else:
+        order_record_refund(order=order, amount=refund.amount, at=at, reason=f"refund {refund.refund_no}")
+        ledger.post_refund(
+            refund=refund, payment=payment, order=order, refunded_before=refunded_before, at=at
+        )
     _tell_learner_on_commit(refund, order)
     return GatewayEvent.Outcome.PROCESSED
 
