@@ -396,21 +396,27 @@ class RefundRatio(RuleKind):
 
     def aggregates(self, params, context):
         from orders.models import Order
-        from payments.models import Refund
+        from payments.models import Payment, Refund
 
         paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
         at = _when(context.at)
+        # Money returned because it was paid twice (an unapplied payment) is not the
+        # learner asking for a refund: only refunds of the order's own payment count.
         refunded = (
             f"SELECT COUNT(DISTINCT o.{_column(Order, 'id')}) FROM {_table(Order)} o"
             f" JOIN {_table(Refund)} r ON r.{_column(Refund, 'order')} = o.{_column(Order, 'id')}"
+            f" JOIN {_table(Payment)} p ON p.{_column(Payment, 'id')} = r.{_column(Refund, 'payment')}"
             f" WHERE {paid} AND r.{_column(Refund, 'created_at')} < %s"
-            f" AND r.{_column(Refund, 'status')} <> %s"
+            f" AND r.{_column(Refund, 'status')} <> %s AND p.{_column(Payment, 'status')} <> %s"
         )
         return {
             "paid_orders": _sql(
                 f"SELECT COUNT(*) FROM {_table(Order)} o WHERE {paid}", [context.learner_id, at]
             ),
-            "refunded_orders": _sql(refunded, [context.learner_id, at, at, Refund.Status.DENIED.value]),
+            "refunded_orders": _sql(
+                refunded,
+                [context.learner_id, at, at, Refund.Status.DENIED.value, Payment.Status.UNAPPLIED.value],
+            ),
         }
 
     def hit(self, params, context, facts):

@@ -270,3 +270,30 @@ def test_others_see_no_button_and_are_refused(client, staff, course, paid_twice,
 def test_an_unknown_payment_is_not_found(client, support):
     client.force_login(support)
     assert client.get(reverse("admin:payments_payment_return", args=[987654])).status_code == 404
+
+
+def test_returning_money_paid_twice_does_not_count_as_the_learner_refunding(
+    paid_twice, support, learner, gateway_refunds, django_capture_on_commit_callbacks
+):
+    from riskcontrol.engine import evaluate
+    from riskcontrol.interface import CheckoutContext
+    from riskcontrol.rules import KINDS
+
+    order, _applied, payment = paid_twice
+    gateway_refunds.answer = RefundState.SUCCEEDED
+    return_it(payment, support, django_capture_on_commit_callbacks)
+    assert Refund.objects.get(payment=payment).status == Refund.Status.SUCCEEDED
+
+    rule = {
+        "pk": 0,
+        "name": "refund ratio",
+        "kind": "refund_ratio",
+        "params": KINDS["refund_ratio"].clean_params({"min_orders": 1, "max_ratio": "0.00"}),
+        "action": "review",
+        "monitor_only": False,
+    }
+    context = CheckoutContext(
+        learner_id=learner.pk, merchant_id=order.merchant_id, course_ids=(1,), amount=100, currency="CNY"
+    )
+    [verdict] = evaluate("checkout", context, [rule])[1]
+    assert not verdict["hit"], verdict
