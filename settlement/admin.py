@@ -145,6 +145,16 @@ def _statement_column(name):
     return lambda statement: fen_to_yuan(getattr(statement, name))
 
 
+def _figure(field: str, description, *, signed: bool = False):
+    """An admin column showing a statement's ``field`` (fen) in yuan."""
+
+    def show(self, statement):
+        value = getattr(statement, field)
+        return _money(value) if signed else yuan(value)
+
+    return admin.display(description=description, ordering=field)(show)
+
+
 @admin.register(SettlementStatement)
 class SettlementStatementAdmin(
     CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
@@ -247,53 +257,19 @@ class SettlementStatementAdmin(
             return f"{statement.period_start:%Y-%m-%d}"
         return f"{statement.period_start:%Y-%m-%d} – {statement.period_end:%Y-%m-%d}"
 
-    @admin.display(description=_("gross sales"), ordering="gross_sales")
-    def gross_yuan(self, s):
-        return yuan(s.gross_sales)
-
-    @admin.display(description=_("refunds"), ordering="refunds")
-    def refunds_yuan(self, s):
-        return yuan(s.refunds)
-
-    @admin.display(description=_("commission"))
-    def commission_yuan(self, s):
-        return _money(s.commission)
-
-    @admin.display(description=_("gateway fees"))
-    def fees_yuan(self, s):
-        return _money(s.gateway_fees)
-
-    @admin.display(description=_("net"), ordering="net")
-    def net_yuan(self, s):
-        return _money(s.net)
-
-    @admin.display(description=_("settled to available"))
-    def settled_yuan(self, s):
-        return _money(s.settled)
-
-    @admin.display(description=_("charge-backs"))
-    def charge_backs_yuan(self, s):
-        return _money(s.charge_backs)
-
-    @admin.display(description=_("payouts requested"))
-    def payouts_requested_yuan(self, s):
-        return yuan(s.payouts_requested)
-
-    @admin.display(description=_("payouts returned"))
-    def payouts_returned_yuan(self, s):
-        return yuan(s.payouts_returned)
-
-    @admin.display(description=_("payouts paid"))
-    def payouts_paid_yuan(self, s):
-        return yuan(s.payouts_paid)
-
-    @admin.display(description=_("opening available"))
-    def opening_yuan(self, s):
-        return _money(s.opening_available)
-
-    @admin.display(description=_("closing available"))
-    def closing_yuan(self, s):
-        return _money(s.closing_available)
+    # Figures that may be negative (net, balances, charge-backs) show as such (_money).
+    gross_yuan = _figure("gross_sales", _("gross sales"))
+    refunds_yuan = _figure("refunds", _("refunds"))
+    commission_yuan = _figure("commission", _("commission"), signed=True)
+    fees_yuan = _figure("gateway_fees", _("gateway fees"), signed=True)
+    net_yuan = _figure("net", _("net"), signed=True)
+    settled_yuan = _figure("settled", _("settled to available"), signed=True)
+    charge_backs_yuan = _figure("charge_backs", _("charge-backs"), signed=True)
+    payouts_requested_yuan = _figure("payouts_requested", _("payouts requested"))
+    payouts_returned_yuan = _figure("payouts_returned", _("payouts returned"))
+    payouts_paid_yuan = _figure("payouts_paid", _("payouts paid"))
+    opening_yuan = _figure("opening_available", _("opening available"), signed=True)
+    closing_yuan = _figure("closing_available", _("closing available"), signed=True)
 
 
 # -- payouts --------------------------------------------------------------------------
