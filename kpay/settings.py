@@ -247,6 +247,11 @@ KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
     raise ImproperlyConfigured("KPAY_COMMISSION_RATE must be between 0 and 1, e.g. 0.10.")
 KPAY_KEY_DIR = Path(env.str("KPAY_KEY_DIR", default=str(VAR_DIR / "keys")))
+# How long one settlement statement covers: day (the default), week (Monday to Sunday)
+# or month.
+KPAY_STATEMENT_PERIOD = env.str("KPAY_STATEMENT_PERIOD", default="day")
+if KPAY_STATEMENT_PERIOD not in ("day", "week", "month"):
+    raise ImproperlyConfigured("KPAY_STATEMENT_PERIOD must be day, week or month.")
 # What a merchant may withdraw in one payout (提现), in fen: default 100 to 50,000 yuan.
 KPAY_PAYOUT_MIN = env.int("KPAY_PAYOUT_MIN", default=10_000)
 KPAY_PAYOUT_MAX = env.int("KPAY_PAYOUT_MAX", default=5_000_000)

@@ -10,8 +10,9 @@ settlement of the same order serialise instead of deadlocking.
 import logging
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from orders.models import Order
@@ -136,25 +137,52 @@ def statements_generate(
     return [*created, *changed]
 
 
-def statements_generate_due(*, now=None, days: int = STATEMENT_CATCH_UP_DAYS) -> int:
-    """The beat task's work: yesterday's statements once the day is over (plus
-    ``STATEMENT_GRACE``), and those of the ``days`` before if runs were missed.
+def period_end_for(start: date, period: str) -> date:
+    """The last day of the statement period (``day``, ``week`` Monday to Sunday, or
+    ``month``) that contains ``start``."""
+    if period == "day":
+        return start
+    if period == "week":
+        return start + timedelta(days=6 - start.weekday())
+    if period == "month":
+        following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return following - timedelta(days=1)
+    raise ValueError(f"unknown statement period {period!r}")
 
-    A day's statements are made together (one INSERT), so the days after the latest
-    daily statement are the ones to do: a run that finds yesterday done costs one
-    query. Returns how many statements were made.
+
+def statements_generate_due(
+    *, now=None, days: int = STATEMENT_CATCH_UP_DAYS, period: str | None = None
+) -> int:
+    """The beat task's work: the statements of every period (``KPAY_STATEMENT_PERIOD``:
+    a day by default, or a week or a month) that has ended (plus
+    ``STATEMENT_GRACE``) since the latest statement, looking back at most ``days``
+    days (whole periods) when there is none yet.
+
+    A period's statements are made together (one INSERT), so the periods after the
+    latest statement are the ones to do: a run that finds nothing due costs one query.
+    A new period starts the day after the latest statement ends, so changing the
+    setting never makes statements overlap (the first one after a change is shorter).
+    Returns how many statements were made.
     """
     now = now or timezone.now()
-    last_day = timezone.localtime(now - STATEMENT_GRACE).date() - timedelta(days=1)
-    first_day = last_day - timedelta(days=days - 1)
-    latest = SettlementStatement.objects.filter(period_start=F("period_end")).aggregate(
-        latest=Max("period_end")
-    )["latest"]
+    period = period or settings.KPAY_STATEMENT_PERIOD
+    last_complete_day = timezone.localtime(now - STATEMENT_GRACE).date() - timedelta(days=1)
+    latest = SettlementStatement.objects.aggregate(latest=Max("period_end"))["latest"]
     if latest is not None:
-        first_day = max(first_day, latest + timedelta(days=1))
+        start = latest + timedelta(days=1)
+    else:
+        start = _period_start(last_complete_day - timedelta(days=days - 1), period)
     made = 0
-    day = first_day
-    while day <= last_day:
-        made += len(statements_generate(period_start=day, now=now))
-        day += timedelta(days=1)
+    while (end := period_end_for(start, period)) <= last_complete_day:
+        made += len(statements_generate(period_start=start, period_end=end, now=now))
+        start = end + timedelta(days=1)
     return made
+
+
+def _period_start(day: date, period: str) -> date:
+    """The first day of the statement period that contains ``day``."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)

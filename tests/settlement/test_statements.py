@@ -1,7 +1,7 @@
 """Statements: figures summed from the journal, made once per merchant and period,
 and kept honest by the ledger checks."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -193,3 +193,40 @@ def test_the_command_refuses_open_periods_and_bad_dates(paid, capsys):
         with pytest.raises(CommandError, match="dates"):
             call_command("settlement_statements", "--from", bad)
     assert not SettlementStatement.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "end"),
+    [
+        ("day", date(2026, 11, 18), date(2026, 11, 18)),
+        ("week", date(2026, 11, 18), date(2026, 11, 22)),  # Wednesday → Sunday
+        ("month", date(2026, 2, 3), date(2026, 2, 28)),
+        ("month", date(2024, 2, 3), date(2024, 2, 29)),
+        ("month", date(2026, 12, 1), date(2026, 12, 31)),
+    ],
+)
+def test_period_ends(period, start, end):
+    from settlement.services import period_end_for
+
+    assert period_end_for(start, period) == end
+
+
+def test_weekly_statements_cover_monday_to_sunday_and_follow_on_without_overlap(paid, settings):
+    from settlement.services import statements_generate_due
+
+    settings.KPAY_STATEMENT_PERIOD = "week"
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    next_monday = monday + timedelta(days=7)
+    during = selectors.day_start(next_monday - timedelta(days=2)) + timedelta(hours=1)  # Saturday
+
+    assert statements_generate_due(now=during) == 0  # the week is not over
+    assert statements_generate_due(now=selectors.day_start(next_monday) + timedelta(hours=1)) == 1
+    statement = SettlementStatement.objects.get()
+    assert (statement.period_start, statement.period_end) == (monday, next_monday - timedelta(days=1))
+    assert statement.order_count == 1
+
+    # Switching to daily statements carries on from the day after, never overlapping.
+    settings.KPAY_STATEMENT_PERIOD = "day"
+    assert statements_generate_due(now=selectors.day_start(next_monday + timedelta(days=2))) == 0
+    assert SettlementStatement.objects.count() == 1  # no activity since: nothing to state
