@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     parser.add_argument("--again", action="store_true", help="reconcile the same bill a second time")
+    parser.add_argument(
+        "--ledger-check",
+        action="store_true",
+        help="journal the payments too, and time manage.py ledger_check over the whole journal afterwards",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: reconcile this bill file
     args = parser.parse_args()
     if args.child:
@@ -79,11 +84,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="kpay-bench-") as directory:
             bill = Path(directory) / f"wechatpay-{BILL_DAY}.csv.gz"
             fill(args.lines)
+            if args.ledger_check:
+                journal_payments()
             write_bill(bill, args.lines)
             runs = 2 if args.again else 1
             for attempt in range(runs):
                 print(f"-- reconciliation {attempt + 1} of {runs}")
                 child(bill, args.tracemalloc)
+            if args.ledger_check:
+                time_ledger_check()
     finally:
         teardown_databases(old_config, verbosity=0)
 
@@ -165,6 +174,46 @@ def fill(lines: int) -> None:
         )
         cursor.execute("ANALYZE")
     print(f"filled        {lines:,} paid orders and payments in {time.perf_counter() - started:.1f} s")
+
+
+def journal_payments() -> None:
+    """Each paid payment's posting, as ``ledger.post_payment_received`` writes it (the
+    merchant's share and the platform's commission at 10 %, half up), in SQL."""
+    from payments import ledger
+    from payments.models import JournalEntry, Payment
+
+    started = time.perf_counter()
+    journal, payments = JournalEntry._meta.db_table, Payment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {journal} (posting_id, kind, debit_account, credit_account, amount, currency,
+                                   merchant_id, order_id, payment_id, refund_id, reference, memo, created_at)
+            SELECT gen_random_uuid(), 'payment', %(clearing)s,
+                   CASE WHEN leg = 0 THEN 'merchant:' || o.merchant_id || ':pending' ELSE %(commission)s END,
+                   CASE WHEN leg = 0 THEN p.amount - (p.amount + 5) / 10 ELSE (p.amount + 5) / 10 END,
+                   p.currency, o.merchant_id, o.id, p.id, NULL, '', '', p.succeeded_at
+            FROM {payments} p JOIN orders_order o ON o.id = p.order_id, generate_series(0, 1) leg
+            WHERE p.status = 'succeeded'
+            """,  # noqa: S608
+            {"clearing": ledger.gateway_clearing(CHANNEL), "commission": ledger.PLATFORM_COMMISSION},
+        )
+        cursor.execute("ANALYZE")
+    print(f"journaled     the payments' postings in {time.perf_counter() - started:.1f} s")
+
+
+def time_ledger_check() -> None:
+    from payments import ledger_check
+    from payments.models import JournalEntry
+
+    entries = JournalEntry.objects.count()
+    started = time.perf_counter()
+    breaches = ledger_check.run()
+    print(f"-- ledger_check over {entries:,} journal entries")
+    print(f"checks        {len(ledger_check.checks())}, breaches {len(breaches)}")
+    for breach in breaches[:5]:
+        print(f"  {breach}")
+    print(f"wall time     {time.perf_counter() - started:.1f} s")
 
 
 def insert_like(model, template_pk: int, count: int, overrides: dict[str, str], params: dict) -> None:
