@@ -103,31 +103,27 @@ def commission_for(total: int, rate: Decimal) -> int:
 def post_payment_received(*, payment, order, merchant, at) -> list[JournalEntry]:
     """A payment applied to its order: the merchant's share is pending, the rest is ours."""
     commission = commission_for(payment.amount, merchant.effective_commission_rate)
+    clearing = gateway_clearing(payment.channel)
     legs = [
-        (merchant_pending(merchant.pk), payment.amount - commission, "merchant share"),
-        (PLATFORM_COMMISSION, commission, "platform commission"),
+        (clearing, merchant_pending(merchant.pk), payment.amount - commission, "merchant share"),
+        (clearing, PLATFORM_COMMISSION, commission, "platform commission"),
     ]
     return _post(
         kind=JournalEntry.Kind.PAYMENT,
-        debit=gateway_clearing(payment.channel),
-        credits=legs,
+        legs=legs,
         payment=payment,
         order=order,
-        merchant=merchant,
+        merchant_id=merchant.pk,
         at=at,
     )
 
 
 def post_payment_unapplied(*, payment, order, at) -> list[JournalEntry]:
     """Money received that no order can take: held as owed back until refunded."""
+    memo = payment.flag or "unapplied payment"
+    legs = [(gateway_clearing(payment.channel), UNAPPLIED_RECEIPTS, payment.amount, memo)]
     return _post(
-        kind=JournalEntry.Kind.UNAPPLIED,
-        debit=gateway_clearing(payment.channel),
-        credits=[(UNAPPLIED_RECEIPTS, payment.amount, payment.flag or "unapplied payment")],
-        payment=payment,
-        order=order,
-        merchant=None,
-        at=at,
+        kind=JournalEntry.Kind.UNAPPLIED, legs=legs, payment=payment, order=order, merchant_id=None, at=at
     )
 
 
@@ -176,50 +172,33 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
     )
     clearing = gateway_clearing(payment.channel)
     legs = [
-        (merchant_account_for(order), merchant_part, f"refund {refund.refund_no}: merchant share"),
-        (PLATFORM_COMMISSION, commission_part, f"refund {refund.refund_no}: platform commission"),
+        (merchant_account_for(order), clearing, merchant_part, f"refund {refund.refund_no}: merchant share"),
+        (PLATFORM_COMMISSION, clearing, commission_part, f"refund {refund.refund_no}: platform commission"),
     ]
-    posting_id = uuid.uuid4()
-    rows = [
-        JournalEntry(
-            posting_id=posting_id,
-            kind=JournalEntry.Kind.REFUND,
-            debit_account=debit,
-            credit_account=clearing,
-            amount=amount,
-            currency=payment.currency,
-            merchant_id=order.merchant_id,
-            order=order,
-            payment=payment,
-            refund=refund,
-            memo=memo,
-            created_at=at,
-        )
-        for debit, amount, memo in legs
-        if amount > 0
-    ]
-    return JournalEntry.objects.bulk_create(rows)
+    return _post(
+        kind=JournalEntry.Kind.REFUND,
+        legs=legs,
+        payment=payment,
+        order=order,
+        merchant_id=order.merchant_id,
+        refund=refund,
+        at=at,
+    )
 
 
 def post_unapplied_refund(*, refund, payment, at) -> list[JournalEntry]:
     """An unapplied payment went back to its payer: what was held as owed back leaves
     clearing. No merchant or commission is involved: none was ever credited."""
-    return JournalEntry.objects.bulk_create(
-        [
-            JournalEntry(
-                kind=JournalEntry.Kind.REFUND,
-                debit_account=UNAPPLIED_RECEIPTS,
-                credit_account=gateway_clearing(payment.channel),
-                amount=refund.amount,
-                currency=payment.currency,
-                merchant=None,
-                order_id=payment.order_id,
-                payment=payment,
-                refund=refund,
-                memo=f"refund {refund.refund_no}: unapplied payment returned to the payer",
-                created_at=at,
-            )
-        ]
+    memo = f"refund {refund.refund_no}: unapplied payment returned to the payer"
+    legs = [(UNAPPLIED_RECEIPTS, gateway_clearing(payment.channel), refund.amount, memo)]
+    return _post(
+        kind=JournalEntry.Kind.REFUND,
+        legs=legs,
+        payment=payment,
+        order=payment.order,
+        merchant_id=None,
+        refund=refund,
+        at=at,
     )
 
 
@@ -372,7 +351,9 @@ def merchant_available_balance(merchant_id: int) -> int:
     return (totals["credited"] or 0) - (totals["debited"] or 0)
 
 
-def _post(*, kind, debit, credits, payment, order, merchant, at) -> list[JournalEntry]:
+def _post(*, kind, legs, payment, order, merchant_id, at, refund=None) -> list[JournalEntry]:
+    """One business event: its ``(debit, credit, amount, memo)`` legs under one posting
+    id, in one INSERT. Zero legs are left out (every row moves a positive amount)."""
     posting_id = uuid.uuid4()
     rows = [
         JournalEntry(
@@ -382,13 +363,14 @@ def _post(*, kind, debit, credits, payment, order, merchant, at) -> list[Journal
             credit_account=credit,
             amount=amount,
             currency=payment.currency,
-            merchant=merchant,
+            merchant_id=merchant_id,
             order=order,
             payment=payment,
+            refund=refund,
             memo=memo,
             created_at=at,
         )
-        for credit, amount, memo in credits
+        for debit, credit, amount, memo in legs
         if amount > 0
     ]
     return JournalEntry.objects.bulk_create(rows)
