@@ -130,7 +130,7 @@ def fill(orders: int, learners: int) -> None:
 def measure(count: int, learners: int) -> None:
     from django.contrib.auth import get_user_model
 
-    from riskcontrol.interface import CheckoutContext, assess_checkout
+    from core.risk import CheckoutContext, assess_checkout
     from riskcontrol.models import Rule
     from riskcontrol.rules import KINDS
 

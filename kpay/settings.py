@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_fsm",
+    "core",
+    "accounts",
     "courses",
     "orders",
     "payments",
@@ -225,7 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "kpay.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": "10/min"},
 }
@@ -246,6 +248,8 @@ KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", defau
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
     raise ImproperlyConfigured("KPAY_COMMISSION_RATE must be between 0 and 1, e.g. 0.10.")
+# Who assesses purchases and payments for risk (``core.risk``): a dotted path.
+KPAY_RISK_ASSESSOR = env.str("KPAY_RISK_ASSESSOR", default="riskcontrol.interface.assess")
 KPAY_KEY_DIR = Path(env.str("KPAY_KEY_DIR", default=str(VAR_DIR / "keys")))
 # How long one settlement statement covers: day (the default), week (Monday to Sunday)
 # or month.

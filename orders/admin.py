@@ -6,13 +6,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin import (
-    MerchantScopedAdminMixin,
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-    pretty_json,
-    yuan,
-)
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, pretty_json, yuan
+from courses.admin_scope import MerchantScopedAdminMixin
 
 from .models import Order, OrderStatusChange
 

@@ -1,22 +1,14 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kpay.api.idempotency import idempotent
-from kpay.http import client_info
+from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.http import client_info
 
 from . import selectors, services
 from .exceptions import OrderNotFound
 from .models import Order
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Same key and body: the first response is replayed. Same key, other body: 422.",
-)
 
 
 class OrderLineOutput(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 
 
 class OrderError(KpayError):
@@ -41,15 +41,3 @@ class CheckoutRefused(OrderError):
     code = "checkout_refused"
     message = _("We cannot accept this order. Please contact support if you think this is a mistake.")
     http_status = 403
-
-
-class IdempotencyConflict(OrderError):
-    code = "idempotency_key_reused"
-    message = _("This Idempotency-Key was already used with a different request.")
-    http_status = 422
-
-
-class IdempotencyInProgress(OrderError):
-    code = "idempotency_key_in_progress"
-    message = _("A request with this Idempotency-Key is still being processed; retry shortly.")
-    http_status = 409

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
-from kpay.transitions import StatusChange
 
 
 @dataclass(frozen=True)
@@ -213,23 +213,3 @@ class OrderStatusChange(StatusChange):
     """The order's history: every transition, who made it and why."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
-
-
-class IdempotencyRecord(models.Model):
-    """An API request made with an ``Idempotency-Key``, and the response it got."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    scope = models.CharField(max_length=200, help_text="METHOD and path")
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body")
-    status_code = models.PositiveSmallIntegerField(null=True, help_text="Empty while in progress")
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
-        ]
-
-    def __str__(self):
-        return f"{self.scope} [{self.key}]"

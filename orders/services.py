@@ -6,10 +6,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import statement_guard
+from core.http import UNKNOWN_CLIENT, ClientInfo
+from core.risk import CheckoutContext, assess_checkout
+from core.transitions import apply_transition
 from courses.services import enrollment_grant, enrollment_revoke
-from kpay.db import statement_guard
-from kpay.transitions import apply_transition
-from riskcontrol.interface import CheckoutContext, assess_checkout
 
 from . import selectors
 from .exceptions import (
@@ -23,17 +24,6 @@ from .exceptions import (
 from .models import Order, OrderLine, OrderStatusChange
 from .numbers import new_public_number
 from .signals import order_closed
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """What we know of the buyer's client, for risk rules and gateways."""
-
-    ip: str | None = None
-    device_id: str | None = None
-
-
-UNKNOWN_CLIENT = ClientInfo()
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from kpay.errors import KpayError
-from kpay.http import client_info, next_url
+from core.errors import KpayError
+from core.http import client_info, next_url
 
 from . import selectors, services
 from .models import Order

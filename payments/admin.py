@@ -17,16 +17,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin import (
-    MerchantScopedAdminMixin,
+from core.admin import (
+    CsvExportMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     admin_link,
+    csv_yuan,
     pretty_json,
     yuan,
 )
-from kpay.admin_csv import CsvExportMixin, fen_to_yuan
-from kpay.errors import KpayError
+from core.errors import KpayError
+from courses.admin_scope import MerchantScopedAdminMixin
 from orders.admin import OrderAdmin
 from orders.models import Order
 
@@ -356,7 +357,7 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
         ("kind", "kind"),
         ("debit_account", "debit_account"),
         ("credit_account", "credit_account"),
-        ("amount_yuan", lambda entry: fen_to_yuan(entry.amount)),
+        ("amount_yuan", lambda entry: csv_yuan(entry.amount)),
         ("currency", "currency"),
         ("merchant_id", "merchant_id"),
         ("order_no", "order__order_no"),

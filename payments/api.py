@@ -3,9 +3,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kpay.api.idempotency import idempotent
-from kpay.http import client_info
-from orders.api import IDEMPOTENCY_PARAMETER
+from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.http import client_info
 from orders.exceptions import OrderNotFound
 from orders.selectors import order_get_for_learner
 

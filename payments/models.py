@@ -6,8 +6,8 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
-from kpay.transitions import StatusChange
 from orders.models import Order
 
 

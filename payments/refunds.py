@@ -25,9 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import statement_guard
+from core.transitions import apply_transition
 from courses.roles import is_platform_staff, user_merchant
-from kpay.db import statement_guard
-from kpay.transitions import apply_transition
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number

@@ -10,12 +10,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from kpay.transitions import apply_transition
+from core.http import UNKNOWN_CLIENT, ClientInfo
+from core.risk import CheckoutContext, assess_payment
+from core.transitions import apply_transition
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number
-from orders.services import UNKNOWN_CLIENT, ClientInfo, order_record_payment
-from riskcontrol.interface import CheckoutContext, assess_payment
+from orders.services import order_record_payment
 
 from . import ledger, selectors
 from .exceptions import (

@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from kpay.errors import KpayError
-from kpay.http import client_info
+from core.errors import KpayError
+from core.http import client_info
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.selectors import order_get_for_learner

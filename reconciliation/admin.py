@@ -19,10 +19,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin import MerchantScopedAdminMixin, ReadOnlyAdminMixin, admin_link, yuan
+from core.admin import CsvExportMixin, ReadOnlyAdminMixin, admin_link, csv_yuan, yuan
+from core.errors import KpayError
+from courses.admin_scope import MerchantScopedAdminMixin
 from courses.roles import is_platform_staff
-from kpay.admin_csv import CsvExportMixin, fen_to_yuan
-from kpay.errors import KpayError
 from payments.gateways.base import InvalidBill
 
 from . import services
@@ -281,8 +281,8 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         ("trade_no", "trade_no"),
         ("txn_id", "txn_id"),
         ("refund_no", "refund_no"),
-        ("kpay_amount_yuan", lambda d: fen_to_yuan(d.kpay_amount)),
-        ("gateway_amount_yuan", lambda d: fen_to_yuan(d.gateway_amount)),
+        ("kpay_amount_yuan", lambda d: csv_yuan(d.kpay_amount)),
+        ("gateway_amount_yuan", lambda d: csv_yuan(d.gateway_amount)),
         ("detail", "detail"),
         ("run", "run_id"),
         ("found_at", "created_at"),

@@ -30,7 +30,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 from payments import refunds as refund_services
 from payments import services as payment_services
 from payments.flags import payment_flag

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import KpayError
 from courses.roles import is_platform_staff
-from kpay.errors import KpayError
 from payments.gateways import get_gateway
 from payments.gateways.base import BillReader, EmptyBill, Gateway, InvalidBill
 

@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin import pretty_json
+from core.admin import pretty_json
 from courses.roles import is_platform_staff
 from orders.models import Order
 

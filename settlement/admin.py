@@ -26,11 +26,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from courses.admin import MerchantScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, yuan
+from core.admin import CsvExportMixin, ReadOnlyAdminMixin, ReadOnlyInline, csv_yuan, yuan
+from core.errors import KpayError
+from courses.admin_scope import MerchantScopedAdminMixin
 from courses.models import Merchant
 from courses.roles import is_platform_staff, user_merchant
-from kpay.admin_csv import CsvExportMixin, fen_to_yuan
-from kpay.errors import KpayError
 from payments import ledger
 from payments.models import JournalEntry
 
@@ -142,7 +142,7 @@ class MerchantBalanceAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.M
 
 # -- statements -----------------------------------------------------------------------
 def _statement_column(name):
-    return lambda statement: fen_to_yuan(getattr(statement, name))
+    return lambda statement: csv_yuan(getattr(statement, name))
 
 
 def _figure(field: str, description, *, signed: bool = False):
@@ -363,7 +363,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         ("payout_no", "payout_no"),
         ("merchant_id", "merchant_id"),
         ("merchant", "merchant__name"),
-        ("amount_yuan", lambda payout: fen_to_yuan(payout.amount)),
+        ("amount_yuan", lambda payout: csv_yuan(payout.amount)),
         ("currency", "currency"),
         ("status", "status"),
         ("requested_by", "requested_by__username"),

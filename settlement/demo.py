@@ -17,8 +17,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.errors import KpayError
 from courses.models import Course, Merchant
-from kpay.errors import KpayError
 from orders.models import Order
 from orders.services import order_checkout
 from payments.gateways import get_gateway

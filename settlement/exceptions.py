@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 
 
 class SettlementError(KpayError):

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
-from kpay.transitions import StatusChange
 from payments.models import JournalEntry
 
 

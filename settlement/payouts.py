@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import statement_guard
+from core.transitions import apply_transition
 from courses.models import Merchant
 from courses.roles import is_platform_staff, user_merchant
-from kpay.db import statement_guard
-from kpay.transitions import apply_transition
 from orders.numbers import new_public_number
 from payments import ledger
 

@@ -3,7 +3,8 @@ this app is installed only when the sandbox is enabled). Read-only, platform sta
 
 from django.contrib import admin
 
-from courses.admin import MerchantScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
+from courses.admin_scope import MerchantScopedAdminMixin
 
 from .models import SimNotification, SimRefund, SimTrade
 

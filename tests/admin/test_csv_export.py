@@ -6,8 +6,8 @@ import io
 import pytest
 from django.urls import reverse
 
+from core.admin.csv_export import csv_cell
 from courses import roles
-from kpay.admin_csv import csv_cell
 from payments import ledger
 from tests.factories import UserFactory
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection
 
+from core.errors import KpayError
 from courses.models import Enrollment
-from kpay.errors import KpayError
 from payments import ledger
 from payments.gateways.base import RefundState
 from payments.models import GatewayEvent, JournalEntry, Payment, Refund, RefundStatusChange

@@ -275,8 +275,8 @@ def test_an_unknown_payment_is_not_found(client, support):
 def test_returning_money_paid_twice_does_not_count_as_the_learner_refunding(
     paid_twice, support, learner, gateway_refunds, django_capture_on_commit_callbacks
 ):
+    from core.risk import CheckoutContext
     from riskcontrol.engine import evaluate
-    from riskcontrol.interface import CheckoutContext
     from riskcontrol.rules import KINDS
 
     order, _applied, payment = paid_twice

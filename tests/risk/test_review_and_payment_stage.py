@@ -1,13 +1,14 @@
 import pytest
 from django.contrib.auth.models import Group
 
+from core.http import ClientInfo
+from core.risk import CheckoutContext
 from courses.models import Enrollment
 from orders.models import Order
-from orders.services import ClientInfo, order_checkout
+from orders.services import order_checkout
 from payments.models import Payment, Refund
 from payments.services import payment_start
 from riskcontrol.engine import evaluate
-from riskcontrol.interface import CheckoutContext
 from riskcontrol.models import ReviewDecision, Rule
 from riskcontrol.rules import KINDS
 from riskcontrol.services import rule_save

@@ -4,12 +4,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.http import ClientInfo
+from core.risk import CheckoutContext
 from orders.exceptions import CheckoutRefused
 from orders.models import Order
-from orders.services import ClientInfo, order_checkout
+from orders.services import order_checkout
 from riskcontrol.backtest import backtest
 from riskcontrol.engine import decide, evaluate
-from riskcontrol.interface import CheckoutContext
 from riskcontrol.models import Rule, RuleChange
 from riskcontrol.rules import KINDS
 from riskcontrol.services import rule_delete, rule_save

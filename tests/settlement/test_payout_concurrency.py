@@ -2,7 +2,7 @@
 
 import pytest
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 from payments import ledger
 from payments.models import JournalEntry
 from settlement.models import Payout

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from courses.templatetags.money import yuan
+from core.templatetags.money import yuan
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 from reconciliation import services
 from reconciliation.models import ReconciliationRun
 

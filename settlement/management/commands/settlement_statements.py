@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.utils.dateparse import parse_date
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 from settlement.services import statements_generate
 
 

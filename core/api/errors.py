@@ -6,7 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from kpay.errors import KpayError
+from core.errors import KpayError
 
 
 def error_response(code: str, message, status_code: int, details=None) -> Response:

@@ -5,14 +5,36 @@ import functools
 import hashlib
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from kpay.api.errors import error_response
-from orders.exceptions import IdempotencyConflict, IdempotencyInProgress
-from orders.models import IdempotencyRecord
+from core.api.errors import error_response
+from core.errors import KpayError
+from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same key and body: the first response is replayed. Same key, other body: 422.",
+)
+
+
+class IdempotencyConflict(KpayError):
+    code = "idempotency_key_reused"
+    message = _("This Idempotency-Key was already used with a different request.")
+    http_status = 422
+
+
+class IdempotencyInProgress(KpayError):
+    code = "idempotency_key_in_progress"
+    message = _("A request with this Idempotency-Key is still being processed; retry shortly.")
+    http_status = 409
 
 
 def idempotent(view_method):

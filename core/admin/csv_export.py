@@ -25,6 +25,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import fen_to_yuan
+
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,11 +50,6 @@ def csv_cell(value) -> str:
     if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
         text = "'" + text
     return text
-
-
-def fen_to_yuan(fen: int | None) -> str:
-    """For CSV: 9900 -> "99.00", -50 -> "-0.50" (plain, no thousands separator)."""
-    return "" if fen is None else format(Decimal(fen) / 100, ".2f")
 
 
 def _getter(spec: str | Callable) -> Callable:
@@ -127,3 +124,8 @@ class CsvExportMixin:
             "csv_export_label": _("Export CSV"),
         }
         return super().changelist_view(request, extra_context=extra_context)
+
+
+def csv_yuan(fen: int | None) -> str:
+    """A money cell: 9900 -> "99.00" (``core.money.fen_to_yuan``), empty for None."""
+    return "" if fen is None else fen_to_yuan(fen)

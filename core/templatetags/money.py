@@ -1,8 +1,10 @@
-"""Showing integer fen as yuan, at the edge, with ``Decimal`` (never a float)."""
+"""``{{ amount|yuan }}``: integer fen shown as yuan (``core.money``, never a float)."""
 
 from decimal import Decimal
 
 from django import template
+
+from core.money import format_yuan
 
 register = template.Library()
 
@@ -18,5 +20,4 @@ def yuan(fen) -> str:
         return ""
     if not amount.is_finite() or amount != amount.to_integral_value():
         return ""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}¥{abs(amount).scaleb(-2).quantize(Decimal('0.01'))}"
+    return format_yuan(int(amount), symbol=True)

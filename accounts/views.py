@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from kpay.http import next_url
+from core.http import next_url
 
 
 class SignupForm(UserCreationForm):

@@ -1,9 +1,20 @@
 """Reading facts about the client from a request."""
 
+from dataclasses import dataclass
+
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from orders.services import ClientInfo
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What we know of the buyer's client, for risk rules and gateways."""
+
+    ip: str | None = None
+    device_id: str | None = None
+
+
+UNKNOWN_CLIENT = ClientInfo()
 
 
 def client_info(request) -> ClientInfo:

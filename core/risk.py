@@ -1,0 +1,92 @@
+"""The risk port: how orders and payments consult risk control without depending on it.
+
+Risk control sits above orders and payments (its rules count their rows, and its review
+decisions deliver or refund orders), yet both must ask it before taking money. So they
+build a plain :class:`CheckoutContext` and call :func:`assess_checkout` /
+:func:`assess_payment` here; the assessor behind them is a dotted path in settings
+(``KPAY_RISK_ASSESSOR``, default ``riskcontrol.interface.assess``), resolved once and cached,
+as Django resolves its backends.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+CHECKOUT = "checkout"
+PAYMENT = "payment"
+
+
+@dataclass(frozen=True)
+class CheckoutContext:
+    learner_id: int
+    merchant_id: int
+    course_ids: tuple[int, ...]
+    amount: int
+    currency: str
+    ip: str | None = None
+    device_id: str | None = None
+    payer_id: str | None = None  # known once a gateway reports the payer
+    at: datetime = field(default_factory=timezone.now)
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    decision: str  # "allow" | "review" | "block"
+    verdicts: list[dict] = field(default_factory=list)
+    duration_us: int = 0
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision == "block"
+
+    @property
+    def held(self) -> bool:
+        return self.decision == "review"
+
+    def as_record(self, *, stage: str, context) -> dict:
+        """The assessment as stored with what it assessed: inputs, verdicts, decision, time."""
+        inputs = asdict(context)
+        inputs["at"] = context.at.isoformat()
+        return {
+            "stage": stage,
+            "decision": self.decision,
+            "inputs": inputs,
+            "verdicts": self.verdicts,
+            "duration_us": self.duration_us,
+            "assessed_at": timezone.now().isoformat(),
+        }
+
+
+Assessor = Callable[[str, CheckoutContext], RiskDecision]
+
+
+def assess_checkout(context: CheckoutContext) -> RiskDecision:
+    """Decide on a purchase before any payment starts."""
+    return assessor()(CHECKOUT, context)
+
+
+def assess_payment(context: CheckoutContext) -> RiskDecision:
+    """Decide again when the gateway reports the payment, knowing the payer
+    (``context.payer_id``): review holds delivery, block also returns the money."""
+    return assessor()(PAYMENT, context)
+
+
+@functools.cache
+def assessor() -> Assessor:
+    """The configured assessor, ``(stage, context) -> RiskDecision``."""
+    return import_string(settings.KPAY_RISK_ASSESSOR)
+
+
+@receiver(setting_changed)
+def _forget_assessor(*, setting, **kwargs):
+    if setting == "KPAY_RISK_ASSESSOR":
+        assessor.cache_clear()

@@ -1,0 +1,95 @@
+"""Per-merchant isolation in the admin: the one place it is decided.
+
+Every kpay model admin that shows merchant data mixes in :class:`MerchantScopedAdminMixin`:
+querysets, object permissions, foreign-key choices and the merchant written on save (see
+``courses.roles`` for who is who).
+"""
+
+from django.core.exceptions import PermissionDenied
+
+from .roles import is_platform_staff, user_merchant
+
+
+class MerchantScopedAdminMixin:
+    """Limits an admin to the rows of the staff user's merchant.
+
+    ``merchant_field`` is the lookup path from the model to its merchant:
+    ``"merchant"``, ``"course__merchant"``, ``"order__merchant"``, or ``"pk"`` for
+    :class:`Merchant` itself; ``None`` makes the admin platform-staff only. Platform
+    staff (``courses.roles.is_platform_staff``) see every merchant; merchant staff see
+    their own; every other user sees nothing, whatever their permissions.
+    """
+
+    merchant_field: str | None = "merchant"
+
+    # -- who sees what --------------------------------------------------------
+    def scope_queryset(self, request, queryset):
+        if is_platform_staff(request.user):
+            return queryset
+        merchant = user_merchant(request.user)
+        if merchant is None or self.merchant_field is None:
+            return queryset.none()
+        return queryset.filter(**{self.merchant_field: merchant.pk})
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def merchant_id_of(self, obj) -> int | None:
+        """The id of ``obj``'s merchant, following ``merchant_field``."""
+        *path, last = self.merchant_field.split("__")
+        for name in path:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return None
+        if last == "pk":
+            return obj.pk
+        return getattr(obj, obj._meta.get_field(last).attname)
+
+    def in_scope(self, request, obj=None) -> bool:
+        """Whether the user may touch ``obj`` (or, without one, this admin at all)."""
+        if is_platform_staff(request.user):
+            return True
+        merchant = user_merchant(request.user)
+        if merchant is None or self.merchant_field is None:
+            return False
+        return obj is None or self.merchant_id_of(obj) == merchant.pk
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return super().has_add_permission(request, *args) and self.in_scope(request)
+
+    # -- forms ------------------------------------------------------------------
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """A foreign key to a merchant-scoped model offers only the user's own rows."""
+        related = db_field.remote_field.model
+        if "queryset" not in kwargs and self.admin_site.is_registered(related):
+            related_admin = self.admin_site.get_model_admin(related)
+            if isinstance(related_admin, MerchantScopedAdminMixin):
+                kwargs["queryset"] = related_admin.get_queryset(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_exclude(self, request, obj=None):
+        """Merchant staff never choose the merchant: ``save_model`` sets their own."""
+        exclude = list(super().get_exclude(request, obj) or ())
+        if self.merchant_field == "merchant" and not is_platform_staff(request.user):
+            exclude.append("merchant")
+        return exclude
+
+    def save_model(self, request, obj, form, change):
+        if not is_platform_staff(request.user):
+            merchant = user_merchant(request.user)
+            if merchant is None or self.merchant_field is None:
+                raise PermissionDenied
+            if self.merchant_field == "merchant":
+                obj.merchant = merchant
+            if self.merchant_id_of(obj) != merchant.pk:
+                raise PermissionDenied
+        super().save_model(request, obj, form, change)

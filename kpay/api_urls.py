@@ -1,0 +1,15 @@
+"""The JSON API, version 1: each app's API URLs under one ``api`` namespace, and the schema."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("accounts.api_urls")),
+    path("", include("courses.api_urls")),
+    path("", include("orders.api_urls")),
+    path("", include("payments.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
