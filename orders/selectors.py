@@ -36,10 +36,6 @@ def order_get_for_learner(*, learner, order_no: str) -> Order | None:
     return order_list_for_learner(learner=learner).filter(order_no=order_no).first()
 
 
-def order_get_for_update(*, pk: int) -> Order:
-    return Order.objects.select_for_update().get(pk=pk)
-
-
 def orders_due_for_settlement(*, now, limit: int = 10_000) -> list[int]:
     """Ids of delivered orders whose refund window has ended and that are not
     completed yet, oldest first (the partial index ``order_settlement_due_idx``)."""

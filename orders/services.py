@@ -21,6 +21,7 @@ from .exceptions import (
     OrderNotFound,
     OrderStateConflict,
 )
+from .locks import order_lock
 from .models import Order, OrderLine, OrderStatusChange
 from .numbers import new_public_number
 from .signals import order_closed
@@ -102,7 +103,7 @@ def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order 
     """Cancel or expire an unpaid order; None (and no change) if it is no longer unpaid."""
     now = timezone.now()
     with transaction.atomic():
-        order = selectors.order_get_for_update(pk=order_id)
+        order = order_lock(order_id=order_id)
         change = apply_transition(
             order, transition, history_model=OrderStatusChange, actor=actor, reason=reason, at=now
         )
@@ -200,7 +201,7 @@ def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:
     """Grant access for a paid order whose delivery was held (risk review)."""
     now = timezone.now()
     with transaction.atomic():
-        order = selectors.order_get_for_update(pk=order_id)
+        order = order_lock(order_id=order_id)
         change = apply_transition(
             order, "fulfil", history_model=OrderStatusChange, actor=actor, reason=reason, at=now
         )

@@ -34,7 +34,7 @@ from orders.numbers import new_public_number
 from orders.selectors import order_get_for_learner
 from orders.services import order_record_refund
 
-from . import ledger, selectors
+from . import ledger, locks, selectors
 from .exceptions import (
     GatewayRejected,
     GatewayUnavailable,
@@ -128,7 +128,7 @@ def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: st
         raise InvalidRefundAmount()
     now = timezone.now()
     with transaction.atomic():
-        payment = selectors.payment_for_refund_get_for_update(order_id=order_id)
+        payment = locks.payment_lock_for_refund(order_id=order_id)
         if payment is None:
             raise OrderNotRefundable()
         order = payment.order
@@ -222,7 +222,7 @@ def refund_unapplied(*, actor, payment_id: int, reason: str) -> Refund:
     now = timezone.now()
     with transaction.atomic():
         try:
-            payment = selectors.payment_get_for_update_by_pk(pk=payment_id)
+            payment = locks.payment_lock(pk=payment_id)
         except Payment.DoesNotExist:
             raise PaymentNotFound() from None
         if payment.status != Payment.Status.UNAPPLIED:
@@ -301,8 +301,8 @@ def _locked(refund_id: int) -> tuple[Payment, Refund]:
     refund = selectors.refund_get(pk=refund_id)
     if refund is None:
         raise RefundNotFound()
-    payment = selectors.payment_get_for_update_by_pk(pk=refund.payment_id)
-    return payment, selectors.refund_get_for_update(pk=refund_id)
+    payment = locks.payment_lock(pk=refund.payment_id)
+    return payment, locks.refund_lock(pk=refund_id)
 
 
 def _staff_refund(refund_id: int, actor, permission: str) -> Refund:
@@ -394,7 +394,7 @@ def refund_process(*, refund_id: int) -> Refund:
     """
     now = timezone.now()
     with transaction.atomic():
-        refund = selectors.refund_get_for_update(pk=refund_id)
+        refund = locks.refund_lock(pk=refund_id)
         if refund.status == Refund.Status.APPROVED:
             change = apply_transition(
                 refund, "submit", history_model=RefundStatusChange, reason="sent to the gateway", at=now
@@ -532,10 +532,10 @@ def refund_notification_apply(
     the payment, the event outcome and a detail. Channel-agnostic: the gateway backend
     has turned its own event (WeChat ``REFUND.*``, Alipay ``TRADE_*`` with
     ``refund_fee``, the sandbox's) into a :class:`Notification` of kind REFUND."""
-    payment = selectors.payment_get_for_update(payment_no=notification.trade_no, gateway=gateway.alias)
+    payment = locks.payment_lock_by_number(payment_no=notification.trade_no, gateway=gateway.alias)
     if payment is None:
         raise UnknownTrade()
-    refund = selectors.refund_for_notification_get_for_update(
+    refund = locks.refund_lock_for_notification(
         payment=payment, refund_no=notification.refund_no, amount=notification.amount
     )
     if refund is None:

@@ -18,7 +18,7 @@ from orders.models import Order
 from orders.numbers import new_public_number
 from orders.services import order_record_payment
 
-from . import ledger, selectors
+from . import ledger, locks, selectors
 from .exceptions import (
     GatewayUnavailable,
     InvalidResponse,
@@ -187,7 +187,7 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
         if notification.kind != NotificationKind.PAYMENT:
             _event_record(gateway, notification, None, GatewayEvent.Outcome.IGNORED, "", now)
             return GatewayEvent.Outcome.IGNORED
-        payment = selectors.payment_get_for_update(payment_no=notification.trade_no, gateway=gateway.alias)
+        payment = locks.payment_lock_by_number(payment_no=notification.trade_no, gateway=gateway.alias)
         if payment is None:
             raise UnknownTrade()
         outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
@@ -265,7 +265,7 @@ def payment_sync(*, payment: Payment) -> Payment:
     now = timezone.now()
     paid = status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED)
     with transaction.atomic():
-        locked = selectors.payment_get_for_update(payment_no=payment.payment_no, gateway=gateway.alias)
+        locked = locks.payment_lock_by_number(payment_no=payment.payment_no, gateway=gateway.alias)
         still_open = (Payment.Status.PENDING, Payment.Status.FAILED, Payment.Status.CLOSED)
         if locked.status not in (still_open if paid else (Payment.Status.PENDING,)):
             return locked
@@ -313,7 +313,7 @@ def payment_close(*, payment: Payment, reason: str) -> Payment:
     except TradeAlreadyPaid:
         return payment_sync(payment=payment)
     with transaction.atomic():
-        locked = selectors.payment_get_for_update(payment_no=payment.payment_no, gateway=gateway.alias)
+        locked = locks.payment_lock_by_number(payment_no=payment.payment_no, gateway=gateway.alias)
         _transition_and_save(locked, "close", reason=reason, at=timezone.now())
     return locked
 

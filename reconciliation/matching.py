@@ -36,6 +36,7 @@ from payments import services as payment_services
 from payments.flags import payment_flag
 from payments.gateways.base import BillLine, BillLineKind, BillReader, Gateway, TradeState
 from payments.ledger_bulk import GatewayFee, post_gateway_fees
+from payments.locks import payment_lock
 from payments.models import Payment, Refund
 
 from .models import Difference, ReconciliationRun
@@ -446,7 +447,7 @@ class Reconciler:
             detail=f"{detail} {why}".strip(),
         )
         with transaction.atomic():
-            locked = Payment.objects.select_for_update().get(pk=row["id"])
+            locked = payment_lock(pk=row["id"])
             flag = f"reconciliation {self.alias} {self.run.bill_date:%Y-%m-%d}: paid at the gateway"
             if locked.flag != flag:
                 payment_flag(locked, flag)

@@ -18,6 +18,7 @@ from payments.gateways import get_gateway
 from payments.gateways.base import BillReader, EmptyBill, Gateway, InvalidBill
 
 from .exceptions import AlreadyRunning, DifferenceNotOpen, NoBills, NoteRequired, ReconciliationError
+from .locks import difference_lock
 from .matching import BILL_TIMEZONE, Reconciler
 from .models import Difference, ReconciliationRun
 
@@ -203,7 +204,7 @@ def difference_resolve(*, actor, difference_id: int, note: str) -> Difference:
     if not (is_platform_staff(actor) and actor.has_perm("reconciliation.change_difference")):
         raise ReconciliationError(_("You may not resolve differences."), code="forbidden")
     with transaction.atomic():
-        difference = Difference.objects.select_for_update().get(pk=difference_id)
+        difference = difference_lock(difference_id=difference_id)
         if difference.status != Difference.Status.OPEN:
             raise DifferenceNotOpen()
         difference.status = Difference.Status.RESOLVED

@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from core.db import statement_guard
 from core.transitions import apply_transition
+from courses.locks import merchant_lock
 from courses.models import Merchant
 from courses.roles import is_platform_staff, user_merchant
 from orders.numbers import new_public_number
 from payments import ledger
 
-from . import selectors
 from .exceptions import (
     DecisionNoteRequired,
     InsufficientBalance,
@@ -37,6 +37,7 @@ from .exceptions import (
     TransferReferenceRequired,
     TransferReferenceUsed,
 )
+from .locks import payout_lock
 from .models import Payout, PayoutStatusChange
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def payout_request(
         raise PayoutAboveMaximum()
     now = now or timezone.now()
     with transaction.atomic():
-        Merchant.objects.select_for_update().only("pk").get(pk=merchant.pk)
+        merchant_lock(merchant_id=merchant.pk)
         available = ledger.merchant_available_balance(merchant.pk)
         if amount > available:
             raise InsufficientBalance()
@@ -131,7 +132,7 @@ def _decide(payout_id: int, by, name: str, *, note: str, now, stage: str | None,
     now = now or timezone.now()
     with transaction.atomic():
         try:
-            payout = selectors.payout_get_for_update(pk=payout_id)
+            payout = payout_lock(payout_id=payout_id)
         except Payout.DoesNotExist:
             raise PayoutNotFound() from None
         before = payout.status

@@ -171,10 +171,6 @@ def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None =
 
 
 # -- payouts ------------------------------------------------------------------------------
-def payout_get_for_update(*, pk: int) -> Payout:
-    return Payout.objects.select_for_update().get(pk=pk)
-
-
 def payout_last_account(*, merchant_id: int) -> Payout | None:
     """The merchant's latest payout, whose bank details prefill the next request."""
     return Payout.objects.filter(merchant_id=merchant_id).exclude(account_number="").first()

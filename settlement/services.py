@@ -3,7 +3,7 @@ from pending to available; statements sum each merchant's day from the journal.
 (Payouts are in ``settlement.payouts``.)
 
 Every write here takes its locks in the refund flow's order (payment, then order,
-``payments.selectors.payment_for_refund_get_for_update``), so a refund and a
+``payments.locks.payment_lock_for_refund``), so a refund and a
 settlement of the same order serialise instead of deadlocking.
 """
 
@@ -19,7 +19,7 @@ from orders.models import Order
 from orders.selectors import orders_due_for_settlement
 from orders.services import order_complete
 from payments import ledger
-from payments.selectors import payment_for_refund_get_for_update
+from payments.locks import payment_lock_for_refund
 
 from . import selectors
 from .exceptions import StatementPeriodInvalid, StatementPeriodOpen, StatementPeriodOverlaps
@@ -35,7 +35,7 @@ def order_settle(*, order_id: int, now=None) -> bool:
     (it is retried on a later run, once the refund is settled)."""
     now = now or timezone.now()
     with transaction.atomic():
-        payment = payment_for_refund_get_for_update(order_id=order_id)
+        payment = payment_lock_for_refund(order_id=order_id)
         if payment is None:
             return False
         order = payment.order
