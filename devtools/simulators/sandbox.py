@@ -1,6 +1,6 @@
 """The sandbox gateway's server side: cashier page, signed API, notifications.
 
-Protocol: :mod:`payments.gateways.sandbox`. The simulator holds the gateway's private
+Protocol: :mod:`payments.gateways.sandbox.protocol`. The simulator holds the gateway's private
 key and trusts the merchant public key, both from ``KPAY_KEY_DIR`` (development keys).
 """
 
@@ -18,9 +18,17 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from payments.gateways import sandbox as protocol
-from payments.gateways.signing import ensure_dev_keypair, load_private_key, load_public_key, verify_sha256_rsa
+from devtools.keys import SANDBOX_GATEWAY, SANDBOX_MERCHANT, ensure_dev_keypair
+from payments.gateways.sandbox import protocol
+from payments.gateways.signing import (
+    load_private_key,
+    load_public_key,
+    new_nonce,
+    sign_sha256_rsa,
+    verify_sha256_rsa,
+)
 
+from .http import fresh_authorization
 from .models import SimRefund, SimTrade
 from .notifier import GatewayProfile, new_event_id, notification_schedule
 
@@ -29,8 +37,8 @@ GATEWAY = "sandbox"
 
 @cache
 def _keys(key_dir: str):
-    gateway_private, _ = ensure_dev_keypair(key_dir, protocol.GATEWAY_KEY_NAME)
-    _, merchant_public = ensure_dev_keypair(key_dir, protocol.MERCHANT_KEY_NAME)
+    gateway_private, _ = ensure_dev_keypair(key_dir, SANDBOX_GATEWAY)
+    _, merchant_public = ensure_dev_keypair(key_dir, SANDBOX_MERCHANT)
     return load_private_key(gateway_private), load_public_key(merchant_public)
 
 
@@ -42,6 +50,16 @@ def _merchant_key():
     return _keys(str(settings.KPAY_KEY_DIR))[1]
 
 
+def signed_headers(private_key, body: bytes) -> dict[str, str]:
+    """Response or notification headers signing ``body`` with the gateway's key."""
+    timestamp, nonce = str(int(time.time())), new_nonce()
+    return {
+        "Sandbox-Timestamp": timestamp,
+        "Sandbox-Nonce": nonce,
+        "Sandbox-Signature": sign_sha256_rsa(private_key, protocol.response_message(timestamp, nonce, body)),
+    }
+
+
 # WeChat Pay's schedule, which the sandbox imitates: 15 s, 15 s, 30 s, 3 min, … 6 h.
 RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 
@@ -49,7 +67,7 @@ RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 108
 def profile() -> GatewayProfile:
     return GatewayProfile(
         name=GATEWAY,
-        sign_headers=lambda body: protocol.signed_headers(_gateway_key(), body),
+        sign_headers=lambda body: signed_headers(_gateway_key(), body),
         schedule=RETRY_SCHEDULE,
     )
 
@@ -57,7 +75,7 @@ def profile() -> GatewayProfile:
 def _signed_json(data, status: int = 200) -> HttpResponse:
     body = b"" if data is None else json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     response = HttpResponse(body, status=status, content_type="application/json")
-    for name, value in protocol.signed_headers(_gateway_key(), body).items():
+    for name, value in signed_headers(_gateway_key(), body).items():
         response[name] = value
     return response
 
@@ -110,14 +128,16 @@ def _notify(url: str, event_type: str, resource: dict) -> None:
 
 
 def _authenticated_merchant(request) -> str | None:
-    fields = protocol.parse_authorization(request.headers.get("Authorization", ""))
-    timestamp = fields.get("timestamp", "")
-    if not (fields.get("merchant_id") and timestamp.isdigit() and fields.get("nonce")):
-        return None
-    if abs(time.time() - int(timestamp)) >= protocol.MAX_CLOCK_SKEW:
+    fields = fresh_authorization(
+        request,
+        scheme=protocol.AUTH_SCHEME,
+        required=("merchant_id", "nonce"),
+        max_skew=protocol.MAX_CLOCK_SKEW,
+    )
+    if fields is None:
         return None
     message = protocol.request_message(
-        request.method, request.get_full_path(), timestamp, fields["nonce"], request.body
+        request.method, request.get_full_path(), fields["timestamp"], fields["nonce"], request.body
     )
     if not verify_sha256_rsa(_merchant_key(), message, fields.get("signature", "")):
         return None
