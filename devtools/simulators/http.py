@@ -1,7 +1,18 @@
-"""The server side of the signed ``Authorization`` header (WeChat Pay v3 and the sandbox
-share its shape): what a gateway does with a merchant's request before trusting it."""
+"""The server side of a merchant's signed API call (WeChat Pay v3 and the sandbox share
+the shape of the ``Authorization`` header): what a gateway does before trusting it, and
+the keys a simulated gateway holds."""
 
 import time
+from collections.abc import Callable
+from functools import cache, wraps
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from devtools.keys import ensure_dev_keypair
+from payments.gateways.signing import load_private_key, load_public_key
 
 
 def parse_authorization(header: str, scheme: str) -> dict[str, str]:
@@ -27,3 +38,35 @@ def fresh_authorization(request, *, scheme: str, required: tuple[str, ...], max_
     if abs(time.time() - int(timestamp)) >= max_skew:
         return None
     return fields
+
+
+def merchant_api(authenticate: Callable, refused: Callable[[], HttpResponse]):
+    """A decorator for the API views a merchant calls: ``authenticate(request)`` names
+    the merchant (None when the signature fails: then ``refused()`` answers), and the
+    view is called as ``view(request, merchant, ...)``."""
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            merchant = authenticate(request)
+            if merchant is None:
+                return refused()
+            return view(request, merchant, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def gateway_keys(gateway_pair: str, merchant_pair: str) -> tuple[RSAPrivateKey, RSAPublicKey]:
+    """The simulated gateway's private key and the merchant's public key (key pair names
+    of :mod:`devtools.keys`), from ``KPAY_KEY_DIR``."""
+    return _gateway_keys(str(settings.KPAY_KEY_DIR), gateway_pair, merchant_pair)
+
+
+@cache
+def _gateway_keys(key_dir: str, gateway_pair: str, merchant_pair: str) -> tuple[RSAPrivateKey, RSAPublicKey]:
+    gateway_private, _ = ensure_dev_keypair(key_dir, gateway_pair)
+    _, merchant_public = ensure_dev_keypair(key_dir, merchant_pair)
+    return load_private_key(gateway_private), load_public_key(merchant_public)

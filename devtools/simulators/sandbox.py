@@ -8,46 +8,35 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
-from functools import cache
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from devtools.keys import SANDBOX_GATEWAY, SANDBOX_MERCHANT, ensure_dev_keypair
+from devtools.keys import SANDBOX_GATEWAY, SANDBOX_MERCHANT
 from payments.gateways.sandbox import protocol
 from payments.gateways.signing import (
-    load_private_key,
-    load_public_key,
     new_nonce,
     sign_sha256_rsa,
     verify_sha256_rsa,
 )
 
-from .http import fresh_authorization
+from .http import fresh_authorization, gateway_keys, merchant_api
+from .locks import payable_trade_lock
 from .models import SimRefund, SimTrade
 from .notifier import GatewayProfile, new_event_id, notification_schedule
 
 GATEWAY = "sandbox"
 
 
-@cache
-def _keys(key_dir: str):
-    gateway_private, _ = ensure_dev_keypair(key_dir, SANDBOX_GATEWAY)
-    _, merchant_public = ensure_dev_keypair(key_dir, SANDBOX_MERCHANT)
-    return load_private_key(gateway_private), load_public_key(merchant_public)
-
-
 def _gateway_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[0]
+    return gateway_keys(SANDBOX_GATEWAY, SANDBOX_MERCHANT)[0]
 
 
 def _merchant_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[1]
+    return gateway_keys(SANDBOX_GATEWAY, SANDBOX_MERCHANT)[1]
 
 
 def signed_headers(private_key, body: bytes) -> dict[str, str]:
@@ -144,17 +133,9 @@ def _authenticated_merchant(request) -> str | None:
     return fields["merchant_id"]
 
 
-def _api(view):
-    """Verify the merchant's request signature, then call ``view(request, merchant_id, ...)``."""
-
-    @csrf_exempt
-    def wrapped(request, *args, **kwargs):
-        merchant_id = _authenticated_merchant(request)
-        if merchant_id is None:
-            return _error(401, "SIGN_ERROR", "signature verification failed")
-        return view(request, merchant_id, *args, **kwargs)
-
-    return wrapped
+_api = merchant_api(
+    _authenticated_merchant, lambda: _error(401, "SIGN_ERROR", "signature verification failed")
+)
 
 
 def _locked_trade(merchant_id: str, out_trade_no: str) -> SimTrade | None:
@@ -320,9 +301,8 @@ def cashier(request):
 
 def _cashier_act(trade_pk: int, action: str) -> None:
     with transaction.atomic():
-        trade = SimTrade.objects.select_for_update().get(pk=trade_pk)
-        payable = trade.state in (SimTrade.State.NOTPAY, SimTrade.State.PAYERROR)
-        if not payable or trade.expire_at <= timezone.now():
+        trade = payable_trade_lock(SimTrade, trade_pk, expires="expire_at")
+        if trade is None:
             return
         if action == "pay":
             trade.state = SimTrade.State.SUCCESS

@@ -168,6 +168,11 @@ class BillLine:
     at: datetime | None = None
     problem: str = ""
 
+    @classmethod
+    def invalid(cls, line_no: int, problem: str, **fields) -> BillLine:
+        """A line that could not be read; ``problem`` says why."""
+        return cls(kind=BillLineKind.INVALID, line_no=line_no, problem=problem, **fields)
+
 
 @dataclass(frozen=True)
 class BillSummary:

@@ -11,7 +11,6 @@ import json
 import secrets
 import zipfile
 from datetime import date, datetime, timedelta
-from functools import cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,10 +23,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM, ensure_dev_keypair
+from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM
+from devtools.simulators.http import gateway_keys
 from devtools.simulators.notifier import GatewayProfile, notification_schedule
 from payments.gateways.alipay import protocol
-from payments.gateways.signing import load_private_key, load_public_key
 
 from .models import AlipayRefund, AlipayTrade
 from .protocol import sign_notify_params, signed_response_text, verify_request_params
@@ -70,19 +69,12 @@ BILL_DETAIL_HEADER = (
 )
 
 
-@cache
-def _keys(key_dir: str):
-    alipay_private, _ = ensure_dev_keypair(key_dir, ALIPAY_PLATFORM)
-    _, app_public = ensure_dev_keypair(key_dir, ALIPAY_APP)
-    return load_private_key(alipay_private), load_public_key(app_public)
-
-
 def alipay_private_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[0]
+    return gateway_keys(ALIPAY_PLATFORM, ALIPAY_APP)[0]
 
 
 def _app_public_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[1]
+    return gateway_keys(ALIPAY_PLATFORM, ALIPAY_APP)[1]
 
 
 def profile() -> GatewayProfile:

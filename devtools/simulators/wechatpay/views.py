@@ -28,11 +28,11 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devtools.keys import DevMaterial, ensure_dev_material
-from devtools.simulators.http import fresh_authorization
+from devtools.simulators.http import fresh_authorization, merchant_api
+from devtools.simulators.locks import payable_trade_lock
 from devtools.simulators.notifier import GatewayProfile, new_event_id, notification_schedule
 from payments.gateways.signing import load_private_key, load_public_key, verify_sha256_rsa
 from payments.gateways.wechatpay import protocol
@@ -246,17 +246,7 @@ def _authenticated_mchid(request) -> str | None:
     return fields["mchid"]
 
 
-def _api(view):
-    """Check the merchant's signature, then call ``view(request, mchid, ...)``."""
-
-    @csrf_exempt
-    def wrapped(request, *args, **kwargs):
-        mchid = _authenticated_mchid(request)
-        if mchid is None:
-            return _error(401, "SIGN_ERROR", "签名错误")
-        return view(request, mchid, *args, **kwargs)
-
-    return wrapped
+_api = merchant_api(_authenticated_mchid, lambda: _error(401, "SIGN_ERROR", "签名错误"))
 
 
 def _json_body(request) -> dict | None:
@@ -710,9 +700,8 @@ def _http_url(url: str) -> str:
 def cashier_act(trade_pk: int, action: str) -> None:
     """Pay (notifying TRANSACTION.SUCCESS) or decline (PAYERROR: WeChat does not notify it)."""
     with transaction.atomic():
-        trade = WxTrade.objects.select_for_update().get(pk=trade_pk)
-        payable = trade.state in (WxTrade.State.NOTPAY, WxTrade.State.PAYERROR)
-        if not payable or trade.time_expire <= timezone.now():
+        trade = payable_trade_lock(WxTrade, trade_pk, expires="time_expire")
+        if trade is None:
             return
         if action == "decline":
             trade.state = WxTrade.State.PAYERROR

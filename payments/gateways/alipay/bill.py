@@ -139,14 +139,10 @@ class AlipayBillReader(BillReader):
                 comments.append(",".join(row))
                 continue
             if comments:  # a line after the closing comments
-                yield BillLine(kind=BillLineKind.INVALID, line_no=line_no, problem="a line after the totals")
+                yield BillLine.invalid(line_no, "a line after the totals")
                 continue
             if len(row) != width:
-                yield BillLine(
-                    kind=BillLineKind.INVALID,
-                    line_no=line_no,
-                    problem=f"{len(row)} columns, the header has {width}",
-                )
+                yield BillLine.invalid(line_no, f"{len(row)} columns, the header has {width}")
                 continue
             trade_no, kind = row[i_trade].strip(), row[i_type].strip()
             try:
@@ -156,13 +152,7 @@ class AlipayBillReader(BillReader):
                 if kind not in (BILL_PAYMENT, BILL_REFUND):
                     raise ValueError(f"unknown 业务类型 {kind!r}")
             except ValueError as exc:
-                line = BillLine(
-                    kind=BillLineKind.INVALID,
-                    line_no=line_no,
-                    trade_no=trade_no,
-                    status=kind,
-                    problem=str(exc),
-                )
+                line = BillLine.invalid(line_no, str(exc), trade_no=trade_no, status=kind)
             else:
                 refund = kind == BILL_REFUND
                 line = BillLine(
