@@ -234,7 +234,7 @@ def payment_no(g: int) -> str:
 
 def write_bill(path: Path, lines: int) -> None:
     """The ALL trade bill of BILL_DAY, written through gzip as it is generated."""
-    from payments.simulators.wechatpay.views import ALL_COLUMNS, SUMMARY_COLUMNS
+    from devtools.simulators.wechatpay.views import ALL_COLUMNS, SUMMARY_COLUMNS
 
     started = time.perf_counter()
     count = settled = refunded = fees = 0

@@ -207,10 +207,6 @@ CELERY_BEAT_SCHEDULE = {
     "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
     # Yesterday's statements (and any missed in the last week), once the day is over.
     "settlement-generate-statements": {"task": "settlement.tasks.generate_statements", "schedule": 3600.0},
-    "simulators-deliver-notifications": {
-        "task": "payments.simulators.tasks.deliver_due_notifications",
-        "schedule": 5.0,
-    },
     # WeChat Pay publishes yesterday's bill after 10:00 Beijing time (CELERY_TIMEZONE).
     "reconciliation-fetch-bills": {
         "task": "reconciliation.tasks.reconcile_bills",
@@ -272,23 +268,34 @@ KPAY_SIMULATOR_TIME_SCALE = env.float("KPAY_SIMULATOR_TIME_SCALE", default=1.0)
 
 KPAY_GATEWAYS: dict[str, dict] = {}
 if KPAY_SANDBOX_ENABLED:
+    # devtools: the simulators, development keys (made in KPAY_KEY_DIR at startup), demo
+    # data and the development URLs. Never installed in production.
+    from devtools import keys as dev_keys
+
     INSTALLED_APPS += [
-        "payments.simulators",
-        "payments.simulators.wechatpay",
-        "payments.simulators.alipay",
+        "devtools",
+        "devtools.simulators",
+        "devtools.simulators.wechatpay",
+        "devtools.simulators.alipay",
     ]
+    CELERY_BEAT_SCHEDULE["simulators-deliver-notifications"] = {
+        "task": "devtools.simulators.tasks.deliver_due_notifications",
+        "schedule": 5.0,
+    }
     KPAY_GATEWAYS["sandbox"] = {
         "BACKEND": "payments.gateways.sandbox.SandboxGateway",
         "OPTIONS": {
             "base_url": env.str("KPAY_SANDBOX_URL", default=f"{KPAY_PUBLIC_URL}/simulators/sandbox"),
             "merchant_id": env.str("KPAY_SANDBOX_MERCHANT_ID", default="kpay-dev"),
-            "key_dir": str(KPAY_KEY_DIR),
+            "private_key_path": str(dev_keys.private_key_path(KPAY_KEY_DIR, dev_keys.SANDBOX_MERCHANT)),
+            "gateway_public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.SANDBOX_GATEWAY)),
         },
     }
 
 # WeChat Pay API v3 (channels wechat_native, wechat_h5, wechat_jsapi). Configured by
 # WECHATPAY_MCHID and friends; a half configuration is a system-check error. Without
-# them, development uses the WeChat Pay simulator with keys generated in KPAY_KEY_DIR.
+# them, development uses the WeChat Pay simulator with the development keys in KPAY_KEY_DIR
+# (the backend is the product's, plus the simulator's http cashier link: devtools).
 if env.str("WECHATPAY_MCHID", default=""):
     KPAY_GATEWAYS["wechatpay"] = {
         "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
@@ -296,6 +303,7 @@ if env.str("WECHATPAY_MCHID", default=""):
             "mchid": env.str("WECHATPAY_MCHID"),
             "appid": env.str("WECHATPAY_APPID", default=""),
             "apiv3_key": env.str("WECHATPAY_APIV3_KEY", default=""),
+            "apiv3_key_path": env.str("WECHATPAY_APIV3_KEY_FILE", default=""),
             "private_key_path": env.str("WECHATPAY_PRIVATE_KEY", default=""),
             "cert_serial_no": env.str("WECHATPAY_CERT_SERIAL_NO", default=""),
             "public_key_path": env.str("WECHATPAY_PUBLIC_KEY", default=""),
@@ -306,12 +314,16 @@ if env.str("WECHATPAY_MCHID", default=""):
     }
 elif KPAY_SANDBOX_ENABLED:
     KPAY_GATEWAYS["wechatpay"] = {
-        "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
+        "BACKEND": "devtools.simulators.wechatpay.gateway.SimulatorWeChatPayGateway",
         "OPTIONS": {
             "mchid": "1900000109",
             "appid": "wxd930ea5d5a258f4f",
             "api_base": f"{KPAY_PUBLIC_URL}/simulators/wechatpay",
-            "dev_key_dir": str(KPAY_KEY_DIR),
+            "apiv3_key_path": str(KPAY_KEY_DIR / dev_keys.WECHATPAY_APIV3_KEY),
+            "private_key_path": str(dev_keys.private_key_path(KPAY_KEY_DIR, dev_keys.WECHATPAY_MERCHANT)),
+            "cert_serial_no": dev_keys.WECHATPAY_CERT_SERIAL_NO,
+            "public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.WECHATPAY_PUBKEY)),
+            "public_key_id": dev_keys.WECHATPAY_PUBLIC_KEY_ID,
         },
     }
 
@@ -334,7 +346,8 @@ elif KPAY_SANDBOX_ENABLED:
             "app_id": "2021000000000001",
             "seller_id": "2088000000000001",
             "gateway_url": f"{KPAY_PUBLIC_URL}/simulators/alipay/gateway.do",
-            "dev_key_dir": str(KPAY_KEY_DIR),
+            "app_private_key_path": str(dev_keys.private_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_APP)),
+            "alipay_public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_PLATFORM)),
         },
     }
 

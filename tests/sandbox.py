@@ -6,14 +6,15 @@ import secrets
 from django.test import Client
 from django.utils import timezone
 
+from devtools.keys import SANDBOX_GATEWAY, ensure_dev_keypair
+from devtools.simulators.sandbox import signed_headers
 from payments.gateways import get_gateway
-from payments.gateways import sandbox as protocol
-from payments.gateways.signing import ensure_dev_keypair, load_private_key
+from payments.gateways.signing import load_private_key
 
 
 class SandboxDriver:
     def __init__(self, settings):
-        private_path, _ = ensure_dev_keypair(settings.KPAY_KEY_DIR, protocol.GATEWAY_KEY_NAME)
+        private_path, _ = ensure_dev_keypair(settings.KPAY_KEY_DIR, SANDBOX_GATEWAY)
         self.private_key = load_private_key(private_path)
         self.merchant_id = get_gateway("sandbox").merchant_id
         self.client = Client()
@@ -50,7 +51,7 @@ class SandboxDriver:
         return json.dumps(event, separators=(",", ":")).encode()
 
     def headers(self, body: bytes, **overrides) -> dict:
-        headers = protocol.signed_headers(self.private_key, body)
+        headers = signed_headers(self.private_key, body)
         headers.update(overrides)
         return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
 

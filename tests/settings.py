@@ -9,21 +9,22 @@ import os
 
 from kpay.settings import *  # noqa: F403
 from kpay.settings import BASE_DIR, KPAY_GATEWAYS
+from kpay.settings import KPAY_KEY_DIR as _SITE_KEY_DIR
 from kpay.settings import KPAY_PUBLIC_URL as _SITE_URL
 
 KPAY_KEY_DIR = BASE_DIR / "var" / "test-keys"
 KPAY_PUBLIC_URL = "http://testserver"
 CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
 # Simulator-backed gateways point at the site's own URL; in tests, at nothing (a test
-# that wants them starts the live server and points them there: tests/gateways).
+# that wants them starts the live server and points them there: tests/gateways). Their
+# development key files move to the tests' own key folder.
 for _config in KPAY_GATEWAYS.values():
     _options = _config.get("OPTIONS", {})
     for _name, _value in list(_options.items()):
         if isinstance(_value, str) and _value.startswith(_SITE_URL):
             _options[_name] = CLOSED_LOOPBACK_URL + _value[len(_SITE_URL) :]
-    for _name in ("key_dir", "dev_key_dir"):
-        if _name in _options:
-            _options[_name] = str(KPAY_KEY_DIR)
+        elif isinstance(_value, str) and _value.startswith(str(_SITE_KEY_DIR)):
+            _options[_name] = str(KPAY_KEY_DIR) + _value[len(str(_SITE_KEY_DIR)) :]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,8 +18,9 @@ from typing import BinaryIO
 import httpx
 from django.utils.translation import gettext_lazy as _
 
-from payments.exceptions import GatewayUnavailable, PaymentError
-from payments.exchanges import exchange_record
+from payments.exceptions import PaymentError
+
+from . import http
 
 logger = logging.getLogger("payments.gateways")
 
@@ -167,6 +167,11 @@ class BillLine:
     refund_id: str = ""  # the gateway's refund id, when it has one
     at: datetime | None = None
     problem: str = ""
+
+    @classmethod
+    def invalid(cls, line_no: int, problem: str, **fields) -> BillLine:
+        """A line that could not be read; ``problem`` says why."""
+        return cls(kind=BillLineKind.INVALID, line_no=line_no, problem=problem, **fields)
 
 
 @dataclass(frozen=True)
@@ -325,25 +330,7 @@ class Gateway:
         self, client: httpx.Client, operation: str, request: httpx.Request, *, trade_no: str = ""
     ) -> httpx.Response:
         """Send ``request`` and keep the exchange; network trouble is GatewayUnavailable."""
-        started = time.monotonic()
-        response = None
-        error = ""
-        try:
-            response = client.send(request)
-            return response
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:255]
-            raise GatewayUnavailable() from exc
-        finally:
-            exchange_record(
-                gateway=self.alias,
-                operation=operation,
-                trade_no=trade_no,
-                request=request,
-                response=response,
-                error=error,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+        return http.send(client, gateway=self.alias, operation=operation, request=request, trade_no=trade_no)
 
 
 __all__ = [

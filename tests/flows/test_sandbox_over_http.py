@@ -8,16 +8,17 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from devtools.keys import ensure_dev_keypair
+from devtools.simulators.models import SimNotification, SimTrade
+from devtools.simulators.tasks import deliver_due_notifications
 from orders.models import Order
 from orders.services import order_cancel, order_checkout
 from payments.exceptions import GatewayUnavailable, InvalidResponse
 from payments.gateways import get_gateway
 from payments.gateways.base import TradeState
-from payments.gateways.signing import ensure_dev_keypair, load_public_key
+from payments.gateways.signing import load_public_key
 from payments.models import GatewayExchange, Payment
 from payments.services import payment_close, payment_start, payment_sync, payments_close_stale
-from payments.simulators.models import SimNotification, SimTrade
-from payments.simulators.tasks import deliver_due_notifications
 from tests.cashier import press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +134,7 @@ def test_query_of_an_unknown_trade_says_not_found(live_simulators):
 def test_failed_notifications_are_retried_on_the_schedule_then_given_up(
     live_simulators, learner, course, settings
 ):
-    from payments.simulators.sandbox import RETRY_SCHEDULE
+    from devtools.simulators.sandbox import RETRY_SCHEDULE
 
     settings.KPAY_SIMULATOR_TIME_SCALE = 0
     lose_notifications(settings)

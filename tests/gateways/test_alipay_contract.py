@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from payments.gateways.alipay import SHANGHAI, fen_to_yuan
+from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM, ensure_dev_keypair
+from payments.gateways.alipay.protocol import SHANGHAI, fen_to_yuan
 from payments.models import Payment
 from tests.cashier import press
 from tests.gateways.contract import GatewayContract
@@ -23,13 +24,16 @@ def alipay_configured(settings):
     """Configure the "alipay" gateway at the closed loopback URL, before
     ``live_simulators`` (which depends on ``settings`` too) repoints it at the live server."""
     gateways = copy.deepcopy(settings.KPAY_GATEWAYS)
+    app_private, _ = ensure_dev_keypair(settings.KPAY_KEY_DIR, ALIPAY_APP)
+    _, alipay_public = ensure_dev_keypair(settings.KPAY_KEY_DIR, ALIPAY_PLATFORM)
     gateways["alipay"] = {
         "BACKEND": "payments.gateways.alipay.AlipayGateway",
         "OPTIONS": {
             "app_id": APP_ID,
             "seller_id": SELLER_ID,
             "gateway_url": CLOSED_LOOPBACK_URL + "/simulators/alipay/gateway.do",
-            "dev_key_dir": str(settings.KPAY_KEY_DIR),
+            "app_private_key_path": str(app_private),
+            "alipay_public_key_path": str(alipay_public),
         },
     }
     settings.KPAY_GATEWAYS = gateways
@@ -56,7 +60,7 @@ def notify_fields(payment: Payment, **overrides) -> dict:
 
 
 def signed_notify_body(payment: Payment, **overrides) -> bytes:
-    from payments.simulators.alipay.views import notify_body, signed_notify_params
+    from devtools.simulators.alipay.views import notify_body, signed_notify_params
 
     return notify_body(signed_notify_params(notify_fields(payment, **overrides)))
 
@@ -72,7 +76,7 @@ class TestAlipayGateway(GatewayContract):
         return signed_notify_body(payment), {}, "application/x-www-form-urlencoded"
 
     def put_on_yesterdays_bill(self, payment):
-        from payments.simulators.alipay.models import AlipayTrade
+        from devtools.simulators.alipay.models import AlipayTrade
 
         yesterday = timezone.now() - timedelta(days=1)
         AlipayTrade.objects.filter(out_trade_no=payment.payment_no).update(gmt_payment=yesterday)

@@ -18,13 +18,15 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM, ensure_dev_keypair
+from devtools.simulators.alipay import protocol as simulator_protocol
 from orders.models import Order
 from payments.exceptions import GatewayRejected, InvalidNotification, InvalidResponse
-from payments.gateways import alipay as protocol
 from payments.gateways import get_gateway
-from payments.gateways.alipay import AlipayGateway, fen_to_yuan, yuan_to_fen
+from payments.gateways.alipay import AlipayGateway, protocol
+from payments.gateways.alipay.protocol import fen_to_yuan, yuan_to_fen
 from payments.gateways.base import NotificationKind, RefundState, TradeState
-from payments.gateways.signing import ensure_dev_keypair, load_private_key, load_public_key
+from payments.gateways.signing import load_private_key, load_public_key
 from payments.models import Payment
 from tests.gateways.contract import wait_for
 from tests.gateways.test_alipay_contract import (  # noqa: F401 (alipay_configured is an autouse fixture)
@@ -40,8 +42,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _keys(settings):
-    app_private, app_public = ensure_dev_keypair(settings.KPAY_KEY_DIR, protocol.APP_KEY_NAME)
-    alipay_private, alipay_public = ensure_dev_keypair(settings.KPAY_KEY_DIR, protocol.ALIPAY_KEY_NAME)
+    app_private, app_public = ensure_dev_keypair(settings.KPAY_KEY_DIR, ALIPAY_APP)
+    alipay_private, alipay_public = ensure_dev_keypair(settings.KPAY_KEY_DIR, ALIPAY_PLATFORM)
     return app_private, app_public, alipay_private, alipay_public
 
 
@@ -96,8 +98,10 @@ def test_request_signatures_cover_sign_type(settings):
     app_private, app_public, *_ = _keys(settings)
     signed = protocol.sign_request_params(load_private_key(app_private), REQUEST_PARAMS)
     assert "return_url" not in signed  # empty values are not sent
-    assert protocol.verify_request_params(load_public_key(app_public), signed)
-    assert not protocol.verify_request_params(load_public_key(app_public), {**signed, "sign_type": "RSA"})
+    assert simulator_protocol.verify_request_params(load_public_key(app_public), signed)
+    assert not simulator_protocol.verify_request_params(
+        load_public_key(app_public), {**signed, "sign_type": "RSA"}
+    )
 
 
 # -- responses: the signature is over the exact text ----------------------------------------
@@ -137,7 +141,7 @@ def test_a_tampered_or_unsigned_response_is_invalid(settings):
 
 def test_the_simulator_signs_what_the_client_verifies(settings):
     *_, alipay_private, alipay_public = _keys(settings)
-    text = protocol.signed_response_text(
+    text = simulator_protocol.signed_response_text(
         load_private_key(alipay_private),
         "alipay.trade.close",
         {"code": "10000", "msg": "Success", "备注": "中文"},
@@ -174,15 +178,12 @@ def test_fen_must_be_an_int():
 
 
 # -- options --------------------------------------------------------------------------
-def test_check_options_with_dev_keys_needs_only_the_ids(tmp_path):
-    options = {
-        "app_id": APP_ID,
-        "seller_id": SELLER_ID,
-        "gateway_url": "https://x",
-        "dev_key_dir": str(tmp_path),
-    }
-    assert AlipayGateway.check_options(options) == []
-    problems = AlipayGateway.check_options({"dev_key_dir": str(tmp_path)})
+def test_check_options_with_dev_keys_needs_only_the_ids(settings):
+    """Development points at key files (made by devtools) through production's options."""
+    options = settings.KPAY_GATEWAYS["alipay"]["OPTIONS"]
+    assert AlipayGateway.check_options({**options, "gateway_url": "https://x"}) == []
+    keys_only = {name: options[name] for name in ("app_private_key_path", "alipay_public_key_path")}
+    problems = AlipayGateway.check_options(keys_only)
     assert len(problems) == 3 and all(p.endswith(".") for p in problems)
 
 
@@ -369,7 +370,7 @@ def test_a_request_signed_with_another_app_key_is_refused(live_simulators, setti
     *_, alipay_public = _keys(settings)
     other_private, _ = ensure_dev_keypair(tmp_path, "other-app")
     options = dict(settings.KPAY_GATEWAYS["alipay"]["OPTIONS"])
-    options.pop("dev_key_dir")
+    options.pop("app_private_key_path"), options.pop("alipay_public_key_path")
     gateway = AlipayGateway(
         "alipay",
         **options,
@@ -386,7 +387,7 @@ def test_a_response_signed_with_another_key_is_an_invalid_response(live_simulato
     app_private, *_ = _keys(settings)
     _, other_public = ensure_dev_keypair(tmp_path, "not-alipay")
     options = dict(settings.KPAY_GATEWAYS["alipay"]["OPTIONS"])
-    options.pop("dev_key_dir")
+    options.pop("app_private_key_path"), options.pop("alipay_public_key_path")
     gateway = AlipayGateway(
         "alipay", **options, app_private_key_path=str(app_private), alipay_public_key_path=str(other_public)
     )
@@ -396,7 +397,7 @@ def test_a_response_signed_with_another_key_is_an_invalid_response(live_simulato
 
 @pytest.mark.django_db(transaction=True)
 def test_the_trade_bill_lists_yesterdays_payment(live_simulators, learner, course):
-    from payments.simulators.alipay.models import AlipayTrade
+    from devtools.simulators.alipay.models import AlipayTrade
     from tests.gateways.test_alipay_contract import TestAlipayGateway
 
     _order, payment = TestAlipayGateway().paid(learner, course)
@@ -518,7 +519,7 @@ def _gateway_answering(settings, answer) -> AlipayGateway:
         payload = answer(method)
         if isinstance(payload, int):
             return httpx.Response(payload, text="busy")
-        return httpx.Response(200, text=protocol.signed_response_text(key, method, payload))
+        return httpx.Response(200, text=simulator_protocol.signed_response_text(key, method, payload))
 
     gateway = AlipayGateway("alipay", **settings.KPAY_GATEWAYS["alipay"]["OPTIONS"])
     gateway._client = httpx.Client(transport=httpx.MockTransport(respond))

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from devtools.keys import ensure_dev_material
+from devtools.simulators.wechatpay import views as simulator
+from devtools.simulators.wechatpay.models import WxTrade
 from payments.gateways import get_gateway
 from payments.gateways.wechatpay import protocol
-from payments.simulators.wechatpay import views as simulator
-from payments.simulators.wechatpay.models import WxTrade
 from tests.cashier import press
 from tests.gateways.contract import GatewayContract
 from tests.settings import CLOSED_LOOPBACK_URL
@@ -21,13 +22,18 @@ APPID = "wxd930ea5d5a258f4f"
 
 def wechatpay_config(settings, **options) -> dict:
     """The dev configuration (the simulator), as kpay/settings.py will have it."""
+    material = ensure_dev_material(settings.KPAY_KEY_DIR)
     return {
-        "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
+        "BACKEND": "devtools.simulators.wechatpay.gateway.SimulatorWeChatPayGateway",
         "OPTIONS": {
             "mchid": MCHID,
             "appid": APPID,
             "api_base": CLOSED_LOOPBACK_URL + "/simulators/wechatpay",
-            "dev_key_dir": str(settings.KPAY_KEY_DIR),
+            "apiv3_key_path": str(material.apiv3_key_path),
+            "private_key_path": str(material.merchant_private_path),
+            "cert_serial_no": material.cert_serial_no,
+            "public_key_path": str(material.pubkey_public_path),
+            "public_key_id": material.public_key_id,
             **options,
         },
     }

@@ -25,6 +25,10 @@ from hypothesis import strategies as st
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3 import utils as sdk_utils
 
+from devtools.keys import ensure_dev_material
+from devtools.simulators.http import parse_authorization
+from devtools.simulators.wechatpay import views as simulator
+from devtools.simulators.wechatpay.models import WxRefund, WxTrade
 from orders.models import Order
 from payments.exceptions import (
     ChannelUnavailable,
@@ -38,8 +42,6 @@ from payments.gateways.base import NotificationKind, PaymentRequest, RefundReque
 from payments.gateways.signing import load_public_key, sign_sha256_rsa, verify_sha256_rsa
 from payments.gateways.wechatpay import WeChatPayGateway, protocol
 from payments.models import GatewayEvent, Payment
-from payments.simulators.wechatpay import views as simulator
-from payments.simulators.wechatpay.models import WxRefund, WxTrade
 from tests.gateways.contract import wait_for
 from tests.gateways.test_wechatpay_contract import (
     APPID,
@@ -49,6 +51,7 @@ from tests.gateways.test_wechatpay_contract import (
     django_headers,
     press,
     success_notification,
+    wechatpay_config,
 )
 
 
@@ -141,7 +144,7 @@ def test_the_authorization_header_verifies_independently():
         FIXED_KEY, mchid=MCHID, serial_no="ABC123", method="GET", url="/v3/certificates", body=b""
     )
     assert header.startswith('WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="')
-    fields = protocol.parse_authorization(header)
+    fields = parse_authorization(header, protocol.AUTH_SCHEME)
     assert fields["serial_no"] == "ABC123" and len(fields["nonce_str"]) == 32
     # Rebuilt by hand, verified with cryptography directly.
     message = f"GET\n/v3/certificates\n{fields['timestamp']}\n{fields['nonce_str']}\n\n".encode()
@@ -194,30 +197,35 @@ def test_sub_fen_yuan_is_refused():
 
 
 # -- configuration ---------------------------------------------------------------------------
-def test_check_options_dev_mode_needs_only_the_ids(tmp_path):
-    assert (
-        WeChatPayGateway.check_options(
-            {
-                "mchid": "1",
-                "appid": "wx",
-                "api_base": "http://127.0.0.1:8000/simulators/wechatpay",
-                "dev_key_dir": "d",
-            }
-        )
-        == []
-    )
-    problems = WeChatPayGateway.check_options({"dev_key_dir": "d"})
+def test_check_options_the_development_configuration_is_complete(settings):
+    """Development points at key files (made by devtools) through production's options."""
+    options = wechatpay_config(settings)["OPTIONS"]
+    assert WeChatPayGateway.check_options(options) == []
+    problems = WeChatPayGateway.check_options({"api_base": options["api_base"]})
     assert problems == [
         "option 'mchid' is required.",
         "option 'appid' is required.",
-        "option 'api_base' is required.",
+        "option 'apiv3_key' is required.",
+        "option 'private_key_path' is required.",
+        "option 'cert_serial_no' is required.",
+        "WeChat Pay's key is missing: give 'public_key_path' and 'public_key_id' "
+        "(PUB_KEY_ID_…), or 'platform_cert_dir' (platform certificates).",
     ]
+    missing = WeChatPayGateway.check_options({**options, "apiv3_key_path": str(gateway_dir() / "none")})
+    assert any("'apiv3_key_path': no file" in p for p in missing)
 
 
 def test_check_options_refuses_development_keys_in_production(settings):
+    from django.core.checks import run_checks
+
+    configure_wechatpay(settings, wechatpay_config(settings, api_base=protocol.REAL_API_BASE))
+    assert not [e for e in run_checks() if e.id == "kpay.E008"]  # development: fine
     settings.KPAY_ENV = "production"
-    options = {"mchid": "1", "appid": "wx", "api_base": protocol.REAL_API_BASE, "dev_key_dir": "d"}
-    assert any("simulator only" in p for p in WeChatPayGateway.check_options(options))
+    errors = [e.msg for e in run_checks() if e.id == "kpay.E008" and "'wechatpay'" in e.msg]
+    assert any("simulators only" in msg and "'private_key_path'" in msg for msg in errors)
+    assert any("'public_key_path'" in msg for msg in errors) and any(
+        "'apiv3_key_path'" in msg for msg in errors
+    )
 
 
 def test_check_options_half_a_production_configuration(tmp_path):
@@ -377,7 +385,7 @@ class TestResponses:
         seen = {}
 
         def handler(request):
-            seen["auth"] = protocol.parse_authorization(request.headers["Authorization"])
+            seen["auth"] = parse_authorization(request.headers["Authorization"], protocol.AUTH_SCHEME)
             seen["serial"] = request.headers.get("Wechatpay-Serial")
             seen["raw"] = request.url.raw_path.decode()
             return self.signed(data=_trade_json("P1"))
@@ -392,7 +400,7 @@ class TestResponses:
             seen["auth"]["nonce_str"],
             b"",
         )
-        merchant_public = load_public_key(protocol.ensure_dev_material(gateway_dir()).merchant_public_path)
+        merchant_public = load_public_key(ensure_dev_material(gateway_dir()).merchant_public_path)
         assert verify_sha256_rsa(merchant_public, message, seen["auth"]["signature"])
         assert seen["serial"] == gateway.public_key_id
 
@@ -406,7 +414,7 @@ def gateway_dir():
 # -- the simulator's side of signatures ------------------------------------------------------
 def test_a_wrongly_signed_request_gets_401_sign_error(live_simulators):
     url = f"{live_simulators.url}/simulators/wechatpay/v3/pay/transactions/out-trade-no/P1?mchid={MCHID}"
-    material = protocol.ensure_dev_material(gateway_dir())
+    material = ensure_dev_material(gateway_dir())
     header = protocol.authorization(
         FIXED_KEY, mchid=MCHID, serial_no=material.cert_serial_no, method="GET", url=url, body=b""
     )
@@ -553,7 +561,7 @@ class TestChannels:
         assert params["package"] == f"prepay_id={trade.prepay_id}" and params["signType"] == "RSA"
         assert params["appId"] == APPID
         message = f"{APPID}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n".encode()
-        merchant_public = load_public_key(protocol.ensure_dev_material(gateway_dir()).merchant_public_path)
+        merchant_public = load_public_key(ensure_dev_material(gateway_dir()).merchant_public_path)
         assert verify_sha256_rsa(merchant_public, message, params["paySign"])
         # The SDK's own JSAPI signing gives the same signature.
         sdk = sdk_client(live_simulators.url)
@@ -583,7 +591,7 @@ class TestChannels:
 
 # -- key modes ----------------------------------------------------------------------------------
 def cert_mode_options(cert_dir: Path, live_url: str) -> dict:
-    material = protocol.ensure_dev_material(gateway_dir())
+    material = ensure_dev_material(gateway_dir())
     return {
         "mchid": MCHID,
         "appid": APPID,
@@ -604,7 +612,7 @@ class TestPlatformCertificateMode:
         assert gateway.query_payment("P00000000001").state == TradeState.NOT_FOUND  # a 404 needs no key
         request = payment_request("wechat_native")
         gateway.create_payment(request)  # unknown serial: fetches /v3/certificates, then verifies
-        serial = protocol.ensure_dev_material(gateway_dir()).platform_serial
+        serial = ensure_dev_material(gateway_dir()).platform_serial
         assert (tmp_path / f"{serial}.pem").exists()
         again = WeChatPayGateway("wechatpay", **options)  # from the folder, no download
         assert again.query_payment(request.payment_no).state == TradeState.PENDING
@@ -612,7 +620,7 @@ class TestPlatformCertificateMode:
     def test_the_whole_payment_in_certificate_mode(
         self, live_simulators, settings, tmp_path, learner, course
     ):
-        material = protocol.ensure_dev_material(gateway_dir())
+        material = ensure_dev_material(gateway_dir())
         shutil.copy(material.platform_cert_path, tmp_path / f"{material.platform_serial}.pem")
         configure_wechatpay(
             settings,
@@ -706,7 +714,7 @@ def test_the_trade_bill_has_the_real_format(live_simulators, learner, course):
 def sdk_client(live_url: str, *, public_key_mode: bool = True) -> "WeChatPay":
     """The SDK in public-key mode (its constructor then makes no network call), pointed at
     the simulator through its private ``_gate_way`` (it has no public option for that)."""
-    material = protocol.ensure_dev_material(gateway_dir())
+    material = ensure_dev_material(gateway_dir())
     client = WeChatPay(
         wechatpay_type=WeChatPayType.NATIVE,
         mchid=MCHID,
@@ -755,7 +763,7 @@ class TestSDKInterop:
         sdk = sdk_client(live_simulators.url)
         sdk._core._update_certificates()
         serials = [format(c.serial_number, "X") for c in sdk._core._certificates]
-        assert serials == [protocol.ensure_dev_material(gateway_dir()).platform_serial]
+        assert serials == [ensure_dev_material(gateway_dir()).platform_serial]
 
     def test_our_client_accepts_what_the_sdks_conventions_produce(self, live_simulators, learner, course):
         """A notification signed with the SDK's primitive over the SDK's message layout,
@@ -772,7 +780,7 @@ class TestSDKInterop:
             "Wechatpay-Timestamp": timestamp,
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": signature,
-            "Wechatpay-Serial": protocol.ensure_dev_material(gateway_dir()).public_key_id,
+            "Wechatpay-Serial": ensure_dev_material(gateway_dir()).public_key_id,
             "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
         notification = get_gateway("wechatpay").parse_notification(headers, sdk_style)
@@ -784,7 +792,7 @@ class TestSDKInterop:
             nonce,
             sdk_style.decode(),
             signature,
-            load_public_key(protocol.ensure_dev_material(gateway_dir()).pubkey_public_path),
+            load_public_key(ensure_dev_material(gateway_dir()).pubkey_public_path),
         )
 
 

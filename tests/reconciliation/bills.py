@@ -5,10 +5,10 @@ import gzip
 import io
 import zipfile
 
-from payments.simulators.alipay.views import BILL_DETAIL_HEADER as ALIPAY_HEADER
-from payments.simulators.wechatpay.views import ALL_COLUMNS as WECHAT_ALL
-from payments.simulators.wechatpay.views import REFUND_COLUMNS as WECHAT_REFUND_COLUMNS
-from payments.simulators.wechatpay.views import SUMMARY_COLUMNS as WECHAT_SUMMARY
+from devtools.simulators.alipay.views import BILL_DETAIL_HEADER as ALIPAY_HEADER
+from devtools.simulators.wechatpay.views import ALL_COLUMNS as WECHAT_ALL
+from devtools.simulators.wechatpay.views import REFUND_COLUMNS as WECHAT_REFUND_COLUMNS
+from devtools.simulators.wechatpay.views import SUMMARY_COLUMNS as WECHAT_SUMMARY
 
 WECHAT_SUCCESS = [c for c in WECHAT_ALL if c not in WECHAT_REFUND_COLUMNS]
 

@@ -9,13 +9,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from devtools.simulators.alipay.models import AlipayRefund, AlipayTrade
+from devtools.simulators.wechatpay.models import WxTrade
 from orders.models import Order
 from orders.services import order_checkout
 from payments.models import JournalEntry, Payment, Refund
 from payments.refunds import refund_issue
 from payments.services import payment_start
-from payments.simulators.alipay.models import AlipayRefund, AlipayTrade
-from payments.simulators.wechatpay.models import WxTrade
 from reconciliation.matching import BILL_TIMEZONE
 from reconciliation.models import Difference, ReconciliationRun
 from reconciliation.tasks import reconcile_bills

@@ -103,11 +103,7 @@ class WeChatPayBillReader(BillReader):
                 self._read_summary(row)
                 return
             if len(row) != width:
-                yield BillLine(
-                    kind=BillLineKind.INVALID,
-                    line_no=line_no,
-                    problem=f"{len(row)} columns, the header has {width}",
-                )
+                yield BillLine.invalid(line_no, f"{len(row)} columns, the header has {width}")
                 continue
             trade_no, state = _cell(row[i_trade]), _cell(row[i_state])
             try:
@@ -141,13 +137,7 @@ class WeChatPayBillReader(BillReader):
                         at=at,
                     )
             except ValueError as exc:
-                line = BillLine(
-                    kind=BillLineKind.INVALID,
-                    line_no=line_no,
-                    trade_no=trade_no,
-                    status=state,
-                    problem=str(exc),
-                )
+                line = BillLine.invalid(line_no, str(exc), trade_no=trade_no, status=state)
             yield line
 
     def _read_summary(self, header: list[str]) -> None:

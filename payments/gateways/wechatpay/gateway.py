@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 import zlib
@@ -27,7 +26,6 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from payments.exceptions import (
@@ -39,7 +37,7 @@ from payments.exceptions import (
     TradeAlreadyPaid,
     TradeNotFound,
 )
-from payments.exchanges import exchange_record
+from payments.gateways import http
 from payments.gateways.base import (
     BillFile,
     BillReader,
@@ -100,26 +98,19 @@ class WeChatPayGateway(Gateway):
         appid: str,
         api_base: str = protocol.REAL_API_BASE,
         apiv3_key: str = "",
+        apiv3_key_path: str = "",
         private_key_path: str = "",
         cert_serial_no: str = "",
         public_key_path: str = "",
         public_key_id: str = "",
         platform_cert_dir: str = "",
-        dev_key_dir: str = "",
     ):
         super().__init__(alias)
         self.mchid, self.appid = mchid, appid
         self.api_base = (api_base or protocol.REAL_API_BASE).rstrip("/")
         self._base_path = urlsplit(self.api_base).path.rstrip("/")
-        self.dev_mode = bool(dev_key_dir)
-        if dev_key_dir:  # development: the simulator's material, unless an option says otherwise
-            material = protocol.ensure_dev_material(dev_key_dir)
-            apiv3_key = apiv3_key or material.apiv3_key
-            private_key_path = private_key_path or str(material.merchant_private_path)
-            cert_serial_no = cert_serial_no or material.cert_serial_no
-            if not platform_cert_dir:
-                public_key_path = public_key_path or str(material.pubkey_public_path)
-                public_key_id = public_key_id or material.public_key_id
+        if apiv3_key_path and not apiv3_key:
+            apiv3_key = Path(apiv3_key_path).read_text().strip()
         self._apiv3_key = apiv3_key or ""
         self._private_key = load_private_key(private_key_path)
         self.cert_serial_no = cert_serial_no
@@ -136,23 +127,16 @@ class WeChatPayGateway(Gateway):
 
     @classmethod
     def check_options(cls, options: Mapping) -> list[str]:
-        problems = []
-        required = ["mchid", "appid"]
-        required += (
-            ["api_base"]
-            if options.get("dev_key_dir")
-            else ["apiv3_key", "private_key_path", "cert_serial_no"]
-        )
-        for name in required:
-            if not options.get(name):
-                problems.append(f"option {name!r} is required.")
+        # The APIv3 key is given as such, or as a file holding it (apiv3_key_path).
+        given = {**options, "apiv3_key": options.get("apiv3_key") or options.get("apiv3_key_path")}
+        required = ("mchid", "appid", "apiv3_key", "private_key_path", "cert_serial_no")
+        problems = [f"option {name!r} is required." for name in required if not given.get(name)]
         api_base = str(options.get("api_base") or protocol.REAL_API_BASE)
         if not api_base.startswith(("https://", "http://")):
             problems.append(f"option 'api_base' must be an http(s) URL, not {api_base!r}.")
-        if options.get("dev_key_dir"):
-            if getattr(settings, "KPAY_ENV", "") == "production":
-                problems.append("option 'dev_key_dir' is for the simulator only; production needs real keys.")
-            return problems
+        key_path = options.get("apiv3_key_path")
+        if key_path and not Path(key_path).is_file():
+            problems.append(f"option 'apiv3_key_path': no file at {key_path!r} (the APIv3 key).")
         key = options.get("apiv3_key")
         if key and len(str(key).encode()) != 32:
             problems.append("option 'apiv3_key' must be the 32-byte APIv3 key set on the merchant platform.")
@@ -199,7 +183,7 @@ class WeChatPayGateway(Gateway):
                 "create_payment", "POST", "/v3/pay/transactions/native", body, request.payment_no
             )
             code_url = str(data["code_url"])
-            return PaymentAction(kind="qr", code_url=code_url, redirect_url=self._dev_cashier_url(code_url))
+            return PaymentAction(kind="qr", code_url=code_url)
         if request.channel == "wechat_h5":
             if not request.client_ip:
                 raise ChannelUnavailable(_("WeChat Pay (mobile) needs the payer's IP address."))
@@ -234,12 +218,6 @@ class WeChatPayGateway(Gateway):
                 self._private_key, protocol.jsapi_message(self.appid, timestamp, nonce, package)
             ),
         }
-
-    def _dev_cashier_url(self, code_url: str) -> str:
-        """With the simulator (dev_key_dir), its http cashier for a ``weixin://`` code, so
-        the pay page can offer "open the cashier on this device". Real WeChat has none."""
-        match = re.search(r"[?&]pr=([\w-]+)", code_url)
-        return f"{self.api_base}/pay/{match[1]}/" if self.dev_mode and match else ""
 
     def query_payment(self, payment_no: str) -> TradeStatus:
         path = f"/v3/pay/transactions/out-trade-no/{quote(payment_no, safe='')}?mchid={quote(self.mchid)}"
@@ -379,40 +357,16 @@ class WeChatPayGateway(Gateway):
 
     def _download(self, url: str, into: BinaryIO, on_chunk) -> int:
         """A signed GET whose answer (the bill file) is not signed and is binary: streamed
-        into ``into`` (each chunk also given to ``on_chunk``); the exchange is kept with
-        the size instead of the content. Returns the number of bytes written."""
-        request = self._signed_request("GET", url, b"")
-        started, status, note, error, size = time.monotonic(), None, "", "", 0
-        try:
-            response = self._client.send(request, stream=True)
-            try:
-                status = response.status_code
-                if not response.is_success:
-                    response.read()
-                    note = response.text
-                    self._raise_for_status(response)
-                    raise InvalidResponse(f"WeChat Pay bill download answered HTTP {status}")
-                for chunk in response.iter_bytes(_CHUNK):
-                    into.write(chunk)
-                    on_chunk(chunk)
-                    size += len(chunk)
-                note = f"<{size} bytes>"
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:255]
-            raise GatewayUnavailable() from exc
-        finally:
-            exchange_record(
-                gateway=self.alias,
-                operation="download_bill",
-                trade_no="",
-                request=request,
-                response=httpx.Response(status, text=note) if status is not None else None,
-                error=error,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
-        return size
+        into ``into`` (each chunk also given to ``on_chunk``). Returns the bytes written."""
+        return http.download(
+            self._client,
+            gateway=self.alias,
+            operation="download_bill",
+            request=self._signed_request("GET", url, b""),
+            into=into,
+            refused=_download_refused,
+            on_chunk=on_chunk,
+        )
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         problem = protocol.verify_signed_headers(self._public_keys, headers, body)
@@ -583,3 +537,8 @@ def _load_certificates(directory: Path) -> dict[str, RSAPublicKey]:
                 continue
             certificates[protocol.certificate_serial(certificate)] = certificate
     return {serial: c.public_key() for serial, c in _valid(certificates).items()}
+
+
+def _download_refused(response: httpx.Response) -> None:
+    WeChatPayGateway._raise_for_status(response)
+    raise InvalidResponse(f"WeChat Pay bill download answered HTTP {response.status_code}")

@@ -1,34 +1,29 @@
-"""WeChat Pay API v3 protocol pieces shared by the backend and the simulator.
+"""WeChat Pay API v3 protocol pieces (the simulator in ``devtools`` uses them too).
 
-Message layouts, the ``Authorization`` header, response and notification signature
-headers, AEAD_AES_256_GCM resources, yuan/fen for bills, and the development key
-material that the backend and the simulator both load from ``dev_key_dir``.
+Message layouts, the ``Authorization`` header, checking response and notification
+signature headers, AEAD_AES_256_GCM resources, yuan/fen for bills. The server side
+(signing answers, reading the ``Authorization`` header) is the simulator's.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
-import os
 import secrets
 import string
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 
-from payments.gateways.signing import ensure_dev_keypair, load_private_key, sign_sha256_rsa, verify_sha256_rsa
+from payments.gateways.http import authorization_header
+from payments.gateways.signing import sign_sha256_rsa, verify_sha256_rsa
 
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 SIGNATURE_TYPE = AUTH_SCHEME
@@ -64,34 +59,16 @@ def authorization(
 ) -> str:
     timestamp, nonce = str(int(time.time())), new_nonce()
     signature = sign_sha256_rsa(private_key, request_message(method, url, timestamp, nonce, body))
-    return (
-        f'{AUTH_SCHEME} mchid="{mchid}",nonce_str="{nonce}",signature="{signature}",'
-        f'timestamp="{timestamp}",serial_no="{serial_no}"'
+    return authorization_header(
+        AUTH_SCHEME,
+        {
+            "mchid": mchid,
+            "nonce_str": nonce,
+            "signature": signature,
+            "timestamp": timestamp,
+            "serial_no": serial_no,
+        },
     )
-
-
-def parse_authorization(header: str) -> dict[str, str]:
-    scheme, _, rest = header.partition(" ")
-    if scheme != AUTH_SCHEME:
-        return {}
-    fields = {}
-    for part in rest.split(","):
-        key, _, value = part.strip().partition("=")
-        fields[key] = value.strip('"')
-    return fields
-
-
-def signed_headers(private_key: RSAPrivateKey, serial: str, body: bytes) -> dict[str, str]:
-    """The headers WeChat Pay puts on a response or notification signing ``body``."""
-    timestamp, nonce = str(int(time.time())), new_nonce()
-    return {
-        "Wechatpay-Timestamp": timestamp,
-        "Wechatpay-Nonce": nonce,
-        "Wechatpay-Signature": sign_sha256_rsa(private_key, response_message(timestamp, nonce, body)),
-        "Wechatpay-Serial": serial,
-        "Wechatpay-Signature-Type": SIGNATURE_TYPE,
-        "Request-ID": secrets.token_hex(16),
-    }
 
 
 def verify_signed_headers(
@@ -186,104 +163,3 @@ def parse_rfc3339(text: str | None) -> datetime | None:
 
 def certificate_serial(certificate: x509.Certificate) -> str:
     return format(certificate.serial_number, "X")
-
-
-# -- development key material -----------------------------------------------------------
-@dataclass(frozen=True)
-class DevMaterial:
-    """Everything a merchant and WeChat Pay would each hold, generated for development.
-
-    The merchant's API key pair and certificate serial, the "WeChat Pay public key"
-    pair and its ``PUB_KEY_ID_…``, a platform certificate (a second key pair) and the
-    APIv3 key. The simulator holds the private halves of WeChat Pay's keys.
-    """
-
-    merchant_private_path: Path
-    merchant_public_path: Path
-    cert_serial_no: str
-    pubkey_private_path: Path
-    pubkey_public_path: Path
-    public_key_id: str
-    platform_private_path: Path
-    platform_cert_path: Path
-    platform_serial: str
-    apiv3_key: str
-
-
-_SECRETS_FILE = "wechatpay-dev.json"
-
-
-def ensure_dev_material(directory: str | Path) -> DevMaterial:
-    """Load (generating on first use, under a lock) the development material in ``directory``.
-
-    For development and tests only; production material comes from the merchant platform.
-    """
-    directory = Path(directory)
-    secrets_path = directory / _SECRETS_FILE
-    if not secrets_path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / ".wechatpay-dev.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not secrets_path.exists():
-                _generate_dev_material(directory, secrets_path)
-    facts = json.loads(secrets_path.read_text())
-    merchant_private, merchant_public = ensure_dev_keypair(directory, "wechatpay-merchant")
-    pubkey_private, pubkey_public = ensure_dev_keypair(directory, "wechatpay-pubkey")
-    platform_private, _ = ensure_dev_keypair(directory, "wechatpay-platform")
-    return DevMaterial(
-        merchant_private_path=merchant_private,
-        merchant_public_path=merchant_public,
-        cert_serial_no=facts["cert_serial_no"],
-        pubkey_private_path=pubkey_private,
-        pubkey_public_path=pubkey_public,
-        public_key_id=facts["public_key_id"],
-        platform_private_path=platform_private,
-        platform_cert_path=directory / "wechatpay-platform.cert.pem",
-        platform_serial=facts["platform_serial"],
-        apiv3_key=facts["apiv3_key"],
-    )
-
-
-def _generate_dev_material(directory: Path, secrets_path: Path) -> None:
-    ensure_dev_keypair(directory, "wechatpay-merchant")
-    ensure_dev_keypair(directory, "wechatpay-pubkey")
-    platform_private, _ = ensure_dev_keypair(directory, "wechatpay-platform")
-    platform_key = load_private_key(platform_private)
-    serial_number = (1 << 156) | secrets.randbits(156)  # 40 hex digits, like WeChat's
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kpay development"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "WeChat Pay simulator platform certificate"),
-        ]
-    )
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(platform_key.public_key())
-        .serial_number(serial_number)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=5 * 365))
-        .sign(platform_key, hashes.SHA256())
-    )
-    _write(
-        directory / "wechatpay-platform.cert.pem", certificate.public_bytes(serialization.Encoding.PEM), 0o644
-    )
-    alphabet = string.ascii_letters + string.digits
-    facts = {
-        "cert_serial_no": secrets.token_hex(20).upper(),
-        "public_key_id": "PUB_KEY_ID_01" + "".join(secrets.choice(string.digits) for _ in range(28)),
-        "platform_serial": format(serial_number, "X"),
-        "apiv3_key": "".join(secrets.choice(alphabet) for _ in range(32)),
-    }
-    _write(secrets_path, json.dumps(facts, indent=1).encode(), 0o600)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

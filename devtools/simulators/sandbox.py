@@ -1,6 +1,6 @@
 """The sandbox gateway's server side: cashier page, signed API, notifications.
 
-Protocol: :mod:`payments.gateways.sandbox`. The simulator holds the gateway's private
+Protocol: :mod:`payments.gateways.sandbox.protocol`. The simulator holds the gateway's private
 key and trusts the merchant public key, both from ``KPAY_KEY_DIR`` (development keys).
 """
 
@@ -8,38 +8,45 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
-from functools import cache
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from payments.gateways import sandbox as protocol
-from payments.gateways.signing import ensure_dev_keypair, load_private_key, load_public_key, verify_sha256_rsa
+from devtools.keys import SANDBOX_GATEWAY, SANDBOX_MERCHANT
+from payments.gateways.sandbox import protocol
+from payments.gateways.signing import (
+    new_nonce,
+    sign_sha256_rsa,
+    verify_sha256_rsa,
+)
 
+from .http import fresh_authorization, gateway_keys, merchant_api
+from .locks import payable_trade_lock
 from .models import SimRefund, SimTrade
 from .notifier import GatewayProfile, new_event_id, notification_schedule
 
 GATEWAY = "sandbox"
 
 
-@cache
-def _keys(key_dir: str):
-    gateway_private, _ = ensure_dev_keypair(key_dir, protocol.GATEWAY_KEY_NAME)
-    _, merchant_public = ensure_dev_keypair(key_dir, protocol.MERCHANT_KEY_NAME)
-    return load_private_key(gateway_private), load_public_key(merchant_public)
-
-
 def _gateway_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[0]
+    return gateway_keys(SANDBOX_GATEWAY, SANDBOX_MERCHANT)[0]
 
 
 def _merchant_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[1]
+    return gateway_keys(SANDBOX_GATEWAY, SANDBOX_MERCHANT)[1]
+
+
+def signed_headers(private_key, body: bytes) -> dict[str, str]:
+    """Response or notification headers signing ``body`` with the gateway's key."""
+    timestamp, nonce = str(int(time.time())), new_nonce()
+    return {
+        "Sandbox-Timestamp": timestamp,
+        "Sandbox-Nonce": nonce,
+        "Sandbox-Signature": sign_sha256_rsa(private_key, protocol.response_message(timestamp, nonce, body)),
+    }
 
 
 # WeChat Pay's schedule, which the sandbox imitates: 15 s, 15 s, 30 s, 3 min, … 6 h.
@@ -49,7 +56,7 @@ RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 108
 def profile() -> GatewayProfile:
     return GatewayProfile(
         name=GATEWAY,
-        sign_headers=lambda body: protocol.signed_headers(_gateway_key(), body),
+        sign_headers=lambda body: signed_headers(_gateway_key(), body),
         schedule=RETRY_SCHEDULE,
     )
 
@@ -57,7 +64,7 @@ def profile() -> GatewayProfile:
 def _signed_json(data, status: int = 200) -> HttpResponse:
     body = b"" if data is None else json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     response = HttpResponse(body, status=status, content_type="application/json")
-    for name, value in protocol.signed_headers(_gateway_key(), body).items():
+    for name, value in signed_headers(_gateway_key(), body).items():
         response[name] = value
     return response
 
@@ -110,31 +117,25 @@ def _notify(url: str, event_type: str, resource: dict) -> None:
 
 
 def _authenticated_merchant(request) -> str | None:
-    fields = protocol.parse_authorization(request.headers.get("Authorization", ""))
-    timestamp = fields.get("timestamp", "")
-    if not (fields.get("merchant_id") and timestamp.isdigit() and fields.get("nonce")):
-        return None
-    if abs(time.time() - int(timestamp)) >= protocol.MAX_CLOCK_SKEW:
+    fields = fresh_authorization(
+        request,
+        scheme=protocol.AUTH_SCHEME,
+        required=("merchant_id", "nonce"),
+        max_skew=protocol.MAX_CLOCK_SKEW,
+    )
+    if fields is None:
         return None
     message = protocol.request_message(
-        request.method, request.get_full_path(), timestamp, fields["nonce"], request.body
+        request.method, request.get_full_path(), fields["timestamp"], fields["nonce"], request.body
     )
     if not verify_sha256_rsa(_merchant_key(), message, fields.get("signature", "")):
         return None
     return fields["merchant_id"]
 
 
-def _api(view):
-    """Verify the merchant's request signature, then call ``view(request, merchant_id, ...)``."""
-
-    @csrf_exempt
-    def wrapped(request, *args, **kwargs):
-        merchant_id = _authenticated_merchant(request)
-        if merchant_id is None:
-            return _error(401, "SIGN_ERROR", "signature verification failed")
-        return view(request, merchant_id, *args, **kwargs)
-
-    return wrapped
+_api = merchant_api(
+    _authenticated_merchant, lambda: _error(401, "SIGN_ERROR", "signature verification failed")
+)
 
 
 def _locked_trade(merchant_id: str, out_trade_no: str) -> SimTrade | None:
@@ -300,9 +301,8 @@ def cashier(request):
 
 def _cashier_act(trade_pk: int, action: str) -> None:
     with transaction.atomic():
-        trade = SimTrade.objects.select_for_update().get(pk=trade_pk)
-        payable = trade.state in (SimTrade.State.NOTPAY, SimTrade.State.PAYERROR)
-        if not payable or trade.expire_at <= timezone.now():
+        trade = payable_trade_lock(SimTrade, trade_pk, expires="expire_at")
+        if trade is None:
             return
         if action == "pay":
             trade.state = SimTrade.State.SUCCESS

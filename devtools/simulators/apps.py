@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class SimulatorsConfig(AppConfig):
-    name = "payments.simulators"
+    name = "devtools.simulators"
     label = "simulators"
     verbose_name = "Gateway simulators (development only)"
 

@@ -1,7 +1,7 @@
 """The simulated Alipay open platform: ``gateway.do``, the scan page and cashier, bills,
 and trade_status_sync notifications.
 
-Protocol: :mod:`payments.gateways.alipay`. The simulator holds the "Alipay" private key
+Protocol: :mod:`payments.gateways.alipay.protocol`. The simulator holds the "Alipay" private key
 and trusts the app public key, both development material in ``KPAY_KEY_DIR``.
 """
 
@@ -11,7 +11,6 @@ import json
 import secrets
 import zipfile
 from datetime import date, datetime, timedelta
-from functools import cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,14 +23,16 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from payments.gateways import alipay as protocol
-from payments.gateways.signing import ensure_dev_keypair, load_private_key, load_public_key
-from payments.simulators.notifier import GatewayProfile, notification_schedule
+from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM
+from devtools.simulators.http import gateway_keys
+from devtools.simulators.notifier import GatewayProfile, notification_schedule
+from payments.gateways.alipay import protocol
 
 from .models import AlipayRefund, AlipayTrade
+from .protocol import sign_notify_params, signed_response_text, verify_request_params
 
 GATEWAY = "alipay"
-URL_NAMESPACE = "simulators:sim_alipay"  # mounted by payments.simulators.urls
+URL_NAMESPACE = "simulators:sim_alipay"  # mounted by devtools.simulators.urls
 # Alipay's retry schedule for trade_status_sync (secondary source): 4m, 10m, 10m, 1h, 2h, 6h, 15h.
 RETRY_SCHEDULE = (240, 600, 600, 3600, 7200, 21600, 54000)
 DEFAULT_SELLER_ID = "2088000000000001"
@@ -68,19 +69,12 @@ BILL_DETAIL_HEADER = (
 )
 
 
-@cache
-def _keys(key_dir: str):
-    alipay_private, _ = ensure_dev_keypair(key_dir, protocol.ALIPAY_KEY_NAME)
-    _, app_public = ensure_dev_keypair(key_dir, protocol.APP_KEY_NAME)
-    return load_private_key(alipay_private), load_public_key(app_public)
-
-
 def alipay_private_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[0]
+    return gateway_keys(ALIPAY_PLATFORM, ALIPAY_APP)[0]
 
 
 def _app_public_key():
-    return _keys(str(settings.KPAY_KEY_DIR))[1]
+    return gateway_keys(ALIPAY_PLATFORM, ALIPAY_APP)[1]
 
 
 def profile() -> GatewayProfile:
@@ -115,7 +109,7 @@ def signed_notify_params(fields: dict, *, notify_id: str | None = None) -> dict[
         "version": "1.0",
         **fields,
     }
-    return protocol.sign_notify_params(alipay_private_key(), params)
+    return sign_notify_params(alipay_private_key(), params)
 
 
 def notify_body(params: dict[str, str]) -> bytes:
@@ -158,7 +152,7 @@ def _queue_notify(trade: AlipayTrade, fields: dict) -> None:
 
 # -- responses ----------------------------------------------------------------------
 def _respond(method: str, payload: dict) -> HttpResponse:
-    text = protocol.signed_response_text(alipay_private_key(), method, payload)
+    text = signed_response_text(alipay_private_key(), method, payload)
     return HttpResponse(text.encode(), content_type="application/json;charset=utf-8")
 
 
@@ -182,7 +176,7 @@ def gateway_do(request):
         return _failure("error", "isv.missing-method", "method is missing", code="40001")
     if not params.get("sign"):
         return _failure(method, "isv.missing-signature", "sign is missing", code="40001")
-    if params.get("sign_type") != "RSA2" or not protocol.verify_request_params(_app_public_key(), params):
+    if params.get("sign_type") != "RSA2" or not verify_request_params(_app_public_key(), params):
         return _failure(method, "isv.invalid-signature", "验签出错 (invalid signature)", code="40002")
     try:
         biz = json.loads(params.get("biz_content") or "{}")
@@ -558,7 +552,7 @@ def scan(request, token):
 
 def return_url_for(trade: AlipayTrade) -> str:
     """The signed GET Alipay sends the payer back with (verified like a notification)."""
-    params = protocol.sign_notify_params(
+    params = sign_notify_params(
         alipay_private_key(),
         {
             "charset": "utf-8",

@@ -18,9 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.tasks import enqueue_on_commit
+
 from .models import SimNotification
 
 logger = logging.getLogger(__name__)
+DELIVER_TASK = "devtools.simulators.tasks.deliver_notification"
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,8 @@ def new_event_id() -> str:
 
 
 def notification_schedule(*, gateway: str, event_id: str, url: str, body: bytes) -> SimNotification:
-    """Queue a notification; its first delivery is attempted once the trade is committed."""
-    from .tasks import deliver_notification
-
+    """Queue a notification; its first delivery is attempted once the trade is committed
+    (the task is sent by name: tasks import the notifier, never the reverse)."""
     notification = SimNotification.objects.create(
         gateway=gateway,
         event_id=event_id,
@@ -57,7 +59,7 @@ def notification_schedule(*, gateway: str, event_id: str, url: str, body: bytes)
         body=body.decode(),
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
+    enqueue_on_commit(DELIVER_TASK, notification_id=notification.pk)
     return notification
 
 

@@ -1,27 +1,5 @@
-"""The sandbox gateway: kpay's own simulated third-party gateway, for the demo and tests.
-
-It is spoken to exactly like a real gateway, over HTTP, with signatures both ways.
-The protocol (modelled on WeChat Pay v3, with an Alipay-style signed cashier URL):
-
-* **Cashier URL** (no server call to create a payment): the parameters below, signed
-  by the merchant: ``sign`` = SHA256withRSA over the ``k=v`` pairs, sorted by key,
-  empty values and ``sign`` left out, joined with ``&``. The learner opens it (QR
-  code), and the gateway's cashier page creates the trade and lets them pay or decline.
-* **API requests** (merchant → gateway) carry
-  ``Authorization: SANDBOX-SHA256-RSA merchant_id="…",timestamp="…",nonce="…",signature="…"``
-  over ``METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n``.
-* **Responses and notifications** (gateway → merchant) carry ``Sandbox-Timestamp``,
-  ``Sandbox-Nonce`` and ``Sandbox-Signature`` over ``TIMESTAMP\\nNONCE\\nBODY\\n``, signed
-  with the gateway's key; older or newer than 300 s is rejected.
-* **Notifications**: ``POST`` JSON ``{id, event_type, create_time, resource}`` where
-  ``event_type`` is ``TRADE.SUCCESS``, ``TRADE.FAILED`` or ``REFUND.SUCCESS`` and
-  ``resource`` is a trade (or refund) object. Acknowledge with 2xx; anything else is
-  retried on the gateway's schedule.
-* **Trade object**: ``merchant_id, out_trade_no, transaction_id, trade_state
-  (NOTPAY|SUCCESS|PAYERROR|CLOSED|REFUND), amount{total, currency}, payer{id},
-  success_time``. Errors: ``{"code", "message"}`` with 4xx (``SIGN_ERROR`` 401,
-  ``TRADE_NOT_EXIST`` 404, ``TRADE_PAID`` 400, ``PARAM_ERROR`` 400).
-"""
+"""The sandbox gateway backend (protocol: :mod:`.protocol`): spoken to exactly like a
+real gateway, over HTTP, with signatures both ways."""
 
 from __future__ import annotations
 
@@ -43,8 +21,7 @@ from payments.exceptions import (
     TradeAlreadyPaid,
     TradeNotFound,
 )
-
-from .base import (
+from payments.gateways.base import (
     Gateway,
     Notification,
     NotificationKind,
@@ -57,19 +34,10 @@ from .base import (
     TradeState,
     TradeStatus,
 )
-from .signing import (
-    ensure_dev_keypair,
-    load_private_key,
-    load_public_key,
-    new_nonce,
-    sign_sha256_rsa,
-    verify_sha256_rsa,
-)
+from payments.gateways.http import authorization_header
+from payments.gateways.signing import load_private_key, load_public_key, new_nonce, sign_sha256_rsa
 
-AUTH_SCHEME = "SANDBOX-SHA256-RSA"
-MAX_CLOCK_SKEW = 300
-MERCHANT_KEY_NAME = "sandbox-merchant"
-GATEWAY_KEY_NAME = "sandbox-gateway"
+from .protocol import AUTH_SCHEME, params_sign_string, request_message, verify_signed_headers
 
 TRADE_STATES = {
     "NOTPAY": TradeState.PENDING,
@@ -84,61 +52,6 @@ REFUND_STATES = {
     "ABNORMAL": RefundState.FAILED,
     "CLOSED": RefundState.FAILED,
 }
-
-
-# -- protocol helpers, shared with the simulator --------------------------------
-def params_sign_string(params: Mapping[str, str]) -> bytes:
-    pairs = sorted((k, str(v)) for k, v in params.items() if k != "sign" and v not in ("", None))
-    return "&".join(f"{k}={v}" for k, v in pairs).encode()
-
-
-def request_message(method: str, path_and_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    return b"%s\n%s\n%s\n%s\n%s\n" % (
-        method.encode(),
-        path_and_query.encode(),
-        timestamp.encode(),
-        nonce.encode(),
-        body,
-    )
-
-
-def response_message(timestamp: str, nonce: str, body: bytes) -> bytes:
-    return b"%s\n%s\n%s\n" % (timestamp.encode(), nonce.encode(), body)
-
-
-def parse_authorization(header: str) -> dict[str, str]:
-    scheme, _, rest = header.partition(" ")
-    if scheme != AUTH_SCHEME:
-        return {}
-    fields = {}
-    for part in rest.split(","):
-        key, _, value = part.strip().partition("=")
-        fields[key] = value.strip('"')
-    return fields
-
-
-def signed_headers(private_key, body: bytes) -> dict[str, str]:
-    """Response or notification headers signing ``body`` with the gateway's key."""
-    timestamp, nonce = str(int(time.time())), new_nonce()
-    return {
-        "Sandbox-Timestamp": timestamp,
-        "Sandbox-Nonce": nonce,
-        "Sandbox-Signature": sign_sha256_rsa(private_key, response_message(timestamp, nonce, body)),
-    }
-
-
-def verify_signed_headers(public_key, headers: Mapping[str, str], body: bytes) -> str | None:
-    """Why ``headers`` do not prove ``body`` came from the gateway, or None if they do."""
-    timestamp = headers.get("Sandbox-Timestamp", "")
-    nonce = headers.get("Sandbox-Nonce", "")
-    signature = headers.get("Sandbox-Signature", "")
-    if not (timestamp.isdigit() and nonce and signature):
-        return "missing signature headers"
-    if abs(time.time() - int(timestamp)) >= MAX_CLOCK_SKEW:
-        return "stale timestamp"
-    if not verify_sha256_rsa(public_key, response_message(timestamp, nonce, body), signature):
-        return "bad signature"
-    return None
 
 
 def trade_status_from(resource: Mapping) -> TradeStatus:
@@ -160,23 +73,33 @@ class SandboxGateway(Gateway):
     channels = ("sandbox",)
     channel_labels = {"sandbox": _("Sandbox Pay (simulated gateway)")}
 
-    def __init__(self, alias: str, *, base_url: str, merchant_id: str, key_dir: str):
+    def __init__(
+        self,
+        alias: str,
+        *,
+        base_url: str,
+        merchant_id: str,
+        private_key_path: str,
+        gateway_public_key_path: str,
+    ):
         super().__init__(alias)
         self.base_url = base_url.rstrip("/")
         self.merchant_id = merchant_id
-        # Development keys: both halves live in key_dir, generated on first use.
-        private_path, _ = ensure_dev_keypair(key_dir, MERCHANT_KEY_NAME)
-        _, gateway_public_path = ensure_dev_keypair(key_dir, GATEWAY_KEY_NAME)
-        self._private_key = load_private_key(private_path)
-        self._gateway_public_key = load_public_key(gateway_public_path)
+        self._private_key = load_private_key(private_key_path)
+        self._gateway_public_key = load_public_key(gateway_public_key_path)
         self._client = httpx.Client(timeout=self.timeout)
 
     @classmethod
     def check_options(cls, options):
-        missing = [name for name in ("base_url", "merchant_id", "key_dir") if not options.get(name)]
-        problems = [f"option {name!r} is required" for name in missing]
-        if options.get("key_dir") and not Path(options["key_dir"]).parent.exists():
-            problems.append(f"key_dir {options['key_dir']!r}: its parent folder does not exist")
+        problems = [
+            f"option {name!r} is required" for name in ("base_url", "merchant_id") if not options.get(name)
+        ]
+        key_files = ("private_key_path", "gateway_public_key_path")
+        if not all(options.get(name) for name in key_files):
+            problems.append("options 'private_key_path' (our key) and 'gateway_public_key_path' are required")
+        for name in key_files:
+            if options.get(name) and not Path(options[name]).is_file():
+                problems.append(f"option {name!r}: no file at {options[name]!r}")
         return problems
 
     @property
@@ -258,8 +181,15 @@ class SandboxGateway(Gateway):
             url,
             content=body or None,
             headers={
-                "Authorization": f'{AUTH_SCHEME} merchant_id="{self.merchant_id}",'
-                f'timestamp="{timestamp}",nonce="{nonce}",signature="{signature}"',
+                "Authorization": authorization_header(
+                    AUTH_SCHEME,
+                    {
+                        "merchant_id": self.merchant_id,
+                        "timestamp": timestamp,
+                        "nonce": nonce,
+                        "signature": signature,
+                    },
+                ),
                 "Content-Type": "application/json",
                 "Accept": "application/json",
             },

@@ -10,6 +10,6 @@ urlpatterns = [
     path("sandbox/api/trades/<str:out_trade_no>/close", sandbox.api_trade_close, name="sandbox-trade-close"),
     path("sandbox/api/refunds", sandbox.api_refund_create, name="sandbox-refunds"),
     path("sandbox/api/refunds/<str:out_refund_no>", sandbox.api_refund, name="sandbox-refund"),
-    path("wechatpay/", include("payments.simulators.wechatpay.urls")),
-    path("alipay/", include("payments.simulators.alipay.urls")),
+    path("wechatpay/", include("devtools.simulators.wechatpay.urls")),
+    path("alipay/", include("devtools.simulators.alipay.urls")),
 ]

@@ -2,12 +2,12 @@ from django.apps import AppConfig
 
 
 class AlipaySimulatorConfig(AppConfig):
-    name = "payments.simulators.alipay"
+    name = "devtools.simulators.alipay"
     label = "sim_alipay"
     verbose_name = "Alipay simulator (development only)"
 
     def ready(self):
-        from payments.simulators import notifier
+        from devtools.simulators import notifier
 
         from . import views
 

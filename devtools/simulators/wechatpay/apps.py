@@ -2,12 +2,12 @@ from django.apps import AppConfig
 
 
 class WeChatPaySimulatorConfig(AppConfig):
-    name = "payments.simulators.wechatpay"
+    name = "devtools.simulators.wechatpay"
     label = "sim_wechatpay"
     verbose_name = "WeChat Pay simulator (development only)"
 
     def ready(self):
-        from payments.simulators import notifier
+        from devtools.simulators import notifier
 
         from . import views
 

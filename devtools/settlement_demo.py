@@ -1,4 +1,5 @@
-"""Finance demo data for ``manage.py seed_demo`` (development only).
+"""Finance demo data for ``manage.py seed_demo`` (development only: devtools is installed
+only with the sandbox, so patching ``timezone.now`` for the demo clock stays out of the product).
 
 A fortnight of business is played through the real services on a demo clock: orders
 bought and paid (the sandbox gateway's notification applied in-process, no network),
@@ -24,10 +25,9 @@ from orders.services import order_checkout
 from payments.gateways import get_gateway
 from payments.gateways.base import Notification, NotificationKind, TradeState
 from payments.services import payment_notification_handle, payment_start
-
-from .models import Payout
-from .payouts import payout_approve, payout_mark_paid, payout_request
-from .services import orders_settle_due, statements_generate
+from settlement.models import Payout
+from settlement.payouts import payout_approve, payout_mark_paid, payout_request
+from settlement.services import orders_settle_due, statements_generate
 
 BUYER_PREFIX = "demo-buyer-"
 # (days ago, hour, buyer number, course slug)

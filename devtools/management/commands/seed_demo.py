@@ -15,6 +15,9 @@ from django.db import transaction
 
 from courses import roles
 from courses.models import Course, Lesson, Merchant, MerchantMember
+from devtools.settlement_demo import seed_finance_demo
+from riskcontrol.models import Rule
+from riskcontrol.services import rule_save
 
 DEMO_PASSWORD = "kpay-demo"  # noqa: S105 - demo only, printed on purpose
 
@@ -117,20 +120,13 @@ class Command(BaseCommand):
 
     def _finance(self, merchants):
         """Settled orders, statements and payouts, so the finance console has something
-        to show (settlement seeds its own part: ``settlement.demo``)."""
-        from settlement.demo import seed_finance_demo
-
+        to show (played through settlement's services: :mod:`devtools.settlement_demo`)."""
         summary = seed_finance_demo(merchant=merchants["demo-studio"])
         self.stdout.write(summary)
 
     def _risk_rules(self):
         """Two example rules, so the demo shows risk control at work (the seed seeds the
         whole platform; rules belong to riskcontrol, so they are made through its service)."""
-        from django.contrib.auth import get_user_model
-
-        from riskcontrol.models import Rule
-        from riskcontrol.services import rule_save
-
         admin = get_user_model().objects.get(username="admin")
         examples = [
             ("Large order: review", "amount_above", {"amount": 1_000_000}, "review", False),

@@ -18,7 +18,6 @@ import io
 import json
 import secrets
 import string
-import time
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -29,14 +28,17 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from devtools.keys import DevMaterial, ensure_dev_material
+from devtools.simulators.http import fresh_authorization, merchant_api
+from devtools.simulators.locks import payable_trade_lock
+from devtools.simulators.notifier import GatewayProfile, new_event_id, notification_schedule
 from payments.gateways.signing import load_private_key, load_public_key, verify_sha256_rsa
 from payments.gateways.wechatpay import protocol
-from payments.simulators.notifier import GatewayProfile, new_event_id, notification_schedule
 
 from .models import WxRefund, WxTrade
+from .protocol import signed_headers
 
 GATEWAY = "wechatpay"  # notifications signed with the WeChat Pay public key
 GATEWAY_CERT = "wechatpay_cert"  # … with the platform certificate
@@ -48,7 +50,7 @@ _BILL_SALT = "sim_wechatpay.bill"
 # -- keys -----------------------------------------------------------------------------------
 @cache
 def _keys(key_dir: str) -> dict:
-    material = protocol.ensure_dev_material(key_dir)
+    material = ensure_dev_material(key_dir)
     return {
         "material": material,
         "merchant_public": load_public_key(material.merchant_public_path),
@@ -61,15 +63,15 @@ def keys() -> dict:
     return _keys(str(settings.KPAY_KEY_DIR))
 
 
-def material() -> protocol.DevMaterial:
+def material() -> DevMaterial:
     return keys()["material"]
 
 
 def sign_headers(body: bytes, mode: str = "pubkey") -> dict[str, str]:
     """WeChat Pay's signature headers over ``body``, in the merchant's key mode."""
     if mode == "cert":
-        return protocol.signed_headers(keys()["platform"], material().platform_serial, body)
-    return protocol.signed_headers(keys()["pubkey"], material().public_key_id, body)
+        return signed_headers(keys()["platform"], material().platform_serial, body)
+    return signed_headers(keys()["pubkey"], material().public_key_id, body)
 
 
 def profiles() -> list[GatewayProfile]:
@@ -228,33 +230,23 @@ def _api_url(request) -> str:
 
 
 def _authenticated_mchid(request) -> str | None:
-    fields = protocol.parse_authorization(request.headers.get("Authorization", ""))
-    timestamp = fields.get("timestamp", "")
-    if not (fields.get("mchid") and timestamp.isdigit() and fields.get("nonce_str")):
-        return None
-    if fields.get("serial_no", "").upper() != material().cert_serial_no:
-        return None
-    if abs(time.time() - int(timestamp)) >= protocol.MAX_CLOCK_SKEW:
+    fields = fresh_authorization(
+        request,
+        scheme=protocol.AUTH_SCHEME,
+        required=("mchid", "nonce_str"),
+        max_skew=protocol.MAX_CLOCK_SKEW,
+    )
+    if fields is None or fields.get("serial_no", "").upper() != material().cert_serial_no:
         return None
     message = protocol.request_message(
-        request.method, _api_url(request), timestamp, fields["nonce_str"], request.body
+        request.method, _api_url(request), fields["timestamp"], fields["nonce_str"], request.body
     )
     if not verify_sha256_rsa(keys()["merchant_public"], message, fields.get("signature", "")):
         return None
     return fields["mchid"]
 
 
-def _api(view):
-    """Check the merchant's signature, then call ``view(request, mchid, ...)``."""
-
-    @csrf_exempt
-    def wrapped(request, *args, **kwargs):
-        mchid = _authenticated_mchid(request)
-        if mchid is None:
-            return _error(401, "SIGN_ERROR", "签名错误")
-        return view(request, mchid, *args, **kwargs)
-
-    return wrapped
+_api = merchant_api(_authenticated_mchid, lambda: _error(401, "SIGN_ERROR", "签名错误"))
 
 
 def _json_body(request) -> dict | None:
@@ -708,9 +700,8 @@ def _http_url(url: str) -> str:
 def cashier_act(trade_pk: int, action: str) -> None:
     """Pay (notifying TRANSACTION.SUCCESS) or decline (PAYERROR: WeChat does not notify it)."""
     with transaction.atomic():
-        trade = WxTrade.objects.select_for_update().get(pk=trade_pk)
-        payable = trade.state in (WxTrade.State.NOTPAY, WxTrade.State.PAYERROR)
-        if not payable or trade.time_expire <= timezone.now():
+        trade = payable_trade_lock(WxTrade, trade_pk, expires="time_expire")
+        if trade is None:
             return
         if action == "decline":
             trade.state = WxTrade.State.PAYERROR
