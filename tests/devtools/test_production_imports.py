@@ -43,9 +43,9 @@ app.loader.import_default_modules()
 DEV_ONLY = {"kpay.dev_urls"}  # the development URLconf: included only with the sandbox
 base = Path(settings.BASE_DIR)
 packages = {"kpay", "core"} | {
-    config.name.split(".")[0]
+    config.name
     for config in apps.get_app_configs()
-    if Path(config.path).is_relative_to(base) and not config.name.startswith("devtools")
+    if Path(config.path).parent == base and not config.name.startswith("devtools")
 }
 walked = []
 for name in sorted(packages):
