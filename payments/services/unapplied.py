@@ -23,7 +23,7 @@ def refund_unapplied(*, actor, payment_id: int, reason: str) -> Refund:
     commit, refund number as idempotency key, four eyes above the approval threshold
     as for :func:`~payments.services.refunds.refund_issue`), but on success it is booked
     against the unapplied receipts, never on the order (see
-    :func:`payments.services.refund_gateway.refund_settle`). The amount is reserved on the
+    the settling in :mod:`payments.services.refund_gateway`). The amount is reserved on the
     payment, so only one return can be under way or succeed."""
     if not staff_may_return_unapplied(actor):
         raise RefundNotAllowed()
