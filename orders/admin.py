@@ -1,7 +1,5 @@
 """Orders in the back office: read-only. Orders change state only through services."""
 
-from typing import ClassVar
-
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +22,11 @@ class OrderStatusChangeInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    """An order, its lines and history. Apps downstream of orders extend this page by
+    subclassing and re-registering (payments adds payments, refunds and "Refund this
+    order"; the template shows ``extra_object_tools`` from the context), so orders never
+    imports them."""
+
     list_display = ("order_no", "learner", "merchant", "status", "total_yuan", "created_at")
     list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("learner", "merchant")
@@ -60,23 +63,6 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         "risk",
     )
     inlines = [OrderStatusChangeInline]
-    # Inlines contributed by apps downstream of orders (payments adds its payments),
-    # so that orders never imports them.
-    extra_inlines: ClassVar[list] = []
-    # Buttons on the order's page contributed downstream (payments: "Refund this
-    # order"): callables ``(request, order) -> (url, label) | None``.
-    extra_object_tools: ClassVar[list] = []
-
-    def get_inlines(self, request, obj):
-        return [*self.inlines, *self.extra_inlines]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        order = self.get_object(request, object_id)
-        if order is not None:
-            tools = (tool(request, order) for tool in self.extra_object_tools)
-            extra_context["extra_object_tools"] = [tool for tool in tools if tool]
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("total (yuan)"), ordering="total")
     def total_yuan(self, order):

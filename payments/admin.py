@@ -1,19 +1,18 @@
-"""Payments, gateway traffic and the journal in the back office: all read-only.
+"""Payments, refunds, gateway traffic and the journal in the back office: all read-only.
 
-Payments change state through services; gateway events and exchanges are records of
-what happened; journal entries are append-only (corrections are new entries).
+Payments and refunds change state through services only (the pages below that call them
+are built on ``core.admin.service_form_view``); gateway events and exchanges are records
+of what happened; journal entries are append-only (corrections are new entries). The
+order's page gains its payments, refunds and "Refund this order" by subclassing
+``OrderAdmin`` and registering the subclass in its place.
 """
 
-from decimal import Decimal
-
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -24,14 +23,15 @@ from core.admin import (
     admin_link,
     csv_yuan,
     pretty_json,
+    service_form_view,
     yuan,
 )
-from core.errors import KpayError
+from core.money import YuanField
 from courses.admin_scope import MerchantScopedAdminMixin
 from orders.admin import OrderAdmin
 from orders.models import Order
 
-from . import refunds
+from . import selectors, services
 from .models import (
     GatewayEvent,
     GatewayExchange,
@@ -41,6 +41,7 @@ from .models import (
     Refund,
     RefundStatusChange,
 )
+from .permissions import staff_may, staff_may_return_unapplied
 
 
 class FlaggedFilter(admin.SimpleListFilter):
@@ -76,10 +77,6 @@ class PaymentInline(ReadOnlyInline):
         return yuan(payment.amount)
 
 
-if PaymentInline not in OrderAdmin.extra_inlines:
-    OrderAdmin.extra_inlines.append(PaymentInline)
-
-
 class PaymentStatusChangeInline(ReadOnlyInline):
     model = PaymentStatusChange
     fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
@@ -109,7 +106,7 @@ class UnappliedReturnForm(forms.Form):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """Payments, read-only; an unapplied one can be returned to its payer ("Return to
-    payer", through ``refunds.refund_unapplied``)."""
+    payer", through ``services.refund_unapplied``)."""
 
     merchant_field = "order__merchant"
     change_form_template = "admin/payments/payment/change_form.html"
@@ -201,8 +198,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         tools = []
         if (
             payment is not None
-            and refunds.unapplied_returnable(payment)
-            and refunds.staff_may_return_unapplied(request.user)
+            and services.unapplied_returnable(payment)
+            and staff_may_return_unapplied(request.user)
         ):
             tools.append((reverse("admin:payments_payment_return", args=[payment.pk]), _("Return to payer")))
         extra_context["payment_tools"] = tools
@@ -212,35 +209,29 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         payment = self.get_queryset(request).filter(pk=payment_id).first()
         if payment is None:
             raise Http404
-        if not refunds.staff_may_return_unapplied(request.user):
+        if not staff_may_return_unapplied(request.user):
             raise PermissionDenied
-        form = UnappliedReturnForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = refunds.refund_unapplied(
-                    actor=request.user, payment_id=payment.pk, reason=form.cleaned_data["reason"]
-                )
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                refund.refresh_from_db()
-                messages.success(
-                    request,
-                    _("Refund %(no)s is now %(status)s.")
-                    % {"no": refund, "status": refund.get_status_display()},
-                )
-                return redirect("admin:payments_refund_change", refund.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Return payment %(payment_no)s to its payer") % {"payment_no": payment.payment_no},
-            "payment": payment,
-            "returnable": refunds.unapplied_returnable(payment),
-            "amount": yuan(payment.amount),
-            "needs_two": payment.amount > settings.KPAY_REFUND_APPROVAL_THRESHOLD,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/payments/payment/return.html", context)
+
+        def perform(data):
+            refund = services.refund_unapplied(
+                actor=request.user, payment_id=payment.pk, reason=data["reason"]
+            )
+            return _refund_changed(request, refund)
+
+        return service_form_view(
+            self,
+            request,
+            form=UnappliedReturnForm(request.POST or None),
+            perform=perform,
+            template="admin/payments/payment/return.html",
+            title=_("Return payment %(payment_no)s to its payer") % {"payment_no": payment.payment_no},
+            context={
+                "payment": payment,
+                "returnable": services.unapplied_returnable(payment),
+                "amount": yuan(payment.amount),
+                "needs_two": services.refund_needs_two_approvals(payment.amount),
+            },
+        )
 
 
 @admin.register(GatewayEvent)
@@ -334,10 +325,8 @@ class AccountFilter(admin.SimpleListFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        entries = model_admin.get_queryset(request).order_by()
-        accounts = set(entries.values_list("debit_account", flat=True).distinct())
-        accounts |= set(entries.values_list("credit_account", flat=True).distinct())
-        return [(account, account) for account in sorted(accounts)]
+        accounts = selectors.journal_accounts(entries=model_admin.get_queryset(request))
+        return [(account, account) for account in accounts]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -435,21 +424,39 @@ class RefundInline(ReadOnlyInline):
         return yuan(refund.amount)
 
 
-if RefundInline not in OrderAdmin.extra_inlines:
-    OrderAdmin.extra_inlines.append(RefundInline)
+admin.site.unregister(Order)
 
 
-def _refund_order_tool(request, order):
-    """The "Refund this order" button on an order's admin page, for who may use it."""
-    if order.status not in order.REFUNDABLE_STATUSES or not refunds.staff_may(
-        request.user, "issue_refund", order
-    ):
-        return None
-    return reverse("admin:payments_refund_issue", args=[order.pk]), _("Refund this order")
+@admin.register(Order)
+class PaymentsOrderAdmin(OrderAdmin):
+    """The order's page with its payment attempts and refunds, and "Refund this order"
+    for who may use it."""
+
+    inlines = [*OrderAdmin.inlines, PaymentInline, RefundInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        order = self.get_object(request, object_id)
+        if order is not None:
+            extra_context["extra_object_tools"] = self.object_tools_for(request, order)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def object_tools_for(self, request, order) -> list[tuple[str, str]]:
+        """The (url, label) of the buttons ``request.user`` may use on ``order``'s page."""
+        if order.status not in order.REFUNDABLE_STATUSES:
+            return []
+        if not staff_may(request.user, "issue_refund", order):
+            return []
+        return [(reverse("admin:payments_refund_issue", args=[order.pk]), _("Refund this order"))]
 
 
-if _refund_order_tool not in OrderAdmin.extra_object_tools:
-    OrderAdmin.extra_object_tools.append(_refund_order_tool)
+def _refund_changed(request, refund):
+    """After a service changed ``refund``: say where it stands and show it."""
+    refund.refresh_from_db()
+    messages.success(
+        request, _("Refund %(no)s is now %(status)s.") % {"no": refund, "status": refund.get_status_display()}
+    )
+    return redirect("admin:payments_refund_change", refund.pk)
 
 
 class RefundStatusChangeInline(ReadOnlyInline):
@@ -463,19 +470,14 @@ class RefundStatusChangeInline(ReadOnlyInline):
 
 
 class RefundIssueForm(forms.Form):
-    amount = forms.DecimalField(
+    amount = YuanField(
         label=_("amount (yuan)"),
         required=False,
-        min_value=Decimal("0.01"),
-        decimal_places=2,
+        min_fen=1,
         max_digits=12,
         help_text=_("Leave empty to refund everything that is left."),
     )
     reason = forms.CharField(label=_("reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
-
-    def amount_fen(self) -> int | None:
-        amount = self.cleaned_data["amount"]
-        return None if amount is None else int(amount * 100)
 
 
 class RefundDecisionForm(forms.Form):
@@ -490,9 +492,9 @@ class RefundDecisionForm(forms.Form):
 
 # action -> (service, label, whether a note is required)
 REFUND_DECISIONS = {
-    "approve": (refunds.refund_approve, _("Approve the refund"), False),
-    "deny": (refunds.refund_deny, _("Deny the refund"), True),
-    "retry": (refunds.refund_retry, _("Send the refund to the gateway again"), False),
+    "approve": (services.refund_approve, _("Approve the refund"), False),
+    "deny": (services.refund_deny, _("Deny the refund"), True),
+    "retry": (services.refund_retry, _("Send the refund to the gateway again"), False),
 }
 
 
@@ -591,7 +593,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
 
     def decisions_for(self, request, refund) -> list[tuple[str, str]]:
         """The (url, label) of each decision ``request.user`` may take on ``refund`` now."""
-        if not refunds.staff_may(request.user, "approve_refund", refund.order):
+        if not staff_may(request.user, "approve_refund", refund.order):
             return []
         wanted = {Refund.Status.REQUESTED: ("approve", "deny"), Refund.Status.FAILED: ("retry",)}
         return [
@@ -612,73 +614,54 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         refund = self.get_queryset(request).filter(pk=refund_id).first()
         if refund is None:
             raise Http404
-        if not refunds.staff_may(request.user, "approve_refund", refund.order):
+        if not staff_may(request.user, "approve_refund", refund.order):
             raise PermissionDenied
         service, label, note_required = REFUND_DECISIONS[action]
-        form = RefundDecisionForm(request.POST or None, note_required=note_required)
-        if request.method == "POST" and form.is_valid():
-            try:
-                service(actor=request.user, refund_id=refund.pk, note=form.cleaned_data["note"])
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                refund.refresh_from_db()
-                messages.success(
-                    request,
-                    _("Refund %(no)s is now %(status)s.")
-                    % {"no": refund, "status": refund.get_status_display()},
-                )
-                return redirect("admin:payments_refund_change", refund.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": label,
-            "refund": refund,
-            "form": form,
-            "action": action,
-            "needs_two": refund.amount > self._threshold(),
-        }
-        return TemplateResponse(request, "admin/payments/refund/decide.html", context)
+
+        def perform(data):
+            service(actor=request.user, refund_id=refund.pk, note=data["note"])
+            return _refund_changed(request, refund)
+
+        return service_form_view(
+            self,
+            request,
+            form=RefundDecisionForm(request.POST or None, note_required=note_required),
+            perform=perform,
+            template="admin/payments/refund/decide.html",
+            title=label,
+            context={
+                "refund": refund,
+                "action": action,
+                "needs_two": services.refund_needs_two_approvals(refund.amount),
+            },
+        )
 
     def issue_view(self, request, order_id):
         order_admin = self.admin_site.get_model_admin(Order)
         order = order_admin.get_queryset(request).filter(pk=order_id).first()
         if order is None:
             raise Http404
-        if not refunds.staff_may(request.user, "issue_refund", order):
+        if not staff_may(request.user, "issue_refund", order):
             raise PermissionDenied
-        form = RefundIssueForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = refunds.refund_issue(
-                    actor=request.user,
-                    order_id=order.pk,
-                    amount=form.amount_fen(),
-                    reason=form.cleaned_data["reason"],
-                )
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                refund.refresh_from_db()
-                messages.success(
-                    request,
-                    _("Refund %(no)s is now %(status)s.")
-                    % {"no": refund, "status": refund.get_status_display()},
-                )
-                return redirect("admin:payments_refund_change", refund.pk)
-        payment = order.payments.filter(status=Payment.Status.SUCCEEDED).first()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Refund order %(order_no)s") % {"order_no": order.order_no},
-            "order": order,
-            "payment": payment,
-            "refundable": yuan(payment.refundable_amount) if payment else "-",
-            "threshold": yuan(self._threshold()),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/payments/refund/issue.html", context)
 
-    @staticmethod
-    def _threshold() -> int:
-        return settings.KPAY_REFUND_APPROVAL_THRESHOLD
+        def perform(data):
+            refund = services.refund_issue(
+                actor=request.user, order_id=order.pk, amount=data["amount"], reason=data["reason"]
+            )
+            return _refund_changed(request, refund)
+
+        payment = selectors.payment_succeeded_for_order(order=order)
+        return service_form_view(
+            self,
+            request,
+            form=RefundIssueForm(request.POST or None),
+            perform=perform,
+            template="admin/payments/refund/issue.html",
+            title=_("Refund order %(order_no)s") % {"order_no": order.order_no},
+            context={
+                "order": order,
+                "payment": payment,
+                "refundable": yuan(payment.refundable_amount) if payment else "-",
+                "threshold": yuan(services.refund_approval_threshold()),
+            },
+        )

@@ -8,7 +8,7 @@ from core.http import client_info
 from orders.exceptions import OrderNotFound
 from orders.selectors import order_get_for_learner
 
-from . import refunds, selectors, services
+from . import selectors, services
 from .gateways import available_channels
 from .models import Payment, Refund
 
@@ -116,7 +116,7 @@ class OrderRefundListCreateApi(APIView):
     def post(self, request, order_no):
         data = self.RefundRequestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refunds.refund_request(
+        refund = services.refund_request(
             learner=request.user,
             order_no=order_no,
             amount=data.validated_data.get("amount"),

@@ -1,23 +1,12 @@
-"""Telling staff a payment needs a look, and the check that most often makes it so.
-Shared by payment and refund handling (services imports refunds, so neither can hold it)."""
+"""Old path of :mod:`payments.services.flags`, kept until reconciliation imports the new one.
+Note the new ``payment_flag`` takes keyword arguments: ``payment_flag(payment=…, why=…)``."""
 
-import logging
-
-from .gateways.base import Gateway
-from .models import Payment
-
-logger = logging.getLogger("payments")
+from .services.flags import merchant_ids_mismatch
+from .services.flags import payment_flag as _payment_flag
 
 
-def merchant_ids_mismatch(reported, gateway: Gateway) -> str:
-    """Why the account a gateway reports is not ours ('' when it is)."""
-    if dict(reported) != dict(gateway.merchant_ids):
-        return f"merchant ids {dict(reported)} are not ours"
-    return ""
+def payment_flag(payment, why: str) -> None:
+    _payment_flag(payment=payment, why=why)
 
 
-def payment_flag(payment: Payment, why: str) -> None:
-    """Mark a (locked) payment for staff, with the reason."""
-    payment.flag = why[:255]
-    payment.save(update_fields=["flag"])
-    logger.warning("payment %s flagged: %s", payment.payment_no, why)
+__all__ = ["merchant_ids_mismatch", "payment_flag"]

@@ -5,6 +5,7 @@ A payment is always locked together with its order (``FOR UPDATE OF`` both): the
 lock serialises everything that can pay or refund it.
 """
 
+from .exceptions import RefundNotFound
 from .models import Payment, Refund
 
 
@@ -42,6 +43,15 @@ def refund_lock(*, pk: int) -> Refund:
     """Lock a refund. Callers holding the payment's lock take it first (payment, then
     refund), so two paths never wait on each other in opposite order."""
     return Refund.objects.select_for_update().get(pk=pk)
+
+
+def refund_lock_with_payment(*, refund_id: int) -> tuple[Payment, Refund]:
+    """Lock a refund's payment and order, then the refund (always in this order); a
+    refund that does not exist is :class:`~payments.exceptions.RefundNotFound`."""
+    payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
+    if payment_id is None:
+        raise RefundNotFound()
+    return payment_lock(pk=payment_id), refund_lock(pk=refund_id)
 
 
 def refund_lock_for_notification(*, payment: Payment, refund_no: str, amount: int) -> Refund | None:

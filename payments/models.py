@@ -201,7 +201,7 @@ class Refund(FSMModelMixin, models.Model):
     def __str__(self):
         return self.refund_no
 
-    # -- transitions: fields only, no side effects (payments.refunds drives them) --
+    # -- transitions: fields only, no side effects (payments.services drives them) --
     @transition(field=status, source=Status.REQUESTED, target=Status.REQUESTED)
     def approve_first(self, *, at, by):
         self.first_approved_by = by

@@ -1,8 +1,10 @@
+"""Reads of payments, refunds and the journal that more than one caller (or the admin) uses."""
+
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from orders.models import Order
 
-from .models import Payment, Refund
+from .models import JournalEntry, Payment, Refund
 
 
 def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | None:
@@ -47,6 +49,11 @@ def latest_payment_for_order(*, order: Order) -> Payment | None:
     return order.payments.order_by("-created_at", "-pk").first()
 
 
+def payment_succeeded_for_order(*, order: Order) -> Payment | None:
+    """The order's successful payment (the one refunds come out of), if it was paid."""
+    return order.payments.filter(status=Payment.Status.SUCCEEDED).first()
+
+
 def refund_get(*, pk: int) -> Refund | None:
     return Refund.objects.select_related("order", "payment").filter(pk=pk).first()
 
@@ -64,3 +71,11 @@ def refunds_to_sync(*, now, older_than) -> QuerySet[Refund]:
         Q(status=Refund.Status.APPROVED, decided_at__lte=now - older_than)
         | Q(status=Refund.Status.PROCESSING, submitted_at__lte=now - older_than)
     ).order_by("created_at", "pk")
+
+
+def journal_accounts(*, entries: QuerySet[JournalEntry]) -> list[str]:
+    """Every account ``entries`` touch, on either side, sorted (for the journal's filter)."""
+    entries = entries.order_by()
+    accounts = set(entries.values_list("debit_account", flat=True).distinct())
+    accounts |= set(entries.values_list("credit_account", flat=True).distinct())
+    return sorted(accounts)

@@ -1,6 +1,10 @@
+"""Thin Celery tasks over the payment services; each is idempotent. Services enqueue them by
+name (``core.tasks.enqueue_on_commit("payments.tasks.process_refund", refund_id=…)``) and
+never import this module."""
+
 from celery import shared_task
 
-from . import refunds, services
+from . import services
 
 
 @shared_task(ignore_result=True)
@@ -22,10 +26,10 @@ def close_stale_payments() -> int:
 def process_refund(refund_id: int) -> None:
     """Send an approved refund to its gateway. Idempotent: the refund number is the
     gateway's idempotency key, and a settled refund is left alone."""
-    refunds.refund_process(refund_id=refund_id)
+    services.refund_process(refund_id=refund_id)
 
 
 @shared_task(ignore_result=True)
 def sync_refunds() -> int:
     """Periodic: settle refunds whose notification has not come (or whose task was lost)."""
-    return refunds.refunds_sync_pending()
+    return services.refunds_sync_pending()

@@ -5,7 +5,6 @@ a gateway query (services) does. The result page the gateway sends the learner b
 to only reads.
 """
 
-from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 import segno
@@ -22,11 +21,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from core.errors import KpayError
 from core.http import client_info
+from core.money import AmountError, yuan_to_fen
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.selectors import order_get_for_learner
 
-from . import refunds, selectors, services
+from . import selectors, services
 from .gateways import available_channels, channel_label
 from .models import Payment
 
@@ -152,18 +152,16 @@ def result(request, order_no):
     return render(request, "payments/result.html", {"order": order, "state": state})
 
 
-def _yuan_to_fen(text: str) -> int | None:
-    """A yuan amount typed by the learner ("12.50") in fen; None when left empty."""
+def _typed_amount(text: str) -> int | None:
+    """A yuan amount typed by the learner ("12.50") in fen; None when left empty, 0 (which
+    the service refuses as an invalid amount) when it is not an amount in whole fen."""
     text = (text or "").strip()
     if not text:
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        return yuan_to_fen(text)
+    except AmountError:
         return 0
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        return 0
-    return int(value * 100)
 
 
 @login_required
@@ -175,10 +173,10 @@ def refund_request(request, order_no):
     if request.method == "POST":
         reason = request.POST.get("reason", "")
         try:
-            refund = refunds.refund_request(
+            refund = services.refund_request(
                 learner=request.user,
                 order_no=order.order_no,
-                amount=_yuan_to_fen(request.POST.get("amount", "")),
+                amount=_typed_amount(request.POST.get("amount", "")),
                 reason=reason,
             )
         except KpayError as exc:

@@ -11,7 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from payments import ledger, ledger_check
+from payments import ledger
+from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 
 pytestmark = pytest.mark.django_db

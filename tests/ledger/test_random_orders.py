@@ -9,9 +9,10 @@ from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments import ledger, ledger_check
+from payments import ledger
 from payments.gateways.base import RefundState
-from payments.refunds import refund_issue
+from payments.ledger import checks as ledger_check
+from payments.services import refund_issue
 from settlement.services import order_settle
 from tests.factories import CourseFactory, MerchantFactory, UserFactory
 

@@ -7,7 +7,7 @@ from courses import roles
 from orders.models import Order
 from payments.gateways.base import RefundState
 from payments.models import Refund
-from payments.refunds import refund_request
+from payments.services import refund_request
 from tests.factories import MerchantStaffFactory
 
 pytestmark = pytest.mark.django_db

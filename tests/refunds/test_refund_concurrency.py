@@ -10,7 +10,7 @@ from courses.models import Enrollment
 from payments import ledger
 from payments.gateways.base import RefundState
 from payments.models import GatewayEvent, JournalEntry, Payment, Refund, RefundStatusChange
-from payments.refunds import refund_approve, refund_issue, refund_request
+from payments.services import refund_approve, refund_issue, refund_request
 from tests.flows.test_concurrency import race
 
 from .conftest import refund_event

@@ -9,8 +9,7 @@ from orders.services import order_checkout
 from payments import ledger
 from payments.gateways import available_channels
 from payments.models import GatewayEvent, GatewayExchange, Refund, RefundStatusChange
-from payments.refunds import refund_approve, refund_request
-from payments.services import payment_start
+from payments.services import payment_start, refund_approve, refund_request
 from tests.cashier import cashier_url, press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

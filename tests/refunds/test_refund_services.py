@@ -28,7 +28,8 @@ from payments.exceptions import (
 )
 from payments.gateways.base import RefundState
 from payments.models import GatewayEvent, JournalEntry, Payment, Refund
-from payments.refunds import (
+from payments.services import (
+    payment_start,
     refund_approve,
     refund_deny,
     refund_issue,
@@ -37,7 +38,6 @@ from payments.refunds import (
     refund_retry,
     refunds_sync_pending,
 )
-from payments.services import payment_start
 from tests.factories import CourseFactory, MerchantFactory, MerchantStaffFactory, UserFactory
 
 from .conftest import refund_event
@@ -479,13 +479,13 @@ def test_a_cumulative_refund_amount_in_a_notification_is_accepted(
 
 
 def test_the_periodic_task_settles_refunds_without_news(paid, support, gateway_refunds, monkeypatch):
-    from payments import refunds
+    from payments.services import refund_gateway
     from payments.tasks import sync_refunds
 
     order, _ = paid
     refund = refund_issue(actor=support, order_id=order.pk, reason="task lost")  # on_commit never ran
     assert refund.status == Refund.Status.APPROVED and not gateway_refunds.requests
-    monkeypatch.setattr(refunds, "SYNC_AFTER", timedelta(0))
+    monkeypatch.setattr(refund_gateway, "SYNC_AFTER", timedelta(0))
     gateway_refunds.answer = RefundState.SUCCEEDED
 
     sync_refunds.delay()
@@ -535,7 +535,7 @@ def test_a_gateway_reporting_another_refund_amount_is_flagged_not_applied(
 ):
     from payments.gateways.base import RefundState, RefundStatus
     from payments.models import JournalEntry
-    from payments.refunds import refund_sync
+    from payments.services import refund_sync
 
     order, payment = paid
     refund = refund_request(learner=learner, order_no=order.order_no, reason="not what I expected")

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from orders.models import Order
 from orders.services import order_checkout
 from payments.models import Refund
-from payments.refunds import refund_deny
+from payments.services import refund_deny
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,7 @@ from payments.exceptions import (
 )
 from payments.gateways.base import RefundState
 from payments.models import JournalEntry, Payment, Refund
-from payments.refunds import refund_approve, refund_unapplied
-from payments.services import payment_start
+from payments.services import payment_start, refund_approve, refund_unapplied
 from tests.factories import MerchantStaffFactory, UserFactory
 
 from .conftest import refund_event
@@ -54,6 +53,21 @@ def balance(account):
 def return_it(payment, actor, capture, reason="paid twice"):
     with capture(execute=True):
         return refund_unapplied(actor=actor, payment_id=payment.pk, reason=reason)
+
+
+def test_returning_it_flags_the_payment_again_and_keeps_the_first_flag(
+    paid_twice, support, gateway_refunds, django_capture_on_commit_callbacks
+):
+    _order, _applied, payment = paid_twice
+    received_flag = payment.flag
+    gateway_refunds.answer = RefundState.SUCCEEDED
+
+    refund = return_it(payment, support, django_capture_on_commit_callbacks)
+
+    payment.refresh_from_db()
+    flags = list(payment.status_changes.filter(transition="flag").values_list("reason", flat=True))
+    assert flags == [received_flag, f"returned to the payer by refund {refund.refund_no}"]
+    assert payment.flag == flags[-1]
 
 
 def test_support_returns_an_unapplied_payment_without_touching_the_order(

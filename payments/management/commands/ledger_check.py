@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments import ledger_check
+from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 
 

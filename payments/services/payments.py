@@ -1,4 +1,4 @@
-"""Every write to payments: starting a payment, applying what gateways tell us,
+"""Payments: starting one, capturing the money a gateway reports, syncing with the gateway,
 closing trades nobody can complete. Network calls are made outside transactions."""
 
 import logging
@@ -18,20 +18,13 @@ from orders.models import Order
 from orders.numbers import new_public_number
 from orders.services import order_record_payment
 
-from . import ledger, locks, selectors
-from .exceptions import (
-    GatewayUnavailable,
-    InvalidResponse,
-    OrderNotPayable,
-    PaymentError,
-    TradeAlreadyPaid,
-    UnknownTrade,
-)
-from .flags import merchant_ids_mismatch, payment_flag
-from .gateways import gateway_for_channel, get_gateway
-from .gateways.base import Gateway, Notification, NotificationKind, PaymentRequest, TradeState
-from .models import GatewayEvent, Payment, PaymentStatusChange
-from .refunds import refund_issue_for_risk, refund_notification_apply
+from .. import ledger, locks, selectors
+from ..exceptions import GatewayUnavailable, InvalidResponse, OrderNotPayable, PaymentError, TradeAlreadyPaid
+from ..gateways import gateway_for_channel, get_gateway
+from ..gateways.base import PaymentRequest, TradeState
+from ..models import GatewayEvent, Payment, PaymentStatusChange
+from .flags import payment_flag_change, payment_flag_if_mismatch
+from .refunds import refund_issue_for_risk
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +81,6 @@ def payment_start(
     )
 
 
-def _flag_if_mismatch(
-    payment: Payment, gateway: Gateway, *, source: str, amount, currency, merchant_ids
-) -> str:
-    """Compare what the gateway says with our records; on a mismatch flag the payment for
-    staff and return why ('' when everything matches)."""
-    mismatch = merchant_ids_mismatch(merchant_ids, gateway)
-    if not mismatch and (amount != payment.amount or currency != payment.currency):
-        mismatch = f"amount {amount} {currency} != expected {payment.amount} {payment.currency}"
-    if mismatch:
-        payment_flag(payment, f"{source}: {mismatch}")
-    return mismatch
-
-
 def _assess_payer(payment: Payment, order: Order, *, payer_id: str):
     """The payment-stage risk assessment, kept on the payment (saved with its success)."""
     context = CheckoutContext(
@@ -118,9 +98,10 @@ def _assess_payer(payment: Payment, order: Order, *, payer_id: str):
     return risk
 
 
-def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
+def payment_capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
     """Money arrived for a locked, pending payment: apply it to its order, or, if the
-    order cannot take it, keep it as owed back. Returns the event outcome."""
+    order cannot take it, keep it as owed back (flagged for a refund). Returns the event
+    outcome."""
     order = payment.order
     if order.status == Order.Status.PENDING_PAYMENT:
         risk = _assess_payer(payment, order, payer_id=payer_id)
@@ -161,95 +142,12 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
         flag=f"received after {why}: refund it",
     )
     payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "flag"])
-    change.save()
+    PaymentStatusChange.objects.bulk_create([change, payment_flag_change(payment, at=at)])
     ledger.post_payment_unapplied(payment=payment, order=order, at=at)
     logger.warning(
         "payment %s for %s received after %s: flagged for refund", payment.payment_no, order.order_no, why
     )
     return GatewayEvent.Outcome.UNAPPLIED
-
-
-def payment_notification_handle(*, gateway: Gateway, notification: Notification) -> str:
-    """Apply a verified notification once, under the order's lock; returns the outcome.
-
-    The event is stored (once per gateway event id) with what became of it. A
-    duplicate, or a copy racing the first, finds the payment already settled and
-    changes nothing.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        if notification.kind == NotificationKind.REFUND:
-            payment, outcome, detail = refund_notification_apply(
-                gateway=gateway, notification=notification, now=now
-            )
-            _event_record(gateway, notification, payment, outcome, detail, now)
-            return outcome
-        if notification.kind != NotificationKind.PAYMENT:
-            _event_record(gateway, notification, None, GatewayEvent.Outcome.IGNORED, "", now)
-            return GatewayEvent.Outcome.IGNORED
-        payment = locks.payment_lock_by_number(payment_no=notification.trade_no, gateway=gateway.alias)
-        if payment is None:
-            raise UnknownTrade()
-        outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
-        _event_record(gateway, notification, payment, outcome, detail, now)
-    return outcome
-
-
-def _apply_payment_notification(payment: Payment, gateway: Gateway, notification: Notification, now):
-    mismatch = _flag_if_mismatch(
-        payment,
-        gateway,
-        source=f"notification {notification.event_id}",
-        amount=notification.amount,
-        currency=notification.currency,
-        merchant_ids=notification.merchant_ids,
-    )
-    if mismatch:
-        return GatewayEvent.Outcome.MISMATCH, mismatch
-    if notification.state == TradeState.SUCCEEDED:
-        if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED):
-            return GatewayEvent.Outcome.DUPLICATE, ""
-        outcome = _capture(
-            payment,
-            gateway_txn_id=notification.gateway_txn_id,
-            payer_id=notification.payer_id,
-            reason=f"{notification.event_type} {notification.event_id}",
-            at=now,
-        )
-        return outcome, ""
-    if notification.state == TradeState.FAILED:
-        change = apply_transition(
-            payment,
-            "fail",
-            history_model=PaymentStatusChange,
-            reason=f"{notification.event_type} {notification.event_id}",
-            at=now,
-        )
-        if change is None:
-            return GatewayEvent.Outcome.IGNORED, f"payment is {payment.status}"
-        payment.save(update_fields=["status"])
-        change.save()
-        return GatewayEvent.Outcome.PROCESSED, ""
-    return GatewayEvent.Outcome.IGNORED, f"state {notification.state}"
-
-
-def _event_record(gateway, notification, payment, outcome, detail, now) -> None:
-    GatewayEvent.objects.bulk_create(
-        [
-            GatewayEvent(
-                gateway=gateway.alias,
-                event_id=notification.event_id[:128],
-                event_type=notification.event_type[:64],
-                trade_no=notification.trade_no[:64],
-                payment=payment,
-                outcome=outcome,
-                detail=detail[:255],
-                payload=dict(notification.payload),
-                received_at=now,
-            )
-        ],
-        ignore_conflicts=True,
-    )
 
 
 def payment_sync(*, payment: Payment) -> Payment:
@@ -270,16 +168,16 @@ def payment_sync(*, payment: Payment) -> Payment:
         if locked.status not in (still_open if paid else (Payment.Status.PENDING,)):
             return locked
         if paid:
-            if _flag_if_mismatch(
-                locked,
-                gateway,
+            if payment_flag_if_mismatch(
+                payment=locked,
+                gateway=gateway,
                 source="query",
                 amount=status.amount,
                 currency=status.currency,
                 merchant_ids=status.merchant_ids,
             ):
                 return locked
-            _capture(
+            payment_capture(
                 locked,
                 gateway_txn_id=status.gateway_txn_id,
                 payer_id=status.payer_id,
@@ -287,13 +185,15 @@ def payment_sync(*, payment: Payment) -> Payment:
                 at=now,
             )
         elif status.state == TradeState.FAILED:
-            _transition_and_save(locked, "fail", reason="gateway query: payment failed", at=now)
+            payment_transition(locked, "fail", reason="gateway query: payment failed", at=now)
         elif status.state == TradeState.CLOSED:
-            _transition_and_save(locked, "close", reason="gateway query: closed", at=now)
+            payment_transition(locked, "close", reason="gateway query: closed", at=now)
     return locked
 
 
-def _transition_and_save(payment: Payment, name: str, *, reason: str, at, actor=None) -> bool:
+def payment_transition(payment: Payment, name: str, *, reason: str, at, actor=None) -> bool:
+    """Drive transition ``name`` of a locked payment and record it; False (nothing changed)
+    when the payment is not in a state it applies to."""
     change = apply_transition(
         payment, name, history_model=PaymentStatusChange, actor=actor, reason=reason, at=at
     )
@@ -314,7 +214,7 @@ def payment_close(*, payment: Payment, reason: str) -> Payment:
         return payment_sync(payment=payment)
     with transaction.atomic():
         locked = locks.payment_lock_by_number(payment_no=payment.payment_no, gateway=gateway.alias)
-        _transition_and_save(locked, "close", reason=reason, at=timezone.now())
+        payment_transition(locked, "close", reason=reason, at=timezone.now())
     return locked
 
 

@@ -1,0 +1,106 @@
+"""The double-entry journal (交易流水): account names and postings.
+
+Each :class:`~payments.models.JournalEntry` row moves an amount from one account to
+another, so every row balances by construction. A business event posts one or more
+rows under one ``posting_id`` with a single INSERT.
+
+Commission rounding: ``commission = round_half_up(total × rate)`` in whole fen, and the
+merchant gets ``total − commission``; the two always add up to the total, so no fen
+is ever created or lost.
+
+Accounts (balances are debits minus credits; what the platform owes is negative):
+
+* ``gateway_clearing:<channel>``: money a gateway holds for us: payments in, refunds
+  and its fees out.
+* ``merchant:<id>:pending``: a merchant's share of orders inside the refund window.
+* ``merchant:<id>:available``: settled and withdrawable; negative is the merchant's
+  debt to the platform (a refund charged back after settlement).
+* ``merchant:<id>:payouts``: withdrawals requested and not yet paid or rejected.
+* ``merchant:<id>:paid_out``: what has been transferred to the merchant, in total.
+  The platform's bank account is not modelled: clearing less what was paid out is
+  what the platform still holds.
+* ``platform:commission``: commission revenue, net of refunds.
+* ``platform:gateway_fees``: gateway fees the platform bears (on money no merchant
+  received; merchants bear the fees of their own orders).
+* ``platform:unapplied_receipts``: received for nothing, owed back to the payer.
+
+Refunds are not an account of their own: a refund posting (kind ``refund``) takes the
+refunded amount back from the accounts the payment credited, in proportion, and out
+of clearing, so "refunds" is the journal filtered by kind. Returning an unapplied
+payment (kind ``refund`` too) takes it from ``platform:unapplied_receipts`` instead.
+
+Refund rounding: a refund takes back the commission in proportion to what has been
+refunded of the payment *in total*, with the commission the payment actually posted
+(not today's rate): after refunds adding up to ``R`` of a payment ``A`` that posted a
+commission ``C``, ``round_half_up(C × R / A)`` of the commission has been reversed.
+Each refund reverses the difference between that figure after and before it, and the
+merchant's share the rest of the refund. So every leg is ≥ 0, the reversals never add
+up to more than the original legs, a full refund (in one go or in parts) reverses
+them exactly, and each posting moves exactly the refunded amount out of clearing.
+"""
+
+from .accounts import (
+    ACCOUNT_PATTERN,
+    MERCHANT_ACCOUNT_KINDS,
+    PLATFORM_COMMISSION,
+    PLATFORM_GATEWAY_FEES,
+    UNAPPLIED_RECEIPTS,
+    gateway_clearing,
+    merchant_account_for,
+    merchant_available,
+    merchant_paid_out,
+    merchant_payouts,
+    merchant_pending,
+)
+from .balances import (
+    account_balances,
+    merchant_available_balance,
+    merchant_balances,
+    order_pending_balance,
+    payment_commission,
+)
+from .postings import (
+    commission_for,
+    commission_reversed,
+    fee_memo,
+    gateway_fee_entry,
+    post_gateway_fee,
+    post_order_settled,
+    post_payment_received,
+    post_payment_unapplied,
+    post_payout,
+    post_refund,
+    post_unapplied_refund,
+    refund_split,
+)
+
+__all__ = [
+    "ACCOUNT_PATTERN",
+    "MERCHANT_ACCOUNT_KINDS",
+    "PLATFORM_COMMISSION",
+    "PLATFORM_GATEWAY_FEES",
+    "UNAPPLIED_RECEIPTS",
+    "account_balances",
+    "commission_for",
+    "commission_reversed",
+    "fee_memo",
+    "gateway_clearing",
+    "gateway_fee_entry",
+    "merchant_account_for",
+    "merchant_available",
+    "merchant_available_balance",
+    "merchant_balances",
+    "merchant_paid_out",
+    "merchant_payouts",
+    "merchant_pending",
+    "order_pending_balance",
+    "payment_commission",
+    "post_gateway_fee",
+    "post_order_settled",
+    "post_payment_received",
+    "post_payment_unapplied",
+    "post_payout",
+    "post_refund",
+    "post_unapplied_refund",
+    "refund_split",
+]

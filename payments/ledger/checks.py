@@ -1,0 +1,222 @@
+"""The journal's invariants, checked against itself and against the records it mirrors.
+
+``manage.py ledger_check`` runs every check and exits non-zero on any breach; the test
+suite runs them after every test that touched the database. A check is a function
+that yields one human-readable line per breach. Apps that keep figures derived from
+the journal (settlement statements, payouts) register their own with :func:`register`
+in ``AppConfig.ready``, so ``payments`` never imports them.
+
+Each check is one or a few aggregate queries that return only the rows in breach, so
+the whole run stays cheap on a journal of millions of entries.
+"""
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from django.db.models import Case, F, Func, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from orders.models import Order
+
+from ..models import JournalEntry, Payment, Refund
+from .accounts import ACCOUNT_PATTERN, gateway_clearing
+from .balances import account_balances
+
+Check = Callable[[], Iterable[str]]
+_CHECKS: list[Check] = []
+
+
+def register(check: Check) -> Check:
+    if check not in _CHECKS:
+        _CHECKS.append(check)
+    return check
+
+
+def run() -> list[str]:
+    """Every breach of every registered check (empty when the books are sound)."""
+    return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
+
+
+def checks() -> list[Check]:
+    return list(_CHECKS)
+
+
+def _sum_of(entries):
+    """A correlated ``SUM(amount)`` over ``entries`` (no GROUP BY), 0 when there are none."""
+    summed = entries.order_by().annotate(total=Func(F("amount"), function="SUM")).values("total")
+    return Coalesce(Subquery(summed, output_field=IntegerField()), Value(0))
+
+
+def _posted_not_expected(rows, *, posted, expected, number: str) -> Iterator[str]:
+    """The rows (payments or refunds, named by their ``number`` field) whose journal total
+    ``posted`` differs from the ``expected`` one."""
+    what = number.removesuffix("_no")
+    bad = rows.annotate(posted=posted, expected=expected).exclude(posted=F("expected"))
+    for row in bad.values(number, "status", "posted", "expected")[:100]:
+        yield f"{what} {row[number]} ({row['status']}): posted {row['posted']}, expected {row['expected']}"
+
+
+@register
+def accounts_well_formed() -> Iterator[str]:
+    """Every account has a known name, and a merchant's account carries its merchant."""
+    pattern = re.compile(ACCOUNT_PATTERN)
+    for side in ("debit_account", "credit_account"):
+        accounts = JournalEntry.objects.values_list(side, "merchant_id").distinct()
+        for account, merchant_id in accounts:
+            if not pattern.match(account):
+                yield f"unknown account {account!r}"
+            elif account.startswith("merchant:") and account.split(":")[1] != str(merchant_id):
+                yield f"{account} on an entry of merchant {merchant_id}"
+
+
+@register
+def entries_well_formed() -> Iterator[str]:
+    """Positive amounts between two different accounts (the database's own checks,
+    verified again in case rows were written around them)."""
+    bad = JournalEntry.objects.filter(Q(amount__lte=0) | Q(debit_account=F("credit_account")))
+    for entry in bad.values("pk", "amount", "debit_account")[:100]:
+        yield f"entry {entry['pk']}: amount {entry['amount']} on {entry['debit_account']}"
+
+
+@register
+def journal_balances() -> Iterator[str]:
+    """All accounts sum to zero."""
+    total = sum(account_balances().values())
+    if total:
+        yield f"the accounts sum to {total}, not 0"
+
+
+@register
+def payments_posted_once() -> Iterator[str]:
+    """A payment that succeeded (or was received for nothing) is in the journal for
+    exactly its amount, any other for nothing."""
+    posted = _sum_of(
+        JournalEntry.objects.filter(
+            payment=OuterRef("pk"), kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
+        )
+    )
+    expected = Case(
+        When(status__in=[Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED], then=F("amount")),
+        default=Value(0),
+    )
+    yield from _posted_not_expected(Payment.objects, posted=posted, expected=expected, number="payment_no")
+
+
+@register
+def refunds_posted_once() -> Iterator[str]:
+    """A refund that succeeded is in the journal exactly for its amount; others not at all."""
+    posted = _sum_of(JournalEntry.objects.filter(refund=OuterRef("pk"), kind=JournalEntry.Kind.REFUND))
+    expected = Case(When(status=Refund.Status.SUCCEEDED, then=F("amount")), default=Value(0))
+    yield from _posted_not_expected(Refund.objects, posted=posted, expected=expected, number="refund_no")
+
+
+@register
+def refund_bookkeeping() -> Iterator[str]:
+    """What payments and orders say was refunded (or is in flight) is what their
+    refunds say, and never more than was paid."""
+    succeeded = Coalesce(Sum("refunds__amount", filter=Q(refunds__status=Refund.Status.SUCCEEDED)), Value(0))
+    in_flight = Coalesce(
+        Sum("refunds__amount", filter=Q(refunds__status__in=Refund.IN_FLIGHT_STATUSES)), Value(0)
+    )
+    bad = (
+        Payment.objects.annotate(succeeded=succeeded, in_flight=in_flight)
+        .filter(
+            ~Q(refunded_amount=F("succeeded"))
+            | ~Q(refund_reserved=F("in_flight"))
+            | Q(amount__lt=F("refunded_amount") + F("refund_reserved"))
+        )
+        .values("payment_no", "refunded_amount", "refund_reserved", "succeeded", "in_flight")
+    )
+    for row in bad[:100]:
+        yield (
+            f"payment {row['payment_no']}: refunded {row['refunded_amount']} / in flight "
+            f"{row['refund_reserved']}, its refunds say {row['succeeded']} / {row['in_flight']}"
+        )
+    paid_refunded = Subquery(
+        Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED).values(
+            "refunded_amount"
+        )
+    )
+    orders = Order.objects.filter(Q(refunded_amount__gt=0) | Q(status__in=[Order.Status.REFUNDED])).annotate(
+        paid_refunded=paid_refunded
+    )
+    for order in orders.iterator():
+        if order.paid_refunded is None or order.refunded_amount != order.paid_refunded:
+            yield f"order {order.order_no}: refunded {order.refunded_amount}, payment {order.paid_refunded}"
+            continue
+        full = order.refunded_amount == order.total
+        allowed = {Order.Status.REFUNDED if full else Order.Status.PARTIALLY_REFUNDED}
+        if not full and order.completed_at is not None:
+            allowed.add(Order.Status.COMPLETED)  # partly refunded in its window, then settled
+        if order.status not in allowed:
+            yield f"order {order.order_no} is {order.status} with {order.refunded_amount} refunded"
+
+
+@register
+def reversals_within_postings() -> Iterator[str]:
+    """No refund took back from an account more than its payment's posting gave it
+    (an applied payment's, or an unapplied one's: the unapplied receipts)."""
+    legs: dict[tuple[int, str], int] = {}
+    postings = [JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
+    rows = (
+        JournalEntry.objects.filter(
+            payment__refunded_amount__gt=0, kind__in=[*postings, JournalEntry.Kind.REFUND]
+        )
+        .values("payment_id", "kind", "debit_account", "credit_account")
+        .annotate(total=Sum("amount"))
+    )
+    for row in rows:
+        if row["kind"] in postings:
+            key, sign = (row["payment_id"], row["credit_account"]), 1
+        else:
+            key, sign = (row["payment_id"], row["debit_account"]), -1
+        legs[key] = legs.get(key, 0) + sign * row["total"]
+    merged: dict[tuple[int, str], int] = {}
+    for (payment_id, account), amount in legs.items():
+        # A refund after settlement is charged to available what pending was given.
+        role = "merchant" if account.startswith("merchant:") else account
+        merged[(payment_id, role)] = merged.get((payment_id, role), 0) + amount
+    for (payment_id, role), amount in merged.items():
+        if amount < 0:
+            yield f"payment {payment_id}: refunds took {-amount} more from {role} than it was given"
+
+
+@register
+def clearing_matches_gateways() -> Iterator[str]:
+    """Each channel's clearing account holds what its payments brought in, less the
+    refunds and the gateway fees paid out of it."""
+    received: dict[str, int] = {}
+    rows = (
+        Payment.objects.filter(status__in=[Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED])
+        .values("channel")
+        .annotate(paid=Sum("amount"), refunded=Sum("refunded_amount"))
+    )
+    for row in rows:
+        received[row["channel"]] = row["paid"] - row["refunded"]
+    fees = JournalEntry.objects.filter(kind=JournalEntry.Kind.FEE)
+    for row in fees.values("payment__channel", "credit_account").annotate(total=Sum("amount")):
+        sign = 1 if row["credit_account"].startswith("gateway_clearing:") else -1
+        channel = row["payment__channel"]
+        received[channel] = received.get(channel, 0) - sign * row["total"]
+    balances = account_balances()
+    channels = set(received) | {a.split(":", 1)[1] for a in balances if a.startswith("gateway_clearing:")}
+    for channel in sorted(channels):
+        held = balances.get(gateway_clearing(channel), 0)
+        expected = received.get(channel, 0)
+        if held != expected:
+            yield f"clearing:{channel} holds {held}; payments less refunds and fees say {expected}"
+
+
+@register
+def settled_orders_left_nothing_pending() -> Iterator[str]:
+    """A completed order has nothing left pending, and only completed orders were
+    settled (each once: the database refuses a second settlement reference)."""
+    pending = _sum_of(
+        JournalEntry.objects.filter(order=OuterRef("pk"), credit_account__endswith=":pending")
+    ) - _sum_of(JournalEntry.objects.filter(order=OuterRef("pk"), debit_account__endswith=":pending"))
+    bad = Order.objects.filter(completed_at__isnull=False).annotate(pending=pending).exclude(pending=0)
+    for order in bad.values("order_no", "pending")[:100]:
+        yield f"order {order['order_no']} is completed with {order['pending']} still pending"
+    stray = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, order__completed_at__isnull=True)
+    for entry in stray.values("pk", "order__order_no")[:100]:
+        yield f"entry {entry['pk']} settled order {entry['order__order_no']}, which is not completed"
