@@ -27,6 +27,7 @@ from core.admin import (
     yuan,
 )
 from core.money import YuanField
+from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
 from orders.admin import OrderAdmin
 from orders.models import Order
@@ -41,7 +42,6 @@ from .models import (
     Refund,
     RefundStatusChange,
 )
-from .permissions import staff_may, staff_may_return_unapplied
 
 
 class FlaggedFilter(admin.SimpleListFilter):
@@ -199,7 +199,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         if (
             payment is not None
             and services.unapplied_returnable(payment)
-            and staff_may_return_unapplied(request.user)
+            and permissions.may_return_unapplied(request.user)
         ):
             tools.append((reverse("admin:payments_payment_return", args=[payment.pk]), _("Return to payer")))
         extra_context["payment_tools"] = tools
@@ -209,7 +209,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         payment = self.get_queryset(request).filter(pk=payment_id).first()
         if payment is None:
             raise Http404
-        if not staff_may_return_unapplied(request.user):
+        if not permissions.may_return_unapplied(request.user):
             raise PermissionDenied
 
         def perform(data):
@@ -445,7 +445,7 @@ class PaymentsOrderAdmin(OrderAdmin):
         """The (url, label) of the buttons ``request.user`` may use on ``order``'s page."""
         if order.status not in order.REFUNDABLE_STATUSES:
             return []
-        if not staff_may(request.user, "issue_refund", order):
+        if not permissions.may_issue_refund(request.user, merchant_id=order.merchant_id):
             return []
         return [(reverse("admin:payments_refund_issue", args=[order.pk]), _("Refund this order"))]
 
@@ -593,7 +593,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
 
     def decisions_for(self, request, refund) -> list[tuple[str, str]]:
         """The (url, label) of each decision ``request.user`` may take on ``refund`` now."""
-        if not staff_may(request.user, "approve_refund", refund.order):
+        if not permissions.may_approve_refund(request.user, merchant_id=refund.order.merchant_id):
             return []
         wanted = {Refund.Status.REQUESTED: ("approve", "deny"), Refund.Status.FAILED: ("retry",)}
         return [
@@ -614,7 +614,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         refund = self.get_queryset(request).filter(pk=refund_id).first()
         if refund is None:
             raise Http404
-        if not staff_may(request.user, "approve_refund", refund.order):
+        if not permissions.may_approve_refund(request.user, merchant_id=refund.order.merchant_id):
             raise PermissionDenied
         service, label, note_required = REFUND_DECISIONS[action]
 
@@ -641,7 +641,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         order = order_admin.get_queryset(request).filter(pk=order_id).first()
         if order is None:
             raise Http404
-        if not staff_may(request.user, "issue_refund", order):
+        if not permissions.may_issue_refund(request.user, merchant_id=order.merchant_id):
             raise PermissionDenied
 
         def perform(data):

@@ -1,7 +1,6 @@
 """Old path of the refund services, kept until riskcontrol, reconciliation and their tests
 import ``payments.services`` (or its modules) instead. Nothing else lives here."""
 
-from .permissions import staff_may, staff_may_return_unapplied
 from .services.refund_gateway import (
     refund_notification_apply,
     refund_process,
@@ -30,7 +29,5 @@ __all__ = [
     "refund_sync",
     "refund_unapplied",
     "refunds_sync_pending",
-    "staff_may",
-    "staff_may_return_unapplied",
     "unapplied_returnable",
 ]

@@ -15,6 +15,8 @@ sending), with the refund number as the gateway's idempotency key: a retried tas
 re-sent request never refunds twice.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +24,7 @@ from django.utils import timezone
 from core.db import statement_guard
 from core.tasks import enqueue_on_commit
 from core.transitions import apply_transition
+from courses import permissions
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number
@@ -40,7 +43,6 @@ from ..exceptions import (
     SecondApproverRequired,
 )
 from ..models import Payment, Refund, RefundStatusChange
-from ..permissions import staff_may
 from .refund_mail import refund_learner_notify_on_commit
 
 PROCESS_REFUND_TASK = "payments.tasks.process_refund"
@@ -64,8 +66,8 @@ def refund_reason_clean(reason: str) -> str:
     return reason[:255]
 
 
-def _require_staff(user, permission: str, order: Order) -> None:
-    if not staff_may(user, permission, order):
+def _require_staff(user, may: Callable[..., bool], order: Order) -> None:
+    if not may(user, merchant_id=order.merchant_id):
         raise RefundNotAllowed()
 
 
@@ -90,7 +92,7 @@ def refund_issue(*, actor, order_id: int, reason: str, amount: int | None = None
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         raise OrderNotFound()
-    _require_staff(actor, "issue_refund", order)
+    _require_staff(actor, permissions.may_issue_refund, order)
     reason = refund_reason_clean(reason)
     return _create(order_id=order.pk, actor=actor, origin=Refund.Origin.STAFF, amount=amount, reason=reason)
 
@@ -218,11 +220,12 @@ def _approve_for_risk(refund: Refund, *, note: str, at) -> RefundStatusChange:
 
 
 # -- staff decisions -----------------------------------------------------------------
-def _staff_refund(refund_id: int, actor, permission: str) -> Refund:
+def _staff_refund(refund_id: int, actor) -> Refund:
+    """The refund ``actor`` is about to decide, if they may approve refunds of its merchant."""
     refund = selectors.refund_get(pk=refund_id)
     if refund is None:
         raise RefundNotFound()
-    _require_staff(actor, permission, refund.order)
+    _require_staff(actor, permissions.may_approve_refund, refund.order)
     return refund
 
 
@@ -238,7 +241,7 @@ def _locked_in(status: str, *, refund_id: int) -> tuple[Payment, Refund]:
 def refund_approve(*, actor, refund_id: int, note: str = "") -> Refund:
     """Approve a requested refund. Above the threshold, the first approval is recorded
     and the refund waits for a second, different staff member."""
-    _staff_refund(refund_id, actor, "approve_refund")
+    _staff_refund(refund_id, actor)
     now = timezone.now()
     with transaction.atomic():
         _payment, refund = _locked_in(Refund.Status.REQUESTED, refund_id=refund_id)
@@ -248,7 +251,7 @@ def refund_approve(*, actor, refund_id: int, note: str = "") -> Refund:
 
 def refund_deny(*, actor, refund_id: int, note: str) -> Refund:
     """Refuse a requested refund, saying why; its amount is free to refund again."""
-    _staff_refund(refund_id, actor, "approve_refund")
+    _staff_refund(refund_id, actor)
     note = refund_reason_clean(note)
     now = timezone.now()
     with transaction.atomic():
@@ -265,7 +268,7 @@ def refund_deny(*, actor, refund_id: int, note: str) -> Refund:
 def refund_retry(*, actor, refund_id: int, note: str = "") -> Refund:
     """Send a failed refund to the gateway again (same refund number), if what it
     would refund is still available."""
-    _staff_refund(refund_id, actor, "approve_refund")
+    _staff_refund(refund_id, actor)
     now = timezone.now()
     with transaction.atomic():
         payment, refund = _locked_in(Refund.Status.FAILED, refund_id=refund_id)

@@ -3,10 +3,11 @@
 from django.db import transaction
 from django.utils import timezone
 
+from courses import permissions
+
 from .. import locks
 from ..exceptions import PaymentNotFound, PaymentNotUnapplied, RefundNotAllowed, UnappliedAlreadyReturned
 from ..models import Payment, Refund, RefundStatusChange
-from ..permissions import staff_may_return_unapplied
 from .refunds import refund_approve_step, refund_open, refund_reason_clean
 
 
@@ -25,7 +26,7 @@ def refund_unapplied(*, actor, payment_id: int, reason: str) -> Refund:
     against the unapplied receipts, never on the order (see
     the settling in :mod:`payments.services.refund_gateway`). The amount is reserved on the
     payment, so only one return can be under way or succeed."""
-    if not staff_may_return_unapplied(actor):
+    if not permissions.may_return_unapplied(actor):
         raise RefundNotAllowed()
     reason = refund_reason_clean(reason)
     now = timezone.now()

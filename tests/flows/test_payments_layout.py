@@ -12,7 +12,6 @@ DOMAIN = (
     "payments.receivers",
     "payments.selectors",
     "payments.locks",
-    "payments.permissions",
     "payments.admin",
     "payments.api",
     "payments.views",
