@@ -39,6 +39,8 @@ django.setup()
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
+from core.money import fen_to_yuan
+
 GATEWAY, CHANNEL = "wechatpay", "wechat_native"
 BEIJING = ZoneInfo("Asia/Shanghai")
 BILL_DAY = datetime.now(BEIJING).date() - timedelta(days=1)
@@ -56,11 +58,6 @@ def amount_of(g: int) -> int:
 
 def fee_of(fen: int) -> int:
     return int((Decimal(fen) * Decimal("0.006")).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def main() -> None:
@@ -271,12 +268,12 @@ def write_bill(path: Path, lines: int) -> None:
                 "商户订单号": payment_no(g),
                 "用户标识": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
                 "交易状态": "SUCCESS",
-                "应结订单金额": yuan(amount),
+                "应结订单金额": fen_to_yuan(amount),
                 "微信退款单号": "0",
                 "商户退款单号": "0",
                 "退款金额": "0.00",
-                "手续费": yuan(fee),
-                "订单金额": yuan(amount),
+                "手续费": fen_to_yuan(fee),
+                "订单金额": fen_to_yuan(amount),
                 "申请退款金额": "0.00",
             }
             emit(row)
@@ -310,13 +307,21 @@ def write_bill(path: Path, lines: int) -> None:
                 "退款类型": "ORIGINAL",
                 "退款状态": "SUCCESS",
                 "手续费": "-0.01",
-                "订单金额": yuan(amount_of(g)),
+                "订单金额": fen_to_yuan(amount_of(g)),
                 "申请退款金额": "1.00",
             }
             emit(row)
             count, refunded, fees = count + 1, refunded + 100, fees - 1
         writer.writerow(SUMMARY_COLUMNS)
-        summary = [count, yuan(settled), yuan(refunded), "0.00", yuan(fees), yuan(settled), yuan(refunded)]
+        summary = [
+            count,
+            fen_to_yuan(settled),
+            fen_to_yuan(refunded),
+            "0.00",
+            fen_to_yuan(fees),
+            fen_to_yuan(settled),
+            fen_to_yuan(refunded),
+        ]
         writer.writerow([f"`{v}" for v in summary])
     size, took = path.stat().st_size, time.perf_counter() - started
     print(f"bill          {count:,} lines, {size / 1e6:.1f} MB gzip, written in {took:.1f} s")
@@ -362,7 +367,7 @@ def reconcile_in_child(bill: Path, trace: bool) -> None:
     print(f"matched       {run.matched:,}")
     print(f"differences   {run.differences_found} {differences}")
     journal_fees = JournalEntry.objects.filter(kind=JournalEntry.Kind.FEE).count()
-    posted = f"{run.fees_posted:,} ({yuan(run.fees_posted_total)} yuan)"
+    posted = f"{run.fees_posted:,} ({fen_to_yuan(run.fees_posted_total)} yuan)"
     print(f"fees posted   {posted}; fee entries in the journal: {journal_fees:,}")
     print(f"wall time     {elapsed:.1f} s (CPU in this process {cpu:.1f} s)")
     print(f"peak RSS      {peak / 1024:.0f} MB (before the run, Django loaded: {baseline / 1024:.0f} MB)")

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.money import fen_to_yuan
 from devtools.keys import SANDBOX_GATEWAY, SANDBOX_MERCHANT
 from payments.gateways.sandbox import protocol
 from payments.gateways.signing import (
@@ -295,7 +296,7 @@ def cashier(request):
     return render(
         request,
         "simulators/cashier.html",
-        {"trade": trade, "expired": expired, "yuan": f"{trade.amount / 100:.2f}"},
+        {"trade": trade, "expired": expired, "yuan": fen_to_yuan(trade.amount)},
     )
 
 

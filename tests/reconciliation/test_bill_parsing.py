@@ -7,8 +7,9 @@ from datetime import datetime
 
 import pytest
 
+from core.money import yuan_to_fen as bill_yuan_to_fen
 from payments.gateways import get_gateway
-from payments.gateways.base import BillLineKind, InvalidBill, bill_yuan_to_fen
+from payments.gateways.base import BillLineKind, InvalidBill
 
 from .bills import (
     ALIPAY_HEADER,

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.money import fen_to_yuan, yuan_to_fen
 from devtools.keys import ALIPAY_APP, ALIPAY_PLATFORM
 from devtools.simulators.http import gateway_keys
 from devtools.simulators.notifier import GatewayProfile, notification_schedule
@@ -126,16 +127,16 @@ def _trade_notify_fields(trade: AlipayTrade) -> dict:
         "buyer_id": trade.buyer_id,
         "buyer_logon_id": trade.buyer_logon_id,
         "trade_status": trade.status,
-        "total_amount": protocol.fen_to_yuan(trade.total_amount),
-        "receipt_amount": protocol.fen_to_yuan(trade.total_amount),
-        "buyer_pay_amount": protocol.fen_to_yuan(trade.total_amount),
-        "invoice_amount": protocol.fen_to_yuan(trade.total_amount),
+        "total_amount": fen_to_yuan(trade.total_amount),
+        "receipt_amount": fen_to_yuan(trade.total_amount),
+        "buyer_pay_amount": fen_to_yuan(trade.total_amount),
+        "invoice_amount": fen_to_yuan(trade.total_amount),
         "subject": trade.subject,
         "gmt_create": protocol.alipay_timestamp(trade.gmt_create),
         "gmt_payment": protocol.alipay_timestamp(trade.gmt_payment) if trade.gmt_payment else "",
         "gmt_close": protocol.alipay_timestamp(trade.gmt_close) if trade.gmt_close else "",
         "fund_bill_list": json.dumps(
-            [{"amount": protocol.fen_to_yuan(trade.total_amount), "fundChannel": "ALIPAYACCOUNT"}],
+            [{"amount": fen_to_yuan(trade.total_amount), "fundChannel": "ALIPAYACCOUNT"}],
             separators=(",", ":"),
         ),
     }
@@ -192,7 +193,7 @@ def gateway_do(request):
 
 def _amount(biz: dict, name: str) -> int | None:
     try:
-        fen = protocol.yuan_to_fen(str(biz.get(name, "")))
+        fen = yuan_to_fen(str(biz.get(name, "")))
     except ValueError:
         return None
     return fen if 1 <= fen <= MAX_AMOUNT else None
@@ -292,14 +293,14 @@ def _query_fields(trade: AlipayTrade) -> dict:
         "out_trade_no": trade.out_trade_no,
         "buyer_logon_id": trade.buyer_logon_id,
         "trade_status": trade.status,
-        "total_amount": protocol.fen_to_yuan(trade.total_amount),
+        "total_amount": fen_to_yuan(trade.total_amount),
         # Not in every real answer; the simulator says whose trade it is.
         "seller_id": trade.seller_id,
     }
     if trade.status in PAID or trade.gmt_payment:
         fields |= {
-            "receipt_amount": protocol.fen_to_yuan(trade.total_amount),
-            "buyer_pay_amount": protocol.fen_to_yuan(trade.total_amount),
+            "receipt_amount": fen_to_yuan(trade.total_amount),
+            "buyer_pay_amount": fen_to_yuan(trade.total_amount),
             "buyer_user_id": trade.buyer_id,
             "send_pay_date": protocol.alipay_timestamp(trade.gmt_payment),
         }
@@ -333,7 +334,7 @@ def _refund_answer(method, trade: AlipayTrade, refund: AlipayRefund, fund_change
         buyer_logon_id=trade.buyer_logon_id,
         buyer_user_id=trade.buyer_id,
         fund_change=fund_change,
-        refund_fee=protocol.fen_to_yuan(trade.refunded),  # cumulative, as Alipay answers
+        refund_fee=fen_to_yuan(trade.refunded),  # cumulative, as Alipay answers
         gmt_refund_pay=protocol.alipay_timestamp(refund.gmt_refund),
     )
 
@@ -375,7 +376,7 @@ def _refund(request, method, params, biz):
             _trade_notify_fields(trade)
             | {
                 "out_biz_no": out_request_no,
-                "refund_fee": protocol.fen_to_yuan(trade.refunded),
+                "refund_fee": fen_to_yuan(trade.refunded),
                 "gmt_refund": protocol.alipay_timestamp(refund.gmt_refund),
             },
         )
@@ -395,8 +396,8 @@ def _refund_query(request, method, params, biz):
         trade_no=trade.trade_no,
         out_trade_no=trade.out_trade_no,
         out_request_no=refund.out_request_no,
-        total_amount=protocol.fen_to_yuan(trade.total_amount),
-        refund_amount=protocol.fen_to_yuan(refund.refund_amount),
+        total_amount=fen_to_yuan(trade.total_amount),
+        refund_amount=fen_to_yuan(refund.refund_amount),
         refund_status="REFUND_SUCCESS",
         gmt_refund_pay=protocol.alipay_timestamp(refund.gmt_refund),
     )
@@ -467,7 +468,7 @@ def bill_csv(app_id: str, day: date) -> str:
 
 
 def _bill_row(trade: AlipayTrade, kind: str, amount: int, request_no: str, at) -> list[str]:
-    yuan = protocol.fen_to_yuan(amount) if amount >= 0 else "-" + protocol.fen_to_yuan(-amount)
+    yuan = fen_to_yuan(amount)
     row = dict.fromkeys(BILL_DETAIL_HEADER, "")
     row |= {
         "支付宝交易号": trade.trade_no,
@@ -546,7 +547,7 @@ def scan(request, token):
     return render(
         request,
         "sim_alipay/cashier.html",
-        {"trade": trade, "yuan": protocol.fen_to_yuan(trade.total_amount), "problem": problem},
+        {"trade": trade, "yuan": fen_to_yuan(trade.total_amount), "problem": problem},
     )
 
 
@@ -558,7 +559,7 @@ def return_url_for(trade: AlipayTrade) -> str:
             "charset": "utf-8",
             "out_trade_no": trade.out_trade_no,
             "method": f"{trade.method}.return",
-            "total_amount": protocol.fen_to_yuan(trade.total_amount),
+            "total_amount": fen_to_yuan(trade.total_amount),
             "trade_no": trade.trade_no,
             "auth_app_id": trade.app_id,
             "version": "1.0",

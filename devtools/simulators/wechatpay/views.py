@@ -30,6 +30,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.money import fen_to_yuan
 from devtools.keys import DevMaterial, ensure_dev_material
 from devtools.simulators.http import fresh_authorization, merchant_api
 from devtools.simulators.locks import payable_trade_lock
@@ -564,12 +565,12 @@ def trade_bill(mchid: str, day: date, bill_type: str = "ALL") -> bytes:
     refunded = sum(r["_refund"] for r in rows)
     summary = [
         str(len(rows)),
-        protocol.fen_to_yuan(settled),
-        protocol.fen_to_yuan(refunded),
+        fen_to_yuan(settled),
+        fen_to_yuan(refunded),
         "0.00",
-        protocol.fen_to_yuan(sum(r["_fee"] for r in rows)),
-        protocol.fen_to_yuan(sum(r["_order"] for r in rows)),
-        protocol.fen_to_yuan(refunded),
+        fen_to_yuan(sum(r["_fee"] for r in rows)),
+        fen_to_yuan(sum(r["_order"] for r in rows)),
+        fen_to_yuan(refunded),
     ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
@@ -582,7 +583,7 @@ def trade_bill(mchid: str, day: date, bill_type: str = "ALL") -> bytes:
 
 
 def _bill_row(trade: WxTrade, refund: WxRefund | None) -> dict:
-    yuan = protocol.fen_to_yuan
+    yuan = fen_to_yuan
     moment = (refund.success_time if refund else trade.success_time).astimezone(protocol.BEIJING)
     fee = -_fee(refund.amount) if refund else _fee(trade.amount)
     return {
@@ -686,7 +687,7 @@ def cashier(request, token):
             "trade": trade,
             "problem": problem,
             "expired": expired,
-            "yuan": protocol.fen_to_yuan(trade.amount),
+            "yuan": fen_to_yuan(trade.amount),
             "return_url": _http_url(request.GET.get("redirect_url", "")),
         },
         status=400 if problem else 200,

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from django.utils.translation import gettext_lazy as _
 
+from core.money import yuan_to_fen
 from payments.gateways.base import (
     BillLine,
     BillLineKind,
@@ -21,7 +22,6 @@ from payments.gateways.base import (
     BillSummary,
     InvalidBill,
     bill_format,
-    bill_yuan_to_fen,
 )
 
 from .protocol import SHANGHAI
@@ -146,8 +146,8 @@ class AlipayBillReader(BillReader):
                 continue
             trade_no, kind = row[i_trade].strip(), row[i_type].strip()
             try:
-                amount = abs(bill_yuan_to_fen(row[i_amount].strip()))
-                fee = abs(bill_yuan_to_fen(row[i_fee].strip() or "0"))
+                amount = abs(yuan_to_fen(row[i_amount].strip()))
+                fee = abs(yuan_to_fen(row[i_fee].strip() or "0"))
                 at = datetime.fromisoformat(row[i_time].strip()).replace(tzinfo=SHANGHAI)
                 if kind not in (BILL_PAYMENT, BILL_REFUND):
                     raise ValueError(f"unknown 业务类型 {kind!r}")

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 from django.utils.translation import gettext_lazy as _
 
+from core.money import fen_to_yuan, yuan_to_fen
 from payments.exceptions import (
     GatewayRejected,
     GatewayUnavailable,
@@ -47,13 +48,11 @@ from .protocol import (
     SUCCESS_CODE,
     UNAVAILABLE_CODE,
     alipay_timestamp,
-    fen_to_yuan,
     form_params,
     parse_alipay_time,
     sign_request_params,
     verified_response,
     verify_notify_params,
-    yuan_to_fen,
 )
 
 TRADE_STATES = {

@@ -17,8 +17,8 @@ Protocol facts (from the open platform docs and the official SDKs), in short:
   "try again", 40004 a business failure with an ``ACQ.*`` ``sub_code``.
 * **Notifications**: form-encoded POST; the sign string leaves out both ``sign`` and
   ``sign_type``. Acknowledged by the exact body ``success``.
-* **Amounts** are yuan strings with two decimals; :func:`fen_to_yuan` and
-  :func:`yuan_to_fen` are the only conversions, here at the edge.
+* **Amounts** are yuan strings with two decimals, converted at this edge with
+  ``core.money.fen_to_yuan`` / ``yuan_to_fen`` (exact, never rounded).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -53,27 +52,6 @@ CHANNEL_METHODS = {
     "alipay_page": "alipay.trade.page.pay",
     "alipay_wap": "alipay.trade.wap.pay",
 }
-
-
-def fen_to_yuan(fen: int) -> str:
-    """9900 -> "99.00": Alipay's amount format."""
-    if isinstance(fen, bool) or not isinstance(fen, int):
-        raise TypeError(f"fen must be an int, not {type(fen).__name__}")
-    return f"{Decimal(fen).scaleb(-2):.2f}"
-
-
-def yuan_to_fen(yuan: str) -> int:
-    """ "99.00" -> 9900; anything that is not a whole number of fen is a ValueError."""
-    try:
-        amount = Decimal(str(yuan).strip())
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {yuan!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"not an amount: {yuan!r}")
-    fen = amount.scaleb(2)
-    if fen != fen.to_integral_value():
-        raise ValueError(f"not a whole number of fen: {yuan!r}")
-    return int(fen)
 
 
 def alipay_timestamp(at: datetime | None = None) -> str:

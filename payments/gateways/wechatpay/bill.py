@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
+from core.money import yuan_to_fen
 from payments.gateways.base import (
     BillLine,
     BillLineKind,
@@ -26,7 +27,6 @@ from payments.gateways.base import (
     BillSummary,
     InvalidBill,
     bill_format,
-    bill_yuan_to_fen,
 )
 
 from .protocol import BEIJING
@@ -108,7 +108,7 @@ class WeChatPayBillReader(BillReader):
             trade_no, state = _cell(row[i_trade]), _cell(row[i_state])
             try:
                 at = datetime.fromisoformat(_cell(row[i_time])).replace(tzinfo=BEIJING)
-                fee = bill_yuan_to_fen(_cell(row[i_fee]))
+                fee = yuan_to_fen(_cell(row[i_fee]))
                 if state == REFUND_STATE and i_refund_no is not None:
                     refund_state = _cell(row[i_refund_state]) if i_refund_state is not None else SUCCESS
                     line = BillLine(
@@ -116,7 +116,7 @@ class WeChatPayBillReader(BillReader):
                         line_no=line_no,
                         trade_no=trade_no,
                         txn_id=_cell(row[i_txn]),
-                        amount=abs(bill_yuan_to_fen(_cell(row[i_refund_amount]))),
+                        amount=abs(yuan_to_fen(_cell(row[i_refund_amount]))),
                         fee=fee,
                         status=refund_state,
                         succeeded=refund_state in (SUCCESS, ""),
@@ -130,7 +130,7 @@ class WeChatPayBillReader(BillReader):
                         line_no=line_no,
                         trade_no=trade_no,
                         txn_id=_cell(row[i_txn]),
-                        amount=bill_yuan_to_fen(_cell(row[i_amount])),
+                        amount=yuan_to_fen(_cell(row[i_amount])),
                         fee=fee,
                         status=state,
                         succeeded=state == SUCCESS,
@@ -159,4 +159,4 @@ class WeChatPayBillReader(BillReader):
 
 
 def _optional_fen(figures: dict[str, str], name: str) -> int | None:
-    return bill_yuan_to_fen(figures[name]) if name in figures else None
+    return yuan_to_fen(figures[name]) if name in figures else None

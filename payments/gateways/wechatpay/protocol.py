@@ -14,7 +14,6 @@ import string
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
@@ -135,23 +134,6 @@ def aead_decrypt(apiv3_key: str, resource: Mapping) -> bytes:
 
 
 # -- amounts and times -------------------------------------------------------------------
-_FEN = Decimal("0.01")
-
-
-def fen_to_yuan(fen: int) -> str:
-    """Integer fen as the yuan decimal WeChat's bills print (``1`` → ``"0.01"``)."""
-    return str((Decimal(fen) / 100).quantize(_FEN))
-
-
-def yuan_to_fen(yuan: str) -> int:
-    """A bill's yuan decimal as integer fen; refuses sub-fen amounts."""
-    value = Decimal(yuan.strip().lstrip("`"))
-    fen = value * 100
-    if fen != fen.to_integral_value():
-        raise ValueError(f"{yuan!r} is not a whole number of fen")
-    return int(fen.to_integral_value(rounding=ROUND_HALF_UP))
-
-
 def rfc3339(moment: datetime) -> str:
     """Beijing time with its offset, as WeChat writes times: ``2026-01-02T10:00:00+08:00``."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds")
