@@ -5,7 +5,6 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +12,7 @@ from core.admin import pretty_json
 from courses.roles import is_platform_staff
 from orders.models import Order
 
+from . import selectors
 from .backtest import backtest
 from .models import HeldOrder, ReviewDecision, Rule, RuleChange
 from .rules import KINDS
@@ -161,16 +161,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        from payments.models import Payment
-
-        held = (
-            super()
-            .get_queryset(request)
-            .filter(status=Order.Status.PAID, risk_review__isnull=True)
-            .prefetch_related(
-                Prefetch("payments", Payment.objects.filter(status="succeeded"), to_attr="succeeded_payments")
-            )
-        )
+        held = selectors.review_queue(super().get_queryset(request))
         return held if is_platform_staff(request.user) else held.none()
 
     @staticmethod
@@ -210,18 +201,10 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("orders, payments and refunds"))
     def learner_history(self, order):
-        from payments.models import Payment, Refund
-
-        orders = Order.objects.filter(learner_id=order.learner_id).order_by("-created_at")[:20]
-        payments = Payment.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
-        refunds = Refund.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
-        rows = [("order", o.order_no, o.status, o.total, o.created_at) for o in orders]
-        rows += [("payment", p.payment_no, p.status, p.amount, p.created_at) for p in payments]
-        rows += [("refund", r.refund_no, r.status, r.amount, r.created_at) for r in refunds]
         return format_html_join(
             "",
             "<div>{} <b>{}</b> {} · {} fen · {:%Y-%m-%d %H:%M}</div>",
-            sorted(rows, key=lambda r: r[4], reverse=True),
+            selectors.learner_history(learner_id=order.learner_id),
         )
 
     def save_model(self, request, obj, form, change):

@@ -23,6 +23,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import Order
+from payments.models import Payment, Refund
+
 KINDS: dict[str, RuleKind] = {}
 
 
@@ -143,8 +146,6 @@ class OrdersPerLearner(RuleKind):
     Params = _Window
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         created = _column(Order, "created_at")
         sql = (
             f"SELECT COUNT(*) FROM {_table(Order)} WHERE {_column(Order, 'learner')} = %s"
@@ -172,9 +173,6 @@ class FailedPaymentsPerLearner(RuleKind):
     Params = _Window
 
     def aggregates(self, params, context):
-        from orders.models import Order
-        from payments.models import Payment
-
         created = f"p.{_column(Payment, 'created_at')}"
         sql = (
             f"SELECT COUNT(*) FROM {_table(Payment)} p JOIN {_table(Order)} o"
@@ -202,8 +200,6 @@ class LearnerDailyTotal(RuleKind):
         amount = forms.IntegerField(min_value=0, help_text=_("fen"))
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
         paid_at = _column(Order, "paid_at")
         sql = (
@@ -326,8 +322,6 @@ class _PerClient(RuleKind):
 
     def _client_where(self, params, context) -> tuple[str, list]:
         """The WHERE clause (and its parameters) of this client's orders in the window."""
-        from orders.models import Order
-
         field = "client_ip" if params["by"] == "ip" else "device_id"
         created = _column(Order, "created_at")
         start = _window_start(context, params["window_minutes"])
@@ -354,8 +348,6 @@ class OrdersPerClient(_PerClient):
     what = "orders"
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         if self._client_value(params, context) is None:
             return {}
         where, args = self._client_where(params, context)
@@ -369,8 +361,6 @@ class AccountsPerClient(_PerClient):
     what = "other accounts"
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         if self._client_value(params, context) is None:
             return {}
         where, args = self._client_where(params, context)
@@ -395,9 +385,6 @@ class RefundRatio(RuleKind):
             return str(self.cleaned_data["max_ratio"])  # parameters are stored as JSON
 
     def aggregates(self, params, context):
-        from orders.models import Order
-        from payments.models import Payment, Refund
-
         paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
         at = _when(context.at)
         # Money returned because it was paid twice (an unapplied payment) is not the
