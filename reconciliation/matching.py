@@ -39,7 +39,9 @@ from payments.ledger_bulk import GatewayFee, post_gateway_fees
 from payments.locks import payment_lock
 from payments.models import Payment, Refund
 
+from .locks import differences_lock
 from .models import Difference, ReconciliationRun
+from .transitions import differences_transition
 
 logger = logging.getLogger(__name__)
 
@@ -488,14 +490,10 @@ class Reconciler:
         self._flush()
         self._writer.close()  # everything written before the stale differences are closed
         kinds = [kind for kind in Difference.Kind.values if reader.has_refunds or kind not in REFUND_KINDS]
-        Difference.objects.filter(
-            gateway=self.alias, bill_date=self.run.bill_date, status=Difference.Status.OPEN, kind__in=kinds
-        ).exclude(run=self.run).update(
-            status=Difference.Status.RESOLVED,
-            resolved_at=self.now,
-            resolution_note=_("Not found again when the bill was reconciled again (run %(run)s).")
-            % {"run": self.run.pk},
-        )
+        note = _("Not found again when the bill was reconciled again (run %(run)s).") % {"run": self.run.pk}
+        with transaction.atomic():
+            stale = self._of_bill(status=Difference.Status.OPEN, kind__in=kinds).exclude(run=self.run)
+            differences_transition(differences_lock(stale), lambda _d: ("close", {"note": note}), at=self.now)
 
     def _repeated_payments(self, payment_ids: list[int]) -> None:
         for row in Payment.objects.filter(pk__in=payment_ids).values("id", "payment_no", "amount"):
@@ -714,25 +712,26 @@ class Reconciler:
         self.tally.fees_posted += posted
         self.tally.fees_posted_total += total
 
+    def _of_bill(self, **filters):
+        return Difference.objects.filter(gateway=self.alias, bill_date=self.run.bill_date, **filters)
+
     def _close_reopened(self, closed: Iterable[tuple[str, str]], differences: list[Difference]) -> None:
         """Differences found before, still open, and repaired or explained this time:
-        the upsert keeps a row's status, so they are closed here."""
+        the upsert keeps a row's status, so they are closed (or repaired) here."""
         by_key = {(d.kind, d.key): d for d in differences}
+        keys: dict[str, list[str]] = {}
         for kind, key in set(closed):
-            difference = by_key.get((kind, key))
-            if difference is None:
-                continue
-            Difference.objects.filter(
-                gateway=self.alias,
-                bill_date=self.run.bill_date,
-                kind=kind,
-                key=key,
-                status=Difference.Status.OPEN,
-            ).update(
-                status=difference.status,
-                resolved_at=self.now,
-                resolution_note=difference.resolution_note,
-            )
+            if (kind, key) in by_key:
+                keys.setdefault(kind, []).append(key)
+
+        def close(row: Difference):
+            found = by_key[(row.kind, row.key)]
+            name = "repair" if found.status == Difference.Status.REPAIRED else "close"
+            return name, {"note": found.resolution_note}
+
+        for kind, kind_keys in keys.items():
+            rows = self._of_bill(kind=kind, key__in=kind_keys, status=Difference.Status.OPEN)
+            differences_transition(differences_lock(rows), close, at=self.now)
 
     def _reopen(self, differences: list[Difference]) -> None:
         """A difference closed automatically (not found again, or explained by another
@@ -742,11 +741,7 @@ class Reconciler:
             if difference.status == Difference.Status.OPEN:
                 keys.setdefault(difference.kind, []).append(difference.key)
         for kind, kind_keys in keys.items():
-            Difference.objects.filter(
-                gateway=self.alias,
-                bill_date=self.run.bill_date,
-                kind=kind,
-                key__in=kind_keys,
-                status=Difference.Status.RESOLVED,
-                resolved_by__isnull=True,
-            ).update(status=Difference.Status.OPEN, resolved_at=None, resolution_note="")
+            rows = self._of_bill(
+                kind=kind, key__in=kind_keys, status=Difference.Status.RESOLVED, resolved_by__isnull=True
+            )
+            differences_transition(differences_lock(rows), lambda _d: ("reopen", {}), at=self.now)
