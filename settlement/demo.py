@@ -26,8 +26,7 @@ from payments.gateways.base import Notification, NotificationKind, TradeState
 from payments.services import payment_notification_handle, payment_start
 
 from .models import Payout
-from .payouts import payout_approve, payout_mark_paid, payout_request
-from .services import orders_settle_due, statements_generate
+from .services import orders_settle_due, payout_approve, payout_mark_paid, payout_request, statements_generate
 
 BUYER_PREFIX = "demo-buyer-"
 # (days ago, hour, buyer number, course slug)

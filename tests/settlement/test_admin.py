@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from settlement import selectors
 from settlement.models import Payout, SettlementStatement
-from settlement.payouts import payout_approve, payout_request
-from settlement.services import statements_generate
+from settlement.services import payout_approve, payout_request, statements_generate
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

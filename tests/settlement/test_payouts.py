@@ -17,7 +17,7 @@ from settlement.exceptions import (
     TransferReferenceUsed,
 )
 from settlement.models import Payout, PayoutStatusChange
-from settlement.payouts import (
+from settlement.services import (
     payout_approve,
     payout_fail,
     payout_mark_paid,

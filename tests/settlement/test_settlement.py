@@ -100,7 +100,7 @@ def test_a_refund_before_settlement_is_charged_to_pending(paid, refund):
 def test_a_refund_after_settlement_is_charged_back_to_available_even_below_zero(
     settled_orders, refund, finance, merchant_user, settings
 ):
-    from settlement.payouts import payout_request
+    from settlement.services import payout_request
 
     (order,) = settled_orders(1)
     settings.KPAY_PAYOUT_MIN = 100

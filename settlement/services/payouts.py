@@ -25,7 +25,7 @@ from courses.roles import is_platform_staff, user_merchant
 from orders.numbers import new_public_number
 from payments import ledger
 
-from .exceptions import (
+from ..exceptions import (
     DecisionNoteRequired,
     InsufficientBalance,
     InvalidPayoutAmount,
@@ -37,8 +37,8 @@ from .exceptions import (
     TransferReferenceRequired,
     TransferReferenceUsed,
 )
-from .locks import payout_lock
-from .models import Payout, PayoutStatusChange
+from ..locks import payout_lock
+from ..models import Payout, PayoutStatusChange
 
 logger = logging.getLogger(__name__)
 
