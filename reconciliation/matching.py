@@ -199,6 +199,13 @@ class Tally:
     fees_posted_total: int = 0
 
 
+def _amounts_differ(line: BillLine, row: dict) -> str:
+    return _("The bill says %(bill)s fen; kpay says %(kpay)s fen.") % {
+        "bill": line.amount,
+        "kpay": row["amount"],
+    }
+
+
 class Reconciler:
     """Reconciles one bill (a :class:`BillReader`) for one run. Use once."""
 
@@ -310,26 +317,18 @@ class Reconciler:
 
     def _compare_paid(self, line: BillLine, row: dict) -> None:
         """A line for a payment both sides call paid: amounts, ids, and its fee."""
-        agrees = True
+        found = []
         if line.amount != row["amount"]:
-            agrees = False
-            self._payment_difference(
-                Difference.Kind.AMOUNT_MISMATCH,
-                line,
-                row,
-                detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
-                % {"bill": line.amount, "kpay": row["amount"]},
-            )
+            found.append((Difference.Kind.AMOUNT_MISMATCH, _amounts_differ(line, row)))
         if line.txn_id and row["gateway_txn_id"] and line.txn_id != row["gateway_txn_id"]:
-            agrees = False
-            self._status_mismatch(
-                line,
-                row,
-                _("The gateway's transaction id is %(bill)s on the bill, %(kpay)s in kpay.")
-                % {"bill": line.txn_id, "kpay": row["gateway_txn_id"]},
-            )
-        if agrees:
-            self.tally.matched += 1
+            detail = _("The gateway's transaction id is %(bill)s on the bill, %(kpay)s in kpay.") % {
+                "bill": line.txn_id,
+                "kpay": row["gateway_txn_id"],
+            }
+            found.append((Difference.Kind.STATUS_MISMATCH, detail))
+        for kind, detail in found:
+            self._payment_difference(kind, line, row, detail=detail)
+        self.tally.matched += not found
         if line.fee:
             self._fees.append(
                 GatewayFee(row["id"], line.fee, f"{self.alias}:{line.txn_id or line.trade_no}"[:80])
@@ -384,29 +383,18 @@ class Reconciler:
         )
 
     def _compare_refund(self, line: BillLine, row: dict, key: str) -> None:
-        agrees = True
+        found = []
         if line.amount != row["amount"]:
-            agrees = False
-            self._refund_difference(
-                Difference.Kind.REFUND_AMOUNT_MISMATCH,
-                key,
-                line,
-                row,
-                detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
-                % {"bill": line.amount, "kpay": row["amount"]},
-            )
+            found.append((Difference.Kind.REFUND_AMOUNT_MISMATCH, _amounts_differ(line, row)))
         if line.trade_no and line.trade_no != row["payment__payment_no"]:
-            agrees = False
-            self._refund_difference(
-                Difference.Kind.REFUND_STATUS_MISMATCH,
-                key,
-                line,
-                row,
-                detail=_("The bill lists it under trade %(bill)s; kpay under %(kpay)s.")
-                % {"bill": line.trade_no, "kpay": row["payment__payment_no"]},
-            )
-        if agrees:
-            self.tally.matched += 1
+            detail = _("The bill lists it under trade %(bill)s; kpay under %(kpay)s.") % {
+                "bill": line.trade_no,
+                "kpay": row["payment__payment_no"],
+            }
+            found.append((Difference.Kind.REFUND_STATUS_MISMATCH, detail))
+        for kind, detail in found:
+            self._refund_difference(kind, key, line, row, detail=detail)
+        self.tally.matched += not found
         if line.fee:
             reference = f"{self.alias}:refund:{line.refund_id or line.refund_no}"[:80]
             self._fees.append(GatewayFee(row["payment_id"], line.fee, reference, refund_id=row["id"]))
