@@ -31,11 +31,9 @@ from courses.admin_scope import MerchantScopedAdminMixin
 from courses.roles import is_platform_staff
 from payments.gateways.base import InvalidBill
 
-from . import services
+from . import selectors, services
 from .matching import BILL_TIMEZONE
 from .models import Difference, DifferenceStatusChange, ReconciliationRun, ReconciliationRunStatusChange
-
-PREVIEW_ROWS = 20
 
 
 def _may(request, permission: str) -> bool:
@@ -184,7 +182,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
 
     @admin.display(description=_("differences (first rows)"))
     def differences_preview(self, run):
-        differences = run.differences.select_related("payment").order_by("kind", "pk")[:PREVIEW_ROWS]
+        differences = selectors.run_differences_preview(run)
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
