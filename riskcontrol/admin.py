@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import pretty_json
+from core.admin import ReadOnlyInline, pretty_json
 from courses.roles import is_platform_staff
 from orders.models import Order
 
@@ -28,12 +28,9 @@ class RuleForm(forms.ModelForm):
         help_texts = {"params": _("A JSON object; each kind's parameters are listed below.")}
 
 
-class RuleChangeInline(admin.TabularInline):
+class RuleChangeInline(ReadOnlyInline):
     model = RuleChange
     fields = ["created_at", "change", "actor", "before_json", "after_json"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description=_("before"))
     def before_json(self, change):
@@ -42,12 +39,6 @@ class RuleChangeInline(admin.TabularInline):
     @admin.display(description=_("after"))
     def after_json(self, change):
         return pretty_json(change.after)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Rule)
