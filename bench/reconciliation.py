@@ -200,7 +200,7 @@ def journal_payments() -> None:
 
 
 def time_ledger_check() -> None:
-    from payments import ledger_check
+    from payments.ledger import checks as ledger_check
     from payments.models import JournalEntry
 
     entries = JournalEntry.objects.count()

@@ -26,8 +26,13 @@ from payments.gateways import get_gateway
 from payments.gateways.base import Notification, NotificationKind, TradeState
 from payments.services import payment_notification_handle, payment_start
 from settlement.models import Payout
-from settlement.payouts import payout_approve, payout_mark_paid, payout_request
-from settlement.services import orders_settle_due, statements_generate
+from settlement.services import (
+    orders_settle_due,
+    payout_approve,
+    payout_mark_paid,
+    payout_request,
+    statements_generate,
+)
 
 BUYER_PREFIX = "demo-buyer-"
 # (days ago, hour, buyer number, course slug)

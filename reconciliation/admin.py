@@ -12,28 +12,28 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import CsvExportMixin, ReadOnlyAdminMixin, admin_link, csv_yuan, yuan
-from core.errors import KpayError
+from core.admin import (
+    CsvExportMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    admin_link,
+    csv_yuan,
+    service_form_view,
+    yuan,
+)
+from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
-from courses.roles import is_platform_staff
 from payments.gateways.base import InvalidBill
 
-from . import services
+from . import selectors, services
 from .matching import BILL_TIMEZONE
-from .models import Difference, ReconciliationRun
-
-PREVIEW_ROWS = 20
-
-
-def _may(request, permission: str) -> bool:
-    return is_platform_staff(request.user) and request.user.has_perm(f"reconciliation.{permission}")
+from .models import Difference, DifferenceStatusChange, ReconciliationRun, ReconciliationRunStatusChange
 
 
 class BillForm(forms.Form):
@@ -67,6 +67,27 @@ class ResolveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What was found and done, for whoever reads this later."),
     )
+
+
+class _StatusHistoryInline(ReadOnlyInline):
+    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
+    verbose_name = _("status change")
+    verbose_name_plural = _("status history")
+
+    def has_view_permission(self, request, obj=None):
+        """A history is part of its run or difference: whoever may see one sees it."""
+        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class RunHistoryInline(_StatusHistoryInline):
+    model = ReconciliationRunStatusChange
+
+
+class DifferenceHistoryInline(_StatusHistoryInline):
+    model = DifferenceStatusChange
 
 
 @admin.register(ReconciliationRun)
@@ -125,6 +146,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         "finished_at",
         "differences_preview",
     )
+    inlines = [RunHistoryInline]
 
     @admin.display(description=_("differences"), ordering="differences_found")
     def differences_link(self, run):
@@ -143,9 +165,9 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
     def totals(self, run):
         rows = [
             (gettext("lines"), run.lines, run.summary_lines),
-            (gettext("payments"), yuan(run.payments_total), _summary_yuan(run.summary_payments_total)),
-            (gettext("refunds"), yuan(run.refunds_total), _summary_yuan(run.summary_refunds_total)),
-            (gettext("fees"), yuan(run.fees_total), _summary_yuan(run.summary_fees_total)),
+            (gettext("payments"), yuan(run.payments_total), yuan(run.summary_payments_total)),
+            (gettext("refunds"), yuan(run.refunds_total), yuan(run.summary_refunds_total)),
+            (gettext("fees"), yuan(run.fees_total), yuan(run.summary_fees_total)),
         ]
         body = format_html_join(
             "",
@@ -156,7 +178,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
 
     @admin.display(description=_("differences (first rows)"))
     def differences_preview(self, run):
-        differences = run.differences.select_related("payment").order_by("kind", "pk")[:PREVIEW_ROWS]
+        differences = selectors.run_differences_preview(run)
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -183,41 +205,37 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "may_reconcile": _may(request, "add_reconciliationrun")}
+        extra_context = {**(extra_context or {}), "may_reconcile": permissions.may_reconcile(request.user)}
         return super().changelist_view(request, extra_context=extra_context)
 
     def reconcile_view(self, request):
-        if not _may(request, "add_reconciliationrun"):
+        if not permissions.may_reconcile(request.user):
             raise PermissionDenied
-        form = BillForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            alias, day = form.cleaned_data["gateway"], form.cleaned_data["bill_date"]
-            try:
-                if upload:
-                    run = services.reconciliation_upload(
-                        actor=request.user,
-                        gateway_alias=alias,
-                        bill_date=day,
-                        file=upload.file,
-                        file_name=upload.name,
-                    )
-                else:
-                    run = services.reconciliation_fetch(gateway_alias=alias, bill_date=day)
-            except InvalidBill as exc:
-                form.add_error("file", str(exc.message))
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
+
+        def reconcile(data):
+            upload, alias, day = data["file"], data["gateway"], data["bill_date"]
+            if upload:
+                run = services.reconciliation_upload(
+                    actor=request.user,
+                    gateway_alias=alias,
+                    bill_date=day,
+                    file=upload.file,
+                    file_name=upload.name,
+                )
             else:
-                _tell_outcome(request, run)
-                return redirect("admin:reconciliation_reconciliationrun_change", run.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Reconcile a bill"),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/reconciliation/reconciliationrun/reconcile.html", context)
+                run = services.reconciliation_fetch(gateway_alias=alias, bill_date=day)
+            _tell_outcome(request, run)
+            return redirect("admin:reconciliation_reconciliationrun_change", run.pk)
+
+        return service_form_view(
+            self,
+            request,
+            form=BillForm(request.POST or None, request.FILES or None),
+            perform=reconcile,
+            template="admin/reconciliation/reconciliationrun/reconcile.html",
+            title=_("Reconcile a bill"),
+            error_fields={InvalidBill: "file"},
+        )
 
 
 def _tell_outcome(request, run: ReconciliationRun) -> None:
@@ -235,10 +253,6 @@ def _tell_outcome(request, run: ReconciliationRun) -> None:
     else:
         text = gettext("The reconciliation of %(run)s failed: %(error)s")
         messages.error(request, text % {"run": run, "error": run.error})
-
-
-def _summary_yuan(fen: int | None) -> str | None:
-    return None if fen is None else yuan(fen)
 
 
 class OpenFirstStatusFilter(admin.SimpleListFilter):
@@ -338,6 +352,7 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         "resolved_at",
         "resolution_note",
     )
+    inlines = [DifferenceHistoryInline]
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "run" or super().lookup_allowed(lookup, value, request)
@@ -379,7 +394,7 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         if (
             difference is not None
             and difference.status == Difference.Status.OPEN
-            and _may(request, "change_difference")
+            and permissions.may_resolve_differences(request.user)
         ):
             extra_context["resolve_url"] = reverse(
                 "admin:reconciliation_difference_resolve", args=[difference.pk]
@@ -390,24 +405,20 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         difference = self.get_queryset(request).filter(pk=difference_id).first()
         if difference is None or not self.has_view_permission(request, difference):
             raise Http404
-        if not _may(request, "change_difference"):
+        if not permissions.may_resolve_differences(request.user):
             raise PermissionDenied
-        form = ResolveForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.difference_resolve(
-                    actor=request.user, difference_id=difference.pk, note=form.cleaned_data["note"]
-                )
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                messages.success(request, gettext("The difference is resolved."))
-                return redirect("admin:reconciliation_difference_change", difference.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Resolve the difference"),
-            "difference": difference,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/reconciliation/difference/resolve.html", context)
+
+        def resolve(data):
+            services.difference_resolve(actor=request.user, difference_id=difference.pk, note=data["note"])
+            messages.success(request, gettext("The difference is resolved."))
+            return redirect("admin:reconciliation_difference_change", difference.pk)
+
+        return service_form_view(
+            self,
+            request,
+            form=ResolveForm(request.POST or None),
+            perform=resolve,
+            template="admin/reconciliation/difference/resolve.html",
+            title=_("Resolve the difference"),
+            context={"difference": difference},
+        )

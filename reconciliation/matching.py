@@ -11,7 +11,7 @@ streaming them, whatever the size of the bill. Memory stays bounded by the batch
 
 A payment the gateway reports paid but kpay does not is asked about through
 :func:`payments.services.payment_sync` (a refund through
-:func:`payments.refunds.refund_sync`), which applies the gateway's answer; a repaired
+:func:`payments.services.refund_sync`), which applies the gateway's answer; a repaired
 one is recorded as such, and anything else stays open, the payment flagged.
 """
 
@@ -31,15 +31,15 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from core.errors import KpayError
-from payments import refunds as refund_services
 from payments import services as payment_services
-from payments.flags import payment_flag
 from payments.gateways.base import BillLine, BillLineKind, BillReader, Gateway, TradeState
-from payments.ledger_bulk import GatewayFee, post_gateway_fees
+from payments.ledger.bulk import GatewayFee, post_gateway_fees
 from payments.locks import payment_lock
 from payments.models import Payment, Refund
 
+from .locks import differences_lock
 from .models import Difference, ReconciliationRun
+from .transitions import differences_transition
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,13 @@ class Tally:
     fees_posted_total: int = 0
 
 
+def _amounts_differ(line: BillLine, row: dict) -> str:
+    return _("The bill says %(bill)s fen; kpay says %(kpay)s fen.") % {
+        "bill": line.amount,
+        "kpay": row["amount"],
+    }
+
+
 class Reconciler:
     """Reconciles one bill (a :class:`BillReader`) for one run. Use once."""
 
@@ -308,26 +315,18 @@ class Reconciler:
 
     def _compare_paid(self, line: BillLine, row: dict) -> None:
         """A line for a payment both sides call paid: amounts, ids, and its fee."""
-        agrees = True
+        found = []
         if line.amount != row["amount"]:
-            agrees = False
-            self._payment_difference(
-                Difference.Kind.AMOUNT_MISMATCH,
-                line,
-                row,
-                detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
-                % {"bill": line.amount, "kpay": row["amount"]},
-            )
+            found.append((Difference.Kind.AMOUNT_MISMATCH, _amounts_differ(line, row)))
         if line.txn_id and row["gateway_txn_id"] and line.txn_id != row["gateway_txn_id"]:
-            agrees = False
-            self._status_mismatch(
-                line,
-                row,
-                _("The gateway's transaction id is %(bill)s on the bill, %(kpay)s in kpay.")
-                % {"bill": line.txn_id, "kpay": row["gateway_txn_id"]},
-            )
-        if agrees:
-            self.tally.matched += 1
+            detail = _("The gateway's transaction id is %(bill)s on the bill, %(kpay)s in kpay.") % {
+                "bill": line.txn_id,
+                "kpay": row["gateway_txn_id"],
+            }
+            found.append((Difference.Kind.STATUS_MISMATCH, detail))
+        for kind, detail in found:
+            self._payment_difference(kind, line, row, detail=detail)
+        self.tally.matched += not found
         if line.fee:
             self._fees.append(
                 GatewayFee(row["id"], line.fee, f"{self.alias}:{line.txn_id or line.trade_no}"[:80])
@@ -382,29 +381,18 @@ class Reconciler:
         )
 
     def _compare_refund(self, line: BillLine, row: dict, key: str) -> None:
-        agrees = True
+        found = []
         if line.amount != row["amount"]:
-            agrees = False
-            self._refund_difference(
-                Difference.Kind.REFUND_AMOUNT_MISMATCH,
-                key,
-                line,
-                row,
-                detail=_("The bill says %(bill)s fen; kpay says %(kpay)s fen.")
-                % {"bill": line.amount, "kpay": row["amount"]},
-            )
+            found.append((Difference.Kind.REFUND_AMOUNT_MISMATCH, _amounts_differ(line, row)))
         if line.trade_no and line.trade_no != row["payment__payment_no"]:
-            agrees = False
-            self._refund_difference(
-                Difference.Kind.REFUND_STATUS_MISMATCH,
-                key,
-                line,
-                row,
-                detail=_("The bill lists it under trade %(bill)s; kpay under %(kpay)s.")
-                % {"bill": line.trade_no, "kpay": row["payment__payment_no"]},
-            )
-        if agrees:
-            self.tally.matched += 1
+            detail = _("The bill lists it under trade %(bill)s; kpay under %(kpay)s.") % {
+                "bill": line.trade_no,
+                "kpay": row["payment__payment_no"],
+            }
+            found.append((Difference.Kind.REFUND_STATUS_MISMATCH, detail))
+        for kind, detail in found:
+            self._refund_difference(kind, key, line, row, detail=detail)
+        self.tally.matched += not found
         if line.fee:
             reference = f"{self.alias}:refund:{line.refund_id or line.refund_no}"[:80]
             self._fees.append(GatewayFee(row["payment_id"], line.fee, reference, refund_id=row["id"]))
@@ -450,14 +438,14 @@ class Reconciler:
             locked = payment_lock(pk=row["id"])
             flag = f"reconciliation {self.alias} {self.run.bill_date:%Y-%m-%d}: paid at the gateway"
             if locked.flag != flag:
-                payment_flag(locked, flag)
+                payment_services.payment_flag(payment=locked, why=flag)
 
     def _repair_refund(self, line: BillLine, row: dict) -> None:
         key = line.refund_no
         why = ""
         try:
             refund = Refund.objects.select_related("payment").get(pk=row["id"])
-            refund = refund_services.refund_sync(refund=refund)
+            refund = payment_services.refund_sync(refund=refund)
             status = refund.status
         except KpayError as exc:
             status, why = row["status"], _("Asking the gateway failed: %(error)s") % {"error": exc.message}
@@ -488,14 +476,10 @@ class Reconciler:
         self._flush()
         self._writer.close()  # everything written before the stale differences are closed
         kinds = [kind for kind in Difference.Kind.values if reader.has_refunds or kind not in REFUND_KINDS]
-        Difference.objects.filter(
-            gateway=self.alias, bill_date=self.run.bill_date, status=Difference.Status.OPEN, kind__in=kinds
-        ).exclude(run=self.run).update(
-            status=Difference.Status.RESOLVED,
-            resolved_at=self.now,
-            resolution_note=_("Not found again when the bill was reconciled again (run %(run)s).")
-            % {"run": self.run.pk},
-        )
+        note = _("Not found again when the bill was reconciled again (run %(run)s).") % {"run": self.run.pk}
+        with transaction.atomic():
+            stale = self._of_bill(status=Difference.Status.OPEN, kind__in=kinds).exclude(run=self.run)
+            differences_transition(differences_lock(stale), lambda _d: ("close", {"note": note}), at=self.now)
 
     def _repeated_payments(self, payment_ids: list[int]) -> None:
         for row in Payment.objects.filter(pk__in=payment_ids).values("id", "payment_no", "amount"):
@@ -714,25 +698,26 @@ class Reconciler:
         self.tally.fees_posted += posted
         self.tally.fees_posted_total += total
 
+    def _of_bill(self, **filters):
+        return Difference.objects.filter(gateway=self.alias, bill_date=self.run.bill_date, **filters)
+
     def _close_reopened(self, closed: Iterable[tuple[str, str]], differences: list[Difference]) -> None:
         """Differences found before, still open, and repaired or explained this time:
-        the upsert keeps a row's status, so they are closed here."""
+        the upsert keeps a row's status, so they are closed (or repaired) here."""
         by_key = {(d.kind, d.key): d for d in differences}
+        keys: dict[str, list[str]] = {}
         for kind, key in set(closed):
-            difference = by_key.get((kind, key))
-            if difference is None:
-                continue
-            Difference.objects.filter(
-                gateway=self.alias,
-                bill_date=self.run.bill_date,
-                kind=kind,
-                key=key,
-                status=Difference.Status.OPEN,
-            ).update(
-                status=difference.status,
-                resolved_at=self.now,
-                resolution_note=difference.resolution_note,
-            )
+            if (kind, key) in by_key:
+                keys.setdefault(kind, []).append(key)
+
+        def close(row: Difference):
+            found = by_key[(row.kind, row.key)]
+            name = "repair" if found.status == Difference.Status.REPAIRED else "close"
+            return name, {"note": found.resolution_note}
+
+        for kind, kind_keys in keys.items():
+            rows = self._of_bill(kind=kind, key__in=kind_keys, status=Difference.Status.OPEN)
+            differences_transition(differences_lock(rows), close, at=self.now)
 
     def _reopen(self, differences: list[Difference]) -> None:
         """A difference closed automatically (not found again, or explained by another
@@ -742,11 +727,7 @@ class Reconciler:
             if difference.status == Difference.Status.OPEN:
                 keys.setdefault(difference.kind, []).append(difference.key)
         for kind, kind_keys in keys.items():
-            Difference.objects.filter(
-                gateway=self.alias,
-                bill_date=self.run.bill_date,
-                kind=kind,
-                key__in=kind_keys,
-                status=Difference.Status.RESOLVED,
-                resolved_by__isnull=True,
-            ).update(status=Difference.Status.OPEN, resolved_at=None, resolution_note="")
+            rows = self._of_bill(
+                kind=kind, key__in=kind_keys, status=Difference.Status.RESOLVED, resolved_by__isnull=True
+            )
+            differences_transition(differences_lock(rows), lambda _d: ("reopen", {}), at=self.now)

@@ -6,17 +6,24 @@ later bill, a fix in kpay): every run is kept. A :class:`Difference` is one thin
 bill and kpay disagree on; it belongs to the *bill* (gateway, day, kind, key), not to
 a run, so reconciling again updates the same row instead of adding another; ``run``
 is the latest run that found it.
+
+Both have a life cycle (django-fsm, transitions on the model, driven by
+``reconciliation.services``) and a history of it: a run goes from running to succeeded or
+failed; a difference is resolved by staff, closed or repaired by a run, and re-opened by
+a run that finds again what a run had closed.
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.transitions import StatusChange
 from payments.models import Payment, Refund
 
 
-class ReconciliationRun(models.Model):
+class ReconciliationRun(FSMModelMixin, models.Model):
     class Source(models.TextChoices):
         FETCHED = "fetched", _("Fetched from the gateway")
         UPLOADED = "uploaded", _("Uploaded by staff")
@@ -40,7 +47,9 @@ class ReconciliationRun(models.Model):
     file_name = models.CharField(_("file name"), max_length=255, blank=True)
     file_size = models.BigIntegerField(_("file size (bytes)"), default=0)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    status = FSMField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING, protected=True
+    )
     error = models.TextField(_("error"), blank=True)
 
     lines = models.PositiveIntegerField(_("lines"), default=0)
@@ -81,8 +90,26 @@ class ReconciliationRun(models.Model):
     def __str__(self):
         return f"{self.gateway} {self.bill_date:%Y-%m-%d} #{self.pk}"
 
+    # -- transitions: fields only (services drive them and record them) --
+    @transition(field=status, source=Status.RUNNING, target=Status.SUCCEEDED)
+    def succeed(self, *, at):
+        self.finished_at = at
 
-class Difference(models.Model):
+    @transition(field=status, source=Status.RUNNING, target=Status.FAILED)
+    def fail(self, *, at, error: str):
+        self.error = error
+        self.finished_at = at
+
+
+class ReconciliationRunStatusChange(StatusChange):
+    """A run's history: started, then succeeded or failed (abandoned runs too)."""
+
+    reconciliationrun = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="status_changes"
+    )
+
+
+class Difference(FSMModelMixin, models.Model):
     class Kind(models.TextChoices):
         PAID_NOT_RECORDED = "paid_not_recorded", _("Paid at the gateway, not paid in kpay")
         MISSING_AT_GATEWAY = "missing_at_gateway", _("Paid in kpay, not on the bill")
@@ -125,7 +152,7 @@ class Difference(models.Model):
     kpay_amount = models.BigIntegerField(_("kpay amount (fen)"), null=True, blank=True)
     gateway_amount = models.BigIntegerField(_("gateway amount (fen)"), null=True, blank=True)
     detail = models.CharField(_("detail"), max_length=500, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = FSMField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN, protected=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -155,3 +182,38 @@ class Difference(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.key}"
+
+    # -- transitions: fields only (services and runs drive them and record them) --
+    @transition(field=status, source=Status.OPEN, target=Status.RESOLVED)
+    def resolve(self, *, at, by, note: str):
+        """Staff say how it was resolved."""
+        self.resolved_by = by
+        self.resolved_at = at
+        self.resolution_note = note
+
+    @transition(field=status, source=Status.OPEN, target=Status.RESOLVED)
+    def close(self, *, at, note: str):
+        """A run explains it (not found again, on another day's bill)."""
+        self.resolved_at = at
+        self.resolution_note = note
+
+    @transition(field=status, source=Status.OPEN, target=Status.REPAIRED)
+    def repair(self, *, at, note: str):
+        """A run applied the gateway's answer."""
+        self.resolved_at = at
+        self.resolution_note = note
+
+    def closed_by_a_run(self) -> bool:
+        return self.resolved_by_id is None
+
+    @transition(field=status, source=Status.RESOLVED, target=Status.OPEN, conditions=[closed_by_a_run])
+    def reopen(self, *, at):
+        """A run finds again what a run had closed; what staff resolved stays resolved."""
+        self.resolved_at = None
+        self.resolution_note = ""
+
+
+class DifferenceStatusChange(StatusChange):
+    """A difference's history: resolved by whom and why, closed, repaired, re-opened."""
+
+    difference = models.ForeignKey(Difference, on_delete=models.CASCADE, related_name="status_changes")

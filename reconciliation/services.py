@@ -13,14 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import KpayError
-from courses.roles import is_platform_staff
+from courses import permissions
 from payments.gateways import get_gateway
 from payments.gateways.base import BillReader, EmptyBill, Gateway, InvalidBill
 
 from .exceptions import AlreadyRunning, DifferenceNotOpen, NoBills, NoteRequired, ReconciliationError
-from .locks import difference_lock
+from .locks import difference_lock, runs_lock
 from .matching import BILL_TIMEZONE, Reconciler
 from .models import Difference, ReconciliationRun
+from .transitions import RUN_FIELDS, differences_transition, run_started, run_transition
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +67,24 @@ def _check_day(bill_date: date) -> None:
 def _run_start(*, alias: str, bill_date: date, source: str, uploaded_by=None, now) -> ReconciliationRun:
     """A new run, unless one of the same bill is running (one that has been running
     for longer than STALE_AFTER died with its process and is marked failed)."""
-    ReconciliationRun.objects.filter(
-        gateway=alias,
-        bill_date=bill_date,
-        status=ReconciliationRun.Status.RUNNING,
-        started_at__lt=now - STALE_AFTER,
-    ).update(
-        status=ReconciliationRun.Status.FAILED,
-        error=_("Abandoned: still running after %(hours)s hours.") % {"hours": STALE_AFTER.seconds // 3600},
-        finished_at=now,
-    )
+    abandoned = _("Abandoned: still running after %(hours)s hours.") % {"hours": STALE_AFTER.seconds // 3600}
+    with transaction.atomic():
+        stale = ReconciliationRun.objects.filter(
+            gateway=alias,
+            bill_date=bill_date,
+            status=ReconciliationRun.Status.RUNNING,
+            started_at__lt=now - STALE_AFTER,
+        )
+        for run in runs_lock(stale):
+            if run_transition(run, "fail", at=now, reason=abandoned, error=abandoned):
+                run.save(update_fields=RUN_FIELDS)
     try:
         with transaction.atomic():
-            return ReconciliationRun.objects.create(
+            run = ReconciliationRun.objects.create(
                 gateway=alias, bill_date=bill_date, source=source, uploaded_by=uploaded_by, started_at=now
             )
+            run_started(run, actor=uploaded_by)
+            return run
     except IntegrityError:
         raise AlreadyRunning() from None
 
@@ -109,9 +113,9 @@ def _reconcile(run: ReconciliationRun, gateway: Gateway, reader: BillReader) -> 
     ):
         setattr(run, name, getattr(tally, name))
     run.differences_found = run.differences.count()
-    run.status = ReconciliationRun.Status.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.save()
+    with transaction.atomic():
+        run_transition(run, "succeed", at=timezone.now())
+        run.save()
     logger.info(
         "reconciliation %s: %s lines, %s matched, %s differences, %s fees posted",
         run,
@@ -124,10 +128,10 @@ def _reconcile(run: ReconciliationRun, gateway: Gateway, reader: BillReader) -> 
 
 
 def _run_fail(run: ReconciliationRun, exc: BaseException) -> ReconciliationRun:
-    run.status = ReconciliationRun.Status.FAILED
-    run.error = str(exc.message) if isinstance(exc, KpayError) else f"{type(exc).__name__}: {exc}"
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    error = str(exc.message) if isinstance(exc, KpayError) else f"{type(exc).__name__}: {exc}"
+    with transaction.atomic():
+        if run_transition(run, "fail", at=timezone.now(), reason=error, error=error):
+            run.save(update_fields=RUN_FIELDS)
     return run
 
 
@@ -201,16 +205,17 @@ def difference_resolve(*, actor, difference_id: int, note: str) -> Difference:
     note = (note or "").strip()
     if not note:
         raise NoteRequired()
-    if not (is_platform_staff(actor) and actor.has_perm("reconciliation.change_difference")):
+    if not permissions.may_resolve_differences(actor):
         raise ReconciliationError(_("You may not resolve differences."), code="forbidden")
     with transaction.atomic():
         difference = difference_lock(difference_id=difference_id)
-        if difference.status != Difference.Status.OPEN:
+        resolved = differences_transition(
+            [difference],
+            lambda _d: ("resolve", {"by": actor, "note": note[:500]}),
+            at=timezone.now(),
+            actor=actor,
+        )
+        if not resolved:
             raise DifferenceNotOpen()
-        difference.status = Difference.Status.RESOLVED
-        difference.resolved_by = actor
-        difference.resolved_at = timezone.now()
-        difference.resolution_note = note[:500]
-        difference.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
     logger.info("difference %s resolved by %s", difference.pk, actor)
     return difference

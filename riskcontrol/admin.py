@@ -5,14 +5,14 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import pretty_json
-from courses.roles import is_platform_staff
+from core.admin import ReadOnlyInline, pretty_json
+from courses import permissions
 from orders.models import Order
 
+from . import selectors
 from .backtest import backtest
 from .models import HeldOrder, ReviewDecision, Rule, RuleChange
 from .rules import KINDS
@@ -28,12 +28,9 @@ class RuleForm(forms.ModelForm):
         help_texts = {"params": _("A JSON object; each kind's parameters are listed below.")}
 
 
-class RuleChangeInline(admin.TabularInline):
+class RuleChangeInline(ReadOnlyInline):
     model = RuleChange
     fields = ["created_at", "change", "actor", "before_json", "after_json"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description=_("before"))
     def before_json(self, change):
@@ -42,12 +39,6 @@ class RuleChangeInline(admin.TabularInline):
     @admin.display(description=_("after"))
     def after_json(self, change):
         return pretty_json(change.after)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Rule)
@@ -81,11 +72,11 @@ class RuleAdmin(admin.ModelAdmin):
         )
 
     def has_module_permission(self, request):
-        return is_platform_staff(request.user) and super().has_module_permission(request)
+        return permissions.may_see_risk(request.user) and super().has_module_permission(request)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset if is_platform_staff(request.user) else queryset.none()
+        return queryset if permissions.may_see_risk(request.user) else queryset.none()
 
     def save_model(self, request, obj, form, change):
         rule_save(rule=obj, actor=request.user)
@@ -117,7 +108,7 @@ class RuleChangeAdmin(admin.ModelAdmin):
     search_fields = ["rule_name"]
 
     def has_module_permission(self, request):
-        return is_platform_staff(request.user) and super().has_module_permission(request)
+        return permissions.may_see_risk(request.user) and super().has_module_permission(request)
 
     def has_add_permission(self, request):
         return False
@@ -161,24 +152,15 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        from payments.models import Payment
-
-        held = (
-            super()
-            .get_queryset(request)
-            .filter(status=Order.Status.PAID, risk_review__isnull=True)
-            .prefetch_related(
-                Prefetch("payments", Payment.objects.filter(status="succeeded"), to_attr="succeeded_payments")
-            )
-        )
-        return held if is_platform_staff(request.user) else held.none()
+        held = selectors.review_queue(super().get_queryset(request))
+        return held if permissions.may_see_risk(request.user) else held.none()
 
     @staticmethod
     def _payment(order):
         return next(iter(order.succeeded_payments), None)
 
     def has_module_permission(self, request):
-        return is_platform_staff(request.user) and request.user.has_perm("riskcontrol.add_reviewdecision")
+        return permissions.may_review_risk(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -210,18 +192,10 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("orders, payments and refunds"))
     def learner_history(self, order):
-        from payments.models import Payment, Refund
-
-        orders = Order.objects.filter(learner_id=order.learner_id).order_by("-created_at")[:20]
-        payments = Payment.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
-        refunds = Refund.objects.filter(order__learner_id=order.learner_id).order_by("-created_at")[:20]
-        rows = [("order", o.order_no, o.status, o.total, o.created_at) for o in orders]
-        rows += [("payment", p.payment_no, p.status, p.amount, p.created_at) for p in payments]
-        rows += [("refund", r.refund_no, r.status, r.amount, r.created_at) for r in refunds]
         return format_html_join(
             "",
             "<div>{} <b>{}</b> {} · {} fen · {:%Y-%m-%d %H:%M}</div>",
-            sorted(rows, key=lambda r: r[4], reverse=True),
+            selectors.learner_history(learner_id=order.learner_id),
         )
 
     def save_model(self, request, obj, form, change):

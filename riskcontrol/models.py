@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 
+from .rules import validate_rule
+
 
 class Decision(models.TextChoices):
     ALLOW = "allow", _("Allow")
@@ -37,8 +39,6 @@ class Rule(models.Model):
         return self.name
 
     def clean(self):
-        from .rules import validate_rule
-
         validate_rule(self)
 
     def snapshot(self) -> dict:

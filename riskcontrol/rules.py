@@ -23,6 +23,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import Order
+from payments.models import Payment, Refund
+
 KINDS: dict[str, RuleKind] = {}
 
 
@@ -122,13 +125,16 @@ class _Window(forms.Form):
     max_count = forms.IntegerField(min_value=1)
 
 
+class _Amount(forms.Form):
+    amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+
+
 @register
 class AmountAbove(RuleKind):
     name = "amount_above"
     label = _("A single order above an amount")
 
-    class Params(forms.Form):
-        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+    Params = _Amount
 
     def hit(self, params, context, facts):
         if context.amount > params["amount"]:
@@ -136,45 +142,50 @@ class AmountAbove(RuleKind):
         return None
 
 
+class _CountInWindow(RuleKind):
+    """Counts over the learner's history in a time window: a hit at ``max_count``."""
+
+    Params = _Window
+    prefix = ""  # of the aggregate's name
+    what = ""
+
+    def _key(self, params) -> str:
+        return f"{self.prefix}_in_{params['window_minutes']}m"
+
+    def hit(self, params, context, facts):
+        return self._counted(params, facts)
+
+    def _counted(self, params, facts, source: str = "") -> str | None:
+        count = facts.aggregate(self._key(params))
+        if count >= params["max_count"]:
+            return f"{count} {self.what}{source} in {params['window_minutes']} min"
+        return None
+
+
 @register
-class OrdersPerLearner(RuleKind):
+class OrdersPerLearner(_CountInWindow):
     name = "orders_per_learner"
     label = _("Orders per learner in a time window")
-    Params = _Window
+    prefix = what = "orders"
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         created = _column(Order, "created_at")
         sql = (
             f"SELECT COUNT(*) FROM {_table(Order)} WHERE {_column(Order, 'learner')} = %s"
             f" AND {created} >= %s AND {created} < %s"
         )
         start = _window_start(context, params["window_minutes"])
-        return {
-            f"orders_in_{params['window_minutes']}m": _sql(
-                sql, [context.learner_id, _when(start), _when(context.at)]
-            )
-        }
-
-    def hit(self, params, context, facts):
-        count = facts.aggregate(f"orders_in_{params['window_minutes']}m")
-        if count >= params["max_count"]:
-            return f"{count} orders in {params['window_minutes']} min"
-        return None
+        return {self._key(params): _sql(sql, [context.learner_id, _when(start), _when(context.at)])}
 
 
 @register
-class FailedPaymentsPerLearner(RuleKind):
+class FailedPaymentsPerLearner(_CountInWindow):
     name = "failed_payments_per_learner"
     label = _("Failed or declined payments per learner in a time window")
     stages = ("checkout", "payment")
-    Params = _Window
+    prefix, what = "failed", "failed payments"
 
     def aggregates(self, params, context):
-        from orders.models import Order
-        from payments.models import Payment
-
         created = f"p.{_column(Payment, 'created_at')}"
         sql = (
             f"SELECT COUNT(*) FROM {_table(Payment)} p JOIN {_table(Order)} o"
@@ -184,13 +195,7 @@ class FailedPaymentsPerLearner(RuleKind):
         )
         start = _window_start(context, params["window_minutes"])
         args = [context.learner_id, Payment.Status.FAILED.value, _when(start), _when(context.at)]
-        return {f"failed_in_{params['window_minutes']}m": _sql(sql, args)}
-
-    def hit(self, params, context, facts):
-        count = facts.aggregate(f"failed_in_{params['window_minutes']}m")
-        if count >= params["max_count"]:
-            return f"{count} failed payments in {params['window_minutes']} min"
-        return None
+        return {self._key(params): _sql(sql, args)}
 
 
 @register
@@ -198,12 +203,9 @@ class LearnerDailyTotal(RuleKind):
     name = "learner_daily_total"
     label = _("A learner's total paid in a day above an amount")
 
-    class Params(forms.Form):
-        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+    Params = _Amount
 
     def aggregates(self, params, context):
-        from orders.models import Order
-
         day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
         paid_at = _column(Order, "paid_at")
         sql = (
@@ -314,7 +316,7 @@ class _ClientWindow(forms.Form):
     max_count = forms.IntegerField(min_value=1)
 
 
-class _PerClient(RuleKind):
+class _PerClient(_CountInWindow):
     """Counts over the orders placed from the same IP address or device."""
 
     Params = _ClientWindow
@@ -326,8 +328,6 @@ class _PerClient(RuleKind):
 
     def _client_where(self, params, context) -> tuple[str, list]:
         """The WHERE clause (and its parameters) of this client's orders in the window."""
-        from orders.models import Order
-
         field = "client_ip" if params["by"] == "ip" else "device_id"
         created = _column(Order, "created_at")
         start = _window_start(context, params["window_minutes"])
@@ -337,14 +337,21 @@ class _PerClient(RuleKind):
     def _key(self, params):
         return f"{self.name}_{params['by']}_{params['window_minutes']}m"
 
+    def aggregates(self, params, context):
+        if self._client_value(params, context) is None:
+            return {}
+        where, args = self._client_where(params, context)
+        return {self._key(params): _sql(*self._count(where, args, context))}
+
+    def _count(self, where: str, args: list, context) -> tuple[str, list]:
+        """The counting query over the client's orders in the window (``where``)."""
+        raise NotImplementedError
+
     def hit(self, params, context, facts):
         value = self._client_value(params, context)
         if value is None:
             return None
-        count = facts.aggregate(self._key(params))
-        if count >= params["max_count"]:
-            return f"{count} {self.what} from {params['by']} {value} in {params['window_minutes']} min"
-        return None
+        return self._counted(params, facts, f" from {params['by']} {value}")
 
 
 @register
@@ -353,13 +360,8 @@ class OrdersPerClient(_PerClient):
     label = _("Orders per IP address or device in a time window")
     what = "orders"
 
-    def aggregates(self, params, context):
-        from orders.models import Order
-
-        if self._client_value(params, context) is None:
-            return {}
-        where, args = self._client_where(params, context)
-        return {self._key(params): _sql(f"SELECT COUNT(*) FROM {_table(Order)} WHERE {where}", args)}
+    def _count(self, where, args, context):
+        return f"SELECT COUNT(*) FROM {_table(Order)} WHERE {where}", args
 
 
 @register
@@ -368,15 +370,10 @@ class AccountsPerClient(_PerClient):
     label = _("Other accounts buying from the same IP address or device in a time window")
     what = "other accounts"
 
-    def aggregates(self, params, context):
-        from orders.models import Order
-
-        if self._client_value(params, context) is None:
-            return {}
-        where, args = self._client_where(params, context)
+    def _count(self, where, args, context):
         learner = _column(Order, "learner")
         sql = f"SELECT COUNT(DISTINCT {learner}) FROM {_table(Order)} WHERE {where} AND {learner} <> %s"
-        return {self._key(params): _sql(sql, [*args, context.learner_id])}
+        return sql, [*args, context.learner_id]
 
 
 @register
@@ -395,9 +392,6 @@ class RefundRatio(RuleKind):
             return str(self.cleaned_data["max_ratio"])  # parameters are stored as JSON
 
     def aggregates(self, params, context):
-        from orders.models import Order
-        from payments.models import Payment, Refund
-
         paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
         at = _when(context.at)
         # Money returned because it was paid twice (an unapplied payment) is not the

@@ -1,8 +1,15 @@
-"""Writes to rules, each audited (who, when, before, after)."""
+"""Writes of risk control: rules, each change audited (who, when, before, after), and
+decisions on the orders the rules held for review."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+
+from orders.locks import order_lock
+from orders.models import Order
+from orders.services import order_deliver
+from payments.locks import payment_lock_for_refund
+from payments.services import refund_issue
 
 from .models import ReviewDecision, Rule, RuleChange
 
@@ -39,16 +46,17 @@ def rule_delete(*, rule: Rule, actor) -> None:
 
 def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDecision:
     """Approve (deliver) or reject (refund in full through the refund flow, with its
-    permissions and four eyes) an order held by risk control. Decided once."""
-    from orders.models import Order
-    from orders.services import order_deliver
-    from payments.refunds import refund_issue
+    permissions and four eyes) an order held by risk control. Decided once.
 
+    Locks in the project's order: the order's successful payment with the order first
+    (``payments.locks``), as ``refund_issue`` does after it, so a decision and a refund of
+    the same order queue instead of deadlocking; the order alone when it has no payment.
+    """
     note = (note or "").strip()
     if not note:
         raise ValidationError(_("Say why: the note is kept with the decision."))
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        order = _held_order_lock(order_id=order_id)
         if order is None or order.status != Order.Status.PAID or hasattr(order, "risk_review"):
             raise ValidationError(_("This order is not waiting for a review."))
         decision = ReviewDecision.objects.create(order=order, verdict=verdict, actor=actor, note=note[:255])
@@ -57,3 +65,13 @@ def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDec
         else:
             refund_issue(actor=actor, order_id=order.pk, reason=f"risk review rejected: {note}")
     return decision
+
+
+def _held_order_lock(*, order_id: int) -> Order | None:
+    payment = payment_lock_for_refund(order_id=order_id)
+    if payment is not None:
+        return payment.order
+    try:
+        return order_lock(order_id=order_id)
+    except Order.DoesNotExist:
+        return None

@@ -2,20 +2,17 @@
 
 Everything here is read-only or calls the services: payouts are requested (merchant
 staff), approved, rejected, failed and marked paid (finance) on pages that call
-``settlement.payouts``; statements are made by the beat task. Merchant staff see their
+``settlement.services``; statements are made by the beat task. Merchant staff see their
 own merchant's rows only (``MerchantScopedAdminMixin``), on every page.
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -26,16 +23,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import CsvExportMixin, ReadOnlyAdminMixin, ReadOnlyInline, csv_yuan, yuan
-from core.errors import KpayError
+from core.admin import CsvExportMixin, ReadOnlyAdminMixin, ReadOnlyInline, csv_yuan, service_form_view, yuan
+from core.money import YuanField
+from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
 from courses.models import Merchant
-from courses.roles import is_platform_staff, user_merchant
+from courses.roles import user_merchant
 from payments import ledger
-from payments.models import JournalEntry
 
-from . import charts, payouts, selectors
+from . import charts, selectors
 from .models import Dashboard, MerchantBalance, Payout, PayoutStatusChange, SettlementStatement
+from .services import payout_approve, payout_fail, payout_mark_paid, payout_reject, payout_request
 
 
 def _money(fen: int) -> str:
@@ -56,22 +54,6 @@ class _BalanceChangeList(ChangeList):
             merchant.balances = balances[merchant.pk]
 
 
-def _available_balance():
-    """A merchant's available balance as a correlated subquery (for filtering)."""
-
-    def side(field):
-        entries = (
-            JournalEntry.objects.filter(merchant=OuterRef("pk"), **{f"{field}__endswith": ":available"})
-            .order_by()
-            .values("merchant")
-            .annotate(total=Sum("amount"))
-            .values("total")
-        )
-        return Coalesce(Subquery(entries, output_field=IntegerField()), Value(0))
-
-    return side("credit_account") - side("debit_account")
-
-
 class InDebtFilter(admin.SimpleListFilter):
     title = _("available balance")
     parameter_name = "balance"
@@ -80,10 +62,8 @@ class InDebtFilter(admin.SimpleListFilter):
         return [("debt", _("In debt (negative)")), ("positive", _("Withdrawable (positive)"))]
 
     def queryset(self, request, queryset):
-        if self.value() == "debt":
-            return queryset.alias(available=_available_balance()).filter(available__lt=0)
-        if self.value() == "positive":
-            return queryset.alias(available=_available_balance()).filter(available__gt=0)
+        if self.value() in ("debt", "positive"):
+            return selectors.merchants_by_available_balance(queryset, in_debt=self.value() == "debt")
         return queryset
 
 
@@ -274,9 +254,7 @@ class SettlementStatementAdmin(
 
 # -- payouts --------------------------------------------------------------------------
 class PayoutRequestForm(forms.Form):
-    amount = forms.DecimalField(
-        label=_("amount (yuan)"), min_value=Decimal("0.01"), decimal_places=2, max_digits=12
-    )
+    amount = YuanField(label=_("amount (yuan)"), min_fen=1, max_digits=12)
     account_name = forms.CharField(label=_("account holder"), max_length=120)
     bank_name = forms.CharField(label=_("bank"), max_length=120)
     account_number = forms.CharField(label=_("account number"), max_length=64)
@@ -292,7 +270,7 @@ class PayoutRequestForm(forms.Form):
         }
 
     def clean_amount(self):
-        fen = int(self.cleaned_data["amount"] * 100)
+        fen = self.cleaned_data["amount"]
         if fen < settings.KPAY_PAYOUT_MIN:
             raise forms.ValidationError(
                 _("The minimum payout is %(min)s yuan.") % {"min": yuan(settings.KPAY_PAYOUT_MIN)}
@@ -325,15 +303,15 @@ class PayoutDecisionForm(forms.Form):
 
 # action -> (service, label, statuses it applies to, whether a note is required)
 PAYOUT_DECISIONS = {
-    "approve": (payouts.payout_approve, _("Approve"), (Payout.Status.REQUESTED,), False),
-    "pay": (payouts.payout_mark_paid, _("Mark paid"), (Payout.Status.APPROVED,), False),
+    "approve": (payout_approve, _("Approve"), (Payout.Status.REQUESTED,), False),
+    "pay": (payout_mark_paid, _("Mark paid"), (Payout.Status.APPROVED,), False),
     "reject": (
-        payouts.payout_reject,
+        payout_reject,
         _("Reject"),
         (Payout.Status.REQUESTED, Payout.Status.APPROVED),
         True,
     ),
-    "fail": (payouts.payout_fail, _("Transfer failed"), (Payout.Status.APPROVED,), True),
+    "fail": (payout_fail, _("Transfer failed"), (Payout.Status.APPROVED,), True),
 }
 
 
@@ -423,7 +401,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
 
     # -- permissions: requests and decisions go through the services' own rules --
     def has_add_permission(self, request):
-        return payouts.may_request_payout(request.user)
+        return permissions.may_request_payout(request.user)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -433,7 +411,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
 
     def _may_decide(self, request) -> bool:
         if not hasattr(request, "_kpay_may_decide_payouts"):
-            request._kpay_may_decide_payouts = payouts.may_decide_payouts(request.user)
+            request._kpay_may_decide_payouts = permissions.may_decide_payouts(request.user)
         return request._kpay_may_decide_payouts
 
     def decisions_for(self, request, payout) -> list[tuple[str, str]]:
@@ -503,46 +481,46 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         merchant = user_merchant(request.user)
         available = ledger.merchant_available_balance(merchant.pk)
-        initial = {}
         last = selectors.payout_last_account(merchant_id=merchant.pk)
+        initial = {}
         if last is not None:
             initial = {
                 "account_name": last.account_name,
                 "bank_name": last.bank_name,
                 "account_number": last.account_number,
             }
-        form = PayoutRequestForm(request.POST or None, initial=initial, available=available)
-        if request.method == "POST" and form.is_valid():
-            try:
-                payout = payouts.payout_request(
-                    merchant=merchant,
-                    amount=form.cleaned_data["amount"],
-                    by=request.user,
-                    account_name=form.cleaned_data["account_name"],
-                    bank_name=form.cleaned_data["bank_name"],
-                    account_number=form.cleaned_data["account_number"],
-                )
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                messages.success(
-                    request,
-                    _("Payout %(no)s of %(amount)s yuan requested: finance will review it.")
-                    % {"no": payout.payout_no, "amount": yuan(payout.amount)},
-                )
-                return redirect("admin:settlement_payout_change", payout.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Request a payout"),
-            "merchant": merchant,
-            "available": yuan(available),
-            "in_debt": available < 0,
-            "minimum": yuan(settings.KPAY_PAYOUT_MIN),
-            "maximum": yuan(settings.KPAY_PAYOUT_MAX),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/settlement/payout/request.html", context)
+
+        def request_payout(data):
+            payout = payout_request(
+                merchant=merchant,
+                amount=data["amount"],
+                by=request.user,
+                account_name=data["account_name"],
+                bank_name=data["bank_name"],
+                account_number=data["account_number"],
+            )
+            messages.success(
+                request,
+                _("Payout %(no)s of %(amount)s yuan requested: finance will review it.")
+                % {"no": payout.payout_no, "amount": yuan(payout.amount)},
+            )
+            return redirect("admin:settlement_payout_change", payout.pk)
+
+        return service_form_view(
+            self,
+            request,
+            form=PayoutRequestForm(request.POST or None, initial=initial, available=available),
+            perform=request_payout,
+            template="admin/settlement/payout/request.html",
+            title=_("Request a payout"),
+            context={
+                "merchant": merchant,
+                "available": yuan(available),
+                "in_debt": available < 0,
+                "minimum": yuan(settings.KPAY_PAYOUT_MIN),
+                "maximum": yuan(settings.KPAY_PAYOUT_MAX),
+            },
+        )
 
     def decision_view(self, request, payout_id, action):
         if action not in PAYOUT_DECISIONS:
@@ -553,34 +531,30 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         if not self._may_decide(request):
             raise PermissionDenied
         service, label, _statuses, note_required = PAYOUT_DECISIONS[action]
-        form = PayoutDecisionForm(
-            request.POST or None, needs_reference=action == "pay", note_required=note_required
-        )
-        if request.method == "POST" and form.is_valid():
-            arguments = {"payout_id": payout.pk, "by": request.user, "note": form.cleaned_data["note"]}
+
+        def decide(data):
+            arguments = {"payout_id": payout.pk, "by": request.user, "note": data["note"]}
             if action == "pay":
-                arguments["reference"] = form.cleaned_data["reference"]
-            try:
-                payout = service(**arguments)
-            except KpayError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                messages.success(
-                    request,
-                    _("Payout %(no)s is now %(status)s.")
-                    % {"no": payout.payout_no, "status": payout.get_status_display()},
-                )
-                return redirect("admin:settlement_payout_change", payout.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("%(action)s: payout %(no)s") % {"action": label, "no": payout.payout_no},
-            "action_label": label,
-            "payout": payout,
-            "amount": yuan(payout.amount),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/settlement/payout/decide.html", context)
+                arguments["reference"] = data["reference"]
+            decided = service(**arguments)
+            messages.success(
+                request,
+                _("Payout %(no)s is now %(status)s.")
+                % {"no": decided.payout_no, "status": decided.get_status_display()},
+            )
+            return redirect("admin:settlement_payout_change", decided.pk)
+
+        return service_form_view(
+            self,
+            request,
+            form=PayoutDecisionForm(
+                request.POST or None, needs_reference=action == "pay", note_required=note_required
+            ),
+            perform=decide,
+            template="admin/settlement/payout/decide.html",
+            title=_("%(action)s: payout %(no)s") % {"action": label, "no": payout.payout_no},
+            context={"action_label": label, "payout": payout, "amount": yuan(payout.amount)},
+        )
 
 
 # -- dashboard ------------------------------------------------------------------------
@@ -619,8 +593,7 @@ class DashboardAdmin(admin.ModelAdmin):
         return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
 
     def has_view_permission(self, request, obj=None):
-        allowed = is_platform_staff(request.user) or user_merchant(request.user) is not None
-        return allowed and super().has_view_permission(request, obj)
+        return permissions.may_view_finance(request.user) and super().has_view_permission(request, obj)
 
     def has_add_permission(self, request):
         return False
@@ -637,29 +610,10 @@ class DashboardAdmin(admin.ModelAdmin):
         today = timezone.localdate()
         last_day = _dashboard_last_day(request.GET.get("end", ""), today=today)
         first_day = last_day - timedelta(days=DASHBOARD_DAYS - 1)
-        merchants = None
-        own = user_merchant(request.user)
-        if own is not None:
-            merchant = own
-        else:
-            merchants = list(Merchant.objects.order_by("name").only("pk", "name"))
-            chosen = request.GET.get("merchant", "")
-            merchant = next((m for m in merchants if str(m.pk) == chosen), None)
-        days = selectors.dashboard_days(
+        merchant, merchants = _dashboard_merchant(request)
+        figures = selectors.dashboard_figures(
             first_day=first_day, last_day=last_day, merchant_id=None if merchant is None else merchant.pk
         )
-        totals = {
-            name: sum(day[name] for day in days)
-            for name in (
-                "gross_sales",
-                "refunds",
-                "commission",
-                "gateway_fees",
-                "net",
-                "settled",
-                "order_count",
-            )
-        }
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -670,32 +624,50 @@ class DashboardAdmin(admin.ModelAdmin):
             "last_day": last_day,
             "previous_end": first_day - timedelta(days=1),
             "next_end": last_day + timedelta(days=DASHBOARD_DAYS) if last_day < today else None,
-            "charts": [
-                (
-                    label,
-                    yuan(totals[name]),
-                    charts.bar_chart(
-                        title=str(label),
-                        days=[day["day"] for day in days],
-                        values=[day[name] for day in days],
-                        color=color,
-                    ),
-                )
-                for name, label, color in DASHBOARD_SERIES
-            ],
-            "rows": [
-                {
-                    "day": day["day"],
-                    "orders": day["order_count"],
-                    "cells": [_money(day[name]) for name in _DASHBOARD_COLUMNS],
-                }
-                for day in reversed(days)
-            ],
-            "totals": [_money(totals[name]) for name in _DASHBOARD_COLUMNS],
-            "total_orders": totals["order_count"],
-            "columns": [label for _name, label in _DASHBOARD_COLUMN_LABELS],
+            **_dashboard_charts_and_table(figures["days"], figures["totals"]),
         }
         return TemplateResponse(request, "admin/settlement/dashboard.html", context)
+
+
+def _dashboard_merchant(request) -> tuple[Merchant | None, list[Merchant] | None]:
+    """Whose figures the page shows, and the merchants to choose from: merchant staff
+    their own (no choice); platform staff the one chosen, or all (None)."""
+    own = user_merchant(request.user)
+    if own is not None:
+        return own, None
+    merchants = selectors.dashboard_merchants()
+    chosen = request.GET.get("merchant", "")
+    return next((m for m in merchants if str(m.pk) == chosen), None), merchants
+
+
+def _dashboard_charts_and_table(days: list[dict], totals: dict) -> dict:
+    """The figures as the page shows them: a chart a series, a table row a day."""
+    return {
+        "charts": [
+            (
+                label,
+                yuan(totals[name]),
+                charts.bar_chart(
+                    title=str(label),
+                    days=[day["day"] for day in days],
+                    values=[day[name] for day in days],
+                    color=color,
+                ),
+            )
+            for name, label, color in DASHBOARD_SERIES
+        ],
+        "rows": [
+            {
+                "day": day["day"],
+                "orders": day["order_count"],
+                "cells": [_money(day[name]) for name in _DASHBOARD_COLUMNS],
+            }
+            for day in reversed(days)
+        ],
+        "totals": [_money(totals[name]) for name in _DASHBOARD_COLUMNS],
+        "total_orders": totals["order_count"],
+        "columns": [label for _name, label in _DASHBOARD_COLUMN_LABELS],
+    }
 
 
 _DASHBOARD_COLUMN_LABELS = (

@@ -6,10 +6,11 @@ Every text in the picture goes through ``format_html`` (escaped); each bar carri
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from core.money import format_yuan
 
 WIDTH = 720
 HEIGHT = 180
@@ -17,10 +18,6 @@ LEFT = 70  # room for the axis labels
 RIGHT = 20  # room for the last day's label
 BOTTOM = 22
 TOP = 10
-
-
-def _yuan(fen: int) -> str:
-    return f"{Decimal(fen) / 100:,.2f}"
 
 
 def bar_chart(
@@ -54,7 +51,7 @@ def bar_chart(
                 f"{bar_width:.1f}",
                 f"{height:.1f}",
                 fill,
-                f"{day:%Y-%m-%d}: {_yuan(value)}",
+                f"{day:%Y-%m-%d}: {format_yuan(value, grouping=True)}",
             )
         )
     labels = [
@@ -81,10 +78,10 @@ def bar_chart(
         label_x=LEFT - 6,
         top_y=f"{TOP + 10:.1f}",
         # An all-zero series has only its zero line (no second label on top of "0").
-        top_label=_yuan(top_value) if top_value > 0 else "",
+        top_label=format_yuan(top_value, grouping=True) if top_value > 0 else "",
         zero_y=f"{zero + 4:.1f}",
         bottom_y=f"{HEIGHT - BOTTOM:.1f}",
-        bottom_label=_yuan(bottom_value) if bottom_value < 0 else "",
+        bottom_label=format_yuan(bottom_value, grouping=True) if bottom_value < 0 else "",
         bars=format_html_join(
             "",
             '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',

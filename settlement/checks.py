@@ -1,4 +1,4 @@
-"""Settlement's ledger invariants, registered with ``payments.ledger_check`` (run by
+"""Settlement's ledger invariants, registered with ``payments.ledger.checks`` (run by
 ``manage.py ledger_check`` and after every database test).
 
 * Statements are a cache of the journal: every figure still equals what the journal
@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 from django.db.models import Sum
 
-from payments import ledger, ledger_check
+from payments import ledger
+from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 
 from . import selectors

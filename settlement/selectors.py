@@ -9,10 +9,11 @@ apart, and one grouped query sums any number of merchants, days or periods.
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from courses.models import Merchant
 from payments import ledger
 from payments.models import JournalEntry
 
@@ -168,6 +169,42 @@ def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None =
         days.append({"day": day, **figures})
         day += timedelta(days=1)
     return days
+
+
+# -- balances and the dashboard ------------------------------------------------------------
+DASHBOARD_TOTALS = ("gross_sales", "refunds", "commission", "gateway_fees", "net", "settled", "order_count")
+
+
+def _merchant_sum(within: Q):
+    """SUM(amount) of the outer merchant's entries matching ``within``, 0 for none."""
+    entries = (
+        JournalEntry.objects.filter(within, merchant=OuterRef("pk"))
+        .order_by()
+        .values("merchant")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(entries, output_field=IntegerField()), Value(0))
+
+
+def merchants_by_available_balance(merchants: QuerySet[Merchant], *, in_debt: bool) -> QuerySet[Merchant]:
+    """Of ``merchants``, those whose available balance is negative (``in_debt``, 欠款) or
+    positive (withdrawable), filtered in the database (a correlated subquery each)."""
+    available = _merchant_sum(COMPONENTS["available_in"]) - _merchant_sum(COMPONENTS["available_out"])
+    merchants = merchants.alias(available=available)
+    return merchants.filter(available__lt=0) if in_debt else merchants.filter(available__gt=0)
+
+
+def dashboard_merchants() -> list[Merchant]:
+    """The merchants platform staff can pick on the dashboard, by name."""
+    return list(Merchant.objects.order_by("name").only("pk", "name"))
+
+
+def dashboard_figures(*, first_day: date, last_day: date, merchant_id: int | None = None) -> dict:
+    """The dashboard's figures: ``days`` (:func:`dashboard_days`) and their ``totals``
+    (:data:`DASHBOARD_TOTALS`). One grouped query."""
+    days = dashboard_days(first_day=first_day, last_day=last_day, merchant_id=merchant_id)
+    return {"days": days, "totals": {name: sum(day[name] for day in days) for name in DASHBOARD_TOTALS}}
 
 
 # -- payouts ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The journal's invariants, checked after every test that touched the database."""
 
-from payments import ledger_check
+from payments.ledger import checks as ledger_check
 
 
 def assert_ledger_consistent() -> None:

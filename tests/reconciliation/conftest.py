@@ -19,8 +19,7 @@ from payments.gateways.base import (
 )
 from payments.gateways.wechatpay import WeChatPayGateway
 from payments.models import Payment
-from payments.refunds import refund_issue, refund_process
-from payments.services import payment_notification_handle
+from payments.services import payment_notification_handle, refund_issue, refund_process
 from reconciliation.matching import BILL_TIMEZONE
 from tests.factories import CourseFactory, UserFactory
 

@@ -1,4 +1,4 @@
-"""Bulk fee posting (``payments.ledger_bulk``) writes exactly what ``post_gateway_fee`` writes."""
+"""Bulk fee posting (``payments.ledger.bulk``) writes exactly what ``post_gateway_fee`` writes."""
 
 from datetime import timedelta
 from types import SimpleNamespace
@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 
 from orders.numbers import new_public_number
-from payments import ledger, ledger_bulk
+from payments import ledger
+from payments.ledger import bulk as ledger_bulk
 from payments.ledger import fee_memo
-from payments.ledger_bulk import GatewayFee, post_gateway_fees
+from payments.ledger.bulk import GatewayFee, post_gateway_fees
 from payments.models import JournalEntry, Payment
 from settlement.services import order_settle
 

@@ -14,8 +14,7 @@ from devtools.simulators.wechatpay.models import WxTrade
 from orders.models import Order
 from orders.services import order_checkout
 from payments.models import JournalEntry, Payment, Refund
-from payments.refunds import refund_issue
-from payments.services import payment_start
+from payments.services import payment_start, refund_issue
 from reconciliation.matching import BILL_TIMEZONE
 from reconciliation.models import Difference, ReconciliationRun
 from reconciliation.tasks import reconcile_bills

@@ -64,7 +64,7 @@ def test_orders_and_accounts_per_client(db, by):
 
 
 def test_refund_ratio(db, sandbox):
-    from payments.refunds import refund_request
+    from payments.services import refund_request
 
     learner = UserFactory()
     for i in range(4):
@@ -197,3 +197,39 @@ def test_the_review_queue_is_constant_in_queries(
         paid(UserFactory(), CourseFactory(), sandbox)
     with django_assert_max_num_queries(baseline):
         assert len(client.get("/admin/riskcontrol/heldorder/").context["cl"].result_list) == 6
+
+
+def _locking_statements(captured) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries if "FOR UPDATE" in query["sql"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("verdict", ["approve", "reject"])
+def test_a_decision_locks_the_payment_with_its_order_first(
+    learner, course, sandbox, admin_user, risk_staff, verdict
+):
+    """The project's lock order is payment with its order, then the order alone: a decision
+    that refunds (``refund_issue`` locks the payment) must not hold the order first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from riskcontrol.services import review_decide
+
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, _payment = paid(learner, course, sandbox)
+    with CaptureQueriesContext(connection) as captured:
+        review_decide(order_id=order.pk, actor=risk_staff, verdict=verdict, note="checked")
+
+    first = _locking_statements(captured)[0]
+    assert first.startswith(f'SELECT "{Payment._meta.db_table}"')
+    assert f'FOR UPDATE OF "{Payment._meta.db_table}", "{Order._meta.db_table}"' in first
+    assert ReviewDecision.objects.get(order=order).verdict == verdict
+
+
+def test_a_decision_on_an_unknown_order_is_refused(db, risk_staff):
+    from django.core.exceptions import ValidationError
+
+    from riskcontrol.services import review_decide
+
+    with pytest.raises(ValidationError):
+        review_decide(order_id=123456, actor=risk_staff, verdict="approve", note="checked")

@@ -249,3 +249,16 @@ def test_backtest_command(learner, course, capsys, db):
     call_command("risk_backtest", "--kind", "amount_above", "--params", '{"amount": 100}', "--days", "7")
     out = capsys.readouterr().out
     assert "1 of 1 orders in the last 7 days would hit." in out
+
+
+def test_the_rule_page_shows_its_audit_trail_read_only(admin_client, admin_user):
+    rule = save(admin_user, name="big", kind="amount_above", params={"amount": 100}, action="review")
+    rule.params = {"amount": 200}
+    rule_save(rule=rule, actor=admin_user)
+
+    page = admin_client.get(f"/admin/riskcontrol/rule/{rule.pk}/change/")
+
+    (trail,) = page.context["inline_admin_formsets"]
+    assert [change.change for change in trail.formset.queryset.order_by("pk")] == ["created", "updated"]
+    assert not (trail.has_add_permission or trail.has_change_permission or trail.has_delete_permission)
+    assert "&quot;amount&quot;: 200" in page.content.decode()

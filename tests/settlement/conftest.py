@@ -6,7 +6,7 @@ from django.utils import timezone
 from courses import roles
 from payments.gateways.base import RefundState
 from payments.models import Refund
-from payments.refunds import refund_issue
+from payments.services import refund_issue
 from settlement.services import order_settle
 from tests.factories import CourseFactory, MerchantStaffFactory, UserFactory
 from tests.refunds.conftest import _english, buy, gateway_refunds, paid, staff, support  # noqa: F401

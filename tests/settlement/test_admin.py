@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from settlement import selectors
 from settlement.models import Payout, SettlementStatement
-from settlement.payouts import payout_approve, payout_request
-from settlement.services import statements_generate
+from settlement.services import payout_approve, payout_request, statements_generate
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +105,25 @@ def test_finance_sees_every_balance_and_debt_is_plain(client, finance, books, me
 
     debtors = as_user(client, finance).get(BALANCES, {"balance": "debt"})
     assert [m.pk for m in debtors.context["cl"].result_list] == [merchant2.pk]
+
+
+def test_merchants_are_filtered_by_their_available_balance_in_the_database(books, merchant, merchant2):
+    from courses.models import Merchant
+
+    both = Merchant.objects.filter(pk__in=[merchant.pk, merchant2.pk])
+    assert list(selectors.merchants_by_available_balance(both, in_debt=True)) == [merchant2]
+    assert list(selectors.merchants_by_available_balance(both, in_debt=False)) == [merchant]
+
+
+def test_the_dashboard_figures_total_their_days(books, merchant):
+    today = timezone.localdate()
+    figures = selectors.dashboard_figures(first_day=today - timedelta(days=29), last_day=today)
+    days, totals = figures["days"], figures["totals"]
+    assert len(days) == 30 and days[-1]["day"] == today
+    assert totals["gross_sales"] == sum(day["gross_sales"] for day in days) > 0
+    assert totals["order_count"] == 3
+    own = selectors.dashboard_figures(first_day=today, last_day=today, merchant_id=merchant.pk)["totals"]
+    assert own["order_count"] == 2 and own["gross_sales"] < totals["gross_sales"]
 
 
 def test_a_merchant_sees_only_its_own_balance(client, merchant2_user, books, merchant2):

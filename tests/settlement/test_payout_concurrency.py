@@ -6,7 +6,7 @@ from core.errors import KpayError
 from payments import ledger
 from payments.models import JournalEntry
 from settlement.models import Payout
-from settlement.payouts import payout_request
+from settlement.services import payout_request
 from tests.flows.test_concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

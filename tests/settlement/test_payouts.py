@@ -2,7 +2,8 @@
 
 import pytest
 
-from payments import ledger, ledger_check
+from payments import ledger
+from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 from settlement import checks
 from settlement.exceptions import (
@@ -17,7 +18,7 @@ from settlement.exceptions import (
     TransferReferenceUsed,
 )
 from settlement.models import Payout, PayoutStatusChange
-from settlement.payouts import (
+from settlement.services import (
     payout_approve,
     payout_fail,
     payout_mark_paid,

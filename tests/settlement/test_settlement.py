@@ -10,7 +10,7 @@ from orders.models import Order
 from payments import ledger
 from payments.gateways.base import RefundState
 from payments.models import JournalEntry
-from payments.refunds import refund_issue, refunds_sync_pending
+from payments.services import refund_issue, refunds_sync_pending
 from settlement.services import order_settle, orders_settle_due
 from settlement.tasks import settle_due_orders
 
@@ -100,7 +100,7 @@ def test_a_refund_before_settlement_is_charged_to_pending(paid, refund):
 def test_a_refund_after_settlement_is_charged_back_to_available_even_below_zero(
     settled_orders, refund, finance, merchant_user, settings
 ):
-    from settlement.payouts import payout_request
+    from settlement.services import payout_request
 
     (order,) = settled_orders(1)
     settings.KPAY_PAYOUT_MIN = 100

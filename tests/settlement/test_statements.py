@@ -6,12 +6,19 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from payments import ledger, ledger_check
+from payments import ledger
+from payments.ledger import checks as ledger_check
 from settlement import checks, selectors
 from settlement.exceptions import StatementPeriodInvalid, StatementPeriodOpen, StatementPeriodOverlaps
 from settlement.models import SettlementStatement
-from settlement.payouts import payout_approve, payout_mark_paid, payout_reject, payout_request
-from settlement.services import statements_generate, statements_generate_due
+from settlement.services import (
+    payout_approve,
+    payout_mark_paid,
+    payout_reject,
+    payout_request,
+    statements_generate,
+    statements_generate_due,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,13 +19,13 @@ from django.utils import timezone
 
 from core.db import statement_guard
 from core.transitions import apply_transition
+from courses import permissions
 from courses.locks import merchant_lock
 from courses.models import Merchant
-from courses.roles import is_platform_staff, user_merchant
 from orders.numbers import new_public_number
 from payments import ledger
 
-from .exceptions import (
+from ..exceptions import (
     DecisionNoteRequired,
     InsufficientBalance,
     InvalidPayoutAmount,
@@ -37,28 +37,10 @@ from .exceptions import (
     TransferReferenceRequired,
     TransferReferenceUsed,
 )
-from .locks import payout_lock
-from .models import Payout, PayoutStatusChange
+from ..locks import payout_lock
+from ..models import Payout, PayoutStatusChange
 
 logger = logging.getLogger(__name__)
-
-
-# -- who may do what ----------------------------------------------------------------
-def _active_staff(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
-
-
-def may_request_payout(user, merchant_id: int | None = None) -> bool:
-    """Merchant staff holding ``settlement.add_payout``, for their own merchant."""
-    if not _active_staff(user) or not user.has_perm("settlement.add_payout"):
-        return False
-    merchant = user_merchant(user)
-    return merchant is not None and (merchant_id is None or merchant.pk == merchant_id)
-
-
-def may_decide_payouts(user) -> bool:
-    """Platform staff (finance, superusers) holding ``settlement.change_payout``."""
-    return _active_staff(user) and is_platform_staff(user) and user.has_perm("settlement.change_payout")
 
 
 def _clean(text: str, error) -> str:
@@ -85,7 +67,7 @@ def payout_request(
     available: the merchant's row is locked, the balance read and the amount set aside
     in one transaction.
     """
-    if not may_request_payout(by, merchant.pk):
+    if not permissions.may_request_payout(by, merchant_id=merchant.pk):
         raise PayoutNotAllowed()
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidPayoutAmount()
@@ -127,7 +109,7 @@ def payout_request(
 def _decide(payout_id: int, by, name: str, *, note: str, now, stage: str | None, arguments: dict) -> Payout:
     """Lock the payout, apply transition ``name`` (with ``arguments``), record who did
     it and why, and post the journal's ``stage`` of it."""
-    if not may_decide_payouts(by):
+    if not permissions.may_decide_payouts(by):
         raise PayoutNotAllowed()
     now = now or timezone.now()
     with transaction.atomic():

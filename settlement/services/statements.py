@@ -1,10 +1,6 @@
-"""Settlement: orders complete after their refund window and merchants' money moves
-from pending to available; statements sum each merchant's day from the journal.
-(Payouts are in ``settlement.payouts``.)
-
-Every write here takes its locks in the refund flow's order (payment, then order,
-``payments.locks.payment_lock_for_refund``), so a refund and a
-settlement of the same order serialise instead of deadlocking.
+"""Statements (对账单): each merchant's figures of a period (a day by default), summed
+from the journal once the period is over. They are a cache of the journal that the
+ledger checks (``settlement.checks``) keep honest.
 """
 
 import logging
@@ -15,58 +11,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orders.models import Order
-from orders.selectors import orders_due_for_settlement
-from orders.services import order_complete
-from payments import ledger
-from payments.locks import payment_lock_for_refund
-
-from . import selectors
-from .exceptions import StatementPeriodInvalid, StatementPeriodOpen, StatementPeriodOverlaps
-from .models import SettlementStatement
+from .. import selectors
+from ..exceptions import StatementPeriodInvalid, StatementPeriodOpen, StatementPeriodOverlaps
+from ..models import SettlementStatement
 
 logger = logging.getLogger(__name__)
 
-
-def order_settle(*, order_id: int, now=None) -> bool:
-    """Complete one order whose refund window has ended and make the merchant's share
-    of it available. Returns False, changing nothing, when the order is not due
-    (already completed, refunded in full, delivery held) or a refund of it is open
-    (it is retried on a later run, once the refund is settled)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        payment = payment_lock_for_refund(order_id=order_id)
-        if payment is None:
-            return False
-        order = payment.order
-        due = (
-            order.status in Order.SETTLEABLE_STATUSES
-            and order.completed_at is None
-            and order.fulfilled_at is not None
-            and order.refund_deadline is not None
-            and order.refund_deadline <= now
-        )
-        if not due or payment.refund_reserved:
-            return False
-        order_complete(order=order, at=now)
-        ledger.post_order_settled(order=order, at=now)
-    return True
-
-
-def orders_settle_due(*, now=None, limit: int = 10_000) -> int:
-    """The beat task's work: settle every order due, each in its own transaction (one
-    failure does not hold back the others). Returns how many were settled."""
-    now = now or timezone.now()
-    settled = 0
-    for order_id in orders_due_for_settlement(now=now, limit=limit):
-        try:
-            settled += order_settle(order_id=order_id, now=now)
-        except Exception:
-            logger.exception("settling order %s failed", order_id)
-    return settled
-
-
-# -- statements -----------------------------------------------------------------------
 # How long after a day ends its statement waits, so that postings stamped just before
 # midnight and committed just after are in it.
 STATEMENT_GRACE = timedelta(minutes=10)
