@@ -192,7 +192,7 @@ def _check_trusted_proxies(entries):
 _check_trusted_proxies(KPAY_TRUSTED_PROXIES)
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # refuses locked-out logins first
+    "accounts.backends.LockoutBackend",  # django-axes: refuses locked-out logins first
     "django.contrib.auth.backends.ModelBackend",
 ]
 KPAY_PASSWORD_MIN_LENGTH = env.int("KPAY_PASSWORD_MIN_LENGTH", default=10)

@@ -48,7 +48,8 @@ def door(request, client, api_client):
     return request.param(client, api_client)
 
 
-def test_sixty_wrong_passwords_then_the_right_one_does_not_log_in(door, staff_user):
+def test_sixty_wrong_passwords_then_the_right_one_does_not_log_in(door, staff_user, settings):
+    settings.LANGUAGE_CODE = "en"
     for _ in range(60):
         assert not door.logged_in(door.attempt(staff_user.username, "wrong-guess"))
     response = door.attempt(staff_user.username, PASSWORD)
@@ -134,3 +135,14 @@ def test_behind_a_trusted_proxy_the_lock_follows_the_real_client(client, staff_u
     assert attempt("198.51.100.1", PASSWORD).status_code == 429
     assert attempt("198.51.100.2", PASSWORD).status_code == 302
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.1"}
+
+
+def test_authenticate_without_a_request_is_not_a_login_door(staff_user, client):
+    """Code and the test client may authenticate without a request; no lock applies or is
+    counted (every door passes its request)."""
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username=staff_user.username, password="wrong") is None
+    assert authenticate(username=staff_user.username, password=PASSWORD) == staff_user
+    assert client.login(username=staff_user.username, password=PASSWORD)
+    assert not AccessAttempt.objects.exists()
