@@ -226,6 +226,8 @@ AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no per-attempt chatter in the logs
+# Masked in the attempt records and logs (passwords always are).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
 # API tokens (django-rest-knox): only a SHA-512 digest is stored; a token expires after
 # KPAY_API_TOKEN_TTL; learners list and revoke theirs; a password change revokes them all.

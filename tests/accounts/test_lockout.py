@@ -146,3 +146,15 @@ def test_authenticate_without_a_request_is_not_a_login_door(staff_user, client):
     assert authenticate(username=staff_user.username, password=PASSWORD) == staff_user
     assert client.login(username=staff_user.username, password=PASSWORD)
     assert not AccessAttempt.objects.exists()
+
+
+def test_attempt_records_hold_no_password_or_code(client, staff_user, settings):
+    settings.KPAY_ADMIN_OTP_REQUIRED = True
+    client.post(
+        "/admin/login/",
+        {"username": staff_user.username, "password": "secret-guess-1", "otp_token": "492039"},
+    )
+    client.post("/accounts/login/", {"username": staff_user.username, "password": "secret-guess-2"})
+    stored = " ".join(f"{a.get_data} {a.post_data}" for a in AccessAttempt.objects.all())
+    assert AccessAttempt.objects.exists()
+    assert "secret-guess" not in stored and "492039" not in stored
