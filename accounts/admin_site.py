@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.sites import AdminSite
-from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -20,19 +19,22 @@ def otp_required() -> bool:
     return bool(getattr(settings, "KPAY_ADMIN_OTP_REQUIRED", False))
 
 
-def verify_totp(user, token: str):
-    """The user's confirmed TOTP device that accepts ``token`` (each code once), or None.
-    django-otp throttles a device after failures."""
+def verify_totp(user, token: str, device=None):
+    """The TOTP device of ``user`` that accepts ``token``, or None: ``device`` if given
+    (while setting one up), else any of the user's confirmed ones. Each code works once;
+    django-otp locks the device row while checking (django_otp.verify_token) and pauses a
+    device after wrong codes."""
+    import django_otp
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     token = (token or "").strip().replace(" ", "")
     if not token.isdigit() or len(token) > 8:
         return None
-    with transaction.atomic():
-        for device in TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
-            allowed, _extra = device.verify_is_allowed()
-            if allowed and device.verify_token(token):
-                return device
+    devices = [device] if device is not None else TOTPDevice.objects.filter(user=user, confirmed=True)
+    for candidate in devices:
+        verified = django_otp.verify_token(user, candidate.persistent_id, token)
+        if verified is not None:
+            return verified
     return None
 
 

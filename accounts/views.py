@@ -20,6 +20,8 @@ from django.views.decorators.http import require_http_methods
 
 from core.http import next_url
 
+from .admin_site import verify_totp
+
 
 class SignupForm(UserCreationForm):
     email = forms.EmailField(
@@ -137,15 +139,14 @@ def otp_setup(request):
 
     code_form = OtpCodeForm(request.POST if request.method == "POST" else None)
     if code_form.is_valid():
-        token = code_form.cleaned_data["otp_token"].strip().replace(" ", "")
         allowed, _extra = device.verify_is_allowed()
         if not allowed:
             code_form.add_error("otp_token", _("Too many wrong codes: wait a little and try again."))
-        elif token.isdigit() and device.verify_token(token):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        elif (verified := verify_totp(user, code_form.cleaned_data["otp_token"], device)) is not None:
+            verified.confirmed = True
+            verified.save(update_fields=["confirmed"])
             request.session.pop(SETUP_DEVICE_KEY, None)
-            otp_login(request, device)
+            otp_login(request, verified)
             return redirect("admin:index")
         else:
             code_form.add_error("otp_token", _("That code is not valid. Enter the code the app shows now."))
