@@ -1,15 +1,26 @@
-"""Account pages Django's auth views do not provide: signing up."""
+"""Account pages Django's auth views do not provide: signing up, the lockout page and
+setting up a staff authenticator app."""
 
+from base64 import b32encode
+
+import segno
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import authenticate, get_user_model, login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from core.http import next_url
+
+from .admin_site import verify_totp
 
 
 class SignupForm(UserCreationForm):
@@ -49,5 +60,103 @@ def signup(request):
         {
             "form": form,
             "next": next_param if destination == next_param else "",
+        },
+    )
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """What a locked-out login gets (django-axes' AXES_LOCKOUT_CALLABLE): the API its error
+    shape, the site and the admin a page saying when to try again; always 429."""
+    from .api import lockout_message
+
+    retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": {"code": "login_locked", "message": lockout_message()}}, status=429)
+    else:
+        response = render(request, "registration/locked_out.html", {"message": lockout_message()}, status=429)
+    response["Retry-After"] = retry_after
+    return response
+
+
+SETUP_DEVICE_KEY = "kpay_otp_setup_device"
+
+
+class PasswordAgainForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
+
+
+class OtpCodeForm(forms.Form):
+    otp_token = forms.CharField(
+        label=_("Code from the app"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+def _qr_svg(text: str) -> str:
+    svg = segno.make(text, micro=False, error="m").svg_inline(scale=4, border=2)
+    return mark_safe(svg)  # noqa: S308 - segno's own markup
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "HEAD", "POST"])
+def otp_setup(request):
+    """A staff user sets up their authenticator app (TOTP) for the admin: re-enter the
+    password, scan the QR code, confirm one code. Only while the user has no confirmed
+    device: replacing one takes a superuser deleting the old one in the admin."""
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = request.user
+    if not user.is_staff:
+        raise PermissionDenied
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return render(request, "accounts/otp_setup.html", {"step": "done"})
+
+    device = None
+    device_id = request.session.get(SETUP_DEVICE_KEY)
+    if device_id:
+        device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first()
+
+    if request.method == "POST" and "password" in request.POST:
+        password_form = PasswordAgainForm(request.POST)
+        if password_form.is_valid() and authenticate(
+            request, username=user.get_username(), password=password_form.cleaned_data["password"]
+        ):
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+            device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+            request.session[SETUP_DEVICE_KEY] = device.pk
+            return redirect("otp-setup")
+        if getattr(request, "axes_locked_out", False):
+            return locked_out(request)
+        password_form.add_error("password", _("That is not your password."))
+        return render(request, "accounts/otp_setup.html", {"step": "password", "form": password_form})
+
+    if device is None:
+        return render(request, "accounts/otp_setup.html", {"step": "password", "form": PasswordAgainForm()})
+
+    code_form = OtpCodeForm(request.POST if request.method == "POST" else None)
+    if code_form.is_valid():
+        allowed, _extra = device.verify_is_allowed()
+        if not allowed:
+            code_form.add_error("otp_token", _("Too many wrong codes: wait a little and try again."))
+        elif (verified := verify_totp(user, code_form.cleaned_data["otp_token"], device)) is not None:
+            verified.confirmed = True
+            verified.save(update_fields=["confirmed"])
+            request.session.pop(SETUP_DEVICE_KEY, None)
+            otp_login(request, verified)
+            return redirect("admin:index")
+        else:
+            code_form.add_error("otp_token", _("That code is not valid. Enter the code the app shows now."))
+    return render(
+        request,
+        "accounts/otp_setup.html",
+        {
+            "step": "scan",
+            "form": code_form,
+            "qr_svg": _qr_svg(device.config_url),
+            "secret": b32encode(device.bin_key).decode(),
         },
     )

@@ -65,14 +65,20 @@ else:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with kpay's admin site (second factor for staff: accounts).
+    "accounts.admin_apps.KpayAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed, expiring, revocable (rest_framework.authtoken is gone; its
+    # authtoken_token table stays unused in databases that had it).
+    "knox",
+    "axes",  # login lockout
+    "django_otp",  # staff second factor (TOTP)
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "django_fsm",
     "core",
@@ -87,13 +93,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.http.ClientIpMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:  # in development runserver serves static files itself
@@ -160,6 +170,81 @@ STORAGES = {
     },
 }
 
+# --- logins, passwords, tokens, second factor ----------------------------------
+# Proxies whose X-Forwarded-For is believed: IPs or CIDRs, comma-separated. Empty (the
+# default): forwarding headers are ignored and the client is REMOTE_ADDR. core.http.client_ip
+# is the one reading of the client's IP: throttles, login lockout, risk rules and logs.
+KPAY_TRUSTED_PROXIES = env.list("KPAY_TRUSTED_PROXIES", default=[])
+
+
+def _check_trusted_proxies(entries):
+    import ipaddress
+
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"KPAY_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network."
+            ) from error
+
+
+_check_trusted_proxies(KPAY_TRUSTED_PROXIES)
+
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LockoutBackend",  # django-axes: refuses locked-out logins first
+    "django.contrib.auth.backends.ModelBackend",
+]
+KPAY_PASSWORD_MIN_LENGTH = env.int("KPAY_PASSWORD_MIN_LENGTH", default=10)
+if KPAY_PASSWORD_MIN_LENGTH < 8:
+    raise ImproperlyConfigured("KPAY_PASSWORD_MIN_LENGTH must be at least 8.")
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": KPAY_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Login lockout (django-axes) on /accounts/login/, /admin/login/ and the API token endpoint:
+# after KPAY_LOGIN_FAILURE_LIMIT wrong passwords for one username from one client IP, that
+# pair is refused for KPAY_LOGIN_COOLOFF. Keyed on username AND IP: by username alone anyone
+# could lock a victim out; by IP alone one guesser would lock out a whole NAT or campus.
+KPAY_LOGIN_FAILURE_LIMIT = env.int("KPAY_LOGIN_FAILURE_LIMIT", default=5)
+KPAY_LOGIN_COOLOFF = _duration("KPAY_LOGIN_COOLOFF", "15m")
+if KPAY_LOGIN_FAILURE_LIMIT < 1 or not KPAY_LOGIN_COOLOFF:
+    raise ImproperlyConfigured("KPAY_LOGIN_FAILURE_LIMIT and KPAY_LOGIN_COOLOFF must be positive.")
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = KPAY_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = KPAY_LOGIN_COOLOFF
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no per-attempt chatter in the logs
+# Masked in the attempt records and logs (passwords always are).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; a token expires after
+# KPAY_API_TOKEN_TTL; learners list and revoke theirs; a password change revokes them all.
+KPAY_API_TOKEN_TTL = _duration("KPAY_API_TOKEN_TTL", "10h")
+if not KPAY_API_TOKEN_TTL:
+    raise ImproperlyConfigured("KPAY_API_TOKEN_TTL must be positive.")
+REST_KNOX = {
+    "TOKEN_TTL": KPAY_API_TOKEN_TTL,
+    "AUTH_HEADER_PREFIX": "Token",  # Authorization: Token <token>, as before
+    "AUTO_REFRESH": False,
+}
+
+# Staff (anyone who may open the admin) sign in to the admin with a TOTP code as well as
+# the password. On by default in production, off in development and tests.
+KPAY_ADMIN_OTP_REQUIRED = env.bool("KPAY_ADMIN_OTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="kpay")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "courses:catalog"
 LOGOUT_REDIRECT_URL = "courses:catalog"
@@ -217,7 +302,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- DRF ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -225,6 +310,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Throttles are keyed on core.http.client_ip (core.api.throttling), never on a raw header.
     "DEFAULT_THROTTLE_RATES": {"auth": "10/min"},
 }
 SPECTACULAR_SETTINGS = {
@@ -354,8 +440,11 @@ elif KPAY_SANDBOX_ENABLED:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_ip": {"()": "core.http.ClientIpLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(client_ip)s] %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_ip"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

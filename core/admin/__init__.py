@@ -1,11 +1,10 @@
 """The admin toolkit every kpay app uses: read-only mixins and inlines, link, money and JSON
 columns, streamed CSV export and the skeleton of a service page.
 
-Importing it (the admin autodiscovers ``core.admin``) also names the back office and keeps
-API tokens, which are credentials, out of it.
+Importing it (the admin autodiscovers ``core.admin``) also names the back office. API tokens
+and TOTP keys, which are credentials, are kept out of it by ``accounts.admin``.
 """
 
-from django.apps import apps
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -17,12 +16,6 @@ from .service_pages import service_form_view
 admin.site.site_header = _("kpay back office")
 admin.site.site_title = _("kpay back office")
 admin.site.index_title = _("Back office")
-
-if apps.is_installed("rest_framework.authtoken"):
-    from rest_framework.authtoken.models import TokenProxy
-
-    if admin.site.is_registered(TokenProxy):
-        admin.site.unregister(TokenProxy)
 
 __all__ = [
     "CsvExportMixin",

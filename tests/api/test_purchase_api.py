@@ -150,11 +150,13 @@ def test_openapi_schema_is_served(api_client):
 
 
 def test_token_endpoint_is_throttled(api_client, learner):
+    # A different username each time: this is the per-IP throttle, not the per-username
+    # lockout (tests/accounts/test_lockout.py).
     statuses = [
         api_client.post(
-            "/api/v1/auth/token/", {"username": learner.username, "password": "wrong"}
+            "/api/v1/auth/token/", {"username": f"{learner.username}-{i}", "password": "wrong"}
         ).status_code
-        for _ in range(11)
+        for i in range(11)
     ]
     assert statuses[:10] == [400] * 10
     assert statuses[10] == 429

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from orders.models import Order
 from orders.services import order_checkout
@@ -73,8 +73,8 @@ def test_someone_elses_order_has_no_refund_page(client, paid):
 # -- the API ------------------------------------------------------------------------------
 @pytest.fixture
 def api(api_client, learner):
-    token = Token.objects.create(user=learner)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = AuthToken.objects.create(user=learner)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return api_client
 
 
