@@ -73,8 +73,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    # API tokens: hashed, expiring, revocable (rest_framework.authtoken is gone; its
-    # authtoken_token table stays unused in databases that had it).
+    # API tokens: hashed, expiring, revocable (DRF's plain authtoken table is dropped by
+    # accounts' first migration).
     "knox",
     "axes",  # login lockout
     "django_otp",  # staff second factor (TOTP)
