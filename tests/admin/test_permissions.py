@@ -20,6 +20,7 @@ EXPECTED = {
     "may_return_unapplied": {roles.SUPPORT, "superuser"},
     "may_request_payout": {roles.MERCHANT},
     "may_decide_payouts": {roles.FINANCE, "superuser"},
+    "may_see_bank_accounts": {roles.FINANCE, "superuser"},
     "may_view_finance": {roles.SUPPORT, roles.FINANCE, roles.RISK, roles.MERCHANT, "superuser"},
     "may_reconcile": {roles.FINANCE, "superuser"},
     "may_resolve_differences": {roles.FINANCE, "superuser"},
