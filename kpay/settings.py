@@ -239,7 +239,8 @@ SPECTACULAR_SETTINGS = {
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
-# Refunds above this many fen need a second, different staff member to approve.
+# Four eyes: what one staff member may sign alone of one order's refunds, all together
+# (in flight included), in fen; beyond it a second, different staff member approves.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):

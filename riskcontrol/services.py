@@ -57,7 +57,7 @@ def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDec
     only refund they can make.
 
     Locks in the project's order: the order's successful payment with the order first
-    (``payments.locks``), as ``refund_issue`` does after it, so a decision and a refund of
+    (``payments.locks``), as ``refund_issue_for_risk_review`` does after it, so a decision and a refund of
     the same order queue instead of deadlocking; the order alone when it has no payment.
     """
     if not permissions.may_review_risk(actor):

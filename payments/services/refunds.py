@@ -109,8 +109,9 @@ def refund_request(*, learner, order_no: str, reason: str, amount: int | None = 
 def refund_issue(*, actor, order_id: int, reason: str, amount: int | None = None) -> Refund:
     """Staff refund an order directly, in full (no amount) or in part, whatever its
     status as long as it was paid (completed orders included: the merchant is charged
-    back). Up to the approval threshold the refund goes to the gateway at once; above
-    it the issuer counts as the first approver and a second staff member must approve."""
+    back). The issuer is the refund's first approver: while what they have signed on the
+    order stays within the approval threshold (module docstring) the refund goes to the
+    gateway at once; beyond it a second, different staff member must approve."""
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         raise OrderNotFound()
