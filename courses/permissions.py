@@ -68,6 +68,12 @@ def may_decide_payouts(user) -> bool:
     return _may_as_platform(user, "settlement.change_payout")
 
 
+def may_see_bank_accounts(user) -> bool:
+    """See a payout's bank account number in full (page and CSV): finance, who pay them.
+    Everyone else (support, risk, merchant staff) sees ``**** 1234``."""
+    return _may_as_platform(user, "settlement.change_payout")
+
+
 def may_view_finance(user) -> bool:
     """See balances and the dashboard: platform staff, or a merchant's staff (their own)."""
     return is_platform_staff(user) or user_merchant(user) is not None

@@ -80,8 +80,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "merchantbalance": ("view",),
         },
     },
-    # Risk staff edit the rules and work the review queue; rejecting a held order
-    # refunds it through the refund flow, hence "issue" (four eyes still apply).
+    # Risk staff edit the rules and work the review queue. They issue no refunds: rejecting
+    # a held order refunds that order through its own path
+    # (``payments.services.refund_issue_for_risk_review``, asked ``may_review_risk``), so
+    # no "issue" here: they cannot refund any other order, nor return unapplied payments.
     RISK: {
         "riskcontrol": {
             "rule": ("add", "change", "delete", "view"),
@@ -90,7 +92,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "heldorder": ("view", "change"),
         },
         "orders": {"order": ("view",), "orderstatuschange": ("view",)},
-        "payments": {"payment": ("view",), "refund": ("view", "issue")},
+        "payments": {"payment": ("view",), "refund": ("view",)},
     },
     FINANCE: {
         # Reconciliation: run or upload bills ("add"), resolve differences ("change").

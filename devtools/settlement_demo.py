@@ -109,8 +109,13 @@ def seed_finance_demo(*, merchant: Merchant) -> str:
 
     staff = users.filter(merchant_membership__merchant=merchant, is_active=True).first()
     finance = users.filter(groups__name="finance", is_active=True).first()
+    # A second finance user (or a superuser) marks it paid: never the one who approved it.
+    payer = (
+        users.filter(groups__name="finance", is_active=True).exclude(pk=getattr(finance, "pk", None)).first()
+        or users.filter(is_superuser=True, is_active=True).first()
+    )
     payouts = 0
-    if staff is not None and finance is not None:
+    if staff is not None and finance is not None and payer is not None:
         try:
             with _clock(_at(2, 14)):
                 paid = payout_request(
@@ -123,7 +128,7 @@ def seed_finance_demo(*, merchant: Merchant) -> str:
                 )
                 payout_approve(payout_id=paid.pk, by=finance, note="demo")
             with _clock(_at(2, 16)):
-                payout_mark_paid(payout_id=paid.pk, by=finance, reference="DEMO-CMB-0001")
+                payout_mark_paid(payout_id=paid.pk, by=payer, reference="DEMO-CMB-0001")
             with _clock(_at(1, 10)):
                 payout_request(
                     merchant=merchant,

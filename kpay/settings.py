@@ -325,7 +325,8 @@ SPECTACULAR_SETTINGS = {
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
-# Refunds above this many fen need a second, different staff member to approve.
+# Four eyes: what one staff member may sign alone of one order's refunds, all together
+# (in flight included), in fen; beyond it a second, different staff member approves.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
 if not Decimal(0) <= KPAY_COMMISSION_RATE <= Decimal(1):
@@ -343,6 +344,47 @@ KPAY_PAYOUT_MIN = env.int("KPAY_PAYOUT_MIN", default=10_000)
 KPAY_PAYOUT_MAX = env.int("KPAY_PAYOUT_MAX", default=5_000_000)
 if not 1 <= KPAY_PAYOUT_MIN <= KPAY_PAYOUT_MAX:
     raise ImproperlyConfigured("KPAY_PAYOUT_MIN and KPAY_PAYOUT_MAX are fen, with 1 <= MIN <= MAX.")
+
+
+def _dev_field_encryption_key() -> str:
+    """A Fernet key kept in ``var/`` (like the development SECRET_KEY); never in production."""
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "dev-field-encryption-key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _field_encryption_keys(raw: list[str]) -> list[str]:
+    """The keys bank account numbers are encrypted with (``settlement.crypto``): Fernet
+    keys, newest first. Production refuses to start without one, or with a malformed one."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in raw if key.strip()]
+    if not keys:
+        if PRODUCTION:
+            raise ImproperlyConfigured(
+                "Production needs KPAY_FIELD_ENCRYPTION_KEY: one or more Fernet keys, newest first, "
+                "comma-separated (make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')."
+            )
+        keys = [_dev_field_encryption_key()]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            # Never echo the value: it is a secret, even when malformed.
+            raise ImproperlyConfigured(
+                f"KPAY_FIELD_ENCRYPTION_KEY: key {number} is not a Fernet key (32 url-safe base64 bytes)."
+            ) from None
+    return keys
+
+
+# Encryption at rest of bank account numbers (payouts): a list so keys can be rotated.
+KPAY_FIELD_ENCRYPTION_KEYS = _field_encryption_keys(env.list("KPAY_FIELD_ENCRYPTION_KEY", default=[]))
 
 # The sandbox gateway and its simulator: never in production.
 KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)

@@ -632,7 +632,10 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
             context={
                 "refund": refund,
                 "action": action,
-                "needs_two": services.refund_needs_two_approvals(refund.amount),
+                "needs_two": refund.first_approved_by_id is not None
+                or services.refund_needs_two_approvals(
+                    refund.amount, signer=request.user, order_id=refund.order_id, refund_id=refund.pk
+                ),
             },
         )
 
@@ -663,5 +666,6 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
                 "payment": payment,
                 "refundable": yuan(payment.refundable_amount) if payment else "-",
                 "threshold": yuan(services.refund_approval_threshold()),
+                "signed": yuan(selectors.refund_amount_signed_by(user_id=request.user.pk, order_id=order.pk)),
             },
         )

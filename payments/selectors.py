@@ -1,6 +1,6 @@
 """Reads of payments, refunds and the journal that more than one caller (or the admin) uses."""
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from orders.models import Order
 
@@ -52,6 +52,16 @@ def latest_payment_for_order(*, order: Order) -> Payment | None:
 def payment_succeeded_for_order(*, order: Order) -> Payment | None:
     """The order's successful payment (the one refunds come out of), if it was paid."""
     return order.payments.filter(status=Payment.Status.SUCCEEDED).first()
+
+
+def refund_amount_signed_by(*, user_id: int, order_id: int, exclude_pk: int | None = None) -> int:
+    """What ``user_id`` has signed of ``order_id``'s refunds (fen): those not denied that
+    they approved or first-approved (four eyes, :mod:`payments.services.refunds`)."""
+    refunds = Refund.objects.filter(order_id=order_id).exclude(status=Refund.Status.DENIED)
+    if exclude_pk is not None:
+        refunds = refunds.exclude(pk=exclude_pk)
+    signed = refunds.filter(Q(approved_by_id=user_id) | Q(first_approved_by_id=user_id))
+    return signed.aggregate(total=Sum("amount"))["total"] or 0
 
 
 def refund_get(*, pk: int) -> Refund | None:

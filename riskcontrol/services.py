@@ -5,12 +5,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from courses import permissions
 from orders.locks import order_lock
 from orders.models import Order
 from orders.services import order_deliver
 from payments.locks import payment_lock_for_refund
-from payments.services import refund_issue
+from payments.services import refund_issue_for_risk_review
 
+from .exceptions import ReviewNotAllowed
 from .models import ReviewDecision, Rule, RuleChange
 
 
@@ -45,13 +47,23 @@ def rule_delete(*, rule: Rule, actor) -> None:
 
 
 def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDecision:
-    """Approve (deliver) or reject (refund in full through the refund flow, with its
-    permissions and four eyes) an order held by risk control. Decided once.
+    """Approve (deliver) or reject (refund in full) an order held by risk control, as
+    risk staff (:func:`~courses.permissions.may_review_risk`, asked here). Decided once.
+
+    A rejection refunds that order only, through
+    :func:`~payments.services.refund_issue_for_risk_review` (origin ``risk``, ``actor``
+    recorded as requester and approver, no second approver: the money goes back to the
+    payer of an order never delivered). Risk staff hold no ``issue_refund``: this is the
+    only refund they can make.
 
     Locks in the project's order: the order's successful payment with the order first
-    (``payments.locks``), as ``refund_issue`` does after it, so a decision and a refund of
+    (``payments.locks``), as ``refund_issue_for_risk_review`` does after it, so a decision and a refund of
     the same order queue instead of deadlocking; the order alone when it has no payment.
     """
+    if not permissions.may_review_risk(actor):
+        raise ReviewNotAllowed()
+    if verdict not in ReviewDecision.Verdict.values:
+        raise ValidationError(_("Choose approve or reject."))
     note = (note or "").strip()
     if not note:
         raise ValidationError(_("Say why: the note is kept with the decision."))
@@ -63,7 +75,9 @@ def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDec
         if verdict == ReviewDecision.Verdict.APPROVE:
             order_deliver(order_id=order.pk, actor=actor, reason=f"risk review approved: {note}")
         else:
-            refund_issue(actor=actor, order_id=order.pk, reason=f"risk review rejected: {note}")
+            refund_issue_for_risk_review(
+                actor=actor, order_id=order.pk, reason=f"risk review rejected: {note}"[:255]
+            )
     return decision
 
 

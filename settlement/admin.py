@@ -32,6 +32,7 @@ from courses.roles import user_merchant
 from payments import ledger
 
 from . import charts, selectors
+from .crypto import mask
 from .models import Dashboard, MerchantBalance, Payout, PayoutStatusChange, SettlementStatement
 from .services import payout_approve, payout_fail, payout_mark_paid, payout_reject, payout_request
 
@@ -259,9 +260,15 @@ class PayoutRequestForm(forms.Form):
     bank_name = forms.CharField(label=_("bank"), max_length=120)
     account_number = forms.CharField(label=_("account number"), max_length=64)
 
-    def __init__(self, *args, available: int, **kwargs):
+    def __init__(self, *args, available: int, last_account=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.available = available
+        if last_account is not None:
+            # Masked: the merchant's own staff see the last payout's number as **** 1234.
+            self.fields["account_number"].required = False
+            self.fields["account_number"].help_text = _(
+                "Leave empty to use the account of your last payout (%(masked)s)."
+            ) % {"masked": mask(last_account.account_last4)}
         self.fields["amount"].help_text = _(
             "Between %(min)s and %(max)s yuan, at most what is available."
         ) % {
@@ -325,10 +332,6 @@ class PayoutStatusChangeInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor")
 
 
-def _masked(number: str) -> str:
-    return f"•••• {number[-4:]}" if number else "-"
-
-
 @admin.register(Payout)
 class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """Payouts (提现). Merchant staff request them ("Add payout"); finance works the
@@ -353,6 +356,11 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         ("transfer_reference", "transfer_reference"),
         ("account_name", "account_name"),
         ("bank_name", "bank_name"),
+        ("account_number", lambda payout: mask(payout.account_last4)),
+    ]
+    # Finance's export: the full number (courses.permissions.may_see_bank_accounts).
+    csv_columns_finance = [
+        *csv_columns[:-1],
         ("account_number", "account_number"),
     ]
     list_display = (
@@ -368,6 +376,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         "account",
         "decisions",
     )
+    # account_number is replaced by account_masked for everyone but finance (get_fields).
     list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("merchant", "requested_by", "decided_by")
     search_fields = ("payout_no", "transfer_reference", "merchant__name")
@@ -378,6 +387,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         ("account_name", "bank_name", "account_number"),
         ("requested_by", "requested_at"),
         ("decided_by", "decided_at", "decision_note"),
+        ("approved_by", "paid_by"),
         ("paid_at", "transfer_reference"),
     )
     readonly_fields = (
@@ -389,11 +399,14 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         "account_name",
         "bank_name",
         "account_number",
+        "account_masked",
         "requested_by",
         "requested_at",
         "decided_by",
         "decided_at",
         "decision_note",
+        "approved_by",
+        "paid_by",
         "paid_at",
         "transfer_reference",
     )
@@ -409,6 +422,25 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def _may_see_accounts(self, request) -> bool:
+        if not hasattr(request, "_kpay_may_see_bank_accounts"):
+            request._kpay_may_see_bank_accounts = permissions.may_see_bank_accounts(request.user)
+        return request._kpay_may_see_bank_accounts
+
+    def get_fields(self, request, obj=None):
+        """Finance sees the account number in full; everyone else its mask."""
+        if self._may_see_accounts(request):
+            return self.fields
+        return tuple(
+            tuple("account_masked" if name == "account_number" else name for name in row)
+            if isinstance(row, tuple)
+            else row
+            for row in self.fields
+        )
+
+    def get_csv_columns(self, request):
+        return self.csv_columns_finance if self._may_see_accounts(request) else self.csv_columns
+
     def _may_decide(self, request) -> bool:
         if not hasattr(request, "_kpay_may_decide_payouts"):
             request._kpay_may_decide_payouts = permissions.may_decide_payouts(request.user)
@@ -422,6 +454,8 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
             (reverse("admin:settlement_payout_decide", args=[payout.pk, action]), label)
             for action, (_service, label, statuses, _note) in PAYOUT_DECISIONS.items()
             if payout.status in statuses
+            # Whoever approved it does not mark it paid: a second finance user does.
+            and not (action == "pay" and payout.approved_by_id == request.user.pk)
         ]
 
     # -- columns --
@@ -431,7 +465,11 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("account"))
     def account(self, payout):
-        return _masked(payout.account_number)
+        return mask(payout.account_last4)
+
+    @admin.display(description=_("account number"))
+    def account_masked(self, payout):
+        return mask(payout.account_last4)
 
     @admin.display(description=_("decide"))
     def decisions(self, payout):
@@ -482,13 +520,11 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         merchant = user_merchant(request.user)
         available = ledger.merchant_available_balance(merchant.pk)
         last = selectors.payout_last_account(merchant_id=merchant.pk)
-        initial = {}
-        if last is not None:
-            initial = {
-                "account_name": last.account_name,
-                "bank_name": last.bank_name,
-                "account_number": last.account_number,
-            }
+        # The number itself is never put in the page: left empty, it is the last one's.
+        initial = {"account_name": last.account_name, "bank_name": last.bank_name} if last else {}
+        form = PayoutRequestForm(
+            request.POST or None, initial=initial, available=available, last_account=last
+        )
 
         def request_payout(data):
             payout = payout_request(
@@ -497,7 +533,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
                 by=request.user,
                 account_name=data["account_name"],
                 bank_name=data["bank_name"],
-                account_number=data["account_number"],
+                account_number=data["account_number"] or (last.account_number if last else ""),
             )
             messages.success(
                 request,
@@ -509,7 +545,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         return service_form_view(
             self,
             request,
-            form=PayoutRequestForm(request.POST or None, initial=initial, available=available),
+            form=form,
             perform=request_payout,
             template="admin/settlement/payout/request.html",
             title=_("Request a payout"),
@@ -553,7 +589,14 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
             perform=decide,
             template="admin/settlement/payout/decide.html",
             title=_("%(action)s: payout %(no)s") % {"action": label, "no": payout.payout_no},
-            context={"action_label": label, "payout": payout, "amount": yuan(payout.amount)},
+            context={
+                "action_label": label,
+                "payout": payout,
+                "amount": yuan(payout.amount),
+                "account_number": payout.account_number
+                if self._may_see_accounts(request)
+                else mask(payout.account_last4),
+            },
         )
 
 

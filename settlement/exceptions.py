@@ -82,3 +82,9 @@ class TransferReferenceUsed(PayoutError):
     code = "transfer_reference_used"
     message = _("This transfer reference is already recorded for another payout.")
     http_status = 409
+
+
+class PayoutSecondUserRequired(PayoutError):
+    code = "payout_second_user_required"
+    message = _("You approved this payout: a different finance user must mark it paid.")
+    http_status = 403

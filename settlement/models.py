@@ -9,6 +9,8 @@ from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
 from payments.models import JournalEntry
 
+from .crypto import EncryptedTextField
+
 
 class SettlementStatement(models.Model):
     """A merchant's figures for one period (a day by default, in local dates), read
@@ -115,7 +117,10 @@ class Payout(FSMModelMixin, models.Model):
     # Where the money goes, as the merchant gave it with the request (a snapshot).
     account_name = models.CharField(_("account holder"), max_length=120, blank=True)
     bank_name = models.CharField(_("bank"), max_length=120, blank=True)
-    account_number = models.CharField(_("account number"), max_length=64, blank=True)
+    # Encrypted at rest (settlement.crypto); its last four digits in clear, for the mask
+    # everyone but finance sees (courses.permissions.may_see_bank_accounts).
+    account_number = EncryptedTextField(_("account number"), blank=True)
+    account_last4 = models.CharField(_("account number, last 4 digits"), max_length=4, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts_requested"
     )
@@ -125,6 +130,24 @@ class Payout(FSMModelMixin, models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    # Two finance users: one approves, a different one marks it paid (the database
+    # refuses the same one for both: ``payout_paid_by_second_user``).
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marked paid by"),
+    )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     transfer_reference = models.CharField(
         _("transfer reference"), max_length=80, blank=True, help_text=_("The bank's reference")
@@ -145,6 +168,12 @@ class Payout(FSMModelMixin, models.Model):
                 condition=~Q(status__in=["rejected", "failed"]) | ~Q(decision_note=""),
                 name="payout_refusal_has_note",
             ),
+            models.CheckConstraint(
+                condition=Q(paid_by__isnull=True)
+                | Q(approved_by__isnull=True)
+                | ~Q(paid_by=F("approved_by")),
+                name="payout_paid_by_second_user",
+            ),
             models.UniqueConstraint(
                 fields=["transfer_reference"],
                 condition=~Q(transfer_reference=""),
@@ -158,6 +187,7 @@ class Payout(FSMModelMixin, models.Model):
     # -- transitions: fields only (services drive them and post to the journal) --
     @transition(field=status, source=Status.REQUESTED, target=Status.APPROVED)
     def approve(self, *, at, by, note=""):
+        self.approved_by = by
         self.decided_by = by
         self.decided_at = at
         self.decision_note = note
@@ -175,7 +205,8 @@ class Payout(FSMModelMixin, models.Model):
         self.decision_note = note
 
     @transition(field=status, source=Status.APPROVED, target=Status.PAID)
-    def mark_paid(self, *, at, reference):
+    def mark_paid(self, *, at, by, reference):
+        self.paid_by = by
         self.paid_at = at
         self.transfer_reference = reference
 

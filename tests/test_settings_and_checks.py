@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.checks import run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "pay.example.com",
     "KPAY_PUBLIC_URL": "https://pay.example.com",
     "DATABASE_URL": "sqlite:////tmp/kpay-check.sqlite3",
+    "KPAY_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
 }
 
 
@@ -46,12 +48,24 @@ def test_production_passes_check_deploy_with_no_warnings():
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"KPAY_SANDBOX_ENABLED": "true"}, "sandbox"),
         ({"DEBUG": "true"}, "DEBUG"),
+        ({"KPAY_FIELD_ENCRYPTION_KEY": ""}, "Production needs KPAY_FIELD_ENCRYPTION_KEY"),
+        ({"KPAY_FIELD_ENCRYPTION_KEY": "not-a-key"}, "KPAY_FIELD_ENCRYPTION_KEY: key 1 is not a Fernet key"),
+        (
+            {"KPAY_FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode() + ",short-and-secret"},
+            "KPAY_FIELD_ENCRYPTION_KEY: key 2 is not a Fernet key",
+        ),
     ],
 )
 def test_production_refuses_to_start_misconfigured(override, message):
     result = run_manage("check", **{**PRODUCTION, **override})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_a_malformed_encryption_key_is_never_echoed():
+    result = run_manage("check", **{**PRODUCTION, "KPAY_FIELD_ENCRYPTION_KEY": "hunter2-not-a-fernet-key"})
+    assert result.returncode != 0 and "is not a Fernet key" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_production_has_no_sandbox_routes():

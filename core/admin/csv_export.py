@@ -101,6 +101,10 @@ class CsvExportMixin:
             *super().get_urls(),
         ]
 
+    def get_csv_columns(self, request) -> list[tuple[str, str | Callable]]:
+        """The columns for this user (an admin may show some only to some users)."""
+        return self.csv_columns
+
     def csv_queryset(self, request):
         """The change list's rows: its filters, search and the admin's own scoping."""
         return self.get_changelist_instance(request).get_queryset(request)
@@ -114,7 +118,7 @@ class CsvExportMixin:
             return HttpResponseBadRequest(_("Unknown filter in the address: export from the list page."))
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
         filename = f"{self.csv_filename or self.model._meta.model_name}-{stamp}.csv"
-        return csv_response(csv_rows(rows, self.csv_columns), filename)
+        return csv_response(csv_rows(rows, self.get_csv_columns(request)), filename)
 
     def changelist_view(self, request, extra_context=None):
         opts = self.model._meta

@@ -13,6 +13,20 @@ promise more than was paid. An approved refund goes to its gateway after commit,
 ``payments.tasks.process_refund`` task (:mod:`payments.services.refund_gateway` does the
 sending), with the refund number as the gateway's idempotency key: a retried task or a
 re-sent request never refunds twice.
+
+Four eyes, cumulatively. Each person may sign off at most
+``KPAY_REFUND_APPROVAL_THRESHOLD`` of an order's refunds on their own. What a person
+has *signed* on an order is the sum of its refunds that are not denied (requested,
+approved, processing, succeeded, and failed ones, which a retry sends again on the same
+approval) where they are the approver (``approved_by``) or the first approver
+(``first_approved_by``); whoever issues a refund is its first approver. An approval
+that would take the signer's sum on the order above the threshold (this refund
+included) is only a first approval: the refund waits for a second, different staff
+member, whose approval sends it whatever their own sum. The sum is read under the
+payment's and order's row locks (``payments.locks``) that every opening and approving
+of a refund holds, so two refunds by one person fired at once are counted one after
+the other. Refunds risk control returns (origin ``risk``) are outside the rule: the
+money goes back, in full, to the payer of an order that was not delivered.
 """
 
 from collections.abc import Callable
@@ -53,9 +67,17 @@ def refund_approval_threshold() -> int:
     return settings.KPAY_REFUND_APPROVAL_THRESHOLD
 
 
-def refund_needs_two_approvals(amount: int) -> bool:
-    """Whether a refund of ``amount`` fen needs two different approvers (four eyes)."""
-    return amount > refund_approval_threshold()
+def refund_needs_two_approvals(
+    amount: int, *, signer=None, order_id: int | None = None, refund_id: int | None = None
+) -> bool:
+    """Whether approving a refund of ``amount`` fen needs a second, different approver
+    (four eyes): it does when what ``signer`` has signed on the order (refund
+    ``refund_id`` itself left out) plus ``amount`` is above the threshold. Without a
+    signer, whether ``amount`` alone is."""
+    signed = 0
+    if signer is not None and order_id is not None:
+        signed = selectors.refund_amount_signed_by(user_id=signer.pk, order_id=order_id, exclude_pk=refund_id)
+    return signed + amount > refund_approval_threshold()
 
 
 def refund_reason_clean(reason: str) -> str:
@@ -87,8 +109,9 @@ def refund_request(*, learner, order_no: str, reason: str, amount: int | None = 
 def refund_issue(*, actor, order_id: int, reason: str, amount: int | None = None) -> Refund:
     """Staff refund an order directly, in full (no amount) or in part, whatever its
     status as long as it was paid (completed orders included: the merchant is charged
-    back). Up to the approval threshold the refund goes to the gateway at once; above
-    it the issuer counts as the first approver and a second staff member must approve."""
+    back). The issuer is the refund's first approver: while what they have signed on the
+    order stays within the approval threshold (module docstring) the refund goes to the
+    gateway at once; beyond it a second, different staff member must approve."""
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         raise OrderNotFound()
@@ -103,7 +126,28 @@ def refund_issue_for_risk(*, order_id: int, reason: str) -> Refund:
     return _create(order_id=order_id, actor=None, origin=Refund.Origin.RISK, amount=None, reason=reason)
 
 
-def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: str) -> Refund:
+def refund_issue_for_risk_review(*, actor, order_id: int, reason: str) -> Refund:
+    """Refund, in full and at once, an order risk control held (paid, not delivered) that
+    risk staff ``actor`` rejected (``riskcontrol.services.review_decide``). The only refund
+    risk staff make: it asks :func:`~courses.permissions.may_review_risk`, not
+    ``issue_refund``, and refuses any order that is not paid and undelivered. Recorded as
+    origin ``risk`` with ``actor`` as requester and approver.
+
+    No second approver, whatever the amount: the whole payment goes back to the payer of
+    an order that was never delivered (a refund always returns to the payment's own
+    account), so nobody can move money anywhere else this way; and holding the refund for
+    a second person would keep a payment risk control rejected. The decision itself is
+    recorded (``riskcontrol.ReviewDecision``: who, when, why)."""
+    if not permissions.may_review_risk(actor):
+        raise RefundNotAllowed()
+    return _create(
+        order_id=order_id, actor=actor, origin=Refund.Origin.RISK, amount=None, reason=reason, held_only=True
+    )
+
+
+def _create(
+    *, order_id: int, actor, origin: str, amount: int | None, reason: str, held_only: bool = False
+) -> Refund:
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0):
         raise InvalidRefundAmount()
     now = timezone.now()
@@ -114,7 +158,7 @@ def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: st
         order = payment.order
         learner = origin == Refund.Origin.LEARNER
         allowed = Order.LEARNER_REFUNDABLE_STATUSES if learner else Order.REFUNDABLE_STATUSES
-        if order.status not in allowed:
+        if order.status not in allowed or (held_only and order.status != Order.Status.PAID):
             raise OrderNotRefundable()
         if learner and not order.learner_may_request_refund(now=now):
             raise RefundWindowClosed()
@@ -133,7 +177,7 @@ def _create(*, order_id: int, actor, origin: str, amount: int | None, reason: st
         )
         changes = [opened]
         if origin == Refund.Origin.RISK:
-            changes.append(_approve_for_risk(refund, note=reason, at=now))
+            changes.append(_approve_for_risk(refund, actor=actor, note=reason, at=now))
         elif not learner:
             changes.append(refund_approve_step(refund, actor=actor, note=reason, at=now))
         RefundStatusChange.objects.bulk_create(changes)
@@ -175,10 +219,19 @@ def refund_open(
 
 
 def refund_approve_step(refund: Refund, *, actor, note: str, at) -> RefundStatusChange:
-    """One approval of a locked, requested refund: the first of two above the threshold
-    (four eyes), else the approval that sends it to the gateway after commit. Returns
-    its status change (unsaved)."""
-    needs_two = refund_needs_two_approvals(refund.amount)
+    """One approval of a requested refund whose payment (and order) ``actor``'s caller
+    holds locked: the second approval of a refund someone else approved first; the first
+    of two when what ``actor`` has signed on the order with this refund is above the
+    threshold (four eyes, module docstring); else the approval that sends it to the
+    gateway after commit. Returns its status change (unsaved)."""
+    if refund.first_approved_by_id is not None:
+        if refund.first_approved_by_id == actor.pk:
+            raise SecondApproverRequired()
+        needs_two = True
+    else:
+        needs_two = refund_needs_two_approvals(
+            refund.amount, signer=actor, order_id=refund.order_id, refund_id=refund.pk
+        )
     if needs_two and refund.first_approved_by_id is None:
         change = apply_transition(
             refund,
@@ -191,8 +244,6 @@ def refund_approve_step(refund: Refund, *, actor, note: str, at) -> RefundStatus
         )
         refund.save(update_fields=["first_approved_by"])
         return change
-    if needs_two and refund.first_approved_by_id == actor.pk:
-        raise SecondApproverRequired()
     change = _decide(refund, "approve", actor=actor, note=note, at=at)
     refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
     enqueue_on_commit(PROCESS_REFUND_TASK, refund_id=refund.pk)
@@ -210,9 +261,18 @@ def _decide(refund: Refund, name: str, *, actor, note: str, at) -> RefundStatusC
     return change
 
 
-def _approve_for_risk(refund: Refund, *, note: str, at) -> RefundStatusChange:
+def _approve_for_risk(refund: Refund, *, actor, note: str, at) -> RefundStatusChange:
+    """Approve a risk control refund at once: ``actor`` is the risk staff member who
+    rejected the held order, or None for an automatic block."""
     change = apply_transition(
-        refund, "approve", history_model=RefundStatusChange, reason=note, at=at, by=None, note=note
+        refund,
+        "approve",
+        history_model=RefundStatusChange,
+        actor=actor,
+        reason=note,
+        at=at,
+        by=actor,
+        note=note,
     )
     refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
     enqueue_on_commit(PROCESS_REFUND_TASK, refund_id=refund.pk)

@@ -9,6 +9,17 @@ payout is posted back (payouts → available); a paid one moves to paid out.
 Merchant staff request payouts for their own merchant only. Platform finance staff
 (``settlement.change_payout``) decide; merchant staff never do, so nobody approves
 their own request.
+
+Two finance users for every payout: the one who approves it (``approved_by``) may not
+mark it paid (``paid_by``); a different finance user, who made or checked the bank
+transfer, does. Every payout, not only those above an amount: payouts go to a bank
+account the merchant typed, and a per-payout threshold would be split by asking for
+several smaller payouts (as refunds were). The database refuses the same user for both
+(``payout_paid_by_second_user``). Rejecting or recording a failed transfer moves no
+money out and needs no second user.
+
+The account number is stored encrypted (:mod:`settlement.crypto`), with its last four
+digits in clear for the mask everyone but finance sees.
 """
 
 import logging
@@ -25,6 +36,7 @@ from courses.models import Merchant
 from orders.numbers import new_public_number
 from payments import ledger
 
+from ..crypto import last4
 from ..exceptions import (
     DecisionNoteRequired,
     InsufficientBalance,
@@ -33,6 +45,7 @@ from ..exceptions import (
     PayoutBelowMinimum,
     PayoutNotAllowed,
     PayoutNotFound,
+    PayoutSecondUserRequired,
     PayoutStateConflict,
     TransferReferenceRequired,
     TransferReferenceUsed,
@@ -75,6 +88,7 @@ def payout_request(
         raise PayoutBelowMinimum()
     if amount > settings.KPAY_PAYOUT_MAX:
         raise PayoutAboveMaximum()
+    account_number = (account_number or "").strip()[:64]
     now = now or timezone.now()
     with transaction.atomic():
         merchant_lock(merchant_id=merchant.pk)
@@ -88,7 +102,8 @@ def payout_request(
             currency="CNY",
             account_name=account_name.strip()[:120],
             bank_name=bank_name.strip()[:120],
-            account_number=account_number.strip()[:64],
+            account_number=account_number,
+            account_last4=last4(account_number),
             requested_by=by,
             requested_at=now,
         )
@@ -118,15 +133,19 @@ def _decide(payout_id: int, by, name: str, *, note: str, now, stage: str | None,
         except Payout.DoesNotExist:
             raise PayoutNotFound() from None
         before = payout.status
+        if name == "mark_paid" and payout.status == Payout.Status.APPROVED and payout.approved_by_id == by.pk:
+            raise PayoutSecondUserRequired()
         change = apply_transition(
             payout, name, history_model=PayoutStatusChange, actor=by, reason=note, at=now, **arguments
         )
         if change is None:
             raise PayoutStateConflict()
         if name == "mark_paid":
-            fields = ["status", "paid_at", "transfer_reference"]
+            fields = ["status", "paid_by", "paid_at", "transfer_reference"]
         else:
             fields = ["status", "decided_by", "decided_at", "decision_note"]
+            if name == "approve":
+                fields.append("approved_by")
         try:
             with statement_guard():
                 payout.save(update_fields=fields)
@@ -165,9 +184,32 @@ def payout_fail(*, payout_id: int, by, note: str, now=None) -> Payout:
 
 
 def payout_mark_paid(*, payout_id: int, by, reference: str, note: str = "", now=None) -> Payout:
-    """The money was transferred: record the bank's reference (required, and used once)."""
+    """The money was transferred: record the bank's reference (required, and used once).
+    ``by`` must be a different finance user than the one who approved it."""
     reference = _clean(reference, TransferReferenceRequired)[:80]
     note = (note or "").strip()[:255] or f"reference {reference}"
     return _decide(
-        payout_id, by, "mark_paid", note=note, now=now, stage="paid", arguments={"reference": reference}
+        payout_id,
+        by,
+        "mark_paid",
+        note=note,
+        now=now,
+        stage="paid",
+        arguments={"by": by, "reference": reference},
     )
+
+
+# -- key rotation -----------------------------------------------------------------------
+def payout_accounts_reencrypt(*, batch: int = 500) -> int:
+    """Encrypt every stored account number again with the newest
+    ``KPAY_FIELD_ENCRYPTION_KEY`` (the first): after this, older keys can be dropped.
+    Only the number's column is written. Returns how many were re-encrypted."""
+    done, last = 0, 0
+    rows = Payout.objects.exclude(account_number="").order_by("pk").only("pk", "account_number")
+    while chunk := list(rows.filter(pk__gt=last)[:batch]):
+        with transaction.atomic():
+            for payout in chunk:
+                Payout.objects.filter(pk=payout.pk).update(account_number=payout.account_number)
+        done += len(chunk)
+        last = chunk[-1].pk
+    return done

@@ -14,11 +14,13 @@ OWN, OTHER = "own", "other"
 
 # question -> roles that may (merchant questions: own merchant only for merchant staff)
 EXPECTED = {
-    "may_issue_refund": {roles.SUPPORT, roles.RISK, "superuser"},
+    # Risk staff refund only by rejecting a held order (riskcontrol.services.review_decide).
+    "may_issue_refund": {roles.SUPPORT, "superuser"},
     "may_approve_refund": {roles.SUPPORT, "superuser"},
-    "may_return_unapplied": {roles.SUPPORT, roles.RISK, "superuser"},
+    "may_return_unapplied": {roles.SUPPORT, "superuser"},
     "may_request_payout": {roles.MERCHANT},
     "may_decide_payouts": {roles.FINANCE, "superuser"},
+    "may_see_bank_accounts": {roles.FINANCE, "superuser"},
     "may_view_finance": {roles.SUPPORT, roles.FINANCE, roles.RISK, roles.MERCHANT, "superuser"},
     "may_reconcile": {roles.FINANCE, "superuser"},
     "may_resolve_differences": {roles.FINANCE, "superuser"},

@@ -103,7 +103,15 @@ def _secret_key() -> str:
 
 @pytest.mark.timeout(240)
 def test_a_production_run_imports_no_devtools_module(tmp_path):
-    seen = _run(tmp_path, KPAY_ENV="production", SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com")
+    from cryptography.fernet import Fernet
+
+    seen = _run(
+        tmp_path,
+        KPAY_ENV="production",
+        SECRET_KEY=_secret_key(),
+        ALLOWED_HOSTS="example.com",
+        KPAY_FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+    )
 
     assert seen["devtools"] == []
     assert not any(name.startswith("devtools") for name in seen["installed"])

@@ -112,3 +112,29 @@ def test_20_concurrent_copies_of_a_refund_notification_apply_once(
     assert JournalEntry.objects.filter(refund=refund).count() == 2
     assert GatewayEvent.objects.filter(event_id="EV-refund-race").count() == 1
     assert Payment.objects.get(pk=payment.pk).refunded_amount == 9900
+
+
+def test_one_person_firing_refunds_at_once_completes_at_most_the_threshold_alone(
+    buy, learner, support, gateway_refunds, settings
+):
+    """Four eyes under a race: 8 refunds of ¥200 by one user at the same moment on a
+    ¥1,200 order, threshold ¥500: two go through on that signature, the rest wait."""
+    from tests.factories import CourseFactory
+
+    settings.KPAY_REFUND_APPROVAL_THRESHOLD = 50_000
+    order, _payment = buy(learner, CourseFactory(price=120_000))
+    gateway_refunds.answer = RefundState.SUCCEEDED
+
+    results = race(
+        8,
+        lambda: attempt(lambda: refund_issue(actor=support, order_id=order.pk, amount=20_000, reason="race")),
+    )
+
+    made = [r for r in results if isinstance(r, Refund)]
+    assert len(made) == 6  # 6 × 200 = 1,200: the whole order
+    assert [r for r in results if not isinstance(r, Refund)] == ["refund_exceeds_paid"] * 2
+    alone = Refund.objects.filter(first_approved_by=None, approved_by=support)
+    assert alone.count() == 2 and sum(r.amount for r in alone) <= 50_000
+    assert len(gateway_refunds.requests) == 2
+    waiting = Refund.objects.filter(status=Refund.Status.REQUESTED, first_approved_by=support)
+    assert waiting.count() == 4

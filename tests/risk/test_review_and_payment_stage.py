@@ -233,3 +233,77 @@ def test_a_decision_on_an_unknown_order_is_refused(db, risk_staff):
 
     with pytest.raises(ValidationError):
         review_decide(order_id=123456, actor=risk_staff, verdict="approve", note="checked")
+
+
+# -- risk staff refund only by rejecting a held order ------------------------------------
+def test_risk_staff_cannot_issue_a_refund_from_the_service_or_the_admin(
+    learner, course, sandbox, risk_staff, client
+):
+    from payments.exceptions import RefundNotAllowed
+    from payments.services import refund_issue
+
+    order, _payment = paid(learner, course, sandbox)  # delivered, not held
+    with pytest.raises(RefundNotAllowed):
+        refund_issue(actor=risk_staff, order_id=order.pk, reason="just because")
+    client.force_login(risk_staff)
+    assert client.get(f"/admin/payments/refund/issue/{order.pk}/").status_code == 403
+    response = client.post(f"/admin/payments/refund/issue/{order.pk}/", {"amount": "99.00", "reason": "x"})
+    assert response.status_code == 403
+    assert not Refund.objects.exists()
+
+
+def test_the_risk_review_refund_path_refunds_held_orders_only(learner, course, sandbox, risk_staff):
+    from payments.exceptions import OrderNotRefundable
+    from payments.services import refund_issue_for_risk_review
+
+    order, _payment = paid(learner, course, sandbox)  # delivered: not risk's to refund
+    with pytest.raises(OrderNotRefundable):
+        refund_issue_for_risk_review(actor=risk_staff, order_id=order.pk, reason="no")
+    assert not Refund.objects.exists()
+
+
+def test_only_risk_staff_decide_held_orders(learner, course, sandbox, admin_user):
+    from riskcontrol.exceptions import ReviewNotAllowed
+    from riskcontrol.services import review_decide
+
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, _payment = paid(learner, course, sandbox)
+    support = UserFactory(username="helpdesk2", is_staff=True)
+    support.groups.add(Group.objects.get(name="support"))
+    with pytest.raises(ReviewNotAllowed):
+        review_decide(order_id=order.pk, actor=support, verdict="reject", note="looks odd")
+    with pytest.raises(ReviewNotAllowed):
+        review_decide(order_id=order.pk, actor=learner, verdict="approve", note="fine")
+    assert not ReviewDecision.objects.exists() and not Refund.objects.exists()
+
+
+def test_rejecting_refunds_at_once_whatever_the_amount_recording_who(
+    learner, course, sandbox, admin_user, risk_staff, settings
+):
+    """Above the four-eyes threshold too: the whole payment goes back to its payer, the
+    order never delivered; the risk user is the refund's requester and approver."""
+    from riskcontrol.services import review_decide
+
+    settings.KPAY_REFUND_APPROVAL_THRESHOLD = 1000  # ¥10, below the ¥99 order
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, payment = paid(learner, course, sandbox)
+    review_decide(order_id=order.pk, actor=risk_staff, verdict="reject", note="stolen card pattern")
+
+    refund = Refund.objects.get(order=order)
+    assert refund.origin == Refund.Origin.RISK and refund.amount == payment.amount
+    assert refund.requested_by == risk_staff and refund.approved_by == risk_staff
+    assert refund.first_approved_by is None
+    assert refund.status in (Refund.Status.APPROVED, Refund.Status.PROCESSING)
+    assert [c.actor for c in refund.status_changes.all()] == [risk_staff, risk_staff]
+
+
+def test_an_unknown_verdict_is_refused(learner, course, sandbox, admin_user, risk_staff):
+    from django.core.exceptions import ValidationError
+
+    from riskcontrol.services import review_decide
+
+    rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
+    order, _payment = paid(learner, course, sandbox)
+    with pytest.raises(ValidationError):
+        review_decide(order_id=order.pk, actor=risk_staff, verdict="refund-it", note="x")
+    assert not Refund.objects.exists() and not ReviewDecision.objects.exists()

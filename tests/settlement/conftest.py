@@ -7,7 +7,7 @@ from courses import roles
 from payments.gateways.base import RefundState
 from payments.models import Refund
 from payments.services import refund_issue
-from settlement.services import order_settle
+from settlement.services import order_settle, payout_request
 from tests.factories import CourseFactory, MerchantStaffFactory, UserFactory
 from tests.refunds.conftest import _english, buy, gateway_refunds, paid, staff, support  # noqa: F401
 
@@ -102,3 +102,35 @@ def settled_orders(buy, course, no_refund_window, settle):  # noqa: F811
         return orders
 
     return make
+
+
+@pytest.fixture
+def names(merchant, merchant2):
+    merchant.name, merchant2.name = "Studio One", "Rival Two"
+    merchant.save(update_fields=["name"])
+    merchant2.name = "Rival Two"
+    merchant2.save(update_fields=["name"])
+
+
+@pytest.fixture
+def books(
+    names, settled_orders, course2, refund, merchant, merchant2, merchant_user, merchant2_user, settings
+):
+    """Merchant 1: two orders settled (178.20 available), one refunded after settlement
+    (89.10), then a 50.00 payout requested (39.10 left). Merchant 2: an order of 49.00
+    settled, all of it withdrawn, then refunded: 44.10 in debt. Returns merchant 1's payout."""
+    settings.KPAY_PAYOUT_MIN = 100
+    _one, two = settled_orders(2)
+    refund(two)
+    payout = payout_request(
+        merchant=merchant,
+        amount=5000,
+        by=merchant_user,
+        account_name="Studio One Ltd",
+        bank_name="ICBC",
+        account_number="6222020000001234",
+    )
+    (theirs,) = settled_orders(1, on=course2)
+    payout_request(merchant=merchant2, amount=4410, by=merchant2_user)
+    refund(theirs)
+    return payout

@@ -51,38 +51,6 @@ def csv_rows(response):
 
 
 @pytest.fixture
-def names(merchant, merchant2):
-    merchant.name, merchant2.name = "Studio One", "Rival Two"
-    merchant.save(update_fields=["name"])
-    merchant2.name = "Rival Two"
-    merchant2.save(update_fields=["name"])
-
-
-@pytest.fixture
-def books(
-    names, settled_orders, course2, refund, merchant, merchant2, merchant_user, merchant2_user, settings
-):
-    """Merchant 1: two orders settled (178.20 available), one refunded after settlement
-    (89.10), then a 50.00 payout requested (39.10 left). Merchant 2: an order of 49.00
-    settled, all of it withdrawn, then refunded: 44.10 in debt. Returns merchant 1's payout."""
-    settings.KPAY_PAYOUT_MIN = 100
-    _one, two = settled_orders(2)
-    refund(two)
-    payout = payout_request(
-        merchant=merchant,
-        amount=5000,
-        by=merchant_user,
-        account_name="Studio One Ltd",
-        bank_name="ICBC",
-        account_number="6222020000001234",
-    )
-    (theirs,) = settled_orders(1, on=course2)
-    payout_request(merchant=merchant2, amount=4410, by=merchant2_user)
-    refund(theirs)
-    return payout
-
-
-@pytest.fixture
 def stated(books):
     """``books``, and statements of a period around today (nothing is posted after)."""
     today = timezone.localdate()
@@ -261,7 +229,7 @@ def test_platform_staff_cannot_request_and_other_merchants_see_nothing(
     assert [row[2] for row in rows[1:]] == ["Rival Two"]
 
 
-def test_finance_approves_and_pays_from_the_queue(client, books, finance):
+def test_finance_approves_and_pays_from_the_queue(client, books, finance, finance2):
     as_user(client, finance)
     queue = client.get(PAYOUTS, {"status__exact": "requested"})
     assert books.payout_no in queue.text and decide_url(books, "approve") in queue.text
@@ -270,6 +238,16 @@ def test_finance_approves_and_pays_from_the_queue(client, books, finance):
     books.refresh_from_db()
     assert books.status == Payout.Status.APPROVED and books.decided_by == finance
 
+    # The approver is not offered "Mark paid", and is refused it with a clear message.
+    page = client.get(change_url(books))
+    assert decide_url(books, "pay") not in page.text and decide_url(books, "approve") not in page.text
+    assert decide_url(books, "pay") not in client.get(PAYOUTS).text
+    own = client.post(decide_url(books, "pay"), {"reference": "ICBC-778899", "note": ""})
+    assert own.status_code == 200 and "a different finance user must mark it paid" in own.text
+    books.refresh_from_db()
+    assert books.status == Payout.Status.APPROVED
+
+    as_user(client, finance2)
     page = client.get(change_url(books))
     assert decide_url(books, "pay") in page.text and decide_url(books, "approve") not in page.text
     missing = client.post(decide_url(books, "pay"), {"reference": "", "note": ""})
@@ -278,6 +256,7 @@ def test_finance_approves_and_pays_from_the_queue(client, books, finance):
     assert paid.status_code == 302
     books.refresh_from_db()
     assert books.status == Payout.Status.PAID and books.transfer_reference == "ICBC-778899"
+    assert (books.approved_by, books.paid_by) == (finance, finance2)
 
     rows = csv_rows(client.get(reverse("admin:settlement_payout_export_csv"), {"status__exact": "paid"}))
     assert len(rows) == 2  # the filter applies to the export

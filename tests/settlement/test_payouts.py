@@ -1,6 +1,7 @@
 """Payouts (提现) through the services: limits, balance, decisions and the journal."""
 
 import pytest
+from django.utils import translation
 
 from payments import ledger
 from payments.ledger import checks as ledger_check
@@ -13,6 +14,7 @@ from settlement.exceptions import (
     PayoutAboveMaximum,
     PayoutBelowMinimum,
     PayoutNotAllowed,
+    PayoutSecondUserRequired,
     PayoutStateConflict,
     TransferReferenceRequired,
     TransferReferenceUsed,
@@ -93,17 +95,18 @@ def test_only_the_merchants_own_staff_may_request(funded, merchant2_user, financ
     assert not Payout.objects.exists()
 
 
-def test_approve_then_pay_moves_the_money_to_paid_out(funded, merchant_user, finance):
+def test_approve_then_pay_moves_the_money_to_paid_out(funded, merchant_user, finance, finance2):
     payout = payout_request(merchant=funded, amount=10_000, by=merchant_user)
     payout_approve(payout_id=payout.pk, by=finance, note="ok")
     with pytest.raises(TransferReferenceRequired):
-        payout_mark_paid(payout_id=payout.pk, by=finance, reference="  ")
+        payout_mark_paid(payout_id=payout.pk, by=finance2, reference="  ")
 
-    payout = payout_mark_paid(payout_id=payout.pk, by=finance, reference="ICBC-20250101-77")
+    payout = payout_mark_paid(payout_id=payout.pk, by=finance2, reference="ICBC-20250101-77")
 
     payout.refresh_from_db()
     assert payout.status == Payout.Status.PAID and payout.transfer_reference == "ICBC-20250101-77"
     assert payout.decided_by == finance and payout.paid_at is not None
+    assert (payout.approved_by, payout.paid_by) == (finance, finance2)
     assert balances(funded) == {
         "pending": 0,
         "available": 3 * SHARE - 10_000,
@@ -146,14 +149,14 @@ def test_a_failed_transfer_returns_the_money_and_cannot_be_paid(funded, merchant
     assert balances(funded)["available"] == 3 * SHARE
 
 
-def test_a_transfer_reference_is_recorded_once(funded, merchant_user, finance):
+def test_a_transfer_reference_is_recorded_once(funded, merchant_user, finance, finance2):
     one = payout_request(merchant=funded, amount=10_000, by=merchant_user)
     two = payout_request(merchant=funded, amount=10_000, by=merchant_user)
     for payout in (one, two):
         payout_approve(payout_id=payout.pk, by=finance)
-    payout_mark_paid(payout_id=one.pk, by=finance, reference="BANK-1")
+    payout_mark_paid(payout_id=one.pk, by=finance2, reference="BANK-1")
     with pytest.raises(TransferReferenceUsed):
-        payout_mark_paid(payout_id=two.pk, by=finance, reference="BANK-1")
+        payout_mark_paid(payout_id=two.pk, by=finance2, reference="BANK-1")
     two.refresh_from_db()
     assert two.status == Payout.Status.APPROVED and balances(funded)["paid_out"] == 10_000
 
@@ -179,3 +182,33 @@ def test_the_check_catches_a_payout_that_disagrees_with_the_journal(funded, merc
         assert any(b.startswith("payouts_match_journal:") for b in ledger_check.run())
     finally:
         Payout.objects.filter(pk=payout.pk).update(status=Payout.Status.REQUESTED, decision_note="")
+
+
+# -- two finance users: one approves, another marks paid ---------------------------------
+def test_the_approver_cannot_mark_the_payout_paid(funded, merchant_user, finance, finance2, admin_user):
+    payout = payout_request(merchant=funded, amount=10_000, by=merchant_user)
+    payout_approve(payout_id=payout.pk, by=finance)
+    with pytest.raises(PayoutSecondUserRequired) as refused, translation.override("en"):
+        payout_mark_paid(payout_id=payout.pk, by=finance, reference="BANK-9")
+    with translation.override("en"):
+        assert "different finance user" in str(refused.value.message)
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.APPROVED and payout.paid_by is None
+    assert balances(funded)["paid_out"] == 0
+    # A superuser who approved is no exception.
+    other = payout_request(merchant=funded, amount=10_000, by=merchant_user)
+    payout_approve(payout_id=other.pk, by=admin_user)
+    with pytest.raises(PayoutSecondUserRequired):
+        payout_mark_paid(payout_id=other.pk, by=admin_user, reference="BANK-10")
+    payout_mark_paid(payout_id=payout.pk, by=finance2, reference="BANK-9")
+    payout_mark_paid(payout_id=other.pk, by=finance, reference="BANK-10")
+    assert balances(funded)["paid_out"] == 20_000
+
+
+def test_the_database_refuses_the_approver_as_payer(funded, merchant_user, finance):
+    from django.db import IntegrityError, transaction
+
+    payout = payout_request(merchant=funded, amount=10_000, by=merchant_user)
+    payout_approve(payout_id=payout.pk, by=finance)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payout.objects.filter(pk=payout.pk).update(paid_by=finance)

@@ -34,7 +34,9 @@ def low_minimum(settings):
 
 
 @pytest.fixture
-def crafted(buy, course, course2, settle, refund, finance, merchant_user, no_refund_window, low_minimum):
+def crafted(
+    buy, course, course2, settle, refund, finance, finance2, merchant_user, no_refund_window, low_minimum
+):
     """Four orders of merchant 1 (99.00 each, 10 % commission) and one of merchant 2:
 
     1. settled, then a gateway fee of 0.54 (charged back to available);
@@ -56,7 +58,7 @@ def crafted(buy, course, course2, settle, refund, finance, merchant_user, no_ref
     payout_reject(payout_id=rejected.pk, by=finance, note="wrong account")
     paid = payout_request(merchant=course.merchant, amount=3000, by=merchant_user)
     payout_approve(payout_id=paid.pk, by=finance)
-    payout_mark_paid(payout_id=paid.pk, by=finance, reference="BANK-0001")
+    payout_mark_paid(payout_id=paid.pk, by=finance2, reference="BANK-0001")  # a second finance user
     buy(UserFactory(), course2)
     return course.merchant, course2.merchant
 
