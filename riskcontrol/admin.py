@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyInline, pretty_json
 from courses import permissions
-from orders.models import Order
 
 from . import selectors
 from .backtest import backtest
@@ -130,7 +129,7 @@ class ReviewForm(forms.ModelForm):
 
     def clean(self):
         order = self.instance
-        if order.status != Order.Status.PAID or ReviewDecision.objects.filter(order_id=order.pk).exists():
+        if not selectors.order_awaits_review(order):
             raise forms.ValidationError(_("This order is not waiting for a review any more."))
         return super().clean()
 

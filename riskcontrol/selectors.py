@@ -6,6 +6,8 @@ from django.db.models import Prefetch, QuerySet
 from orders.models import Order
 from payments.models import Payment, Refund
 
+from .models import ReviewDecision
+
 HISTORY_ROWS = 20
 
 
@@ -17,6 +19,12 @@ def review_queue(orders: QuerySet[Order]) -> QuerySet[Order]:
             "payments", Payment.objects.filter(status=Payment.Status.SUCCEEDED), to_attr="succeeded_payments"
         )
     )
+
+
+def order_awaits_review(order: Order) -> bool:
+    """Whether ``order`` is paid and held with no decision yet: the one rule for the review
+    page's form and the decision service."""
+    return order.status == Order.Status.PAID and not ReviewDecision.objects.filter(order_id=order.pk).exists()
 
 
 def learner_history(*, learner_id: int, limit: int = HISTORY_ROWS) -> list[tuple]:

@@ -12,6 +12,7 @@ from orders.services import order_deliver
 from payments.locks import payment_lock_for_refund
 from payments.services import refund_issue_for_risk_review
 
+from . import selectors
 from .exceptions import ReviewNotAllowed
 from .models import ReviewDecision, Rule, RuleChange
 
@@ -69,7 +70,7 @@ def review_decide(*, order_id: int, actor, verdict: str, note: str) -> ReviewDec
         raise ValidationError(_("Say why: the note is kept with the decision."))
     with transaction.atomic():
         order = _held_order_lock(order_id=order_id)
-        if order is None or order.status != Order.Status.PAID or hasattr(order, "risk_review"):
+        if order is None or not selectors.order_awaits_review(order):
             raise ValidationError(_("This order is not waiting for a review."))
         decision = ReviewDecision.objects.create(order=order, verdict=verdict, actor=actor, note=note[:255])
         if verdict == ReviewDecision.Verdict.APPROVE:
