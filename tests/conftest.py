@@ -1,7 +1,9 @@
 import copy
 import os
+import secrets
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 
 from tests.factories import CourseFactory, LessonFactory, UserFactory
@@ -52,6 +54,18 @@ def _ledger_consistent_after_test(request):
     yield
     if uses_db:
         assert_ledger_consistent()
+
+
+@pytest.fixture
+def staff(db):
+    """A platform staff user in a role group (the groups come from post_migrate)."""
+
+    def make(role, username=None):
+        user = UserFactory(username=username or f"{role}-{secrets.token_hex(3)}", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ import secrets
 from datetime import date
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone, translation
 
 from courses import roles
@@ -37,16 +36,6 @@ def today() -> date:
     """The bill day of the crafted bills: today in Beijing, when the test's payments
     succeed (the gateways' day)."""
     return timezone.now().astimezone(BILL_TIMEZONE).date()
-
-
-@pytest.fixture
-def staff(db):
-    def make(role, username=None):
-        user = UserFactory(username=username or f"{role}-{secrets.token_hex(3)}", is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return make
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from courses import roles
@@ -12,7 +11,6 @@ from orders.services import order_checkout
 from payments.gateways.base import RefundState, RefundStatus
 from payments.gateways.sandbox import SandboxGateway
 from payments.services import payment_start
-from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -39,18 +37,6 @@ def buy(sandbox):
 def paid(buy, learner, course):
     """``(order, payment)``: ``course`` (99.00 yuan) bought by ``learner``."""
     return buy(learner, course)
-
-
-@pytest.fixture
-def staff(db):
-    """A platform staff user in a role group (the groups come from post_migrate)."""
-
-    def make(role, username=None):
-        user = UserFactory(username=username or f"{role}-{secrets.token_hex(3)}", is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return make
 
 
 @pytest.fixture
