@@ -244,6 +244,9 @@ KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
 # after it a retry takes the key over), and how long an answered key is replayed (0: forever).
 KPAY_IDEMPOTENCY_LEASE = _duration("KPAY_IDEMPOTENCY_LEASE", "60s")
 KPAY_IDEMPOTENCY_RETENTION = _duration("KPAY_IDEMPOTENCY_RETENTION", "24h")
+# Money no order took (a second payment of an already paid order, or one that arrived
+# after the order closed) goes back to the payer at once, refunded by kpay itself.
+KPAY_AUTO_RETURN_UNAPPLIED = env.bool("KPAY_AUTO_RETURN_UNAPPLIED", default=True)
 # Refunds above this many fen need a second, different staff member to approve.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
