@@ -14,11 +14,24 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, help_text="Empty while in progress")
     response_body = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    locked_until = models.DateTimeField(
+        null=True,
+        help_text="While in progress: the lease of the request holding the key. A retry after "
+        "it takes the key over (the holder crashed); the sweep deletes what nobody took over.",
+    )
 
     class Meta:
         db_table = "orders_idempotencyrecord"
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["locked_until"],
+                condition=models.Q(status_code__isnull=True),
+                name="idempotency_in_progress_idx",
+            ),
+            models.Index(fields=["created_at"], name="idempotency_created_idx"),
         ]
 
     def __str__(self):

@@ -6,7 +6,7 @@ tasks.** A service sends a task the way it would send a message, by its register
 there yet. Eager mode (the embedded default, the tests) runs it in-process, as ``delay`` does.
 """
 
-from celery import current_app
+from celery import current_app, shared_task
 from django.db import transaction
 
 
@@ -26,3 +26,12 @@ def _task(name: str):
     if name not in tasks:
         current_app.loader.import_default_modules()  # autodiscovery: every app's tasks.py
     return tasks[name]  # a KeyError here is a misspelt task name: a bug, not a runtime condition
+
+
+@shared_task(ignore_result=True)
+def sweep_idempotency_records() -> int:
+    """Periodic: delete Idempotency-Keys left in progress past their lease (a crashed
+    request) and answered ones older than ``KPAY_IDEMPOTENCY_RETENTION``."""
+    from core.api.idempotency import idempotency_records_sweep  # lazy: this module is imported by services
+
+    return idempotency_records_sweep()

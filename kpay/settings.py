@@ -289,6 +289,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-sync-pending": {"task": "payments.tasks.sync_pending_payments", "schedule": 60.0},
     "payments-sync-refunds": {"task": "payments.tasks.sync_refunds", "schedule": 300.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
+    "core-sweep-idempotency-records": {"task": "core.tasks.sweep_idempotency_records", "schedule": 300.0},
     "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
     # Yesterday's statements (and any missed in the last week), once the day is over.
     "settlement-generate-statements": {"task": "settlement.tasks.generate_statements", "schedule": 3600.0},
@@ -325,6 +326,13 @@ SPECTACULAR_SETTINGS = {
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
+# Idempotency-Key: how long a request holds its key (longer than any request may run;
+# after it a retry takes the key over), and how long an answered key is replayed (0: forever).
+KPAY_IDEMPOTENCY_LEASE = _duration("KPAY_IDEMPOTENCY_LEASE", "60s")
+KPAY_IDEMPOTENCY_RETENTION = _duration("KPAY_IDEMPOTENCY_RETENTION", "24h")
+# Money no order took (a second payment of an already paid order, or one that arrived
+# after the order closed) goes back to the payer at once, refunded by kpay itself.
+KPAY_AUTO_RETURN_UNAPPLIED = env.bool("KPAY_AUTO_RETURN_UNAPPLIED", default=True)
 # Four eyes: what one staff member may sign alone of one order's refunds, all together
 # (in flight included), in fen; beyond it a second, different staff member approves.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,8 +19,27 @@ class OrderLineOutput(serializers.Serializer):
     amount = serializers.IntegerField()
 
 
+# payments.Refund.Origin.UNAPPLIED: orders sits below payments and reads its refunds by
+# their reverse relation only.
+RETURNED_PAYMENT_ORIGIN = "unapplied"
+
+
+class ReturnedPaymentOutput(serializers.Serializer):
+    """A second payment for the order (another channel's cashier took the money too, or
+    it arrived after the order closed) that kpay is giving back, or gave back."""
+
+    refund_no = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.SerializerMethodField(help_text="returning, returned or failed (staff retry it)")
+
+    def get_status(self, refund) -> str:
+        return {"succeeded": "returned", "failed": "failed"}.get(refund.status, "returning")
+
+
 class OrderOutput(serializers.ModelSerializer):
     lines = OrderLineOutput(source="line_items", many=True, read_only=True)
+    returned_payments = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -36,7 +55,13 @@ class OrderOutput(serializers.ModelSerializer):
             "paid_at",
             "fulfilled_at",
             "lines",
+            "returned_payments",
         ]
+
+    @extend_schema_field(ReturnedPaymentOutput(many=True))
+    def get_returned_payments(self, order) -> list:
+        returned = [refund for refund in order.refunds.all() if refund.origin == RETURNED_PAYMENT_ORIGIN]
+        return ReturnedPaymentOutput(returned, many=True).data
 
 
 class OrderListCreateApi(APIView):
@@ -47,7 +72,7 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):
-        queryset = selectors.order_list_for_learner(learner=request.user)
+        queryset = selectors.order_list_for_learner(learner=request.user).prefetch_related("refunds")
         paginator = generics.GenericAPIView.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)

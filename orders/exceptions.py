@@ -19,6 +19,16 @@ class CourseAlreadyOwned(OrderError):
     http_status = 409
 
 
+class CoursePaymentUnderReview(CourseAlreadyOwned):
+    """A paid order for the course is held for risk review: buying it again would
+    charge the learner twice for one course."""
+
+    code = "course_payment_under_review"
+    message = _(
+        "You have already paid for this course; access is granted as soon as the payment is reviewed."
+    )
+
+
 class OrderNotFound(OrderError):
     code = "order_not_found"
     message = _("No such order.")

@@ -51,6 +51,8 @@ class Order(FSMModelMixin, models.Model):
     # What a learner may ask a refund for, inside the refund window: not completed
     # (settled with the merchant) orders.
     LEARNER_REFUNDABLE_STATUSES = (Status.PAID, Status.FULFILLED, Status.PARTIALLY_REFUNDED)
+    # Delivered orders that still give access (with ``fulfilled_at`` set).
+    ACCESS_STATUSES = (Status.FULFILLED, Status.COMPLETED, Status.PARTIALLY_REFUNDED)
 
     order_no = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")

@@ -1,5 +1,6 @@
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 
 from courses.models import Course
 from courses.selectors import active_enrollment_exists, course_list_published
@@ -12,11 +13,36 @@ def checkout_key_for(course_ids) -> str:
 
 
 def course_for_checkout(*, learner, slug: str) -> Course | None:
-    """The course on sale, and whether the learner owns it already, in one query."""
+    """The course on sale, whether the learner owns it already (``owned``) and whether
+    they paid for it in an order held for risk review (``held``), in one query."""
+    held = Order.objects.filter(
+        Q(status=Order.Status.PAID) | Q(status=Order.Status.PARTIALLY_REFUNDED, fulfilled_at__isnull=True),
+        learner_id=learner.pk,
+        checkout_key=Cast(OuterRef("pk"), output_field=CharField()),  # checkout_key_for([pk])
+    )
     return (
         course_list_published()
         .filter(slug=slug)
-        .annotate(owned=active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("pk")))
+        .annotate(
+            owned=active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("pk")),
+            held=Exists(held),
+        )
+        .first()
+    )
+
+
+def delivered_order_of_same_courses(*, order: Order) -> Order | None:
+    """Another delivered order of the learner for the same course(s) as ``order``, if
+    any (orders placed before a held order blocked buying again): access follows it."""
+    return (
+        Order.objects.filter(
+            learner_id=order.learner_id,
+            checkout_key=order.checkout_key,
+            status__in=Order.ACCESS_STATUSES,
+            fulfilled_at__isnull=False,
+        )
+        .exclude(pk=order.pk)
+        .order_by("-fulfilled_at", "-pk")
         .first()
     )
 

@@ -17,6 +17,7 @@ from .exceptions import (
     CheckoutRefused,
     CourseAlreadyOwned,
     CourseNotAvailable,
+    CoursePaymentUnderReview,
     OrderNotCancellable,
     OrderNotFound,
     OrderStateConflict,
@@ -47,6 +48,8 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
         raise CourseNotAvailable()
     if course.owned:
         raise CourseAlreadyOwned()
+    if course.held:
+        raise CoursePaymentUnderReview()
 
     context = CheckoutContext(
         learner_id=learner.pk,
@@ -179,9 +182,25 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
     order.save(update_fields=["status", "refunded_amount", "refunded_at"])
     change.save()
     if order.status == Order.Status.REFUNDED:
-        enrollment_revoke(
-            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
+        _access_follows_delivered_orders(order, at=at)
+
+
+def _access_follows_delivered_orders(order: Order, *, at) -> None:
+    """A fully refunded order's access goes, unless another delivered order of the
+    learner for the same course still pays for it: then the enrollment is tagged with
+    that order (and a later refund of *that* order is what takes access away)."""
+    other = selectors.delivered_order_of_same_courses(order=order)
+    if other is not None:
+        enrollment_grant(
+            learner_id=order.learner_id,
+            course_ids=other.course_ids,
+            order_no=other.order_no,
+            at=other.fulfilled_at,
         )
+        return
+    enrollment_revoke(
+        learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
+    )
 
 
 def order_complete(*, order: Order, at, reason: str = "refund window ended") -> None:

@@ -5,6 +5,8 @@ A payment is always locked together with its order (``FOR UPDATE OF`` both): the
 lock serialises everything that can pay or refund it.
 """
 
+from django.db.models import Exists, OuterRef
+
 from .exceptions import RefundNotFound
 from .models import Payment, Refund
 
@@ -12,9 +14,13 @@ from .models import Payment, Refund
 def payment_lock_by_number(*, payment_no: str, gateway: str) -> Payment | None:
     """Lock a payment and its order (the order's lock serialises everything that can
     pay it); the order's merchant comes along for the ledger."""
+    others_open = Payment.objects.filter(order=OuterRef("order_id"), status=Payment.Status.PENDING).exclude(
+        pk=OuterRef("pk")
+    )
     return (
         Payment.objects.select_related("order", "order__merchant")
         .select_for_update(of=("self", "order"))
+        .annotate(order_has_other_open=Exists(others_open))  # to close them once paid: no extra query
         .filter(payment_no=payment_no, gateway=gateway)
         .first()
     )

@@ -69,6 +69,12 @@ class Payment(FSMModelMixin, models.Model):
             models.UniqueConstraint(
                 fields=["order"], condition=Q(status="succeeded"), name="payment_one_success_per_order"
             ),
+            # Parallel "pay" requests converge on one attempt (payments.services.payment_start).
+            models.UniqueConstraint(
+                fields=["order", "channel"],
+                condition=Q(status="pending"),
+                name="payment_one_pending_per_channel",
+            ),
         ]
 
     def __str__(self):
@@ -133,6 +139,9 @@ class Refund(FSMModelMixin, models.Model):
         LEARNER = "learner", _("Requested by the learner")
         STAFF = "staff", _("Issued by staff")
         RISK = "risk", _("Returned by risk control")
+        # Money no order took (a second payment of a paid order, or one received after
+        # the order closed), returned by kpay itself (KPAY_AUTO_RETURN_UNAPPLIED).
+        UNAPPLIED = "unapplied", _("Returned automatically: a duplicate payment")
 
     refund_no = models.CharField(_("refund number"), max_length=32, unique=True, editable=False)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")

@@ -20,11 +20,17 @@ def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | N
     )
 
 
+def payment_pending_on_channel(*, order: Order, channel: str) -> Payment | None:
+    """The order's pending payment on ``channel`` (the database allows one)."""
+    return Payment.objects.filter(order=order, channel=channel, status=Payment.Status.PENDING).first()
+
+
 def payments_to_close(*, now) -> QuerySet[Payment]:
-    """Pending payments nobody can complete any more: past their deadline, or their
-    order was closed."""
+    """Pending payments nobody can or should complete any more: past their deadline,
+    their order was closed, or their order was paid by another attempt (a second
+    payment would charge the learner twice)."""
     return Payment.objects.filter(status=Payment.Status.PENDING).filter(
-        Q(expires_at__lte=now) | Q(order__status__in=Order.CLOSED_STATUSES)
+        Q(expires_at__lte=now) | Q(order__status__in=Order.CLOSED_STATUSES) | Q(order__paid_at__isnull=False)
     )
 
 

@@ -13,6 +13,12 @@ def close_order_payments(order_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def close_superseded_trade(payment_id: int) -> None:
+    """Close at its gateway the trade of a pay request that lost the race to another."""
+    services.payment_close_at_gateway(payment_id=payment_id)
+
+
+@shared_task(ignore_result=True)
 def sync_pending_payments() -> int:
     return services.payments_sync_pending()
 

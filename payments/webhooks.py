@@ -30,7 +30,11 @@ def gateway_webhook(request, alias: str):
     except GatewayNotConfigured:
         raise Http404("no such gateway") from None
     try:
-        notification = gateway.parse_notification(request.headers, request.body)
+        try:
+            notification = gateway.parse_notification(request.headers, request.body)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            # A backend that let a malformed body through: still the gateway's "rejected".
+            raise InvalidNotification(f"malformed notification: {type(exc).__name__}") from exc
     except InvalidNotification as exc:
         logger.warning(
             "webhook %s: rejected notification from %s: %s",

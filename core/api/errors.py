@@ -1,6 +1,6 @@
 """One error shape for every API 4xx/5xx: ``{"error": {"code", "message", "details"?}}``."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -19,6 +19,12 @@ def error_response(code: str, message, status_code: int, details=None) -> Respon
 def exception_handler(exc, context):
     if isinstance(exc, KpayError):
         return error_response(exc.code, exc.message, exc.http_status)
+    if isinstance(exc, RecursionError):
+        # JSON nested deeper than the parser can follow (``[[[[…]]]]`` 100,000 deep): any
+        # body DRF parses lands here, the unauthenticated token endpoint's too.
+        return error_response("parse_error", "The request body is nested too deeply.", 400)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response("request_too_large", "The request body is too large.", 413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

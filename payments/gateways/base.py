@@ -17,7 +17,7 @@ from typing import BinaryIO
 import httpx
 from django.utils.translation import gettext_lazy as _
 
-from payments.exceptions import PaymentError
+from payments.exceptions import InvalidNotification, PaymentError
 
 from . import http
 
@@ -127,6 +127,72 @@ class Notification:
     # Whose account the gateway says this is: compared with the gateway's configuration.
     merchant_ids: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        """A verified body can still carry the wrong JSON types (a number for an event
+        type, a list for a resource): refuse them here, before anything is written, so
+        the gateway gets its "rejected" reply instead of a 500 and nothing is half-done."""
+        problem = _notification_type_problem(self)
+        if problem:
+            raise InvalidNotification(f"malformed notification: {problem}")
+
+
+_NOTIFICATION_TEXT_FIELDS = (
+    "event_id",
+    "event_type",
+    "trade_no",
+    "currency",
+    "gateway_txn_id",
+    "refund_no",
+    "payer_id",
+)
+
+
+def _notification_type_problem(notification: Notification) -> str:
+    for name in _NOTIFICATION_TEXT_FIELDS:
+        value = getattr(notification, name)
+        if not isinstance(value, str):
+            return f"{name} is not a string"
+    if not (notification.event_id and notification.trade_no):
+        return "event id or trade number missing"
+    if not isinstance(notification.kind, NotificationKind):
+        return "unknown kind"
+    states = TradeState if notification.kind == NotificationKind.PAYMENT else RefundState
+    if not isinstance(notification.state, states):
+        return "unknown state"
+    if isinstance(notification.amount, bool) or not isinstance(notification.amount, int):
+        return "amount is not an integer"
+    if not 0 <= notification.amount <= MAX_NOTIFIED_AMOUNT:
+        return "amount out of range"
+    if notification.occurred_at is not None and not isinstance(notification.occurred_at, datetime):
+        return "time is not a time"
+    if not isinstance(notification.merchant_ids, Mapping) or not all(
+        isinstance(value, str) for value in notification.merchant_ids.values()
+    ):
+        return "merchant ids are not strings"
+    if not isinstance(notification.payload, Mapping):
+        return "payload is not an object"
+    return ""
+
+
+# Above any amount a BigIntegerField holds comfortably and far above any real payment.
+MAX_NOTIFIED_AMOUNT = 10**15
+
+
+def require_json_types(data, spec: Mapping[str, type | tuple], *, where: str = "notification") -> None:
+    """Refuse (``InvalidNotification``) a decoded JSON object whose fields named in
+    ``spec`` are present with another type (``int`` excludes ``bool``). A missing field
+    is left to the caller (it knows which are required)."""
+    if not isinstance(data, Mapping):
+        raise InvalidNotification(f"malformed {where}: not an object")
+    for name, expected in spec.items():
+        if name not in data or data[name] is None:
+            continue
+        value = data[name]
+        if isinstance(value, bool) and expected in (int, (int,)):
+            raise InvalidNotification(f"malformed {where}: {name} is not a number")
+        if not isinstance(value, expected):
+            raise InvalidNotification(f"malformed {where}: {name} has the wrong type")
 
 
 # -- bills ------------------------------------------------------------------------------

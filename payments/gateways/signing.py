@@ -47,5 +47,14 @@ def load_public_key(path: str | Path) -> RSAPublicKey:
     return key
 
 
+def unix_timestamp(text: str) -> int | None:
+    """A signature header's Unix timestamp in seconds, or None when it is not one: ASCII
+    digits only (``str.isdigit`` admits "²" and other scripts' digits) and at most 12 of
+    them (a 5,000-digit header would otherwise reach ``int`` and its digit limit)."""
+    if not (isinstance(text, str) and 0 < len(text) <= 12 and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def new_nonce() -> str:
     return secrets.token_hex(16)

@@ -14,6 +14,7 @@ from .notifications import payment_notification_handle
 from .payments import (
     order_payments_close,
     payment_close,
+    payment_close_at_gateway,
     payment_start,
     payment_sync,
     payment_sync_if_due,
@@ -38,6 +39,7 @@ __all__ = [
     "merchant_ids_mismatch",
     "order_payments_close",
     "payment_close",
+    "payment_close_at_gateway",
     "payment_flag",
     "payment_notification_handle",
     "payment_start",

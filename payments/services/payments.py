@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.db import statement_guard
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
+from core.tasks import enqueue_on_commit
 from core.transitions import apply_transition
 from orders.exceptions import OrderNotFound
 from orders.models import Order
@@ -25,9 +27,12 @@ from ..gateways.base import PaymentRequest, TradeState
 from ..models import GatewayEvent, Payment, PaymentStatusChange
 from .flags import payment_flag_change, payment_flag_if_mismatch
 from .refunds import refund_issue_for_risk
+from .unapplied import refund_unapplied_by_system
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TRADE_TASK = "payments.tasks.close_superseded_trade"
+CLOSE_ORDER_PAYMENTS_TASK = "payments.tasks.close_order_payments"
 POLL_AFTER = timedelta(minutes=2)  # a pending payment older than this is asked about
 BATCH = 200  # payments handled per periodic run
 
@@ -43,6 +48,14 @@ def payment_start(
 
     The gateway is asked first and the payment saved after: a crash in between leaves
     only a trade at the gateway whose code nobody received, which expires unpaid.
+
+    Parallel requests converge on one attempt, optimistically (as checkout does): the
+    common path is one query and one INSERT, and the database's "one pending payment per
+    order and channel" (``payment_one_pending_per_channel``) refuses every INSERT but
+    the first. A request that loses the race hands back the winner's payment and keeps
+    its own trade as a *closed* payment, closed at the gateway after commit: nobody
+    received its code, and should money ever arrive on it anyway it is a known trade,
+    kept as unapplied and returned, never lost.
     """
     now = timezone.now()
     gateway = gateway_for_channel(channel)
@@ -69,7 +82,7 @@ def payment_start(
             payer_id=payer_id,
         )
     )
-    return Payment.objects.create(
+    payment = Payment(
         payment_no=payment_no,
         order=order,
         channel=channel,
@@ -79,6 +92,69 @@ def payment_start(
         action=action.as_json(),
         expires_at=order.expires_at,
     )
+    for _attempt in range(2):
+        try:
+            with statement_guard():
+                payment.save(force_insert=True)
+            return payment
+        except IntegrityError:
+            winner = selectors.payment_pending_on_channel(order=order, channel=channel)
+            if winner is None:
+                continue  # the other attempt ended meanwhile: try again
+            if winner.expires_at > timezone.now():
+                _keep_superseded(payment, winner=winner)
+                return winner
+            _close_expired(winner)  # past its deadline, not swept yet: make way for this one
+    _keep_superseded(payment, winner=None)
+    raise OrderNotPayable()
+
+
+def _keep_superseded(payment: Payment, *, winner: Payment | None) -> None:
+    """Record a trade created at the gateway by a request that lost the race to
+    ``winner`` as a closed payment, and close it at the gateway after commit."""
+    now = timezone.now()
+    reason = f"superseded by {winner.payment_no}" if winner else "another attempt is under way"
+    with transaction.atomic():
+        kept = {f.attname: getattr(payment, f.attname) for f in Payment._meta.concrete_fields}
+        kept.update(id=None, status=Payment.Status.CLOSED, closed_at=now)
+        closed = Payment(**kept)
+        closed.save(force_insert=True)
+        PaymentStatusChange.objects.create(
+            payment=closed,
+            from_status=Payment.Status.PENDING,
+            to_status=Payment.Status.CLOSED,
+            transition="close",
+            reason=reason,
+            created_at=now,
+        )
+        enqueue_on_commit(CLOSE_TRADE_TASK, payment_id=closed.pk)
+
+
+def _close_expired(payment: Payment) -> None:
+    """Close a pending payment past its deadline here at once and at its gateway after
+    commit (a closed payment that turns out paid is still captured: nothing is lost)."""
+    with transaction.atomic():
+        locked = locks.payment_lock(pk=payment.pk)
+        if payment_transition(locked, "close", reason="payment deadline passed", at=timezone.now()):
+            enqueue_on_commit(CLOSE_TRADE_TASK, payment_id=locked.pk)
+
+
+def payment_close_at_gateway(*, payment_id: int) -> None:
+    """Close at its gateway the trade of a payment kpay already closed (a race's loser,
+    or one past its deadline).
+    If the gateway says it was paid after all, the payment is synced (the money kept as
+    unapplied and returned). A gateway that does not answer leaves the trade to expire
+    at the order's deadline, as the gateway was told when it was created."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.status != Payment.Status.CLOSED:
+        return
+    gateway = get_gateway(payment.gateway)
+    try:
+        gateway.close_payment(payment.payment_no)
+    except TradeAlreadyPaid:
+        payment_sync(payment=payment)
+    except GatewayUnavailable:
+        logger.info("payment %s: gateway unavailable; its trade expires at the deadline", payment.payment_no)
 
 
 def _assess_payer(payment: Payment, order: Order, *, payer_id: str):
@@ -126,11 +202,17 @@ def payment_capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, rea
             deliver=not held,
         )
         ledger.post_payment_received(payment=payment, order=order, merchant=order.merchant, at=at)
+        if getattr(payment, "order_has_other_open", True):
+            # Other attempts still open (another channel's cashier): close them after
+            # commit, so they cannot take the learner's money a second time. The close
+            # sweep retries any the gateway does not close now.
+            enqueue_on_commit(CLOSE_ORDER_PAYMENTS_TASK, order_id=order.pk)
         if risk.blocked:
             refund_issue_for_risk(order_id=order.pk, reason="blocked by risk control when paid")
         return GatewayEvent.Outcome.PROCESSED
 
     why = "order already paid" if order.is_paid else f"order {order.status}"
+    auto_return = settings.KPAY_AUTO_RETURN_UNAPPLIED
     change = apply_transition(
         payment,
         "mark_unapplied",
@@ -139,13 +221,19 @@ def payment_capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, rea
         at=at,
         gateway_txn_id=gateway_txn_id,
         payer_id=payer_id,
-        flag=f"received after {why}: refund it",
+        flag=f"received after {why}: refund it" + (" (returned automatically)" if auto_return else ""),
     )
     payment.save(update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "flag"])
     PaymentStatusChange.objects.bulk_create([change, payment_flag_change(payment, at=at)])
     ledger.post_payment_unapplied(payment=payment, order=order, at=at)
+    if auto_return:
+        refund_unapplied_by_system(payment, reason=f"returned automatically: received after {why}", at=at)
     logger.warning(
-        "payment %s for %s received after %s: flagged for refund", payment.payment_no, order.order_no, why
+        "payment %s for %s received after %s: %s",
+        payment.payment_no,
+        order.order_no,
+        why,
+        "returning it" if auto_return else "flagged for refund",
     )
     return GatewayEvent.Outcome.UNAPPLIED
 
@@ -225,7 +313,9 @@ def payments_close_stale(*, now=None) -> int:
     closed = 0
     for payment in list(selectors.payments_to_close(now=now).order_by("pk")[:BATCH]):
         try:
-            result = payment_close(payment=payment, reason="order closed or payment deadline passed")
+            result = payment_close(
+                payment=payment, reason="order closed or paid by another attempt, or payment deadline passed"
+            )
         except GatewayUnavailable:
             logger.info("payment %s: gateway unavailable, will retry close", payment.payment_no)
             continue

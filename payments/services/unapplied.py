@@ -3,12 +3,14 @@
 from django.db import transaction
 from django.utils import timezone
 
+from core.tasks import enqueue_on_commit
+from core.transitions import apply_transition
 from courses import permissions
 
 from .. import locks
 from ..exceptions import PaymentNotFound, PaymentNotUnapplied, RefundNotAllowed, UnappliedAlreadyReturned
 from ..models import Payment, Refund, RefundStatusChange
-from .refunds import refund_approve_step, refund_open, refund_reason_clean
+from .refunds import PROCESS_REFUND_TASK, refund_approve_step, refund_open, refund_reason_clean
 
 
 def unapplied_returnable(payment: Payment) -> bool:
@@ -51,4 +53,38 @@ def refund_unapplied(*, actor, payment_id: int, reason: str) -> Refund:
         RefundStatusChange.objects.bulk_create(
             [opened, refund_approve_step(refund, actor=actor, note=reason, at=now)]
         )
+    return refund
+
+
+def refund_unapplied_by_system(payment: Payment, *, reason: str, at) -> Refund:
+    """Return a payment that was just kept as unapplied (its order was already paid by
+    another attempt, or closed) to its payer, in full, at once, with the system as the
+    actor (``KPAY_AUTO_RETURN_UNAPPLIED``).
+
+    No four eyes: nobody chooses anything here. The money is the payer's, it goes back
+    whole to the account it came from, through the payment it came on, and the platform
+    never counted it as revenue (it sits in the unapplied receipts). It is the same
+    reasoning as risk control's returns (``refund_issue_for_risk``). The caller holds
+    the payment's lock; the refund goes to the gateway after commit, like any other."""
+    refund, opened = refund_open(
+        payment,
+        actor=None,
+        origin=Refund.Origin.UNAPPLIED,
+        amount=payment.amount,
+        reason=reason[:255],
+        at=at,
+        transition="issue",
+    )
+    approved = apply_transition(
+        refund,
+        "approve",
+        history_model=RefundStatusChange,
+        reason=reason[:255],
+        at=at,
+        by=None,
+        note=reason[:255],
+    )
+    refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
+    RefundStatusChange.objects.bulk_create([opened, approved])
+    enqueue_on_commit(PROCESS_REFUND_TASK, refund_id=refund.pk)
     return refund

@@ -464,6 +464,7 @@ def test_the_backend_accepts_a_notification_signed_by_the_sdk(db, settings):
 
     sdk = _sdk(settings, signer="alipay")  # playing Alipay: sign with the "Alipay" key
     fields = {"notify_id": "sdk-1", "notify_type": "trade_status_sync", "charset": "utf-8", "version": "1.0"}
+    fields["notify_time"] = protocol.alipay_timestamp()  # Alipay always sends it; kpay checks it
     fields |= notify_fields(SimpleNamespace(payment_no="P20261124SDK", amount=12345))
     body = sdk.sign_data(fields) + "&sign_type=RSA2"  # notify: sign_type is not signed
     notification = get_gateway("alipay").parse_notification({}, body.encode())

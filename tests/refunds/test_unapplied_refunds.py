@@ -30,6 +30,13 @@ pytestmark = pytest.mark.django_db
 CLEARING = ledger.gateway_clearing("sandbox")
 
 
+@pytest.fixture(autouse=True)
+def _returned_by_hand(settings):
+    """These tests are about staff returning an unapplied payment themselves: kpay's own
+    automatic return (on by default, tests/flows/test_double_charge.py) is off here."""
+    settings.KPAY_AUTO_RETURN_UNAPPLIED = False
+
+
 @pytest.fixture
 def paid_twice(learner, course, sandbox):
     """``(order, applied, unapplied)``: an order paid by two sandbox payments; the

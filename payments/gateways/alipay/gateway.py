@@ -11,6 +11,7 @@ from typing import BinaryIO
 from urllib.parse import urlencode
 
 import httpx
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.money import fen_to_yuan, yuan_to_fen
@@ -49,6 +50,7 @@ from .protocol import (
     UNAVAILABLE_CODE,
     alipay_timestamp,
     form_params,
+    notify_time_problem,
     parse_alipay_time,
     sign_request_params,
     verified_response,
@@ -309,6 +311,9 @@ class AlipayGateway(Gateway):
             self._alipay_public_key, params
         ):
             raise InvalidNotification("bad signature")
+        problem = notify_time_problem(params.get("notify_time", ""), now=timezone.now())
+        if problem:
+            raise InvalidNotification(problem)
         try:
             trade_status = params["trade_status"]
             if trade_status not in TRADE_STATES:
@@ -345,7 +350,7 @@ class AlipayGateway(Gateway):
                 occurred_at=parse_alipay_time(params.get("gmt_payment", "")),
                 **common,
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise InvalidNotification(f"malformed notification: {exc}") from exc
 
     def notification_reply(self, *, ok: bool, message: str = "") -> NotificationReply:

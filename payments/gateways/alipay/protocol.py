@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,29 @@ CHANNEL_METHODS = {
 
 def alipay_timestamp(at: datetime | None = None) -> str:
     return (at or timezone.now()).astimezone(SHANGHAI).strftime(TIMESTAMP_FORMAT)
+
+
+# Alipay re-sends an unacknowledged notification (same notify_id) for 24 h 22 min: eight
+# deliveries within 25 h, after 4m, 10m, 10m, 1h, 2h, 6h, 15h (some documents: 2m first,
+# and three quick re-sends before that). Its notify_time may be the first delivery's, so
+# every genuine retry is at most about 25 h older than notify_time; the window adds an
+# hour's margin for Alipay's own delays and our clock. A notification dated in the
+# future by more than the clock skew is no genuine one either.
+NOTIFY_MAX_AGE = timedelta(hours=26)
+NOTIFY_MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def notify_time_problem(value: str, *, now: datetime) -> str:
+    """Why a signed notification's ``notify_time`` (Beijing time) shows it is not a
+    delivery Alipay would still be making (a replay of an old one), or "" if it could be."""
+    sent = parse_alipay_time(value) if isinstance(value, str) else None
+    if sent is None:
+        return "notify_time missing or malformed"
+    if sent > now + NOTIFY_MAX_CLOCK_SKEW:
+        return "notify_time in the future"
+    if sent < now - NOTIFY_MAX_AGE:
+        return "notify_time older than Alipay's retry schedule"
+    return ""
 
 
 def parse_alipay_time(value: str) -> datetime | None:

@@ -33,6 +33,7 @@ from payments.gateways.base import (
     RefundStatus,
     TradeState,
     TradeStatus,
+    require_json_types,
 )
 from payments.gateways.http import authorization_header
 from payments.gateways.signing import load_private_key, load_public_key, new_nonce, sign_sha256_rsa
@@ -224,8 +225,28 @@ class SandboxGateway(Gateway):
             raise InvalidNotification(problem)
         try:
             event = json.loads(body)
+            require_json_types(event, {"id": str, "event_type": str, "resource": dict})
             resource = event["resource"]
             event_type = event["event_type"]
+            require_json_types(
+                resource,
+                {
+                    "out_trade_no": str,
+                    "out_refund_no": str,
+                    "transaction_id": str,
+                    "merchant_id": str,
+                    "trade_state": str,
+                    "status": str,
+                    "amount": dict,
+                    "payer": dict,
+                    "success_time": str,
+                },
+                where="resource",
+            )
+            require_json_types(
+                resource.get("amount") or {}, {"total": int, "refund": int, "currency": str}, where="amount"
+            )
+            require_json_types(resource.get("payer") or {}, {"id": str}, where="payer")
             if event_type.startswith("REFUND."):
                 return Notification(
                     event_id=event["id"],
@@ -255,7 +276,7 @@ class SandboxGateway(Gateway):
                 merchant_ids=trade.merchant_ids,
                 payload=event,
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidNotification(f"malformed notification: {exc}") from exc
 
     def notification_reply(self, *, ok: bool, message: str = "") -> NotificationReply:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from payments.gateways.signing import verify_sha256_rsa
+from payments.gateways.signing import unix_timestamp, verify_sha256_rsa
 
 AUTH_SCHEME = "SANDBOX-SHA256-RSA"
 MAX_CLOCK_SKEW = 300
@@ -58,9 +58,12 @@ def verify_signed_headers(public_key, headers: Mapping[str, str], body: bytes) -
     timestamp = headers.get("Sandbox-Timestamp", "")
     nonce = headers.get("Sandbox-Nonce", "")
     signature = headers.get("Sandbox-Signature", "")
-    if not (timestamp.isdigit() and nonce and signature):
+    seconds = unix_timestamp(timestamp)
+    if not (timestamp and nonce and signature):
         return "missing signature headers"
-    if abs(time.time() - int(timestamp)) >= MAX_CLOCK_SKEW:
+    if seconds is None:
+        return "malformed timestamp"
+    if abs(time.time() - seconds) >= MAX_CLOCK_SKEW:
         return "stale timestamp"
     if not verify_sha256_rsa(public_key, response_message(timestamp, nonce, body), signature):
         return "bad signature"

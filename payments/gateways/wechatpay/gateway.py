@@ -52,6 +52,7 @@ from payments.gateways.base import (
     RefundStatus,
     TradeState,
     TradeStatus,
+    require_json_types,
 )
 from payments.gateways.signing import load_private_key, load_public_key, sign_sha256_rsa
 
@@ -414,10 +415,33 @@ class WeChatPayGateway(Gateway):
             raise InvalidNotification(problem)
         try:
             event = json.loads(body)
-            event_type = str(event["event_type"])
+            require_json_types(event, {"id": str, "event_type": str, "resource": dict})
+            event_type = event["event_type"]
             if event.get("resource_type", "encrypt-resource") != "encrypt-resource":
                 raise ValueError("resource_type is not encrypt-resource")
             plain = json.loads(protocol.aead_decrypt(self._apiv3_key, event["resource"]))
+            require_json_types(
+                plain,
+                {
+                    "out_trade_no": str,
+                    "out_refund_no": str,
+                    "transaction_id": str,
+                    "mchid": str,
+                    "appid": str,
+                    "trade_state": str,
+                    "refund_status": str,
+                    "success_time": str,
+                    "amount": dict,
+                    "payer": dict,
+                },
+                where="resource",
+            )
+            require_json_types(
+                plain.get("amount") or {},
+                {"total": int, "refund": int, "payer_total": int, "currency": str},
+                where="amount",
+            )
+            require_json_types(plain.get("payer") or {}, {"openid": str}, where="payer")
             if event_type.startswith("REFUND."):
                 return self._refund_notification(event, event_type, plain)
             trade = trade_status_from(plain)
@@ -435,7 +459,7 @@ class WeChatPayGateway(Gateway):
                 merchant_ids=trade.merchant_ids,
                 payload={k: v for k, v in event.items() if k != "resource"} | {"resource": plain},
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidNotification(f"malformed notification: {exc}") from exc
 
     def _refund_notification(self, event: Mapping, event_type: str, plain: Mapping) -> Notification:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from payments.gateways.http import authorization_header
-from payments.gateways.signing import sign_sha256_rsa, verify_sha256_rsa
+from payments.gateways.signing import sign_sha256_rsa, unix_timestamp, verify_sha256_rsa
 
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 SIGNATURE_TYPE = AUTH_SCHEME
@@ -87,13 +87,16 @@ def verify_signed_headers(
     signature = headers.get("Wechatpay-Signature", "")
     serial = headers.get("Wechatpay-Serial", "")
     signature_type = headers.get("Wechatpay-Signature-Type", SIGNATURE_TYPE)
-    if not (timestamp.isdigit() and nonce and signature and serial):
+    seconds = unix_timestamp(timestamp)
+    if not (timestamp and nonce and signature and serial):
         return "missing signature headers"
+    if seconds is None:
+        return "malformed timestamp"
     if signature.startswith(PROBE_PREFIX):
         return "signature probe"
     if signature_type != SIGNATURE_TYPE:
         return f"unsupported signature type {signature_type[:40]!r}"
-    if abs((time.time() if now is None else now) - int(timestamp)) >= MAX_CLOCK_SKEW:
+    if abs((time.time() if now is None else now) - seconds) >= MAX_CLOCK_SKEW:
         return "stale timestamp"
     key = public_keys.get(serial)
     if key is None:
