@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from core.api.errors import error_response
 from core.api.throttling import ClientIpScopedRateThrottle
 
 from . import tokens
+from .authentication import TokenAuthentication
 
 
 class TokenRequestSerializer(serializers.Serializer):

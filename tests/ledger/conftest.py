@@ -1,1 +1,1 @@
-from tests.refunds.conftest import _english, buy, gateway_refunds, paid, staff, support  # noqa: F401
+from tests.refunds.conftest import _english, buy, gateway_refunds, paid, support  # noqa: F401

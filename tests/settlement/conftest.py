@@ -9,7 +9,7 @@ from payments.models import Refund
 from payments.services import refund_issue
 from settlement.services import order_settle, payout_request
 from tests.factories import CourseFactory, MerchantStaffFactory, UserFactory
-from tests.refunds.conftest import _english, buy, gateway_refunds, paid, staff, support  # noqa: F401
+from tests.refunds.conftest import _english, buy, gateway_refunds, paid, support
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def settle():
 
 
 @pytest.fixture
-def refund(support, gateway_refunds, django_capture_on_commit_callbacks):  # noqa: F811
+def refund(support, gateway_refunds, django_capture_on_commit_callbacks):
     """Refund ``amount`` (everything by default) of ``order``; the gateway says yes."""
 
     def refund(order, amount=None):
@@ -53,7 +53,7 @@ def merchant(course):
 
 
 @pytest.fixture
-def merchant_user(merchant, staff):  # noqa: F811
+def merchant_user(merchant, staff):
     from django.contrib.auth.models import Group
 
     user = MerchantStaffFactory(merchant=merchant, username="studio-one-staff")
@@ -81,17 +81,17 @@ def merchant2_user(merchant2):
 
 
 @pytest.fixture
-def finance(staff):  # noqa: F811
+def finance(staff):
     return staff(roles.FINANCE, "finance-fay")
 
 
 @pytest.fixture
-def finance2(staff):  # noqa: F811
+def finance2(staff):
     return staff(roles.FINANCE, "finance-gus")
 
 
 @pytest.fixture
-def settled_orders(buy, course, no_refund_window, settle):  # noqa: F811
+def settled_orders(buy, course, no_refund_window, settle):
     """``n`` orders of ``course`` (99.00 yuan: 89.10 to the merchant) paid and settled."""
 
     def make(n, on=None):
