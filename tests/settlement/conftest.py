@@ -9,7 +9,7 @@ from payments.models import Refund
 from payments.services import refund_issue
 from settlement.services import order_settle, payout_request
 from tests.factories import CourseFactory, MerchantStaffFactory, UserFactory
-from tests.refunds.conftest import _english, buy, gateway_refunds, paid, support
+from tests.refunds.conftest import _english, buy, gateway_refunds, paid, support  # noqa: F401
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def settle():
 
 
 @pytest.fixture
-def refund(support, gateway_refunds, django_capture_on_commit_callbacks):
+def refund(support, gateway_refunds, django_capture_on_commit_callbacks):  # noqa: F811
     """Refund ``amount`` (everything by default) of ``order``; the gateway says yes."""
 
     def refund(order, amount=None):
@@ -91,7 +91,7 @@ def finance2(staff):
 
 
 @pytest.fixture
-def settled_orders(buy, course, no_refund_window, settle):
+def settled_orders(buy, course, no_refund_window, settle):  # noqa: F811
     """``n`` orders of ``course`` (99.00 yuan: 89.10 to the merchant) paid and settled."""
 
     def make(n, on=None):
