@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "courses",
+    "promotions",
     "orders",
     "payments",
     "riskcontrol",
@@ -239,6 +240,8 @@ SPECTACULAR_SETTINGS = {
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
+# A fully refunded order gives its coupon back to the learner (while the coupon is still valid).
+KPAY_COUPON_RETURN_ON_FULL_REFUND = env.bool("KPAY_COUPON_RETURN_ON_FULL_REFUND", default=True)
 # Refunds above this many fen need a second, different staff member to approve.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)
 KPAY_COMMISSION_RATE = Decimal(env.str("KPAY_COMMISSION_RATE", default="0.10"))
