@@ -135,9 +135,9 @@ INSERT INTO {table} (coupon_id, wallet_coupon_id, learner_id, order_id, merchant
                      funded_by, reversed_amount, status, created_at)
 SELECT %(coupon)s, NULL, %(learner)s, %(order)s, %(merchant)s, %(amount)s, %(funded_by)s, 0,
        %(reserved)s, %(at)s
-WHERE (SELECT count(*) FROM {table} WHERE coupon_id = %(coupon)s AND status IN %(active)s) < %(quantity)s
+WHERE (SELECT count(*) FROM {table} WHERE coupon_id = %(coupon)s AND status = ANY(%(active)s)) < %(quantity)s
   AND (SELECT count(*) FROM {table}
-       WHERE coupon_id = %(coupon)s AND learner_id = %(learner)s AND status IN %(active)s) < %(limit)s
+       WHERE coupon_id = %(coupon)s AND learner_id = %(learner)s AND status = ANY(%(active)s)) < %(limit)s
 RETURNING id
 """
 
@@ -177,7 +177,7 @@ def redemption_record(*, pricing: Pricing, order, at) -> Redemption | None:
                 "funded_by": coupon.funded_by,
                 "reserved": Redemption.Status.RESERVED.value,
                 "at": at,
-                "active": tuple(s.value for s in Redemption.ACTIVE_STATUSES),
+                "active": [s.value for s in Redemption.ACTIVE_STATUSES],
                 "quantity": coupon.quantity,
                 "limit": coupon.per_learner_limit,
             },
