@@ -4,6 +4,7 @@ import pytest
 
 from orders.services import order_checkout
 from payments.services import payment_start
+from tests.api.test_purchase_api import token_client  # noqa: F401
 from tests.factories import CouponFactory, CourseFactory, MerchantFactory
 from tests.refunds.conftest import _english, gateway_refunds, staff, support  # noqa: F401
 
