@@ -1,6 +1,20 @@
 """Reads of coupons, wallets and redemptions used by more than one caller."""
 
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from .models import Coupon, Redemption, WalletCoupon
 
@@ -74,3 +88,21 @@ def redemption_list(*, merchant_id: int | None = None) -> QuerySet[Redemption]:
     if merchant_id is not None:
         redemptions = redemptions.filter(merchant_id=merchant_id)
     return redemptions
+
+
+def coupons_with_usage(coupons: QuerySet[Coupon]) -> QuerySet[Coupon]:
+    """``coupons`` with ``used`` (consumed or returned redemptions) and ``cost`` (their
+    discounts less what refunds took back, in fen), for the back office."""
+    in_books = Q(redemptions__status__in=[Redemption.Status.CONSUMED, Redemption.Status.RETURNED])
+    return coupons.annotate(
+        used=Count("redemptions", filter=in_books),
+        cost=Coalesce(
+            Sum(
+                F("redemptions__amount") - F("redemptions__reversed_amount"),
+                filter=in_books,
+                output_field=BigIntegerField(),
+            ),
+            Value(0),
+            output_field=BigIntegerField(),
+        ),
+    )
