@@ -50,3 +50,18 @@ def test_an_unknown_code_is_a_message_not_a_404(site, course):
 
     assert response.status_code == 200
     assert messages_of(response) == ["No such coupon."]
+
+
+def test_coupon_pages_and_refusals_in_chinese(site, course):
+    CouponFactory(code=None, name="新人券")
+
+    page = site.get(reverse("promotions:my-coupons"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    refused = site.post(
+        reverse("orders:checkout", args=[course.slug]),
+        {"coupon_code": "nope"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+        follow=True,
+    )
+
+    assert "我的优惠券" in page and "可领取的优惠券" in page and "领取" in page
+    assert messages_of(refused) == ["没有这张优惠券。"]
