@@ -25,6 +25,7 @@ from .exceptions import (
     CheckoutRefused,
     CourseAlreadyOwned,
     CourseNotAvailable,
+    OpenOrderWithoutCoupon,
     OrderNotCancellable,
     OrderNotFound,
     OrderStateConflict,
@@ -115,6 +116,8 @@ def order_checkout(
             if existing is None:
                 continue  # it closed in the meantime: try again
             if existing.expires_at > now:
+                if coupon and not existing.discount:
+                    raise OpenOrderWithoutCoupon() from None  # never drop a coupon silently
                 return CheckoutResult(existing, created=False)
             order_expire(order_id=existing.pk, reason="payment deadline passed")
     raise OrderStateConflict()

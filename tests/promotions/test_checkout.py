@@ -189,3 +189,20 @@ def test_staff_grant_within_the_quantity(learner, support):
     assert all(w.granted_by == support for w in granted)
     with pytest.raises(exceptions.CouponExhausted):
         coupon_grant(actor=support, coupon_id=coupon.pk, learner_ids=[UserFactory().pk], reason="more")
+
+
+def test_a_coupon_is_never_dropped_silently_on_an_open_order(learner, course):
+    from orders.exceptions import OpenOrderWithoutCoupon
+
+    CouponFactory(code="LATE")
+    open_order = order_checkout(learner=learner, course_slug=course.slug).order
+
+    with pytest.raises(OpenOrderWithoutCoupon):
+        order_checkout(learner=learner, course_slug=course.slug, coupon="LATE")
+
+    assert not Redemption.objects.exists()
+    order_cancel(learner=learner, order_no=open_order.order_no)
+    with_coupon = order_checkout(learner=learner, course_slug=course.slug, coupon="LATE")
+    again = order_checkout(learner=learner, course_slug=course.slug, coupon="LATE")
+    assert with_coupon.order.discount == 1000
+    assert (again.order, again.created) == (with_coupon.order, False)
