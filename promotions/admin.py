@@ -80,8 +80,17 @@ class CouponAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
         own_merchant = None if is_platform_staff(request.user) else user_merchant(request.user)
 
         class CouponForm(form):
+            def clean_code(self):
+                return services.normalize_code(self.cleaned_data.get("code") or "") or None
+
             def clean(self):
                 cleaned = super().clean()
+                quantity = cleaned.get("quantity")
+                if self.instance.pk and quantity is not None and quantity < self.instance.issued:
+                    raise ValidationError(
+                        _("The quantity cannot be below the %(issued)s coupons already issued.")
+                        % {"issued": self.instance.issued}
+                    )
                 merchant = own_merchant or cleaned.get("merchant")
                 try:
                     services.coupon_check_scope(

@@ -92,3 +92,24 @@ def test_support_staff_cannot_make_coupons(client, staff_in):
     client.force_login(staff_in(roles.SUPPORT))
 
     assert client.get(ADD).status_code == 403
+
+
+def test_bad_coupons_are_form_errors_not_crashes(client, staff_in):
+    client.force_login(staff_in(roles.MARKETING))
+    CouponFactory(code="TAKEN")
+    issued = CouponFactory(code=None, quantity=5)
+    Coupon.objects.filter(pk=issued.pk).update(issued=3)
+
+    duplicate = client.post(ADD, _form(code="taken", scope="all"))
+    lowered = client.post(
+        f"/admin/promotions/coupon/{issued.pk}/change/",
+        _form(code="", scope="all", quantity="2", name=issued.name),
+    )
+    percent = client.post(
+        ADD, _form(code="PCT", scope="all", kind="percent", percent_off="150", amount_off="0")
+    )
+
+    assert duplicate.status_code == lowered.status_code == percent.status_code == 200
+    assert "already issued" in lowered.content.decode()
+    assert Coupon.objects.count() == 2
+    assert Coupon.objects.get(pk=issued.pk).quantity == 5
