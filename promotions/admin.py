@@ -2,14 +2,21 @@
 and see how they were used; marketing staff make platform coupons. Writes go through
 ``promotions.services``; figures come from ``promotions.selectors``."""
 
-from django.contrib import admin
+import re
+
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, admin_link, yuan
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, admin_link, service_form_view, yuan
 from courses.admin_scope import MerchantScopedAdminMixin
 from courses.models import Course
-from courses.permissions import may_manage_coupon
+from courses.permissions import may_grant_coupon, may_manage_coupon
 from courses.roles import is_platform_staff, user_merchant
 
 from . import selectors, services
@@ -20,6 +27,22 @@ from .models import Coupon, Redemption, RedemptionStatusChange, WalletCoupon
 def _funding_for(user) -> str:
     """Merchant staff make merchant coupons; platform staff (marketing) platform coupons."""
     return Coupon.Funding.PLATFORM if is_platform_staff(user) else Coupon.Funding.MERCHANT
+
+
+class GrantForm(forms.Form):
+    learners = forms.CharField(
+        label=_("learners"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Usernames, separated by commas, spaces or new lines."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=255)
+
+    def clean_learners(self):
+        names = [name for name in re.split(r"[\s,]+", self.cleaned_data["learners"]) if name]
+        users, unknown = selectors.learners_by_username(names)
+        if unknown:
+            raise ValidationError(_("No such learners: %(names)s") % {"names": ", ".join(unknown)})
+        return users
 
 
 class RedemptionInline(ReadOnlyInline):
@@ -51,11 +74,61 @@ class CouponAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("merchant",)
     search_fields = ("name", "code")
     filter_horizontal = ("courses",)
-    readonly_fields = ("issued", "created_by", "created_at")
+    readonly_fields = ("issued", "grant", "created_by", "created_at")
     inlines = [RedemptionInline]
 
     def get_queryset(self, request):
         return selectors.coupons_with_usage(super().get_queryset(request))
+
+    # -- granting an issued platform coupon to chosen learners --
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        grant = path("<int:coupon_id>/grant/", wrap(self.grant_view), name="promotions_coupon_grant")
+        return [grant, *super().get_urls()]
+
+    @staticmethod
+    def _grantable(request, coupon) -> bool:
+        return (
+            coupon is not None
+            and coupon.pk is not None
+            and not coupon.code
+            and coupon.funded_by == Coupon.Funding.PLATFORM
+            and may_grant_coupon(request.user)
+        )
+
+    @admin.display(description=_("grant"))
+    def grant(self, coupon):
+        if coupon is None or coupon.pk is None or coupon.code:
+            return "-"
+        url = reverse("admin:promotions_coupon_grant", args=[coupon.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Grant to learners"))
+
+    def grant_view(self, request, coupon_id):
+        coupon = self.get_queryset(request).filter(pk=coupon_id).first()
+        if coupon is None:
+            raise Http404
+        if not self._grantable(request, coupon):
+            raise PermissionDenied
+
+        def grant(data):
+            granted = services.coupon_grant(
+                actor=request.user,
+                coupon_id=coupon.pk,
+                learner_ids=[user.pk for user in data["learners"]],
+                reason=data["reason"],
+            )
+            messages.success(request, _("%(count)s coupons granted.") % {"count": len(granted)})
+            return redirect("admin:promotions_coupon_change", coupon.pk)
+
+        return service_form_view(
+            self,
+            request,
+            form=GrantForm(request.POST or None),
+            perform=grant,
+            template="admin/promotions/coupon/grant.html",
+            title=_("Grant %(coupon)s to learners") % {"coupon": coupon.name},
+            context={"coupon": coupon, "left": coupon.quantity - coupon.issued},
+        )
 
     def get_exclude(self, request, obj=None):
         return [*super().get_exclude(request, obj), "funded_by"]

@@ -106,3 +106,13 @@ def coupons_with_usage(coupons: QuerySet[Coupon]) -> QuerySet[Coupon]:
             output_field=BigIntegerField(),
         ),
     )
+
+
+def learners_by_username(usernames) -> tuple[list, list[str]]:
+    """(the active users named, the names that match none), for staff granting coupons."""
+    from django.contrib.auth import get_user_model
+
+    names = sorted({name.strip() for name in usernames if name.strip()})
+    users = list(get_user_model()._default_manager.filter(username__in=names, is_active=True))
+    found = {user.get_username() for user in users}
+    return users, [name for name in names if name not in found]

@@ -15,6 +15,11 @@ pytestmark = pytest.mark.django_db
 ADD = "/admin/promotions/coupon/add/"
 
 
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 def _form(**overrides):
     now = timezone.localtime()
     data = {
@@ -113,3 +118,28 @@ def test_bad_coupons_are_form_errors_not_crashes(client, staff_in):
     assert "already issued" in lowered.content.decode()
     assert Coupon.objects.count() == 2
     assert Coupon.objects.get(pk=issued.pk).quantity == 5
+
+
+def test_marketing_grants_an_issued_coupon_to_named_learners(client, staff_in, merchant_user):
+    from promotions.models import WalletCoupon
+    from tests.factories import UserFactory
+
+    coupon = CouponFactory(code=None, quantity=5)
+    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
+    marketer = staff_in(roles.MARKETING)
+    url = f"/admin/promotions/coupon/{coupon.pk}/grant/"
+    client.force_login(marketer)
+
+    unknown = client.post(url, {"learners": "ann nobody", "reason": "apology"})
+    assert "No such learners: nobody" in unknown.content.decode()
+    assert "Grant to learners" in client.get(f"/admin/promotions/coupon/{coupon.pk}/change/").content.decode()
+
+    granted = client.post(url, {"learners": "ann, bob", "reason": "apology"})
+
+    assert granted.status_code == 302
+    assert set(WalletCoupon.objects.values_list("learner__username", "source", "granted_by")) == {
+        (ann.username, "granted", marketer.pk),
+        (bob.username, "granted", marketer.pk),
+    }
+    client.force_login(merchant_user)
+    assert client.post(url, {"learners": "ann", "reason": "x"}).status_code in (403, 404)
