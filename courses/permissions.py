@@ -99,3 +99,20 @@ def may_see_risk(user) -> bool:
 def may_review_risk(user) -> bool:
     """Approve (deliver) or reject (refund) an order held by risk control (risk staff)."""
     return is_platform_staff(user) and user.has_perm("riskcontrol.add_reviewdecision")
+
+
+# -- promotions -------------------------------------------------------------------------
+def may_manage_coupon(user, *, funded_by: str, merchant_id: int | None) -> bool:
+    """Create or change a coupon: a merchant's coupon by that merchant's own staff (its
+    money), a platform coupon by platform staff holding the permission (marketing)."""
+    if funded_by == "merchant":
+        if not is_active_staff(user) or not user.has_perm("promotions.change_coupon"):
+            return False
+        merchant = user_merchant(user)
+        return user.is_superuser or (merchant is not None and merchant.pk == merchant_id)
+    return _may_as_platform(user, "promotions.change_coupon")
+
+
+def may_grant_coupon(user) -> bool:
+    """Put a platform's issued coupon into chosen learners' wallets (marketing)."""
+    return _may_as_platform(user, "promotions.add_walletcoupon")

@@ -23,7 +23,8 @@ MERCHANT = "merchant"
 SUPPORT = "support"
 FINANCE = "finance"
 RISK = "risk"
-PLATFORM_ROLES = (SUPPORT, FINANCE, RISK)
+MARKETING = "marketing"  # platform coupons (promotions)
+PLATFORM_ROLES = (SUPPORT, FINANCE, RISK, MARKETING)
 
 # role -> app label -> model name -> actions ("issue" and "approve" are the custom
 # permissions ``payments.issue_refund`` / ``payments.approve_refund``: support refunds;
@@ -52,6 +53,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "payoutstatuschange": ("view",),
             "merchantbalance": ("view",),
             "dashboard": ("view",),
+        },
+        # Their own coupons (merchant-funded, their courses only) and how they were used.
+        "promotions": {
+            "coupon": ("add", "change", "view"),
+            "walletcoupon": ("view",),
+            "redemption": ("view",),
+            "redemptionstatuschange": ("view",),
         },
     },
     SUPPORT: {
@@ -94,6 +102,16 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "orders": {"order": ("view",), "orderstatuschange": ("view",)},
         "payments": {"payment": ("view",), "refund": ("view",)},
     },
+    # Marketing staff make platform coupons (a platform expense) and grant them to learners.
+    MARKETING: {
+        "courses": {"merchant": ("view",), "course": ("view",)},
+        "promotions": {
+            "coupon": ("add", "change", "view"),
+            "walletcoupon": ("add", "view"),
+            "redemption": ("view",),
+            "redemptionstatuschange": ("view",),
+        },
+    },
     FINANCE: {
         # Reconciliation: run or upload bills ("add"), resolve differences ("change").
         "reconciliation": {"reconciliationrun": ("add", "view"), "difference": ("change", "view")},
@@ -108,6 +126,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
         },
+        "promotions": {"coupon": ("view",), "redemption": ("view",)},
         # Payouts are approved, rejected and marked paid through services ("change").
         "settlement": {
             "settlementstatement": ("view",),
@@ -174,7 +193,7 @@ def user_merchant(user) -> Merchant | None:
 
 
 def is_platform_staff(user) -> bool:
-    """Superusers, and active staff in the support or finance group without a merchant."""
+    """Superusers, and active staff in a platform role group (PLATFORM_ROLES) without a merchant."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     if user.is_superuser:

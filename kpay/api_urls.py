@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("courses.api_urls")),
     path("", include("orders.api_urls")),
+    path("", include("promotions.api_urls")),
     path("", include("payments.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "courses",
+    "promotions",
     "orders",
     "payments",
     "riskcontrol",
@@ -333,6 +334,8 @@ KPAY_IDEMPOTENCY_RETENTION = _duration("KPAY_IDEMPOTENCY_RETENTION", "24h")
 # Money no order took (a second payment of an already paid order, or one that arrived
 # after the order closed) goes back to the payer at once, refunded by kpay itself.
 KPAY_AUTO_RETURN_UNAPPLIED = env.bool("KPAY_AUTO_RETURN_UNAPPLIED", default=True)
+# A fully refunded order gives its coupon back to the learner (while the coupon is still valid).
+KPAY_COUPON_RETURN_ON_FULL_REFUND = env.bool("KPAY_COUPON_RETURN_ON_FULL_REFUND", default=True)
 # Four eyes: what one staff member may sign alone of one order's refunds, all together
 # (in flight included), in fen; beyond it a second, different staff member approves.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)

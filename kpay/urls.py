@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("payments/", include("payments.urls")),
     path("", include("orders.urls")),
+    path("", include("promotions.urls")),
     path("", include("courses.urls")),
 ]
 

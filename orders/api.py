@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.http import client_info
+from promotions.api import coupon_error_responses
 
 from . import selectors, services
 from .exceptions import OrderNotFound
@@ -69,6 +70,12 @@ class OrderListCreateApi(APIView):
         course = serializers.SlugField(
             max_length=80, help_text="The course's slug. Prices are computed by kpay."
         )
+        coupon = serializers.CharField(
+            max_length=32,
+            required=False,
+            allow_blank=True,
+            help_text="A coupon code, or the id of a coupon in the learner's wallet.",
+        )
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):
@@ -79,7 +86,7 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         request=OrderCreateInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={201: OrderOutput, 200: OrderOutput, **coupon_error_responses()},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
@@ -87,7 +94,10 @@ class OrderListCreateApi(APIView):
         data = self.OrderCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.order_checkout(
-            learner=request.user, course_slug=data.validated_data["course"], client=client_info(request)
+            learner=request.user,
+            course_slug=data.validated_data["course"],
+            client=client_info(request),
+            coupon=data.validated_data.get("coupon") or None,
         )
         return Response(
             OrderOutput(result.order).data,

@@ -51,3 +51,9 @@ class CheckoutRefused(OrderError):
     code = "checkout_refused"
     message = _("We cannot accept this order. Please contact support if you think this is a mistake.")
     http_status = 403
+
+
+class OpenOrderWithoutCoupon(OrderError):
+    code = "order_open_without_coupon"
+    message = _("You have an unpaid order for this course. Cancel it to order again with a coupon.")
+    http_status = 409

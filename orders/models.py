@@ -62,6 +62,9 @@ class Order(FSMModelMixin, models.Model):
     status = FSMField(_("status"), default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True)
     subtotal = models.BigIntegerField(_("subtotal (fen)"))
     discount = models.BigIntegerField(_("discount (fen)"), default=0)
+    # The part of the discount the platform pays for (a platform coupon): the merchant is
+    # paid, and commissioned, on the price before it (payments.ledger).
+    platform_discount = models.BigIntegerField(_("platform-funded discount (fen)"), default=0, editable=False)
     total = models.BigIntegerField(_("total (fen)"))
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
     lines = models.JSONField(_("lines"), default=list, editable=False)
@@ -111,6 +114,10 @@ class Order(FSMModelMixin, models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(total=F("subtotal") - F("discount")), name="order_total_is_sum"
+            ),
+            models.CheckConstraint(
+                condition=Q(platform_discount__gte=0, platform_discount__lte=F("discount")),
+                name="order_platform_discount_within_discount",
             ),
             models.CheckConstraint(condition=Q(total__gte=1), name="order_total_positive"),
             models.CheckConstraint(

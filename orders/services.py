@@ -11,6 +11,14 @@ from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
 from courses.services import enrollment_grant, enrollment_revoke
+from promotions.services import (
+    Pricing,
+    coupon_reserve,
+    redemption_consume,
+    redemption_record,
+    redemption_record_refund,
+    redemption_release,
+)
 
 from . import selectors
 from .exceptions import (
@@ -18,6 +26,7 @@ from .exceptions import (
     CourseAlreadyOwned,
     CourseNotAvailable,
     CoursePaymentUnderReview,
+    OpenOrderWithoutCoupon,
     OrderNotCancellable,
     OrderNotFound,
     OrderStateConflict,
@@ -34,13 +43,19 @@ class CheckoutResult:
     created: bool
 
 
-def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CLIENT) -> CheckoutResult:
+def order_checkout(
+    *, learner, course_slug: str, client: ClientInfo = UNKNOWN_CLIENT, coupon: str | None = None
+) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it.
 
     Optimistic: placing the order is one INSERT (lines and risk assessment travel in
     the row), and an existing open order for the same course is found by the "one open
     order per checkout" constraint refusing it, not looked up beforehand. So
     concurrent checkouts end with one order, and the common case costs two statements.
+
+    With a ``coupon`` (a code or a wallet coupon id) the price comes from
+    ``promotions`` and the coupon's reservation commits with the order, in one
+    transaction (three statements and a BEGIN/COMMIT more).
     """
     now = timezone.now()
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
@@ -75,15 +90,21 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
     checkout_key = selectors.checkout_key_for([course.pk])
     for _attempt in range(2):
         try:
-            with statement_guard():
+            with statement_guard() if not coupon else transaction.atomic():
+                pricing = (
+                    coupon_reserve(learner=learner, course=course, coupon=coupon, at=now)
+                    if coupon
+                    else Pricing(subtotal=line.amount)
+                )
                 order = Order.objects.create(
                     order_no=new_public_number("K"),
                     learner=learner,
                     merchant_id=course.merchant_id,
                     checkout_key=checkout_key,
-                    subtotal=line.amount,
-                    discount=0,
-                    total=line.amount,
+                    subtotal=pricing.subtotal,
+                    discount=pricing.discount,
+                    platform_discount=pricing.platform_discount,
+                    total=pricing.total,
                     currency=course.currency,
                     lines=[line.as_json()],
                     client_ip=client.ip,
@@ -91,12 +112,15 @@ def order_checkout(*, learner, course_slug: str, client: ClientInfo = UNKNOWN_CL
                     risk_assessment=decision.as_record(stage="checkout", context=context),
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
+                redemption_record(pricing=pricing, order=order, at=now)
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
             if existing is None:
                 continue  # it closed in the meantime: try again
             if existing.expires_at > now:
+                if coupon and not existing.discount:
+                    raise OpenOrderWithoutCoupon() from None  # never drop a coupon silently
                 return CheckoutResult(existing, created=False)
             order_expire(order_id=existing.pk, reason="payment deadline passed")
     raise OrderStateConflict()
@@ -112,6 +136,8 @@ def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order 
         )
         if change is None:
             return None
+        if order.discount:
+            redemption_release(order_id=order.pk, at=now, actor=actor, reason=reason)
         order.save(update_fields=["status", "closed_at"])
         change.save()
         transaction.on_commit(lambda: order_closed.send(sender=Order, order=order))
@@ -152,6 +178,8 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
         )
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
     OrderStatusChange.objects.bulk_create(changes)
+    if order.discount:
+        redemption_consume(order_id=order.pk, at=at, reason=reason)
 
 
 def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: str) -> None:
@@ -181,6 +209,10 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
         raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot be refunded")
     order.save(update_fields=["status", "refunded_amount", "refunded_at"])
     change.save()
+    if order.discount:
+        redemption_record_refund(
+            order_id=order.pk, refunded=refunded, paid=order.total, at=at, actor=actor, reason=reason
+        )
     if order.status == Order.Status.REFUNDED:
         _access_follows_delivered_orders(order, at=at)
 

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from core.errors import KpayError
 from core.http import client_info, next_url
+from promotions import selectors as promotion_selectors
+from promotions.exceptions import PromotionError
 
 from . import selectors, services
 from .models import Order
@@ -33,13 +35,46 @@ def checkout(request, slug):
     if not request.user.is_authenticated:
         # Back to the course page after logging in: this URL answers POST only.
         return redirect_to_login(reverse("courses:detail", args=[slug]))
+    coupon = (request.POST.get("coupon_code") or "").strip()[:32] or (
+        request.POST.get("coupon") or ""
+    ).strip()
     try:
-        result = services.order_checkout(learner=request.user, course_slug=slug, client=client_info(request))
+        result = services.order_checkout(
+            learner=request.user, course_slug=slug, client=client_info(request), coupon=coupon or None
+        )
+    except PromotionError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("orders:checkout-coupon", slug=slug)
     except KpayError as exc:
         _raise_if_not_found(exc)
         messages.error(request, str(exc.message))
         return redirect("courses:detail", slug=slug)
     return redirect("payments:pay", order_no=result.order.order_no)
+
+
+@require_safe
+@login_required
+def checkout_with_coupon(request, slug):
+    """Choose a coupon before placing the order: the wallet's coupons, a code, or one to
+    claim for this course. The form posts to :func:`checkout`, which prices the order."""
+    course = selectors.course_for_checkout(learner=request.user, slug=slug)
+    if course is None:
+        raise Http404
+    if course.owned:
+        return redirect("courses:detail", slug=slug)
+    now = timezone.now()
+    wallet = promotion_selectors.wallet_list_for_learner(learner=request.user, at=now).filter(
+        state="available"
+    )
+    return render(
+        request,
+        "orders/checkout_coupon.html",
+        {
+            "course": course,
+            "wallet": wallet[:50],
+            "claimable": promotion_selectors.coupons_claimable(at=now, course=course)[:20],
+        },
+    )
 
 
 @require_safe

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 from payments.models import Payment, Refund
+from promotions.models import Redemption
 
 KINDS: dict[str, RuleKind] = {}
 
@@ -374,6 +375,39 @@ class AccountsPerClient(_PerClient):
         learner = _column(Order, "learner")
         sql = f"SELECT COUNT(DISTINCT {learner}) FROM {_table(Order)} WHERE {where} AND {learner} <> %s"
         return sql, [*args, context.learner_id]
+
+
+@register
+class CouponAccountsPerClient(_PerClient):
+    """Coupon abuse: many accounts on one IP address or device redeeming the same coupon
+    (campaign). Counts the other accounts that redeemed, in the window, from this client,
+    a coupon this learner has redeemed in the window too (released uses count: probing
+    counts). Payment stage: at checkout the learner's coupon is not reserved yet."""
+
+    name = "coupon_accounts_per_client"
+    label = _("Other accounts redeeming the same coupon from the same IP address or device in a time window")
+    stages = ("payment",)
+    what = "other accounts with the same coupon"
+
+    def aggregates(self, params, context):
+        value = self._client_value(params, context)
+        if value is None:
+            return {}
+        field = "client_ip" if params["by"] == "ip" else "device_id"
+        start, end = _when(_window_start(context, params["window_minutes"])), _when(context.at)
+        redemption, order = _table(Redemption), _table(Order)
+        r_coupon, r_learner = _column(Redemption, "coupon"), _column(Redemption, "learner")
+        r_created = _column(Redemption, "created_at")
+        sql = (
+            f"SELECT COUNT(DISTINCT r.{r_learner}) FROM {redemption} r"
+            f" JOIN {order} o ON o.{_column(Order, 'id')} = r.{_column(Redemption, 'order')}"
+            f" WHERE o.{_column(Order, field)} = %s AND r.{r_created} >= %s AND r.{r_created} < %s"
+            f" AND r.{r_learner} <> %s AND r.{r_coupon} IN ("
+            f"SELECT {r_coupon} FROM {redemption} WHERE {r_learner} = %s"
+            f" AND {r_created} >= %s AND {r_created} <= %s)"
+        )
+        args = [value, start, end, context.learner_id, context.learner_id, start, end]
+        return {self._key(params): _sql(sql, args)}
 
 
 @register

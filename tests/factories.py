@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from courses.models import Course, Lesson, Merchant, MerchantMember
 
@@ -56,3 +59,27 @@ class LessonFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Lesson {n}")
     position = factory.Sequence(int)
     body = factory.Sequence(lambda n: f"Secret content of lesson {n}.")
+
+
+class CouponFactory(factory.django.DjangoModelFactory):
+    """A platform code coupon, 10.00 yuan off every course, 100 of them, one per learner."""
+
+    class Meta:
+        model = "promotions.Coupon"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Coupon {n}")
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = "amount"
+    amount_off = 1000
+    starts_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    quantity = 100
+    per_learner_limit = 1
+    scope = "all"
+    funded_by = "platform"
+
+    @factory.post_generation
+    def courses(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.courses.set(extracted)

@@ -23,6 +23,19 @@ Accounts (balances are debits minus credits; what the platform owes is negative)
 * ``platform:gateway_fees``: gateway fees the platform bears (on money no merchant
   received; merchants bear the fees of their own orders).
 * ``platform:unapplied_receipts``: received for nothing, owed back to the payer.
+* ``platform:promotions``: what platform-funded coupons cost, net of refunds (an
+  expense: debited when a payment is applied, credited back by refunds).
+
+Coupons (``promotions``): a **merchant's** coupon lowers the price and nothing else: the
+payment is split as usual, so the merchant bears the whole discount and is commissioned
+on what the learner paid. A **platform** coupon is a platform expense: the merchant is
+paid, and commissioned, on the undiscounted price ``S = paid + D``; the posting takes
+``D`` from ``platform:promotions`` and the rest from clearing (the discount fills the
+merchant's share first, then the commission, so every leg is ≥ 0). A refund of a
+platform-coupon order reverses the clearing legs by the commission rule below and,
+separately, ``round_half_up(D × refunded / paid)`` of the discount (cumulative, like the
+commission: ``promotions.services.discount_reversed``) from the promotion legs, in their
+own proportion, back to ``platform:promotions``.
 
 Refunds are not an account of their own: a refund posting (kind ``refund``) takes the
 refunded amount back from the accounts the payment credited, in proportion, and out
@@ -44,6 +57,7 @@ from .accounts import (
     MERCHANT_ACCOUNT_KINDS,
     PLATFORM_COMMISSION,
     PLATFORM_GATEWAY_FEES,
+    PLATFORM_PROMOTIONS,
     UNAPPLIED_RECEIPTS,
     gateway_clearing,
     merchant_account_for,
@@ -79,6 +93,7 @@ __all__ = [
     "MERCHANT_ACCOUNT_KINDS",
     "PLATFORM_COMMISSION",
     "PLATFORM_GATEWAY_FEES",
+    "PLATFORM_PROMOTIONS",
     "UNAPPLIED_RECEIPTS",
     "account_balances",
     "commission_for",

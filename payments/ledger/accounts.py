@@ -30,11 +30,12 @@ MERCHANT_ACCOUNT_KINDS = ("pending", "available", "payouts", "paid_out")
 PLATFORM_COMMISSION = "platform:commission"
 PLATFORM_GATEWAY_FEES = "platform:gateway_fees"
 UNAPPLIED_RECEIPTS = "platform:unapplied_receipts"  # received for nothing: owed back
+PLATFORM_PROMOTIONS = "platform:promotions"  # platform-funded coupons: an expense
 # Every account name the journal may hold (``payments.ledger.checks`` refuses any other).
 ACCOUNT_PATTERN = (
     r"^(gateway_clearing:[a-z0-9_]+"
     r"|merchant:[0-9]+:(pending|available|payouts|paid_out)"
-    r"|platform:(commission|gateway_fees|unapplied_receipts))$"
+    r"|platform:(commission|gateway_fees|unapplied_receipts|promotions))$"
 )
 
 

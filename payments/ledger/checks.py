@@ -13,13 +13,27 @@ the whole run stays cheap on a journal of millions of entries.
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from django.db.models import Case, F, Func, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from orders.models import Order
+from promotions.models import Coupon, Redemption
 
 from ..models import JournalEntry, Payment, Refund
-from .accounts import ACCOUNT_PATTERN, gateway_clearing
+from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, gateway_clearing
 from .balances import account_balances
 
 Check = Callable[[], Iterable[str]]
@@ -89,11 +103,12 @@ def journal_balances() -> Iterator[str]:
 @register
 def payments_posted_once() -> Iterator[str]:
     """A payment that succeeded (or was received for nothing) is in the journal for
-    exactly its amount, any other for nothing."""
+    exactly its amount, any other for nothing (a platform coupon's legs are not money
+    received: they come from ``platform:promotions``)."""
     posted = _sum_of(
         JournalEntry.objects.filter(
             payment=OuterRef("pk"), kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
-        )
+        ).exclude(debit_account=PLATFORM_PROMOTIONS)
     )
     expected = Case(
         When(status__in=[Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED], then=F("amount")),
@@ -104,8 +119,13 @@ def payments_posted_once() -> Iterator[str]:
 
 @register
 def refunds_posted_once() -> Iterator[str]:
-    """A refund that succeeded is in the journal exactly for its amount; others not at all."""
-    posted = _sum_of(JournalEntry.objects.filter(refund=OuterRef("pk"), kind=JournalEntry.Kind.REFUND))
+    """A refund that succeeded is in the journal exactly for its amount; others not at all
+    (the discount it takes back to ``platform:promotions`` is not money paid out)."""
+    posted = _sum_of(
+        JournalEntry.objects.filter(refund=OuterRef("pk"), kind=JournalEntry.Kind.REFUND).exclude(
+            credit_account=PLATFORM_PROMOTIONS
+        )
+    )
     expected = Case(When(status=Refund.Status.SUCCEEDED, then=F("amount")), default=Value(0))
     yield from _posted_not_expected(Refund.objects, posted=posted, expected=expected, number="refund_no")
 
@@ -220,3 +240,78 @@ def settled_orders_left_nothing_pending() -> Iterator[str]:
     stray = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, order__completed_at__isnull=True)
     for entry in stray.values("pk", "order__order_no")[:100]:
         yield f"entry {entry['pk']} settled order {entry['order__order_no']}, which is not completed"
+
+
+@register
+def promotions_match_redemptions() -> Iterator[str]:
+    """Coupons on the books: each order's discount is its coupon's redemption (reserved
+    while unpaid, consumed or returned once paid, none when it closed unpaid), with the
+    platform's share on the order; what refunds took back follows the proportional rule;
+    and ``platform:promotions`` holds, order by order, the platform-funded discounts of
+    paid orders less what refunds took back."""
+    live = [Redemption.Status.RESERVED, Redemption.Status.CONSUMED, Redemption.Status.RETURNED]
+    in_books = [Redemption.Status.CONSUMED, Redemption.Status.RETURNED]
+    zero = Value(0, output_field=BigIntegerField())
+    kept = Coalesce(Sum("redemptions__amount", filter=Q(redemptions__status__in=live)), zero)
+    platform = Coalesce(
+        Sum(
+            "redemptions__amount",
+            filter=Q(redemptions__status__in=live, redemptions__funded_by=Coupon.Funding.PLATFORM),
+        ),
+        zero,
+    )
+    expected = Case(
+        When(status__in=Order.CLOSED_STATUSES, then=Value(0)),
+        default=F("discount"),
+        output_field=BigIntegerField(),
+    )
+    bad = (
+        Order.objects.filter(Q(discount__gt=0) | Q(redemptions__isnull=False))
+        .annotate(kept=kept, platform=platform, expected=expected)
+        .filter(
+            ~Q(kept=F("expected"))
+            | ~Q(platform_discount=F("platform")) & ~Q(status__in=Order.CLOSED_STATUSES)
+        )
+        .values("order_no", "status", "discount", "platform_discount", "kept", "platform")
+    )
+    for row in bad[:100]:
+        yield (
+            f"order {row['order_no']} ({row['status']}): discount {row['discount']} "
+            f"(platform {row['platform_discount']}), its redemptions say {row['kept']} "
+            f"(platform {row['platform']})"
+        )
+    two = Value(2, output_field=BigIntegerField())
+    reversed_rule = ExpressionWrapper(
+        (two * F("amount") * F("order__refunded_amount") + F("order__total")) / (two * F("order__total")),
+        output_field=BigIntegerField(),
+    )
+    wrong = (
+        Redemption.objects.filter(status__in=in_books)
+        .annotate(rule=reversed_rule)
+        .exclude(reversed_amount=F("rule"))
+        .values("pk", "reversed_amount", "rule")
+    )
+    for row in wrong[:100]:
+        yield f"redemption {row['pk']}: refunds took {row['reversed_amount']}, rule: {row['rule']}"
+    owed = dict(
+        Redemption.objects.filter(status__in=in_books, funded_by=Coupon.Funding.PLATFORM)
+        .values_list("order_id")
+        .annotate(net=Sum(F("amount") - F("reversed_amount")))
+    )
+    entries = JournalEntry.objects.filter(
+        Q(debit_account=PLATFORM_PROMOTIONS) | Q(credit_account=PLATFORM_PROMOTIONS)
+    )
+    posted: dict[int, int] = {}
+    for row in entries.values("order_id", "debit_account").annotate(total=Sum("amount")):
+        sign = 1 if row["debit_account"] == PLATFORM_PROMOTIONS else -1
+        posted[row["order_id"]] = posted.get(row["order_id"], 0) + sign * row["total"]
+    for order_id in sorted(set(owed) | set(posted)):
+        if owed.get(order_id, 0) != posted.get(order_id, 0):
+            yield (
+                f"order {order_id}: platform:promotions holds {posted.get(order_id, 0)}, "
+                f"its platform coupon says {owed.get(order_id, 0)}"
+            )
+    balance = account_balances().get(PLATFORM_PROMOTIONS, 0)
+    if balance != sum(owed.values()):
+        owed_total = sum(owed.values())
+        yield f"platform:promotions holds {balance}; platform coupons less refunds say {owed_total}"

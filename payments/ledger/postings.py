@@ -5,10 +5,15 @@ The rounding rules are in :mod:`payments.ledger`'s docstring."""
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import Sum
+
+from promotions.services import discount_reversed
+
 from ..models import JournalEntry
 from .accounts import (
     PLATFORM_COMMISSION,
     PLATFORM_GATEWAY_FEES,
+    PLATFORM_PROMOTIONS,
     UNAPPLIED_RECEIPTS,
     gateway_clearing,
     merchant_account_for,
@@ -27,12 +32,24 @@ def commission_for(total: int, rate: Decimal) -> int:
 
 
 def post_payment_received(*, payment, order, merchant, at) -> list[JournalEntry]:
-    """A payment applied to its order: the merchant's share is pending, the rest is ours."""
-    commission = commission_for(payment.amount, merchant.effective_commission_rate)
+    """A payment applied to its order: the merchant's share is pending, the rest is ours.
+
+    With a platform coupon (``order.platform_discount``) the split is of the price before
+    the discount, and the discount comes from ``platform:promotions`` (see the coupon
+    rule in :mod:`payments.ledger`).
+    """
+    funded = order.platform_discount
+    price = payment.amount + funded
+    commission = commission_for(price, merchant.effective_commission_rate)
+    share = price - commission
+    to_merchant = min(funded, share)
+    to_commission = funded - to_merchant
     clearing = gateway_clearing(payment.channel)
     legs = [
-        (clearing, merchant_pending(merchant.pk), payment.amount - commission, "merchant share"),
-        (clearing, PLATFORM_COMMISSION, commission, "platform commission"),
+        (clearing, merchant_pending(merchant.pk), share - to_merchant, "merchant share"),
+        (clearing, PLATFORM_COMMISSION, commission - to_commission, "platform commission"),
+        (PLATFORM_PROMOTIONS, merchant_pending(merchant.pk), to_merchant, "platform coupon: merchant share"),
+        (PLATFORM_PROMOTIONS, PLATFORM_COMMISSION, to_commission, "platform coupon: commission"),
     ]
     return _post(
         kind=JournalEntry.Kind.PAYMENT,
@@ -80,6 +97,19 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
     its refund window, and charged back to its available balance once the order is
     settled (which may leave that balance negative: a debt, shown as such).
     """
+    if order.platform_discount:
+        legs = _platform_coupon_refund_legs(
+            refund=refund, payment=payment, order=order, refunded_before=refunded_before
+        )
+        return _post(
+            kind=JournalEntry.Kind.REFUND,
+            legs=legs,
+            payment=payment,
+            order=order,
+            merchant_id=order.merchant_id,
+            refund=refund,
+            at=at,
+        )
     merchant_part, commission_part = refund_split(
         commission=payment_commission(payment),
         amount=payment.amount,
@@ -100,6 +130,55 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
         refund=refund,
         at=at,
     )
+
+
+def _platform_coupon_refund_legs(*, refund, payment, order, refunded_before: int) -> list[tuple]:
+    """A refund of a platform-coupon order: the clearing legs reversed by the commission
+    rule, and the discount's share of the refund (:func:`discount_reversed`, cumulative)
+    taken back from the merchant and the commission, in the proportion the payment's
+    promotion legs gave them, to ``platform:promotions``. One query (the payment's legs)."""
+    legs = dict.fromkeys(["cash_commission", "promo_merchant", "promo_commission"], 0)
+    rows = (
+        JournalEntry.objects.filter(payment=payment, kind=JournalEntry.Kind.PAYMENT)
+        .values("debit_account", "credit_account")
+        .annotate(total=Sum("amount"))
+    )
+    for row in rows:
+        promo = row["debit_account"] == PLATFORM_PROMOTIONS
+        if row["credit_account"] == PLATFORM_COMMISSION:
+            legs["promo_commission" if promo else "cash_commission"] += row["total"]
+        elif promo:
+            legs["promo_merchant"] += row["total"]
+    funded = legs["promo_merchant"] + legs["promo_commission"]
+    merchant_part, commission_part = refund_split(
+        commission=legs["cash_commission"],
+        amount=payment.amount,
+        refunded_before=refunded_before,
+        refund=refund.amount,
+    )
+    before = discount_reversed(discount=funded, refunded=refunded_before, paid=payment.amount)
+    after = discount_reversed(discount=funded, refunded=refunded_before + refund.amount, paid=payment.amount)
+    promo_merchant, promo_commission = (
+        refund_split(
+            commission=legs["promo_commission"], amount=funded, refunded_before=before, refund=after - before
+        )
+        if funded
+        else (0, 0)
+    )
+    clearing = gateway_clearing(payment.channel)
+    merchant = merchant_account_for(order)
+    no = refund.refund_no
+    return [
+        (merchant, clearing, merchant_part, f"refund {no}: merchant share"),
+        (PLATFORM_COMMISSION, clearing, commission_part, f"refund {no}: platform commission"),
+        (merchant, PLATFORM_PROMOTIONS, promo_merchant, f"refund {no}: platform coupon, merchant share"),
+        (
+            PLATFORM_COMMISSION,
+            PLATFORM_PROMOTIONS,
+            promo_commission,
+            f"refund {no}: platform coupon, commission",
+        ),
+    ]
 
 
 def post_unapplied_refund(*, refund, payment, at) -> list[JournalEntry]:

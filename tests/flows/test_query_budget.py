@@ -30,3 +30,44 @@ def test_one_paid_order_takes_at_most_15_statements(learner, course, sandbox):
     assert order.status == Order.Status.FULFILLED
     statements = [q["sql"] for q in checkout.captured_queries + confirmation.captured_queries]
     assert len(statements) <= PAID_ORDER_BUDGET, "\n".join(statements)
+
+
+def _paid_order_statements(learner, course, sandbox, coupon=None) -> list[str]:
+    with CaptureQueriesContext(connection) as checkout:
+        order = order_checkout(learner=learner, course_slug=course.slug, coupon=coupon).order
+        payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    body = sandbox.trade_event(payment)
+    headers = sandbox.headers(body)
+    with CaptureQueriesContext(connection) as confirmation:
+        assert sandbox.post(body, headers).status_code == 204
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert (order.discount > 0) == (coupon is not None)
+    return [q["sql"] for q in checkout.captured_queries + confirmation.captured_queries]
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_coupon_adds_3_statements_and_a_transaction_to_the_paid_order_path(learner, sandbox):
+    """A code or a wallet coupon costs three statements more (read or lock the coupon,
+    write its redemption, consume it), plus the BEGIN/COMMIT that makes checkout one
+    transaction: the coupon's reservation commits with the order or not at all."""
+    from promotions.services import coupon_claim
+    from tests.factories import CouponFactory, CourseFactory
+
+    _paid_order_statements(learner, CourseFactory(), sandbox)  # warms the risk rules' cache
+    plain = _paid_order_statements(learner, CourseFactory(), sandbox)
+    CouponFactory(code="BUDGET")
+    code = _paid_order_statements(learner, CourseFactory(), sandbox, coupon="BUDGET")
+    wallet = coupon_claim(learner=learner, coupon_id=CouponFactory(code=None).pk)
+    claimed = _paid_order_statements(learner, CourseFactory(), sandbox, coupon=str(wallet.pk))
+
+    def work(statements):
+        return [sql for sql in statements if not sql.strip().upper().startswith(TRANSACTION_CONTROL)]
+
+    assert len(plain) <= PAID_ORDER_BUDGET
+    for statements in (code, claimed):
+        assert len(work(statements)) == len(work(plain)) + 3, "\n".join(statements)
+        assert len(statements) == len(plain) + 5, "\n".join(statements)

@@ -1,0 +1,103 @@
+"""The learner's coupons over the API: the wallet, claiming (领券), and what checkout
+answers when a coupon is refused (documented here, used by ``orders.api``)."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import exceptions, selectors, services
+
+COUPON_ERRORS = (
+    exceptions.CouponNotFound,
+    exceptions.CouponExpired,
+    exceptions.CouponExhausted,
+    exceptions.CouponNotApplicable,
+    exceptions.CouponMinimumNotMet,
+    exceptions.CouponLimitReached,
+    exceptions.CouponAlreadyUsed,
+)
+
+ErrorOutput = inline_serializer(
+    name="CouponError",
+    fields={
+        "error": inline_serializer(
+            name="CouponErrorBody",
+            fields={"code": serializers.CharField(), "message": serializers.CharField()},
+        )
+    },
+)
+
+
+def coupon_error_responses(*errors) -> dict:
+    """OpenAPI responses naming each refusal's machine code, grouped by HTTP status."""
+    by_status: dict[int, list] = {}
+    for error in errors or COUPON_ERRORS:
+        by_status.setdefault(error.http_status, []).append(error)
+    return {
+        http_status: OpenApiResponse(
+            response=ErrorOutput,
+            description="Refused: " + ", ".join(f"`{e.code}` ({e.message})" for e in group),
+            examples=[
+                OpenApiExample(e.code, value={"error": {"code": e.code, "message": str(e.message)}})
+                for e in group
+            ],
+        )
+        for http_status, group in by_status.items()
+    }
+
+
+class CouponOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    amount_off = serializers.IntegerField(help_text="Fen off (kind amount)")
+    percent_off = serializers.IntegerField(allow_null=True, help_text="Percentage off (kind percent)")
+    max_discount = serializers.IntegerField(allow_null=True, help_text="Cap in fen (kind percent)")
+    min_spend = serializers.IntegerField(help_text="Minimum price in fen")
+    currency = serializers.CharField()
+    scope = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class WalletCouponOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Pass it as `coupon` when placing an order")
+    state = serializers.ChoiceField(choices=["available", "in_use", "expired"])
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    coupon = CouponOutput()
+
+
+class CouponWalletApi(APIView):
+    @extend_schema(responses=WalletCouponOutput(many=True))
+    def get(self, request):
+        queryset = selectors.wallet_list_for_learner(learner=request.user, at=timezone.now())
+        paginator = generics.GenericAPIView.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(WalletCouponOutput(page, many=True).data)
+
+
+class CouponClaimApi(APIView):
+    class ClaimInput(serializers.Serializer):
+        coupon = serializers.IntegerField(min_value=1, help_text="The id of an issued coupon")
+
+    @extend_schema(
+        request=ClaimInput,
+        responses={
+            201: WalletCouponOutput,
+            **coupon_error_responses(
+                exceptions.CouponNotFound,
+                exceptions.CouponExpired,
+                exceptions.CouponExhausted,
+                exceptions.CouponLimitReached,
+            ),
+        },
+    )
+    def post(self, request):
+        data = self.ClaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.coupon_claim(learner=request.user, coupon_id=data.validated_data["coupon"])
+        wallet.state = "available"
+        return Response(WalletCouponOutput(wallet).data, status=status.HTTP_201_CREATED)
