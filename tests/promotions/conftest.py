@@ -6,7 +6,7 @@ from orders.services import order_checkout
 from payments.services import payment_start
 from tests.api.test_purchase_api import token_client  # noqa: F401
 from tests.factories import CouponFactory, CourseFactory, MerchantFactory
-from tests.refunds.conftest import _english, gateway_refunds, staff, support  # noqa: F401
+from tests.refunds.conftest import _english, gateway_refunds, support  # noqa: F401
 
 
 @pytest.fixture
