@@ -125,6 +125,7 @@ def configure_environment(args, workdir: Path) -> dict:
             "KPAY_KEY_DIR": str(workdir / "keys"),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # refund mails
             "PYTHONUNBUFFERED": "1",
         }
     )
