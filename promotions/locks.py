@@ -30,8 +30,10 @@ def coupon_lock_by_code(*, code: str, course_id: int) -> Coupon | None:
 
 def points_lots_lock(*, learner_id: int, at):
     """The learner's lots with points left and not expired at ``at``, oldest first,
-    locked (spending, deducting, clawing back). A learner's lots are locked after any
-    coupon and before the order, merchant or payment rows."""
+    locked (deducting, clawing back). A learner's lots are always locked **last**: after
+    the coupon and the order's INSERT at checkout, after the payment with its order on a
+    refund or a settlement, after the order on a cancel; several lots in (expires_at, pk)
+    order. So the lock order ends: … → refunds → points lots."""
     from .models import PointsLot
 
     return list(

@@ -374,13 +374,27 @@ def points_match_liability() -> Iterator[str]:
         .values_list("order_id")
         .annotate(total=Sum("points"))
     )
-    for order in (
-        Order.objects.filter(points_used__gt=0, paid_at__isnull=False)
-        .only("pk", "order_no", "points_used", "refunded_amount", "total")
-        .iterator()
-    ):
+    legs: dict[int, int] = {}
+    spent_legs = JournalEntry.objects.filter(
+        Q(debit_account=POINTS_LIABILITY) | Q(credit_account=POINTS_LIABILITY),
+        kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.REFUND],
+    )
+    for row in spent_legs.values("order_id", "debit_account").annotate(total=Sum("amount")):
+        sign = 1 if row["debit_account"] == POINTS_LIABILITY else -1
+        legs[row["order_id"]] = legs.get(row["order_id"], 0) + sign * row["total"]
+    paid_orders = Order.objects.filter(points_used__gt=0, paid_at__isnull=False)
+    for order in paid_orders.only(
+        "pk", "order_no", "points_used", "points_discount", "refunded_amount", "total"
+    ).iterator():
         rule = points_returned(
             points_used=order.points_used, refunded=order.refunded_amount, paid=order.total
         )
         if returned.get(order.pk, 0) != rule:
             yield f"order {order.order_no}: {returned.get(order.pk, 0)} points returned, rule: {rule}"
+        per_point = order.points_discount // order.points_used
+        expected = order.points_discount - rule * per_point
+        if legs.pop(order.pk, 0) != expected:
+            yield f"order {order.order_no}: its points legs in the journal are not {expected} fen"
+    for order_id, amount in legs.items():
+        if amount:
+            yield f"order {order_id}: {amount} fen of points legs, but no points paid for it"

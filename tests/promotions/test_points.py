@@ -257,3 +257,19 @@ def test_ledger_check_catches_points_the_journal_does_not_know(learner, granted)
     assert any("history says 100" in b for b in breaches)
     assert any("points_liability owes 100" in b for b in breaches)
     PointsLot.objects.filter(pk=lot.pk).update(remaining=100)  # leave the books sound
+
+
+def test_ledger_check_catches_points_legs_that_do_not_follow_the_order(learner, course, granted, pay):
+    from payments.ledger.checks import points_match_liability
+    from payments.models import JournalEntry
+
+    granted(1000)
+    order, _ = pay(learner, course, points=1000)
+    assert list(points_match_liability()) == []
+    leg = JournalEntry.objects.filter(order=order, debit_account=ledger.POINTS_LIABILITY).first()
+    JournalEntry.objects.filter(pk=leg.pk).update(amount=leg.amount - 1)
+
+    breaches = list(points_match_liability())
+
+    assert any(f"order {order.order_no}: its points legs" in b for b in breaches)
+    JournalEntry.objects.filter(pk=leg.pk).update(amount=leg.amount)
