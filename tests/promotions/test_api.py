@@ -99,3 +99,15 @@ def test_refused_points_answer_in_the_error_shape(token_client, learner, staff, 
     assert "error" in response.json()
     if code:
         assert response.json()["error"]["code"] == code
+
+
+def test_the_schema_documents_points(api_client):
+    schema = api_client.get("/api/v1/schema/").content.decode()
+
+    for code in ("points_insufficient", "points_above_cap", "points_used", "points_discount"):
+        assert code in schema
+    assert "/api/v1/points/" in schema
+
+
+def test_points_need_a_login(api_client):
+    assert api_client.get("/api/v1/points/").status_code in (401, 403)

@@ -1,7 +1,9 @@
-"""No fen created or lost across orders with coupons, points and refunds (property test):
+"""No fen created or lost across orders with coupons, points, completion (earning) and
+refunds before or after it (returning spent points, clawing earned ones back) (property test):
 every ``ledger_check`` invariant holds after each step, the journal still sums to zero,
 and clearing holds exactly what learners paid less what was refunded."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +17,7 @@ from payments.gateways.base import RefundState
 from payments.ledger import checks as ledger_check
 from payments.services import payment_start, refund_issue
 from promotions.points import points_grant
+from settlement.services import order_settle
 from tests.factories import CouponFactory, CourseFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +29,7 @@ order_plan = st.fixed_dictionaries(
         "coupon_off": st.integers(1, 20_000),
         "points_share": st.integers(0, 100),
         "refunds": st.lists(st.integers(1, 100), max_size=3),
+        "complete_first": st.booleans(),
     }
 )
 
@@ -65,6 +69,9 @@ def test_coupons_points_and_refunds_create_or_lose_no_fen(
             order.refresh_from_db()
             assert order.total == plan["price"] - discount - (points or 0)
             paid_in += order.total
+            if plan["complete_first"]:  # earn points, then refunds claw them back
+                assert order_settle(order_id=order.pk, now=order.refund_deadline + timedelta(minutes=1))
+                order.refresh_from_db()
             for cut in plan["refunds"]:
                 amount = max(1, (order.total - order.refunded_amount) * cut // 100)
                 if order.refunded_amount + amount > order.total:
