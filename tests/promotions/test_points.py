@@ -230,6 +230,9 @@ def test_expiry_takes_the_oldest_lots_past_their_period_once(learner, granted):
 
     assert points_expire_due() == 300
     assert points_expire_due() == 0
+    from promotions.tasks import expire_points
+
+    assert expire_points.apply().get() == 0  # the beat task: the same, idempotent
 
     old.refresh_from_db(), new.refresh_from_db()
     assert (old.remaining, new.remaining) == (0, 200)
@@ -273,3 +276,41 @@ def test_ledger_check_catches_points_legs_that_do_not_follow_the_order(learner, 
 
     assert any(f"order {order.order_no}: its points legs" in b for b in breaches)
     JournalEntry.objects.filter(pk=leg.pk).update(amount=leg.amount)
+
+
+def test_the_readme_worked_example(
+    learner, course, merchant, support, gateway_refunds, granted, pay, django_capture_on_commit_callbacks
+):
+    """¥100.00 course, 20% commission, a ¥30.00 platform coupon, 2000 of 6000 points:
+    the learner pays ¥50.00; half of it is refunded; the order completes; the rest is
+    refunded after settlement."""
+    gateway_refunds.answer = RefundState.SUCCEEDED
+    granted(6000)
+    CouponFactory(code="PLAT30", amount_off=3000, funded_by="platform")
+    order, _ = pay(learner, course, "PLAT30", points=2000)
+
+    _refund(support, order, 2500, django_capture_on_commit_callbacks)
+
+    balance = _balances()
+    assert -balance(ledger.merchant_pending(merchant.pk)) == 4000  # 80.00 − 15.00 − 15.00 − 10.00
+    assert -balance(ledger.PLATFORM_COMMISSION) == 1000
+    assert balance(ledger.PLATFORM_PROMOTIONS) == 1500
+    assert balance(ledger.gateway_clearing("sandbox")) == 2500
+    assert -balance(ledger.POINTS_LIABILITY) == 5000  # 4000 left + 1000 returned
+    assert selectors.points_balance(learner_id=learner.pk) == 5000
+
+    order_settle(order_id=order.pk, now=order.refund_deadline + timedelta(minutes=1))
+    assert PointsLot.objects.get(order=order, source="earned").points == 25  # on 25.00 paid, net
+    order.refresh_from_db()
+    _refund(support, order, 2500, django_capture_on_commit_callbacks)
+
+    assert PointsEntry.objects.filter(order=order, kind="returned").count() == 2
+    assert (
+        -sum(PointsEntry.objects.filter(order=order, kind="clawed_back").values_list("points", flat=True))
+        == 25
+    )
+    assert selectors.points_balance(learner_id=learner.pk) == 6000
+    balance = _balances()
+    assert balance(ledger.PLATFORM_PROMOTIONS) == 0
+    assert -balance(ledger.POINTS_LIABILITY) == 6000
+    assert balance(ledger.POINTS_EXPENSE) == 6000
