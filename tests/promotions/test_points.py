@@ -314,3 +314,21 @@ def test_the_readme_worked_example(
     assert balance(ledger.PLATFORM_PROMOTIONS) == 0
     assert -balance(ledger.POINTS_LIABILITY) == 6000
     assert balance(ledger.POINTS_EXPENSE) == 6000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("KPAY_POINTS_PER_YUAN_VALUE", "30", "must divide 100"),
+        ("KPAY_POINTS_PER_YUAN_VALUE", "0", "must divide 100"),
+        ("KPAY_POINTS_MAX_SHARE", "1.5", "between 0 and 1"),
+        ("KPAY_POINTS_PER_YUAN", "-1", "0 or more"),
+    ],
+)
+def test_points_settings_that_would_create_fractions_of_a_fen_are_refused(name, value, message):
+    from tests.test_settings_and_checks import run_manage
+
+    result = run_manage("check", **{name: value})
+
+    assert result.returncode != 0
+    assert message in result.stderr
