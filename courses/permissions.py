@@ -116,3 +116,8 @@ def may_manage_coupon(user, *, funded_by: str, merchant_id: int | None) -> bool:
 def may_grant_coupon(user) -> bool:
     """Put a platform's issued coupon into chosen learners' wallets (marketing)."""
     return _may_as_platform(user, "promotions.add_walletcoupon")
+
+
+def may_adjust_points(user) -> bool:
+    """Grant learners points or deduct them, with a reason (platform staff: marketing, support)."""
+    return _may_as_platform(user, "promotions.add_pointsentry")

@@ -87,6 +87,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "payoutstatuschange": ("view",),
             "merchantbalance": ("view",),
         },
+        "promotions": {"pointsentry": ("view",)},
     },
     # Risk staff edit the rules and work the review queue. They issue no refunds: rejecting
     # a held order refunds that order through its own path
@@ -110,6 +111,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "walletcoupon": ("add", "view"),
             "redemption": ("view",),
             "redemptionstatuschange": ("view",),
+            # Points (积分): the history, and grants and deductions with a reason ("add").
+            "pointsentry": ("add", "view"),
         },
     },
     FINANCE: {
@@ -126,7 +129,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "gatewayexchange": ("view",),
             "journalentry": ("view",),
         },
-        "promotions": {"coupon": ("view",), "redemption": ("view",)},
+        "promotions": {"coupon": ("view",), "redemption": ("view",), "pointsentry": ("view",)},
         # Payouts are approved, rejected and marked paid through services ("change").
         "settlement": {
             "settlementstatement": ("view",),

@@ -292,6 +292,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
     "core-sweep-idempotency-records": {"task": "core.tasks.sweep_idempotency_records", "schedule": 300.0},
     "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
+    "promotions-expire-points": {"task": "promotions.tasks.expire_points", "schedule": 3600.0},
     # Yesterday's statements (and any missed in the last week), once the day is over.
     "settlement-generate-statements": {"task": "settlement.tasks.generate_statements", "schedule": 3600.0},
     # WeChat Pay publishes yesterday's bill after 10:00 Beijing time (CELERY_TIMEZONE).
@@ -336,6 +337,22 @@ KPAY_IDEMPOTENCY_RETENTION = _duration("KPAY_IDEMPOTENCY_RETENTION", "24h")
 KPAY_AUTO_RETURN_UNAPPLIED = env.bool("KPAY_AUTO_RETURN_UNAPPLIED", default=True)
 # A fully refunded order gives its coupon back to the learner (while the coupon is still valid).
 KPAY_COUPON_RETURN_ON_FULL_REFUND = env.bool("KPAY_COUPON_RETURN_ON_FULL_REFUND", default=True)
+# Points (积分): earned when an order completes, per whole yuan the learner paid; worth
+# KPAY_POINTS_PER_YUAN_VALUE points per yuan at checkout (a divisor of 100, so a point is
+# a whole number of fen); paying at most KPAY_POINTS_MAX_SHARE of the list price; expiring
+# KPAY_POINTS_TTL after they were earned, oldest first.
+KPAY_POINTS_PER_YUAN = env.int("KPAY_POINTS_PER_YUAN", default=1)
+KPAY_POINTS_PER_YUAN_VALUE = env.int("KPAY_POINTS_PER_YUAN_VALUE", default=100)
+KPAY_POINTS_MAX_SHARE = Decimal(env.str("KPAY_POINTS_MAX_SHARE", default="0.5"))
+KPAY_POINTS_TTL = _duration("KPAY_POINTS_TTL", "365d")
+if KPAY_POINTS_PER_YUAN < 0:
+    raise ImproperlyConfigured("KPAY_POINTS_PER_YUAN must be 0 or more.")
+if KPAY_POINTS_PER_YUAN_VALUE <= 0 or 100 % KPAY_POINTS_PER_YUAN_VALUE:
+    raise ImproperlyConfigured(
+        "KPAY_POINTS_PER_YUAN_VALUE must divide 100 (1, 2, 4, 5, 10, 20, 25, 50, 100)."
+    )
+if not Decimal(0) <= KPAY_POINTS_MAX_SHARE <= Decimal(1):
+    raise ImproperlyConfigured("KPAY_POINTS_MAX_SHARE must be between 0 and 1, e.g. 0.5.")
 # Four eyes: what one staff member may sign alone of one order's refunds, all together
 # (in flight included), in fen; beyond it a second, different staff member approves.
 KPAY_REFUND_APPROVAL_THRESHOLD = env.int("KPAY_REFUND_APPROVAL_THRESHOLD", default=50_000)

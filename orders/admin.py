@@ -36,7 +36,7 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         ("order_no", "status"),
         ("learner", "merchant"),
         "lines_table",
-        ("subtotal_yuan", "discount_yuan", "total_yuan", "currency"),
+        ("subtotal_yuan", "discount_yuan", "points_used", "points_yuan", "total_yuan", "currency"),
         ("created_at", "expires_at"),
         ("paid_at", "fulfilled_at", "completed_at", "closed_at"),
         ("refunded_yuan", "refunded_at"),
@@ -50,6 +50,8 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         "lines_table",
         "subtotal_yuan",
         "discount_yuan",
+        "points_used",
+        "points_yuan",
         "total_yuan",
         "currency",
         "created_at",
@@ -79,6 +81,10 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
     @admin.display(description=_("discount (yuan)"))
     def discount_yuan(self, order):
         return yuan(order.discount)
+
+    @admin.display(description=_("paid with points (yuan)"))
+    def points_yuan(self, order):
+        return yuan(order.points_discount)
 
     @admin.display(description=_("lines"))
     def lines_table(self, order):

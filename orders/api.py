@@ -49,6 +49,8 @@ class OrderOutput(serializers.ModelSerializer):
             "status",
             "subtotal",
             "discount",
+            "points_used",
+            "points_discount",
             "total",
             "currency",
             "created_at",
@@ -76,6 +78,13 @@ class OrderListCreateApi(APIView):
             allow_blank=True,
             help_text="A coupon code, or the id of a coupon in the learner's wallet.",
         )
+        points = serializers.IntegerField(
+            min_value=1,
+            max_value=10**12,
+            required=False,
+            allow_null=True,
+            help_text="Points (积分) to pay part of the price with, after the coupon, within the cap.",
+        )
 
     @extend_schema(responses=OrderOutput(many=True))
     def get(self, request):
@@ -98,6 +107,7 @@ class OrderListCreateApi(APIView):
             course_slug=data.validated_data["course"],
             client=client_info(request),
             coupon=data.validated_data.get("coupon") or None,
+            points=data.validated_data.get("points") or None,
         )
         return Response(
             OrderOutput(result.order).data,

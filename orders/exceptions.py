@@ -57,3 +57,9 @@ class OpenOrderWithoutCoupon(OrderError):
     code = "order_open_without_coupon"
     message = _("You have an unpaid order for this course. Cancel it to order again with a coupon.")
     http_status = 409
+
+
+class OpenOrderOtherPoints(OrderError):
+    code = "order_open_other_points"
+    message = _("You have an unpaid order for this course with other points. Cancel it to order again.")
+    http_status = 409

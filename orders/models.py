@@ -65,6 +65,10 @@ class Order(FSMModelMixin, models.Model):
     # The part of the discount the platform pays for (a platform coupon): the merchant is
     # paid, and commissioned, on the price before it (payments.ledger).
     platform_discount = models.BigIntegerField(_("platform-funded discount (fen)"), default=0, editable=False)
+    # Points (积分) paid part of the price: how many, and what they were worth in fen
+    # (a platform expense like a platform coupon: the merchant is paid on the price before them).
+    points_used = models.BigIntegerField(_("points used"), default=0, editable=False)
+    points_discount = models.BigIntegerField(_("paid with points (fen)"), default=0, editable=False)
     total = models.BigIntegerField(_("total (fen)"))
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
     lines = models.JSONField(_("lines"), default=list, editable=False)
@@ -113,7 +117,12 @@ class Order(FSMModelMixin, models.Model):
                 name="order_discount_within_subtotal",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount")), name="order_total_is_sum"
+                condition=Q(total=F("subtotal") - F("discount") - F("points_discount")),
+                name="order_total_is_sum",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_used=0, points_discount=0) | Q(points_used__gt=0, points_discount__gt=0),
+                name="order_points_both_or_neither",
             ),
             models.CheckConstraint(
                 condition=Q(platform_discount__gte=0, platform_discount__lte=F("discount")),

@@ -11,6 +11,7 @@ from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
 from courses.services import enrollment_grant, enrollment_revoke
+from promotions.points import points_check, points_record_refund, points_release, points_take, points_value
 from promotions.services import (
     Pricing,
     coupon_reserve,
@@ -26,6 +27,7 @@ from .exceptions import (
     CourseAlreadyOwned,
     CourseNotAvailable,
     CoursePaymentUnderReview,
+    OpenOrderOtherPoints,
     OpenOrderWithoutCoupon,
     OrderNotCancellable,
     OrderNotFound,
@@ -44,7 +46,12 @@ class CheckoutResult:
 
 
 def order_checkout(
-    *, learner, course_slug: str, client: ClientInfo = UNKNOWN_CLIENT, coupon: str | None = None
+    *,
+    learner,
+    course_slug: str,
+    client: ClientInfo = UNKNOWN_CLIENT,
+    coupon: str | None = None,
+    points: int | None = None,
 ) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it.
 
@@ -56,6 +63,12 @@ def order_checkout(
     With a ``coupon`` (a code or a wallet coupon id) the price comes from
     ``promotions`` and the coupon's reservation commits with the order, in one
     transaction (three statements and a BEGIN/COMMIT more).
+
+    With ``points`` (积分, after the coupon, on what is left: ``promotions.points``)
+    they are checked against the cap before anything is written and taken from the
+    learner's lots, oldest first, in one statement after the order's INSERT, in the
+    same transaction: too few points and nothing is written (one statement, and the
+    BEGIN/COMMIT if there is no coupon).
     """
     now = timezone.now()
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
@@ -90,12 +103,15 @@ def order_checkout(
     checkout_key = selectors.checkout_key_for([course.pk])
     for _attempt in range(2):
         try:
-            with statement_guard() if not coupon else transaction.atomic():
+            with statement_guard() if not (coupon or points) else transaction.atomic():
                 pricing = (
                     coupon_reserve(learner=learner, course=course, coupon=coupon, at=now)
                     if coupon
                     else Pricing(subtotal=line.amount)
                 )
+                if points is not None:
+                    points = points_check(points=points, subtotal=pricing.subtotal, discount=pricing.discount)
+                points_discount = points_value(points) if points else 0
                 order = Order.objects.create(
                     order_no=new_public_number("K"),
                     learner=learner,
@@ -104,7 +120,9 @@ def order_checkout(
                     subtotal=pricing.subtotal,
                     discount=pricing.discount,
                     platform_discount=pricing.platform_discount,
-                    total=pricing.total,
+                    points_used=points or 0,
+                    points_discount=points_discount,
+                    total=pricing.total - points_discount,
                     currency=course.currency,
                     lines=[line.as_json()],
                     client_ip=client.ip,
@@ -113,6 +131,8 @@ def order_checkout(
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
                 redemption_record(pricing=pricing, order=order, at=now)
+                if points:
+                    points_take(order=order, points=points, at=now)
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
@@ -121,6 +141,8 @@ def order_checkout(
             if existing.expires_at > now:
                 if coupon and not existing.discount:
                     raise OpenOrderWithoutCoupon() from None  # never drop a coupon silently
+                if points and existing.points_used != points:
+                    raise OpenOrderOtherPoints() from None  # nor points asked for
                 return CheckoutResult(existing, created=False)
             order_expire(order_id=existing.pk, reason="payment deadline passed")
     raise OrderStateConflict()
@@ -138,6 +160,8 @@ def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order 
             return None
         if order.discount:
             redemption_release(order_id=order.pk, at=now, actor=actor, reason=reason)
+        if order.points_used:
+            points_release(order=order, at=now, actor=actor, reason=reason)
         order.save(update_fields=["status", "closed_at"])
         change.save()
         transaction.on_commit(lambda: order_closed.send(sender=Order, order=order))
@@ -212,6 +236,15 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
     if order.discount:
         redemption_record_refund(
             order_id=order.pk, refunded=refunded, paid=order.total, at=at, actor=actor, reason=reason
+        )
+    if order.points_used or order.completed_at is not None:  # spent points back, earned ones clawed back
+        points_record_refund(
+            order=order,
+            refunded_before=refunded - amount,
+            refunded=refunded,
+            at=at,
+            actor=actor,
+            reason=reason,
         )
     if order.status == Order.Status.REFUNDED:
         _access_follows_delivered_orders(order, at=at)

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST, require_safe
 from core.errors import KpayError
 from core.http import client_info, next_url
 from promotions import selectors as promotion_selectors
-from promotions.exceptions import PromotionError
+from promotions.exceptions import PointsInvalid, PromotionError
+from promotions.points import points_cap, points_value
 
 from . import selectors, services
 from .models import Order
@@ -38,10 +39,21 @@ def checkout(request, slug):
     coupon = (request.POST.get("coupon_code") or "").strip()[:32] or (
         request.POST.get("coupon") or ""
     ).strip()
+    raw_points = (request.POST.get("points") or "").strip()
     try:
+        points = int(raw_points) if raw_points else None
+        if points == 0:
+            points = None
         result = services.order_checkout(
-            learner=request.user, course_slug=slug, client=client_info(request), coupon=coupon or None
+            learner=request.user,
+            course_slug=slug,
+            client=client_info(request),
+            coupon=coupon or None,
+            points=points,
         )
+    except ValueError:
+        messages.error(request, str(PointsInvalid.message))
+        return redirect("orders:checkout-coupon", slug=slug)
     except PromotionError as exc:
         messages.error(request, str(exc.message))
         return redirect("orders:checkout-coupon", slug=slug)
@@ -63,6 +75,7 @@ def checkout_with_coupon(request, slug):
     if course.owned:
         return redirect("courses:detail", slug=slug)
     now = timezone.now()
+    balance = promotion_selectors.points_balance(learner_id=request.user.pk, at=now)
     wallet = promotion_selectors.wallet_list_for_learner(learner=request.user, at=now).filter(
         state="available"
     )
@@ -73,6 +86,9 @@ def checkout_with_coupon(request, slug):
             "course": course,
             "wallet": wallet[:50],
             "claimable": promotion_selectors.coupons_claimable(at=now, course=course)[:20],
+            "points_balance": balance,
+            "points_balance_value": points_value(max(balance, 0)),
+            "points_max": max(0, min(balance, points_cap(subtotal=course.price, discount=0))),
         },
     )
 

@@ -329,6 +329,7 @@ class JournalEntry(models.Model):
         PAYOUT = "payout", _("Payout requested")
         PAYOUT_RETURNED = "payout_returned", _("Payout returned to available (rejected or failed)")
         PAYOUT_PAID = "payout_paid", _("Payout paid")
+        POINTS = "points", _("Points earned, granted, deducted, expired or clawed back")
 
     posting_id = models.UUIDField(default=uuid.uuid4, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)

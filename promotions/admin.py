@@ -16,12 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, admin_link, service_form_view, yuan
 from courses.admin_scope import MerchantScopedAdminMixin
 from courses.models import Course
-from courses.permissions import may_grant_coupon, may_manage_coupon
+from courses.permissions import may_adjust_points, may_grant_coupon, may_manage_coupon
 from courses.roles import is_platform_staff, user_merchant
 
-from . import selectors, services
+from . import points, selectors, services
 from .exceptions import PromotionError
-from .models import Coupon, Redemption, RedemptionStatusChange, WalletCoupon
+from .models import Coupon, PointsEntry, Redemption, RedemptionStatusChange, WalletCoupon
 
 
 def _funding_for(user) -> str:
@@ -233,3 +233,71 @@ class WalletCouponAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mode
     list_filter = ("source",)
     list_select_related = ("coupon", "learner", "granted_by")
     search_fields = ("coupon__name", "learner__username")
+
+
+class PointsAdjustForm(forms.Form):
+    ACTIONS = [("grant", _("Grant")), ("deduct", _("Deduct"))]
+
+    learner = forms.CharField(label=_("learner"), max_length=150, help_text=_("The learner's username."))
+    action = forms.ChoiceField(label=_("action"), choices=ACTIONS)
+    points = forms.IntegerField(label=_("points"), min_value=1, max_value=10**9)
+    reason = forms.CharField(label=_("reason"), max_length=255)
+
+    def clean_learner(self):
+        users, unknown = selectors.learners_by_username([self.cleaned_data["learner"]])
+        if unknown or not users:
+            raise ValidationError(_("No such learners: %(names)s") % {"names": self.cleaned_data["learner"]})
+        return users[0]
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The points history (read-only: rows are never changed); staff with the permission
+    grant or deduct points, with a reason, on a service page."""
+
+    list_display = ("created_at", "learner", "kind", "points", "order_link", "actor", "reason")
+    list_filter = ("kind",)
+    list_select_related = ("learner", "order", "actor")
+    search_fields = ("learner__username", "order__order_no", "reason")
+    date_hierarchy = "created_at"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        adjust = path("adjust/", wrap(self.adjust_view), name="promotions_pointsentry_adjust")
+        return [adjust, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"may_adjust_points": may_adjust_points(request.user), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    @admin.display(description=_("order"))
+    def order_link(self, entry):
+        return admin_link(entry.order) if entry.order_id else "-"
+
+    def adjust_view(self, request):
+        if not may_adjust_points(request.user):
+            raise PermissionDenied
+
+        def adjust(data):
+            service = points.points_grant if data["action"] == "grant" else points.points_deduct
+            service(
+                actor=request.user,
+                learner_id=data["learner"].pk,
+                points=data["points"],
+                reason=data["reason"],
+            )
+            messages.success(
+                request,
+                _("%(points)s points: %(action)s for %(learner)s.")
+                % {"points": data["points"], "action": data["action"], "learner": data["learner"]},
+            )
+            return redirect("admin:promotions_pointsentry_changelist")
+
+        return service_form_view(
+            self,
+            request,
+            form=PointsAdjustForm(request.POST or None),
+            perform=adjust,
+            template="admin/kpay/service_page.html",
+            title=_("Grant or deduct points"),
+        )

@@ -17,6 +17,9 @@ COUPON_ERRORS = (
     exceptions.CouponMinimumNotMet,
     exceptions.CouponLimitReached,
     exceptions.CouponAlreadyUsed,
+    exceptions.PointsInsufficient,
+    exceptions.PointsAboveCap,
+    exceptions.PointsInvalid,
 )
 
 ErrorOutput = inline_serializer(
@@ -101,3 +104,55 @@ class CouponClaimApi(APIView):
         wallet = services.coupon_claim(learner=request.user, coupon_id=data.validated_data["coupon"])
         wallet.state = "available"
         return Response(WalletCouponOutput(wallet).data, status=status.HTTP_201_CREATED)
+
+
+class PointsLotOutput(serializers.Serializer):
+    remaining = serializers.IntegerField(help_text="Points left in this lot")
+    source = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class PointsEntryOutput(serializers.Serializer):
+    kind = serializers.CharField(
+        help_text="earned, granted, deducted, spent, released, returned, clawed_back, expired, repaid"
+    )
+    points = serializers.IntegerField(help_text="Signed change")
+    order_no = serializers.CharField(source="order.order_no", allow_null=True, default=None)
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PointsApi(APIView):
+    """The learner's points (积分): balance (negative: a debt a refund left), the lots
+    with points left, soonest to expire first, and the history, newest first (paginated)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            name="Points",
+            fields={
+                "balance": serializers.IntegerField(),
+                "value_per_point": serializers.IntegerField(help_text="Fen one point pays at checkout"),
+                "expiring": PointsLotOutput(many=True),
+                "history": PointsEntryOutput(many=True),
+                "next": serializers.CharField(allow_null=True),
+            },
+        )
+    )
+    def get(self, request):
+        from .points import fen_per_point
+
+        paginator = generics.GenericAPIView.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.points_history(learner_id=request.user.pk), request, view=self
+        )
+        return Response(
+            {
+                "balance": selectors.points_balance(learner_id=request.user.pk),
+                "value_per_point": fen_per_point(),
+                "expiring": PointsLotOutput(
+                    selectors.points_lots_expiring(learner_id=request.user.pk), many=True
+                ).data,
+                "history": PointsEntryOutput(page, many=True).data,
+                "next": paginator.get_next_link(),
+            }
+        )

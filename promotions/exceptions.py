@@ -53,3 +53,27 @@ class CouponNotAllowed(PromotionError):
     code = "coupon_not_allowed"
     message = _("A merchant's coupon can only cover that merchant's own courses.")
     http_status = 400
+
+
+class PointsInvalid(PromotionError):
+    code = "points_invalid"
+    message = _("Points must be a whole number above zero.")
+    http_status = 400
+
+
+class PointsInsufficient(PromotionError):
+    code = "points_insufficient"
+    message = _("You do not have that many points.")
+    http_status = 409
+
+
+class PointsAboveCap(PromotionError):
+    code = "points_above_cap"
+    message = _("Points can pay only part of this price: use fewer points.")
+    http_status = 409
+
+
+class PointsReasonRequired(PromotionError):
+    code = "points_reason_required"
+    message = _("Say why the points are granted or deducted.")
+    http_status = 400

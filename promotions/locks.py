@@ -26,3 +26,79 @@ def coupon_lock_by_code(*, code: str, course_id: int) -> Coupon | None:
         .filter(code=code)
         .first()
     )
+
+
+def points_lots_lock(*, learner_id: int, at):
+    """The learner's lots with points left and not expired at ``at``, oldest first,
+    locked (deducting, clawing back). A learner's lots are always locked **last**: after
+    the coupon and the order's INSERT at checkout, after the payment with its order on a
+    refund or a settlement, after the order on a cancel; several lots in (expires_at, pk)
+    order. So the lock order ends: … → refunds → points lots."""
+    from .models import PointsLot
+
+    return list(
+        PointsLot.objects.select_for_update()
+        .filter(learner_id=learner_id, remaining__gt=0, expires_at__gt=at)
+        .order_by("expires_at", "pk")
+    )
+
+
+def points_debts_lock(*, learner_id: int):
+    """The learner's unpaid points debts, oldest first, locked (earning pays them off)."""
+    from .models import PointsLot
+
+    return list(
+        PointsLot.objects.select_for_update()
+        .filter(learner_id=learner_id, source=PointsLot.Source.DEBT, remaining__lt=0)
+        .order_by("created_at", "pk")
+    )
+
+
+# Spending points at checkout, in one statement (the paid-order path has a statement
+# budget): lock the learner's usable lots oldest first, take ``points`` from them in that
+# order, write one history row per lot touched, and return how many points were taken
+# (fewer than asked: the caller refuses and the transaction rolls back). The FOR UPDATE
+# waits for a concurrent spender and then sees its result, and the database refuses a
+# lot below zero anyway.
+POINTS_TAKE_SQL = """
+WITH locked AS (
+    SELECT id, remaining, expires_at FROM {lots}
+    WHERE learner_id = %(learner)s AND remaining > 0 AND expires_at > %(at)s
+    ORDER BY expires_at, id
+    FOR UPDATE
+), plan AS (
+    SELECT id, LEAST(remaining, GREATEST(0, %(points)s - (running - remaining))) AS take
+    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running FROM locked) s
+), taken AS (
+    UPDATE {lots} SET remaining = {lots}.remaining - plan.take
+    FROM plan WHERE {lots}.id = plan.id AND plan.take > 0
+    RETURNING {lots}.id, plan.take
+), history AS (
+    INSERT INTO {entries} (learner_id, lot_id, kind, points, order_id, actor_id, reason, created_at)
+    SELECT %(learner)s, id, %(kind)s, -take, %(order)s, %(learner)s, %(reason)s, %(at)s FROM taken
+)
+SELECT COALESCE(SUM(take), 0) FROM taken
+"""
+
+
+def points_lots_lock_by_id(*, lot_ids):
+    """Given lots, locked oldest first (giving back an unpaid order's points)."""
+    from .models import PointsLot
+
+    return {
+        lot.pk: lot
+        for lot in PointsLot.objects.select_for_update()
+        .filter(pk__in=list(lot_ids))
+        .order_by("expires_at", "pk")
+    }
+
+
+def points_lots_lock_expired(*, learner_id: int, at):
+    """The learner's lots past their expiry with points left, oldest first, locked."""
+    from .models import PointsLot
+
+    return list(
+        PointsLot.objects.select_for_update()
+        .filter(learner_id=learner_id, remaining__gt=0, expires_at__lte=at)
+        .order_by("expires_at", "pk")
+    )

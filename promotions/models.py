@@ -221,3 +221,102 @@ class Redemption(FSMModelMixin, models.Model):
 
 class RedemptionStatusChange(StatusChange):
     redemption = models.ForeignKey(Redemption, on_delete=models.CASCADE, related_name="status_changes")
+
+
+# -- points (积分) ----------------------------------------------------------------------
+
+
+class PointsLot(models.Model):
+    """Points a learner holds, lot by lot: earned with an order, granted by staff or
+    given back by a refund, each with what is left of it and when it expires (spent
+    oldest first). A **debt** lot is how a negative balance is shown, not hidden: when
+    a refund claws back earned points the learner no longer has, the shortfall is a
+    lot with negative points, paid off first by whatever the learner earns next.
+
+    ``remaining`` changes only together with a :class:`PointsEntry` row, so the sum of
+    a lot's entries is always its ``remaining`` (``ledger_check`` verifies it).
+    """
+
+    class Source(models.TextChoices):
+        EARNED = "earned", _("Earned with an order")
+        GRANTED = "granted", _("Granted by staff")
+        RETURNED = "returned", _("Returned by a refund")
+        DEBT = "debt", _("Owed (clawed back beyond the balance)")
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="points_lots"
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    points = models.BigIntegerField(_("points"))
+    remaining = models.BigIntegerField(_("remaining"))
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="points_lots"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        ordering = ["expires_at", "pk"]
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        indexes = [
+            models.Index(fields=["learner", "expires_at"], name="points_lot_learner_idx"),
+            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="points_lot_expiry_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    ~Q(source="debt") & Q(points__gt=0, remaining__gte=0, remaining__lte=F("points"))
+                    | Q(source="debt", points__lt=0, remaining__gte=F("points"), remaining__lte=0)
+                ),
+                name="points_lot_remaining_within_points",
+            ),
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(source="earned"), name="points_lot_earned_once_per_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.points} ({self.get_source_display()}) → {self.learner_id}"
+
+
+class PointsEntry(models.Model):
+    """The append-only points history: every change of a lot's ``remaining`` (signed
+    ``points``), who made it and why. Rows are never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        EARNED = "earned", _("Earned")
+        GRANTED = "granted", _("Granted by staff")
+        DEDUCTED = "deducted", _("Deducted by staff")
+        SPENT = "spent", _("Spent on an order")
+        RELEASED = "released", _("Given back: order not paid")
+        RETURNED = "returned", _("Returned by a refund")
+        CLAWED_BACK = "clawed_back", _("Clawed back: order refunded")
+        EXPIRED = "expired", _("Expired")
+        REPAID = "repaid", _("Paid off a points debt")
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    points = models.BigIntegerField(_("points"))
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="points_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("points history entry")
+        verbose_name_plural = _("points history")
+        indexes = [
+            models.Index(fields=["learner", "-created_at"], name="points_entry_learner_idx"),
+            models.Index(fields=["order", "kind"], name="points_entry_order_idx"),
+        ]
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="points_entry_nonzero")]
+
+    def __str__(self):
+        return f"{self.kind} {self.points:+d}"

@@ -15,8 +15,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import Coupon, Redemption, WalletCoupon
+from .models import Coupon, PointsEntry, PointsLot, Redemption, WalletCoupon
 
 
 def _active_redemption(wallet_ref):
@@ -116,3 +117,37 @@ def learners_by_username(usernames) -> tuple[list, list[str]]:
     users = list(get_user_model()._default_manager.filter(username__in=names, is_active=True))
     found = {user.get_username() for user in users}
     return users, [name for name in names if name not in found]
+
+
+# -- points ----------------------------------------------------------------------------
+
+
+def points_balance(*, learner_id: int, at=None) -> int:
+    """What the learner may spend: points left in unexpired lots, less any debt
+    (negative when a refund clawed back more than the learner had). One query."""
+    at = at or timezone.now()
+    return (
+        PointsLot.objects.filter(learner_id=learner_id)
+        .filter(Q(remaining__lt=0) | Q(remaining__gt=0, expires_at__gt=at))
+        .aggregate(total=Sum("remaining"))["total"]
+        or 0
+    )
+
+
+def points_lots_expiring(*, learner_id: int, at=None, limit: int = 20):
+    """The learner's lots with points left, soonest to expire first."""
+    at = at or timezone.now()
+    return list(
+        PointsLot.objects.filter(learner_id=learner_id, remaining__gt=0, expires_at__gt=at).order_by(
+            "expires_at", "pk"
+        )[:limit]
+    )
+
+
+def points_history(*, learner_id: int):
+    """The learner's points history, newest first (a queryset: paginate it)."""
+    return (
+        PointsEntry.objects.filter(learner_id=learner_id)
+        .select_related("order")
+        .order_by("-created_at", "-pk")
+    )

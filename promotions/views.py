@@ -29,6 +29,30 @@ def my_coupons(request):
     )
 
 
+@require_safe
+@login_required
+def my_points(request):
+    """ "My points": the balance (negative: a debt a refund left), lots soonest to expire, the history."""
+    from django.core.paginator import Paginator
+
+    from .points import fen_per_point
+
+    page = Paginator(selectors.points_history(learner_id=request.user.pk), 30).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "promotions/my_points.html",
+        {
+            "page_name": "my-points",
+            "balance": selectors.points_balance(learner_id=request.user.pk),
+            "fen_per_point": fen_per_point(),
+            "expiring": selectors.points_lots_expiring(learner_id=request.user.pk),
+            "page": page,
+        },
+    )
+
+
 @require_POST
 def claim(request, coupon_id: int):
     if not request.user.is_authenticated:

@@ -668,6 +668,8 @@ class DashboardAdmin(admin.ModelAdmin):
             "previous_end": first_day - timedelta(days=1),
             "next_end": last_day + timedelta(days=DASHBOARD_DAYS) if last_day < today else None,
             **_dashboard_charts_and_table(figures["days"], figures["totals"]),
+            # The platform's promotions (platform staff only): to date, not per merchant.
+            "promotions": None if merchants is None else selectors.platform_promotion_figures(),
         }
         return TemplateResponse(request, "admin/settlement/dashboard.html", context)
 

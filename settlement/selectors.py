@@ -207,6 +207,21 @@ def dashboard_figures(*, first_day: date, last_day: date, merchant_id: int | Non
     return {"days": days, "totals": {name: sum(day[name] for day in days) for name in DASHBOARD_TOTALS}}
 
 
+def platform_promotion_figures() -> dict[str, int]:
+    """What promotions cost the platform and what it owes in points, to date, in fen:
+    platform coupons (net of refunds), points given less taken back (the points expense)
+    and the points liability (what learners' points are worth, reserved ones included;
+    negative if debts outweigh them). One grouped query over three accounts."""
+    accounts = [ledger.PLATFORM_PROMOTIONS, ledger.POINTS_EXPENSE, ledger.POINTS_LIABILITY]
+    entries = JournalEntry.objects.filter(Q(debit_account__in=accounts) | Q(credit_account__in=accounts))
+    balances = ledger.account_balances(entries)
+    return {
+        "coupon_cost": balances.get(ledger.PLATFORM_PROMOTIONS, 0),
+        "points_expense": balances.get(ledger.POINTS_EXPENSE, 0),
+        "points_liability": -balances.get(ledger.POINTS_LIABILITY, 0),
+    }
+
+
 # -- payouts ------------------------------------------------------------------------------
 def payout_last_account(*, merchant_id: int) -> Payout | None:
     """The merchant's latest payout, whose bank details prefill the next request."""

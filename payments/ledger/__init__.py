@@ -37,6 +37,18 @@ separately, ``round_half_up(D × refunded / paid)`` of the discount (cumulative,
 commission: ``promotions.services.discount_reversed``) from the promotion legs, in their
 own proportion, back to ``platform:promotions``.
 
+Points (积分, ``promotions.points``): a point is worth ``100 // KPAY_POINTS_PER_YUAN_VALUE``
+fen. ``platform:points_liability`` is what the platform owes learners in points (its
+balance is minus the value of every lot's ``remaining``, debts included, plus the points
+unpaid orders reserve); ``platform:points_expense`` what points cost. Earned or granted:
+expense → liability; deducted, expired, clawed back: liability → expense (kind
+``points``, one row). Spent: the order's ``points_discount`` pays part of the price like a
+platform coupon (the merchant is paid, and commissioned, on the price before points;
+coupon legs fill the merchant's share first, then points'), from the liability. A
+refund gives back ``round_half_up(points_used × refunded / paid)`` points (cumulative)
+and takes their value from the merchant and commission, in the proportion the points
+legs gave them, back into the liability.
+
 Refunds are not an account of their own: a refund posting (kind ``refund``) takes the
 refunded amount back from the accounts the payment credited, in proportion, and out
 of clearing, so "refunds" is the journal filtered by kind. Returning an unapplied
@@ -58,6 +70,8 @@ from .accounts import (
     PLATFORM_COMMISSION,
     PLATFORM_GATEWAY_FEES,
     PLATFORM_PROMOTIONS,
+    POINTS_EXPENSE,
+    POINTS_LIABILITY,
     UNAPPLIED_RECEIPTS,
     gateway_clearing,
     merchant_account_for,
@@ -83,6 +97,7 @@ from .postings import (
     post_payment_received,
     post_payment_unapplied,
     post_payout,
+    post_points,
     post_refund,
     post_unapplied_refund,
     refund_split,
@@ -94,6 +109,8 @@ __all__ = [
     "PLATFORM_COMMISSION",
     "PLATFORM_GATEWAY_FEES",
     "PLATFORM_PROMOTIONS",
+    "POINTS_EXPENSE",
+    "POINTS_LIABILITY",
     "UNAPPLIED_RECEIPTS",
     "account_balances",
     "commission_for",
@@ -115,6 +132,7 @@ __all__ = [
     "post_payment_received",
     "post_payment_unapplied",
     "post_payout",
+    "post_points",
     "post_refund",
     "post_unapplied_refund",
     "refund_split",

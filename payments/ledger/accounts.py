@@ -31,11 +31,13 @@ PLATFORM_COMMISSION = "platform:commission"
 PLATFORM_GATEWAY_FEES = "platform:gateway_fees"
 UNAPPLIED_RECEIPTS = "platform:unapplied_receipts"  # received for nothing: owed back
 PLATFORM_PROMOTIONS = "platform:promotions"  # platform-funded coupons: an expense
+POINTS_LIABILITY = "platform:points_liability"  # points learners hold (negative: owed)
+POINTS_EXPENSE = "platform:points_expense"  # points given (earned, granted) less taken back
 # Every account name the journal may hold (``payments.ledger.checks`` refuses any other).
 ACCOUNT_PATTERN = (
     r"^(gateway_clearing:[a-z0-9_]+"
     r"|merchant:[0-9]+:(pending|available|payouts|paid_out)"
-    r"|platform:(commission|gateway_fees|unapplied_receipts|promotions))$"
+    r"|platform:(commission|gateway_fees|unapplied_receipts|promotions|points_liability|points_expense))$"
 )
 
 

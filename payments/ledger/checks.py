@@ -30,10 +30,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from orders.models import Order
-from promotions.models import Coupon, Redemption
+from promotions.models import Coupon, PointsEntry, PointsLot, Redemption
+from promotions.points import points_returned, points_value
 
 from ..models import JournalEntry, Payment, Refund
-from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, gateway_clearing
+from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, POINTS_LIABILITY, gateway_clearing
 from .balances import account_balances
 
 Check = Callable[[], Iterable[str]]
@@ -108,7 +109,7 @@ def payments_posted_once() -> Iterator[str]:
     posted = _sum_of(
         JournalEntry.objects.filter(
             payment=OuterRef("pk"), kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
-        ).exclude(debit_account=PLATFORM_PROMOTIONS)
+        ).exclude(debit_account__in=[PLATFORM_PROMOTIONS, POINTS_LIABILITY])
     )
     expected = Case(
         When(status__in=[Payment.Status.SUCCEEDED, Payment.Status.UNAPPLIED], then=F("amount")),
@@ -123,7 +124,7 @@ def refunds_posted_once() -> Iterator[str]:
     (the discount it takes back to ``platform:promotions`` is not money paid out)."""
     posted = _sum_of(
         JournalEntry.objects.filter(refund=OuterRef("pk"), kind=JournalEntry.Kind.REFUND).exclude(
-            credit_account=PLATFORM_PROMOTIONS
+            credit_account__in=[PLATFORM_PROMOTIONS, POINTS_LIABILITY]
         )
     )
     expected = Case(When(status=Refund.Status.SUCCEEDED, then=F("amount")), default=Value(0))
@@ -315,3 +316,85 @@ def promotions_match_redemptions() -> Iterator[str]:
     if balance != sum(owed.values()):
         owed_total = sum(owed.values())
         yield f"platform:promotions holds {balance}; platform coupons less refunds say {owed_total}"
+
+
+@register
+def points_match_liability() -> Iterator[str]:
+    """Points on the books: each lot's ``remaining`` is the sum of its history; an order's
+    points are reserved (spent entries) while it is unpaid, given back when it closed;
+    and ``platform:points_liability`` holds the value of every lot's ``remaining`` (debts
+    negative) plus the points unpaid orders reserve, while each paid order's points legs
+    less what its refunds took back are its points less those returned."""
+    history = Coalesce(Sum("entries__points"), Value(0, output_field=BigIntegerField()))
+    for row in (
+        PointsLot.objects.annotate(history=history)
+        .exclude(remaining=F("history"))
+        .values("pk", "remaining", "history")[:100]
+    ):
+        yield f"points lot {row['pk']}: remaining {row['remaining']}, its history says {row['history']}"
+    held = PointsLot.objects.aggregate(total=Sum("remaining"))["total"] or 0
+    reserved = (
+        Order.objects.filter(status__in=Order.OPEN_STATUSES).aggregate(total=Sum("points_discount"))["total"]
+        or 0
+    )
+    owed = -account_balances().get(POINTS_LIABILITY, 0)
+    if owed != points_value(held) + reserved:
+        yield (
+            f"platform:points_liability owes {owed}; points held are worth {points_value(held)} "
+            f"and unpaid orders reserve {reserved}"
+        )
+    spent = Coalesce(
+        Sum(
+            "points_entries__points",
+            filter=Q(points_entries__kind__in=[PointsEntry.Kind.SPENT, PointsEntry.Kind.RELEASED]),
+        ),
+        Value(0, output_field=BigIntegerField()),
+    )
+    expected = Case(
+        When(status__in=Order.CLOSED_STATUSES, then=Value(0)),
+        default=-F("points_used"),
+        output_field=BigIntegerField(),
+    )
+    bad = (
+        Order.objects.filter(
+            Q(points_used__gt=0)
+            | Q(pk__in=PointsEntry.objects.filter(kind=PointsEntry.Kind.SPENT).values("order_id"))
+        )
+        .annotate(spent=spent, expected=expected)
+        .exclude(spent=F("expected"))
+        .values("order_no", "status", "points_used", "spent")
+    )
+    for row in bad[:100]:
+        yield (
+            f"order {row['order_no']} ({row['status']}): {row['points_used']} points, "
+            f"its lots gave {-row['spent']}"
+        )
+    returned = dict(
+        PointsEntry.objects.filter(kind=PointsEntry.Kind.RETURNED, points__gt=0)
+        .values_list("order_id")
+        .annotate(total=Sum("points"))
+    )
+    legs: dict[int, int] = {}
+    spent_legs = JournalEntry.objects.filter(
+        Q(debit_account=POINTS_LIABILITY) | Q(credit_account=POINTS_LIABILITY),
+        kind__in=[JournalEntry.Kind.PAYMENT, JournalEntry.Kind.REFUND],
+    )
+    for row in spent_legs.values("order_id", "debit_account").annotate(total=Sum("amount")):
+        sign = 1 if row["debit_account"] == POINTS_LIABILITY else -1
+        legs[row["order_id"]] = legs.get(row["order_id"], 0) + sign * row["total"]
+    paid_orders = Order.objects.filter(points_used__gt=0, paid_at__isnull=False)
+    for order in paid_orders.only(
+        "pk", "order_no", "points_used", "points_discount", "refunded_amount", "total"
+    ).iterator():
+        rule = points_returned(
+            points_used=order.points_used, refunded=order.refunded_amount, paid=order.total
+        )
+        if returned.get(order.pk, 0) != rule:
+            yield f"order {order.order_no}: {returned.get(order.pk, 0)} points returned, rule: {rule}"
+        per_point = order.points_discount // order.points_used
+        expected = order.points_discount - rule * per_point
+        if legs.pop(order.pk, 0) != expected:
+            yield f"order {order.order_no}: its points legs in the journal are not {expected} fen"
+    for order_id, amount in legs.items():
+        if amount:
+            yield f"order {order_id}: {amount} fen of points legs, but no points paid for it"

@@ -14,6 +14,8 @@ from .accounts import (
     PLATFORM_COMMISSION,
     PLATFORM_GATEWAY_FEES,
     PLATFORM_PROMOTIONS,
+    POINTS_EXPENSE,
+    POINTS_LIABILITY,
     UNAPPLIED_RECEIPTS,
     gateway_clearing,
     merchant_account_for,
@@ -34,22 +36,30 @@ def commission_for(total: int, rate: Decimal) -> int:
 def post_payment_received(*, payment, order, merchant, at) -> list[JournalEntry]:
     """A payment applied to its order: the merchant's share is pending, the rest is ours.
 
-    With a platform coupon (``order.platform_discount``) the split is of the price before
-    the discount, and the discount comes from ``platform:promotions`` (see the coupon
-    rule in :mod:`payments.ledger`).
+    With a platform coupon (``order.platform_discount``) or points (``order.points_discount``)
+    the split is of the price before them, and they come from ``platform:promotions`` and
+    ``platform:points_liability`` (see the coupon and points rules in :mod:`payments.ledger`).
     """
-    funded = order.platform_discount
-    price = payment.amount + funded
+    sources = [(PLATFORM_PROMOTIONS, "platform coupon", order.platform_discount)]
+    sources.append((POINTS_LIABILITY, "points", order.points_discount))
+    price = payment.amount + sum(amount for _, _, amount in sources)
     commission = commission_for(price, merchant.effective_commission_rate)
     share = price - commission
-    to_merchant = min(funded, share)
-    to_commission = funded - to_merchant
     clearing = gateway_clearing(payment.channel)
+    funded_legs = []
+    for account, what, amount in sources:
+        # Each platform source fills the merchant's share first, then the commission.
+        to_merchant = min(amount, share)
+        share -= to_merchant
+        commission -= amount - to_merchant
+        funded_legs += [
+            (account, merchant_pending(merchant.pk), to_merchant, f"{what}: merchant share"),
+            (account, PLATFORM_COMMISSION, amount - to_merchant, f"{what}: commission"),
+        ]
     legs = [
-        (clearing, merchant_pending(merchant.pk), share - to_merchant, "merchant share"),
-        (clearing, PLATFORM_COMMISSION, commission - to_commission, "platform commission"),
-        (PLATFORM_PROMOTIONS, merchant_pending(merchant.pk), to_merchant, "platform coupon: merchant share"),
-        (PLATFORM_PROMOTIONS, PLATFORM_COMMISSION, to_commission, "platform coupon: commission"),
+        (clearing, merchant_pending(merchant.pk), share, "merchant share"),
+        (clearing, PLATFORM_COMMISSION, commission, "platform commission"),
+        *funded_legs,
     ]
     return _post(
         kind=JournalEntry.Kind.PAYMENT,
@@ -97,7 +107,7 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
     its refund window, and charged back to its available balance once the order is
     settled (which may leave that balance negative: a debt, shown as such).
     """
-    if order.platform_discount:
+    if order.platform_discount or order.points_discount:
         legs = _platform_coupon_refund_legs(
             refund=refund, payment=payment, order=order, refunded_before=refunded_before
         )
@@ -133,52 +143,79 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
 
 
 def _platform_coupon_refund_legs(*, refund, payment, order, refunded_before: int) -> list[tuple]:
-    """A refund of a platform-coupon order: the clearing legs reversed by the commission
-    rule, and the discount's share of the refund (:func:`discount_reversed`, cumulative)
+    """A refund of an order a platform coupon or points paid part of: the clearing legs
+    reversed by the commission rule, and each platform source's share of the refund
     taken back from the merchant and the commission, in the proportion the payment's
-    promotion legs gave them, to ``platform:promotions``. One query (the payment's legs)."""
-    legs = dict.fromkeys(["cash_commission", "promo_merchant", "promo_commission"], 0)
+    legs of that source gave them, to that source's account: the coupon's by
+    :func:`discount_reversed` in fen, the points' in whole points
+    (``promotions.points.points_returned``: the points that come back to the learner)
+    times what a point was worth on this order. Cumulative, so no fen is created or
+    lost. One query (the payment's legs)."""
+    sources = {PLATFORM_PROMOTIONS: [0, 0], POINTS_LIABILITY: [0, 0]}  # account: [merchant, commission]
+    cash_commission = 0
     rows = (
         JournalEntry.objects.filter(payment=payment, kind=JournalEntry.Kind.PAYMENT)
         .values("debit_account", "credit_account")
         .annotate(total=Sum("amount"))
     )
     for row in rows:
-        promo = row["debit_account"] == PLATFORM_PROMOTIONS
-        if row["credit_account"] == PLATFORM_COMMISSION:
-            legs["promo_commission" if promo else "cash_commission"] += row["total"]
-        elif promo:
-            legs["promo_merchant"] += row["total"]
-    funded = legs["promo_merchant"] + legs["promo_commission"]
+        source = sources.get(row["debit_account"])
+        if source is not None:
+            source[row["credit_account"] == PLATFORM_COMMISSION] += row["total"]
+        elif row["credit_account"] == PLATFORM_COMMISSION:
+            cash_commission += row["total"]
     merchant_part, commission_part = refund_split(
-        commission=legs["cash_commission"],
+        commission=cash_commission,
         amount=payment.amount,
         refunded_before=refunded_before,
         refund=refund.amount,
     )
-    before = discount_reversed(discount=funded, refunded=refunded_before, paid=payment.amount)
-    after = discount_reversed(discount=funded, refunded=refunded_before + refund.amount, paid=payment.amount)
-    promo_merchant, promo_commission = (
-        refund_split(
-            commission=legs["promo_commission"], amount=funded, refunded_before=before, refund=after - before
-        )
-        if funded
-        else (0, 0)
-    )
     clearing = gateway_clearing(payment.channel)
     merchant = merchant_account_for(order)
     no = refund.refund_no
-    return [
+    legs = [
         (merchant, clearing, merchant_part, f"refund {no}: merchant share"),
         (PLATFORM_COMMISSION, clearing, commission_part, f"refund {no}: platform commission"),
-        (merchant, PLATFORM_PROMOTIONS, promo_merchant, f"refund {no}: platform coupon, merchant share"),
-        (
-            PLATFORM_COMMISSION,
-            PLATFORM_PROMOTIONS,
-            promo_commission,
-            f"refund {no}: platform coupon, commission",
-        ),
     ]
+    refunded_after = refunded_before + refund.amount
+    for account, (to_merchant, to_commission) in sources.items():
+        funded = to_merchant + to_commission
+        if not funded:
+            continue
+        if account == POINTS_LIABILITY:
+            per_point = funded // order.points_used
+            units = order.points_used
+            what = "points"
+        else:
+            per_point, units, what = 1, funded, "platform coupon"
+        before = discount_reversed(discount=units, refunded=refunded_before, paid=payment.amount) * per_point
+        after = discount_reversed(discount=units, refunded=refunded_after, paid=payment.amount) * per_point
+        back_merchant, back_commission = refund_split(
+            commission=to_commission, amount=funded, refunded_before=before, refund=after - before
+        )
+        legs += [
+            (merchant, account, back_merchant, f"refund {no}: {what}, merchant share"),
+            (PLATFORM_COMMISSION, account, back_commission, f"refund {no}: {what}, commission"),
+        ]
+    return legs
+
+
+def post_points(*, kind: str, value: int, learner_id: int, order_id, at) -> JournalEntry | None:
+    """Points moved outside a payment or refund (``promotions.signals.points_booked``):
+    earned or granted (``value`` > 0: points expense → liability), deducted, expired or
+    clawed back (< 0: back the other way). One row."""
+    if value == 0:
+        return None
+    debit, credit = (POINTS_EXPENSE, POINTS_LIABILITY) if value > 0 else (POINTS_LIABILITY, POINTS_EXPENSE)
+    return JournalEntry.objects.create(
+        kind=JournalEntry.Kind.POINTS,
+        debit_account=debit,
+        credit_account=credit,
+        amount=abs(value),
+        order_id=order_id,
+        memo=f"points {kind}: learner {learner_id}",
+        created_at=at,
+    )
 
 
 def post_unapplied_refund(*, refund, payment, at) -> list[JournalEntry]:

@@ -1,5 +1,6 @@
 """Completing orders: after its refund window an order is complete ("receipt
-confirmed") and the merchant's share of it moves from pending to available.
+confirmed") and the merchant's share of it moves from pending to available, and the
+learner earns points (积分) on what they paid.
 
 Every write here takes its locks in the refund flow's order (payment with its order,
 ``payments.locks.payment_lock_for_refund``), so a refund and a settlement of the same
@@ -16,6 +17,7 @@ from orders.selectors import orders_due_for_settlement
 from orders.services import order_complete
 from payments import ledger
 from payments.locks import payment_lock_for_refund
+from promotions.points import points_earn_for_order
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ def order_settle(*, order_id: int, now=None) -> bool:
             return False
         order_complete(order=order, at=now)
         ledger.post_order_settled(order=order, at=now)
+        points_earn_for_order(order=order, at=now)  # posted to the journal through promotions.signals
     return True
 
 

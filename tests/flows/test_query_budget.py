@@ -71,3 +71,41 @@ def test_a_coupon_adds_3_statements_and_a_transaction_to_the_paid_order_path(lea
     for statements in (code, claimed):
         assert len(work(statements)) == len(work(plain)) + 3, "\n".join(statements)
         assert len(statements) == len(plain) + 5, "\n".join(statements)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_points_add_1_statement_to_the_paid_order_path(learner, sandbox, staff):
+    """Points cost one statement more at checkout (lock the learner's lots, take the
+    points oldest first and write their history: one statement), plus the BEGIN/COMMIT
+    of checkout's transaction when there is no coupon; nothing more when the order is
+    paid (the points legs travel in the payment's one journal INSERT). With a coupon,
+    the coupon's three and the points' one."""
+    from promotions.points import points_grant
+    from tests.factories import CouponFactory, CourseFactory
+
+    points_grant(actor=staff("support", "budget"), learner_id=learner.pk, points=10_000, reason="budget")
+    _paid_order_statements(learner, CourseFactory(), sandbox)  # warms the risk rules' cache
+    plain = _paid_order_statements(learner, CourseFactory(), sandbox)
+    with_points = _points_order_statements(learner, CourseFactory(), sandbox, points=500)
+    CouponFactory(code="BUDGETP")
+    both = _points_order_statements(learner, CourseFactory(), sandbox, points=500, coupon="BUDGETP")
+
+    def work(statements):
+        return [sql for sql in statements if not sql.strip().upper().startswith(TRANSACTION_CONTROL)]
+
+    assert len(work(with_points)) == len(work(plain)) + 1, "\n".join(with_points)
+    assert len(with_points) == len(plain) + 3, "\n".join(with_points)
+    assert len(work(both)) == len(work(plain)) + 4, "\n".join(both)
+
+
+def _points_order_statements(learner, course, sandbox, *, points, coupon=None) -> list[str]:
+    with CaptureQueriesContext(connection) as checkout:
+        order = order_checkout(learner=learner, course_slug=course.slug, coupon=coupon, points=points).order
+        payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    body = sandbox.trade_event(payment)
+    headers = sandbox.headers(body)
+    with CaptureQueriesContext(connection) as confirmation:
+        assert sandbox.post(body, headers).status_code == 204
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED and order.points_used == points
+    return [q["sql"] for q in checkout.captured_queries + confirmation.captured_queries]

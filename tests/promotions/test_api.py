@@ -60,3 +60,54 @@ def test_the_schema_documents_the_coupon_codes(api_client):
     for code in ("coupon_expired", "coupon_exhausted", "coupon_not_applicable", "coupon_minimum_not_met"):
         assert code in schema
     assert "/api/v1/coupons/claim/" in schema
+
+
+def test_pay_with_points_over_the_api_and_see_them(token_client, course, learner, staff):
+    from promotions.points import points_grant
+
+    points_grant(actor=staff("support", "api-granter"), learner_id=learner.pk, points=700, reason="welcome")
+
+    created = token_client.post("/api/v1/orders/", {"course": course.slug, "points": 500}, format="json")
+
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["points_used"], body["points_discount"], body["total"]) == (500, 500, course.price - 500)
+    mine = token_client.get("/api/v1/points/").json()
+    assert mine["balance"] == 200
+    assert mine["value_per_point"] == 1
+    assert [lot["remaining"] for lot in mine["expiring"]] == [200]
+    assert [(e["kind"], e["points"], e["order_no"]) for e in mine["history"]] == [
+        ("spent", -500, body["order_no"]),
+        ("granted", 700, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("points", "status", "code"),
+    [(701, 409, "points_above_cap"), (600, 409, "points_insufficient"), ("x", 400, None), (0, 400, None)],
+)
+def test_refused_points_answer_in_the_error_shape(token_client, learner, staff, points, status, code):
+    from promotions.points import points_grant
+    from tests.factories import CourseFactory
+
+    cheap = CourseFactory(price=1400)
+    points_grant(actor=staff("support", "api-granter"), learner_id=learner.pk, points=500, reason="welcome")
+
+    response = token_client.post("/api/v1/orders/", {"course": cheap.slug, "points": points}, format="json")
+
+    assert response.status_code == status
+    assert "error" in response.json()
+    if code:
+        assert response.json()["error"]["code"] == code
+
+
+def test_the_schema_documents_points(api_client):
+    schema = api_client.get("/api/v1/schema/").content.decode()
+
+    for code in ("points_insufficient", "points_above_cap", "points_used", "points_discount"):
+        assert code in schema
+    assert "/api/v1/points/" in schema
+
+
+def test_points_need_a_login(api_client):
+    assert api_client.get("/api/v1/points/").status_code in (401, 403)

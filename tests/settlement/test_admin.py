@@ -390,3 +390,17 @@ def test_full_width_digits_from_a_chinese_keyboard_are_read_as_yuan():
         available=10**12,
     )
     assert form.is_valid() and form.cleaned_data["amount"] == 10050
+
+
+def test_the_dashboard_shows_platform_promotions_and_the_points_liability_to_finance_only(
+    client, books, finance, merchant_user
+):
+    # Settled orders earned their points (99, 99, 49: one per yuan); two were refunded
+    # after settlement and their points clawed back: 99 points (¥0.99) are owed.
+    response = as_user(client, finance).get(DASHBOARD)
+    assert response.context["promotions"] == {"coupon_cost": 0, "points_expense": 99, "points_liability": 99}
+    assert "Points liability (owed to learners)" in response.text
+
+    mine = as_user(client, merchant_user).get(DASHBOARD)
+    assert mine.context["promotions"] is None
+    assert "Points liability" not in mine.text

@@ -1,0 +1,11 @@
+"""Thin Celery tasks for promotions; idempotent."""
+
+from celery import shared_task
+
+
+@shared_task(name="promotions.tasks.expire_points")
+def expire_points() -> int:
+    """Expire points past their period (oldest first). Run by beat; safe to repeat."""
+    from .points import points_expire_due
+
+    return points_expire_due()
