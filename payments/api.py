@@ -4,7 +4,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from core.api.schema import NonBlankCharField, error_responses, idempotent_error_responses
+from core.api.schema import (
+    NonBlankCharField,
+    PositiveAmountField,
+    error_responses,
+    idempotent_error_responses,
+)
 from core.http import client_info
 from orders.exceptions import OrderNotFound
 from orders.selectors import order_get_for_learner
@@ -114,10 +119,8 @@ class OrderRefundListCreateApi(APIView):
     """A learner's refund requests for their own order (someone else's order is a 404)."""
 
     class RefundRequestInput(serializers.Serializer):
-        amount = serializers.IntegerField(
-            required=False,
-            min_value=1,
-            help_text="In fen; without it, everything left to refund is asked for.",
+        amount = PositiveAmountField(
+            required=False, help_text="In fen; without it, everything left to refund is asked for."
         )
         reason = NonBlankCharField(max_length=255)
 

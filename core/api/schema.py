@@ -158,3 +158,17 @@ def merge_responses(*groups: dict) -> dict:
                 examples=[*(earlier.examples or []), *(response.examples or [])],
             )
     return out
+
+
+class PositiveAmountField(serializers.IntegerField):
+    """An amount in fen that the schema says is at least 1, while the service refuses less
+    with its own error code (e.g. ``invalid_refund_amount``) rather than the serializer's."""
+
+
+class PositiveAmountFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = PositiveAmountField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema["minimum"] = 1
+        return schema

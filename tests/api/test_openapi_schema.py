@@ -138,3 +138,12 @@ def test_a_path_no_route_takes_is_a_json_404(client):
     assert client.get("/api/v1/orders/a/b/c/d/").json()["error"]["code"] == "not_found"
     # A missing trailing slash is still redirected, not swallowed.
     assert client.get("/api/v1/courses").status_code == 301
+
+
+def test_page_is_a_whole_number_from_one_in_the_schema_and_the_api(openapi, client, db):
+    page = next(p for p in operation(openapi, "courses/", "get")["parameters"] if p["name"] == "page")
+    assert page["schema"] == {"type": "integer", "minimum": 1}
+    for value in ["", "last", "x", "0", "2.0"]:
+        response = client.get("/api/v1/courses/", {"page": value})
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", value
+    assert client.get("/api/v1/courses/", {"page": "1"}).status_code == 200
