@@ -147,3 +147,9 @@ def test_page_is_a_whole_number_from_one_in_the_schema_and_the_api(openapi, clie
         response = client.get("/api/v1/courses/", {"page": value})
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", value
     assert client.get("/api/v1/courses/", {"page": "1"}).status_code == 200
+
+
+def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path, db):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))

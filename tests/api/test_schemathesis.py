@@ -31,7 +31,7 @@ from core.http import ClientInfo
 from orders import services as orders_services
 from orders.models import Order
 from payments import services as payment_services
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import CouponFactory, CourseFactory, UserFactory
 
 MAX_EXAMPLES = 50
 
@@ -64,10 +64,12 @@ class LearnerToken:
     """The learner's API token; a fresh one when an operation (log out, revoke) revoked it.
     Also what the learner owns, for requests that should find it."""
 
-    def __init__(self, user, *, orders, courses):
+    def __init__(self, user, *, orders, courses, code_coupon, claimable_coupon):
         self.user = user
         self.orders = orders
         self.courses = courses
+        self.code_coupon = code_coupon
+        self.claimable_coupon = claimable_coupon
         self.record, self.secret = tokens.issue_token(user)
 
     def header(self) -> dict:
@@ -93,7 +95,13 @@ def learner_token(db, sandbox):
     paid.refresh_from_db()
     assert paid.status == Order.Status.FULFILLED
     orders = [open_order.order_no, paid.order_no]  # in this order: order numbers are random
-    return LearnerToken(learner, orders=orders, courses=[c.slug for c in courses])
+    return LearnerToken(
+        learner,
+        orders=orders,
+        courses=[c.slug for c in courses],
+        code_coupon=CouponFactory(),  # to use at checkout by its code
+        claimable_coupon=CouponFactory(code=""),  # to claim into the wallet
+    )
 
 
 def with_learner_data(case, learner_token, pick: int) -> None:
@@ -106,8 +114,14 @@ def with_learner_data(case, learner_token, pick: int) -> None:
             case.path_parameters["order_no"] = learner_token.orders[pick % len(learner_token.orders)]
         if "slug" in case.path_parameters:
             case.path_parameters["slug"] = learner_token.courses[pick % len(learner_token.courses)]
-    if isinstance(case.body, dict) and isinstance(case.body.get("course"), str):
-        case.body["course"] = learner_token.courses[pick % len(learner_token.courses)]
+    if isinstance(case.body, dict):
+        if isinstance(case.body.get("course"), str):
+            case.body["course"] = learner_token.courses[pick % len(learner_token.courses)]
+        coupon = case.body.get("coupon")
+        if isinstance(coupon, int) and not isinstance(coupon, bool):  # claiming: the coupon's id
+            case.body["coupon"] = learner_token.claimable_coupon.pk
+        elif isinstance(coupon, str) and pick % 2:  # checkout: its code
+            case.body["coupon"] = learner_token.code_coupon.code
 
 
 # Loaded from the app itself at collection, to list its operations; whatever connection
