@@ -124,9 +124,8 @@ def with_learner_data(case, learner_token, pick: int) -> None:
             case.body["coupon"] = learner_token.code_coupon.code
 
 
-# Loaded from the app itself at collection, to list its operations; whatever connection
-# the request opened (to the development database: the test database does not exist yet)
-# is closed, so the tests open theirs afresh.
+# Loaded from the app itself at collection, to list its operations (the schema view
+# reads no database); any connection is closed anyway, so each test opens its own.
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application(), config=CONFIG)
 connections.close_all()
 
