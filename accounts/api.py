@@ -8,13 +8,14 @@ Wrong passwords count towards the login lockout (django-axes, keyed on username 
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_response
+from core.api.schema import error_responses
 from core.api.throttling import ClientIpScopedRateThrottle
 
 from . import tokens
@@ -36,12 +37,6 @@ class TokenInfoSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     expiry = serializers.DateTimeField()
     current = serializers.BooleanField(help_text="The token this request was made with.")
-
-
-ERROR_BODY = inline_serializer(
-    "ErrorBody", {"code": serializers.CharField(), "message": serializers.CharField()}
-)
-ERROR = inline_serializer("Error", {"error": ERROR_BODY})
 
 
 def lockout_message() -> str:
@@ -68,7 +63,16 @@ class TokenApi(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: IssuedTokenSerializer, 400: ERROR, 429: ERROR},
+        responses={
+            200: IssuedTokenSerializer,
+            **error_responses(
+                {
+                    400: "`invalid`: a field is missing, or the username and password do not match",
+                    429: "`throttled` (too many requests from this address) or `login_locked`"
+                    " (too many failed logins for this account); see `Retry-After`",
+                }
+            ),
+        },
         auth=[],
     )
     def post(self, request):
@@ -121,7 +125,10 @@ class TokenDetailApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="auth_tokens_revoke", responses={204: None, 404: ERROR})
+    @extend_schema(
+        operation_id="auth_tokens_revoke",
+        responses={204: None, **error_responses({404: "`not_found`: no such token"})},
+    )
     def delete(self, request, token_id):
         token = tokens.find_token(request.user, token_id)
         if token is None:

@@ -1,5 +1,8 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
+
+from core.api.schema import error_responses
 
 from . import selectors
 from .models import Course
@@ -14,6 +17,7 @@ class CourseOutput(serializers.ModelSerializer):
         fields = ["slug", "title", "summary", "description", "price", "currency", "merchant"]
 
 
+@extend_schema_view(get=extend_schema(responses={200: CourseOutput(many=True), **error_responses(404)}))
 class CourseListApi(generics.ListAPIView):
     """Published courses, newest first."""
 
@@ -24,6 +28,7 @@ class CourseListApi(generics.ListAPIView):
         return selectors.course_list_published()
 
 
+@extend_schema_view(get=extend_schema(responses={200: CourseOutput, **error_responses(404)}))
 class CourseDetailApi(generics.RetrieveAPIView):
     permission_classes = [AllowAny]
     serializer_class = CourseOutput

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("payments.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: any other path under the API is a 404 in the API's error shape.
+    path("", include("core.api.urls")),
 ]

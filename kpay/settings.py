@@ -309,7 +309,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -321,6 +321,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Buy courses, pay through a gateway, see orders.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema tells the truth (schemathesis checks it: tests/api/test_schemathesis.py):
+    # the error shape is one component, and the answers every endpoint of a kind gives
+    # (401/403 with credentials, 400/413/415 with a body) are added to each operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.add_common_error_responses",
+    ],
 }
 
 # --- kpay -----------------------------------------------------------------

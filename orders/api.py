@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.api.schema import error_responses, idempotent_error_responses, merge_responses
 from core.http import client_info
 from promotions.api import coupon_error_responses
 
@@ -67,7 +68,14 @@ class OrderOutput(serializers.ModelSerializer):
         return ReturnedPaymentOutput(returned, many=True).data
 
 
-class OrderListCreateApi(APIView):
+class OrderListCreateApi(generics.GenericAPIView):
+    """GET: the learner's orders, paginated (``count``, ``next``, ``previous``, ``results``);
+    POST: check out one course."""
+
+    # A generic view, so the schema knows GET pages through the list (an APIView that
+    # pages by hand was documented as a plain array).
+    serializer_class = OrderOutput
+
     class OrderCreateInput(serializers.Serializer):
         course = serializers.SlugField(
             max_length=80, help_text="The course's slug. Prices are computed by kpay."
@@ -86,16 +94,25 @@ class OrderListCreateApi(APIView):
             help_text="Points (积分) to pay part of the price with, after the coupon, within the cap.",
         )
 
-    @extend_schema(responses=OrderOutput(many=True))
+    @extend_schema(responses={200: OrderOutput(many=True), **error_responses(404)})
     def get(self, request):
         queryset = selectors.order_list_for_learner(learner=request.user).prefetch_related("refunds")
-        paginator = generics.GenericAPIView.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(OrderOutput(page, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(OrderOutput(page, many=True).data)
 
     @extend_schema(
         request=OrderCreateInput,
-        responses={201: OrderOutput, 200: OrderOutput, **coupon_error_responses()},
+        responses=merge_responses(
+            {201: OrderOutput, 200: OrderOutput},
+            idempotent_error_responses(
+                {
+                    403: "`checkout_refused`: risk control refused this purchase",
+                    404: "`course_not_available`",
+                    409: "`course_already_owned`, `course_payment_under_review`, `order_open_without_coupon`",
+                }
+            ),
+            coupon_error_responses(),
+        ),
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
@@ -116,7 +133,7 @@ class OrderListCreateApi(APIView):
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(responses=OrderOutput)
+    @extend_schema(responses={200: OrderOutput, **error_responses({404: "`order_not_found`"})})
     def get(self, request, order_no):
         order = selectors.order_get_for_learner(learner=request.user, order_no=order_no)
         if order is None:
@@ -125,7 +142,15 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses=OrderOutput)
+    @extend_schema(
+        request=None,
+        responses={
+            200: OrderOutput,
+            **error_responses(
+                {404: "`order_not_found`", 409: "`order_not_cancellable`: paid, closed or paying"}
+            ),
+        },
+    )
     def post(self, request, order_no):
         order = services.order_cancel(learner=request.user, order_no=order_no)
         return Response(OrderOutput(order).data)

@@ -4,6 +4,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.api.schema import (
+    NonBlankCharField,
+    PositiveAmountField,
+    error_responses,
+    idempotent_error_responses,
+)
 from core.http import client_info
 from orders.exceptions import OrderNotFound
 from orders.selectors import order_get_for_learner
@@ -46,19 +52,35 @@ class PaymentOutput(serializers.ModelSerializer):
 
 class PaymentStartApi(APIView):
     class PaymentStartInput(serializers.Serializer):
-        channel = serializers.CharField()
+        # A choice of the channels configured when the request (or the schema) is made,
+        # so the schema lists them as an enum.
+        channel = serializers.ChoiceField(choices=[], help_text="A configured payment channel.")
         openid = serializers.CharField(required=False, help_text="WeChat openid, for wechat_jsapi")
 
-        def validate_channel(self, value):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
             channels = available_channels()
-            if value not in channels:
-                raise serializers.ValidationError(
-                    f"Unknown or unavailable channel; available: {', '.join(channels)}."
-                )
-            return value
+            field = self.fields["channel"]
+            field.choices = channels
+            field.error_messages["invalid_choice"] = (
+                f"Unknown or unavailable channel; available: {', '.join(channels)}."
+            )
 
     @extend_schema(
-        request=PaymentStartInput, responses={201: PaymentOutput}, parameters=[IDEMPOTENCY_PARAMETER]
+        request=PaymentStartInput,
+        responses={
+            201: PaymentOutput,
+            **idempotent_error_responses(
+                {
+                    400: "`invalid`: unknown channel, or `openid` missing for a channel that needs it",
+                    404: "`order_not_found`",
+                    409: "`order_not_payable`: the order is paid, closed or expired",
+                },
+                502,
+                503,
+            ),
+        },
+        parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
     def post(self, request, order_no):
@@ -97,12 +119,12 @@ class OrderRefundListCreateApi(APIView):
     """A learner's refund requests for their own order (someone else's order is a 404)."""
 
     class RefundRequestInput(serializers.Serializer):
-        amount = serializers.IntegerField(
+        amount = PositiveAmountField(
             required=False, help_text="In fen; without it, everything left to refund is asked for."
         )
-        reason = serializers.CharField(max_length=255)
+        reason = NonBlankCharField(max_length=255)
 
-    @extend_schema(responses=RefundOutput(many=True))
+    @extend_schema(responses={200: RefundOutput(many=True), **error_responses({404: "`order_not_found`"})})
     def get(self, request, order_no):
         if order_get_for_learner(learner=request.user, order_no=order_no) is None:
             raise OrderNotFound()
@@ -110,7 +132,18 @@ class OrderRefundListCreateApi(APIView):
         return Response(RefundOutput(queryset.select_related("order"), many=True).data)
 
     @extend_schema(
-        request=RefundRequestInput, responses={201: RefundOutput}, parameters=[IDEMPOTENCY_PARAMETER]
+        request=RefundRequestInput,
+        responses={
+            201: RefundOutput,
+            **idempotent_error_responses(
+                {
+                    400: "`invalid_refund_amount`",
+                    404: "`order_not_found`",
+                    409: "The order cannot be refunded (not paid, window closed, more than is left)",
+                }
+            ),
+        },
+        parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
     def post(self, request, order_no):

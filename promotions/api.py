@@ -2,10 +2,12 @@
 answers when a coupon is refused (documented here, used by ``orders.api``)."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from core.api.schema import ErrorSerializer, error_responses, merge_responses
 
 from . import exceptions, selectors, services
 
@@ -22,15 +24,7 @@ COUPON_ERRORS = (
     exceptions.PointsInvalid,
 )
 
-ErrorOutput = inline_serializer(
-    name="CouponError",
-    fields={
-        "error": inline_serializer(
-            name="CouponErrorBody",
-            fields={"code": serializers.CharField(), "message": serializers.CharField()},
-        )
-    },
-)
+ErrorOutput = ErrorSerializer  # the API's one error shape (core.api.schema)
 
 
 def coupon_error_responses(*errors) -> dict:
@@ -73,13 +67,16 @@ class WalletCouponOutput(serializers.Serializer):
     coupon = CouponOutput()
 
 
-class CouponWalletApi(APIView):
-    @extend_schema(responses=WalletCouponOutput(many=True))
+class CouponWalletApi(generics.GenericAPIView):
+    """The learner's wallet, paginated (a generic view, so the schema says so)."""
+
+    serializer_class = WalletCouponOutput
+
+    @extend_schema(responses={200: WalletCouponOutput(many=True), **error_responses(404)})
     def get(self, request):
         queryset = selectors.wallet_list_for_learner(learner=request.user, at=timezone.now())
-        paginator = generics.GenericAPIView.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(WalletCouponOutput(page, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(WalletCouponOutput(page, many=True).data)
 
 
 class CouponClaimApi(APIView):
@@ -88,15 +85,15 @@ class CouponClaimApi(APIView):
 
     @extend_schema(
         request=ClaimInput,
-        responses={
-            201: WalletCouponOutput,
-            **coupon_error_responses(
+        responses=merge_responses(
+            {201: WalletCouponOutput},
+            coupon_error_responses(
                 exceptions.CouponNotFound,
                 exceptions.CouponExpired,
                 exceptions.CouponExhausted,
                 exceptions.CouponLimitReached,
             ),
-        },
+        ),
     )
     def post(self, request):
         data = self.ClaimInput(data=request.data)

@@ -42,4 +42,14 @@ def exception_handler(exc, context):
     return response
 
 
-__all__ = ["error_response", "exception_handler", "status"]
+def api_not_found(request, *args, **kwargs):
+    """A path under the API that no route takes: 404 in the API's error shape (whatever
+    the method), rather than the site's HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": str(exceptions.NotFound.default_detail)}}, status=404
+    )
+
+
+__all__ = ["api_not_found", "error_response", "exception_handler", "status"]
