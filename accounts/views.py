@@ -17,10 +17,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
 
 from core.http import next_url
 
 from .admin_site import verify_totp
+from .api import lockout_message
 
 
 class SignupForm(UserCreationForm):
@@ -67,8 +69,6 @@ def signup(request):
 def locked_out(request, original_response=None, credentials=None):
     """What a locked-out login gets (django-axes' AXES_LOCKOUT_CALLABLE): the API its error
     shape, the site and the admin a page saying when to try again; always 429."""
-    from .api import lockout_message
-
     retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     if request.path.startswith("/api/"):
         response = JsonResponse({"error": {"code": "login_locked", "message": lockout_message()}}, status=429)
@@ -106,7 +106,6 @@ def otp_setup(request):
     """A staff user sets up their authenticator app (TOTP) for the admin: re-enter the
     password, scan the QR code, confirm one code. Only while the user has no confirmed
     device: replacing one takes a superuser deleting the old one in the admin."""
-    from django_otp import login as otp_login
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     user = request.user

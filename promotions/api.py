@@ -2,7 +2,7 @@
 answers when a coupon is refused (documented here, used by ``orders.api``)."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from core.api.schema import ErrorSerializer, error_responses, merge_responses
 
 from . import exceptions, selectors, services
+from .points import fen_per_point
 
 COUPON_ERRORS = (
     exceptions.CouponNotFound,
@@ -136,8 +137,6 @@ class PointsApi(APIView):
         )
     )
     def get(self, request):
-        from .points import fen_per_point
-
         paginator = generics.GenericAPIView.pagination_class()
         page = paginator.paginate_queryset(
             selectors.points_history(learner_id=request.user.pk), request, view=self

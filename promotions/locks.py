@@ -7,7 +7,7 @@ with its order → order alone → …
 
 from django.db.models import Exists, OuterRef
 
-from .models import Coupon
+from .models import Coupon, PointsLot
 
 
 def _covers(course_id: int):
@@ -34,8 +34,6 @@ def points_lots_lock(*, learner_id: int, at):
     the coupon and the order's INSERT at checkout, after the payment with its order on a
     refund or a settlement, after the order on a cancel; several lots in (expires_at, pk)
     order. So the lock order ends: … → refunds → points lots."""
-    from .models import PointsLot
-
     return list(
         PointsLot.objects.select_for_update()
         .filter(learner_id=learner_id, remaining__gt=0, expires_at__gt=at)
@@ -45,8 +43,6 @@ def points_lots_lock(*, learner_id: int, at):
 
 def points_debts_lock(*, learner_id: int):
     """The learner's unpaid points debts, oldest first, locked (earning pays them off)."""
-    from .models import PointsLot
-
     return list(
         PointsLot.objects.select_for_update()
         .filter(learner_id=learner_id, source=PointsLot.Source.DEBT, remaining__lt=0)
@@ -83,8 +79,6 @@ SELECT COALESCE(SUM(take), 0) FROM taken
 
 def points_lots_lock_by_id(*, lot_ids):
     """Given lots, locked oldest first (giving back an unpaid order's points)."""
-    from .models import PointsLot
-
     return {
         lot.pk: lot
         for lot in PointsLot.objects.select_for_update()
@@ -95,8 +89,6 @@ def points_lots_lock_by_id(*, lot_ids):
 
 def points_lots_lock_expired(*, learner_id: int, at):
     """The learner's lots past their expiry with points left, oldest first, locked."""
-    from .models import PointsLot
-
     return list(
         PointsLot.objects.select_for_update()
         .filter(learner_id=learner_id, remaining__gt=0, expires_at__lte=at)

@@ -1,5 +1,6 @@
 """Reads of coupons, wallets and redemptions used by more than one caller."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -111,8 +112,6 @@ def coupons_with_usage(coupons: QuerySet[Coupon]) -> QuerySet[Coupon]:
 
 def learners_by_username(usernames) -> tuple[list, list[str]]:
     """(the active users named, the names that match none), for staff granting coupons."""
-    from django.contrib.auth import get_user_model
-
     names = sorted({name.strip() for name in usernames if name.strip()})
     users = list(get_user_model()._default_manager.filter(username__in=names, is_active=True))
     found = {user.get_username() for user in users}

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from core.http import next_url
 
 from . import selectors, services
 from .exceptions import PromotionError
+from .points import fen_per_point
 
 
 @require_safe
@@ -33,10 +35,6 @@ def my_coupons(request):
 @login_required
 def my_points(request):
     """ "My points": the balance (negative: a debt a refund left), lots soonest to expire, the history."""
-    from django.core.paginator import Paginator
-
-    from .points import fen_per_point
-
     page = Paginator(selectors.points_history(learner_id=request.user.pk), 30).get_page(
         request.GET.get("page")
     )
