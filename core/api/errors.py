@@ -1,12 +1,18 @@
 """One error shape for every API 4xx/5xx: ``{"error": {"code", "message", "details"?}}``."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import KpayError
+
+logger = logging.getLogger("kpay.api")
+DATABASE_RETRY_AFTER = "5"  # seconds: a restart or failover, not an outage of hours
 
 
 def error_response(code: str, message, status_code: int, details=None) -> Response:
@@ -23,6 +29,15 @@ def exception_handler(exc, context):
         # JSON nested deeper than the parser can follow (``[[[[…]]]]`` 100,000 deep): any
         # body DRF parses lands here, the unauthenticated token endpoint's too.
         return error_response("parse_error", "The request body is nested too deeply.", 400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting, failing over or refused the connection: nothing was
+        # written (the request's transaction died with it), so the client may retry.
+        logger.error("database unavailable during an API request", exc_info=exc)
+        response = error_response(
+            "service_unavailable", "The service is briefly unavailable; retry shortly.", 503
+        )
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
     if isinstance(exc, RequestDataTooBig):
         return error_response("request_too_large", "The request body is too large.", 413)
     if isinstance(exc, Http404):

@@ -111,26 +111,18 @@ def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[Jou
         legs = _platform_coupon_refund_legs(
             refund=refund, payment=payment, order=order, refunded_before=refunded_before
         )
-        return _post(
-            kind=JournalEntry.Kind.REFUND,
-            legs=legs,
-            payment=payment,
-            order=order,
-            merchant_id=order.merchant_id,
-            refund=refund,
-            at=at,
+    else:
+        merchant_part, commission_part = refund_split(
+            commission=payment_commission(payment),
+            amount=payment.amount,
+            refunded_before=refunded_before,
+            refund=refund.amount,
         )
-    merchant_part, commission_part = refund_split(
-        commission=payment_commission(payment),
-        amount=payment.amount,
-        refunded_before=refunded_before,
-        refund=refund.amount,
-    )
-    clearing = gateway_clearing(payment.channel)
-    legs = [
-        (merchant_account_for(order), clearing, merchant_part, f"refund {refund.refund_no}: merchant share"),
-        (PLATFORM_COMMISSION, clearing, commission_part, f"refund {refund.refund_no}: platform commission"),
-    ]
+        clearing, memo = gateway_clearing(payment.channel), f"refund {refund.refund_no}"
+        legs = [
+            (merchant_account_for(order), clearing, merchant_part, f"{memo}: merchant share"),
+            (PLATFORM_COMMISSION, clearing, commission_part, f"{memo}: platform commission"),
+        ]
     return _post(
         kind=JournalEntry.Kind.REFUND,
         legs=legs,
