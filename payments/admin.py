@@ -596,9 +596,12 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         if not permissions.may_approve_refund(request.user, merchant_id=refund.order.merchant_id):
             return []
         wanted = {Refund.Status.REQUESTED: ("approve", "deny"), Refund.Status.FAILED: ("retry",)}
+        actions = wanted.get(refund.status, ())
+        if refund.first_approved_by_id == request.user.pk:
+            actions = [action for action in actions if action != "approve"]  # four eyes: someone else
         return [
             (reverse("admin:payments_refund_decide", args=[refund.pk, action]), REFUND_DECISIONS[action][1])
-            for action in wanted.get(refund.status, ())
+            for action in actions
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -126,7 +126,12 @@ def test_four_eyes_through_the_admin(
 
     response = client.post(decide_url(refund, "approve"), {"note": ""})
     assert response.status_code == 200 and "different staff member" in response.text
+    # The first approver is not offered the second approval; anyone else is.
+    refund_page = reverse("admin:payments_refund_change", args=[refund.pk])
+    assert decide_url(refund, "approve") not in client.get(refund_page).text
+    assert decide_url(refund, "deny") in client.get(refund_page).text
     client.force_login(support2)
+    assert decide_url(refund, "approve") in client.get(refund_page).text
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(decide_url(refund, "approve"), {"note": "ok"}).status_code == 302
     refund.refresh_from_db()
