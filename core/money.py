@@ -62,6 +62,18 @@ def format_yuan(fen: int, *, grouping: bool = False, symbol: bool = False) -> st
     return ("-" if fen < 0 else "") + ("¥" if symbol else "") + text
 
 
+def prorate(amount: int, part: int, whole: int) -> int:
+    """``round_half_up(amount × part / whole)`` in integers: the share of ``amount`` that
+    ``part`` of ``whole`` carries (a refund's share of a commission, a discount, points).
+
+    Used cumulatively (the share after a refund less the share before it), so the parts
+    add up to ``amount`` exactly and no fen is created or lost.
+    """
+    if not (whole > 0 and 0 <= part <= whole and amount >= 0):
+        raise ValueError("need whole > 0, 0 <= part <= whole, amount >= 0")
+    return (2 * amount * part + whole) // (2 * whole)
+
+
 class YuanField(forms.DecimalField):
     """A form field for an amount typed in yuan whose cleaned value is fen (``int``).
 

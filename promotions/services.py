@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core.money import prorate
 from core.transitions import apply_transition
 
 from . import selectors
@@ -71,9 +72,7 @@ def discount_reversed(*, discount: int, refunded: int, paid: int) -> int:
     difference between the figure after it and before it, so no fen is created or lost
     and a full refund (in one go or in parts) takes back the whole discount.
     """
-    if not (paid > 0 and 0 <= refunded <= paid and discount >= 0):
-        raise ValueError("need paid > 0, 0 <= refunded <= paid, discount >= 0")
-    return (2 * discount * refunded + paid) // (2 * paid)
+    return prorate(discount, refunded, paid)
 
 
 # -- checkout ------------------------------------------------------------------

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
+from core.money import prorate
 from promotions.services import discount_reversed
 
 from ..models import JournalEntry
@@ -86,7 +87,7 @@ def commission_reversed(*, commission: int, amount: int, refunded: int) -> int:
     in integers (no float, no Decimal)."""
     if not (0 <= refunded <= amount and 0 <= commission <= amount and amount > 0):
         raise ValueError("need 0 <= refunded <= amount, 0 <= commission <= amount, amount > 0")
-    return (2 * commission * refunded + amount) // (2 * amount)
+    return prorate(commission, refunded, amount)
 
 
 def refund_split(*, commission: int, amount: int, refunded_before: int, refund: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from django import forms
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.money import AmountError, YuanField, fen_to_yuan, format_yuan, yuan_to_fen
+from core.money import AmountError, YuanField, fen_to_yuan, format_yuan, prorate, yuan_to_fen
 
 FEN = st.integers(min_value=-(10**15), max_value=10**15)
 
@@ -73,3 +73,18 @@ def test_the_yuan_field_refuses_what_it_cannot_take(typed):
     form = AmountForm({"amount": typed})
     assert not form.is_valid()
     assert "amount" in form.errors
+
+
+@given(st.integers(0, 10**9), st.integers(1, 10**9), st.lists(st.integers(1, 100), max_size=6))
+def test_cumulative_prorated_shares_add_up_exactly(amount, whole, steps):
+    """Refund shares taken cumulatively (after minus before) never create or lose a fen."""
+    done, taken = 0, 0
+    for step in steps:
+        part = min(whole, done + max(1, whole * step // 100))
+        share = prorate(amount, part, whole) - prorate(amount, done, whole)
+        assert share >= 0  # a refund never gives a share back negative
+        taken += share
+        done = part
+    taken += prorate(amount, whole, whole) - prorate(amount, done, whole)
+    assert taken == amount
+    assert prorate(amount, 0, whole) == 0
