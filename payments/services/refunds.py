@@ -177,7 +177,7 @@ def _create(
         )
         changes = [opened]
         if origin == Refund.Origin.RISK:
-            changes.append(_approve_for_risk(refund, actor=actor, note=reason, at=now))
+            changes.append(refund_approve_at_once(refund, actor=actor, note=reason, at=now))
         elif not learner:
             changes.append(refund_approve_step(refund, actor=actor, note=reason, at=now))
         RefundStatusChange.objects.bulk_create(changes)
@@ -261,9 +261,11 @@ def _decide(refund: Refund, name: str, *, actor, note: str, at) -> RefundStatusC
     return change
 
 
-def _approve_for_risk(refund: Refund, *, actor, note: str, at) -> RefundStatusChange:
-    """Approve a risk control refund at once: ``actor`` is the risk staff member who
-    rejected the held order, or None for an automatic block."""
+def refund_approve_at_once(refund: Refund, *, actor, note: str, at) -> RefundStatusChange:
+    """Approve, with no second approver, a refund that only returns money to where it came
+    from: risk control's (``actor`` the risk staff member who rejected the held order, or
+    None for an automatic block) and kpay's own return of an unapplied payment (None).
+    Sends it to the gateway after commit; returns the unsaved history row."""
     change = apply_transition(
         refund,
         "approve",

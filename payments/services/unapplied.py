@@ -3,14 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
-from core.tasks import enqueue_on_commit
-from core.transitions import apply_transition
 from courses import permissions
 
 from .. import locks
 from ..exceptions import PaymentNotFound, PaymentNotUnapplied, RefundNotAllowed, UnappliedAlreadyReturned
 from ..models import Payment, Refund, RefundStatusChange
-from .refunds import PROCESS_REFUND_TASK, refund_approve_step, refund_open, refund_reason_clean
+from .refunds import refund_approve_at_once, refund_approve_step, refund_open, refund_reason_clean
 
 
 def unapplied_returnable(payment: Payment) -> bool:
@@ -75,16 +73,6 @@ def refund_unapplied_by_system(payment: Payment, *, reason: str, at) -> Refund:
         at=at,
         transition="issue",
     )
-    approved = apply_transition(
-        refund,
-        "approve",
-        history_model=RefundStatusChange,
-        reason=reason[:255],
-        at=at,
-        by=None,
-        note=reason[:255],
-    )
-    refund.save(update_fields=["status", "approved_by", "decided_by", "decided_at", "decision_note"])
+    approved = refund_approve_at_once(refund, actor=None, note=reason[:255], at=at)
     RefundStatusChange.objects.bulk_create([opened, approved])
-    enqueue_on_commit(PROCESS_REFUND_TASK, refund_id=refund.pk)
     return refund
