@@ -9,6 +9,8 @@ there yet. Eager mode (the embedded default, the tests) runs it in-process, as `
 from celery import current_app, shared_task
 from django.db import transaction
 
+from core.api.idempotency import idempotency_records_sweep
+
 
 def task_send(name: str, /, **kwargs) -> None:
     """Send task ``name`` now (eager mode: run it now)."""
@@ -32,6 +34,4 @@ def _task(name: str):
 def sweep_idempotency_records() -> int:
     """Periodic: delete Idempotency-Keys left in progress past their lease (a crashed
     request) and answered ones older than ``KPAY_IDEMPOTENCY_RETENTION``."""
-    from core.api.idempotency import idempotency_records_sweep  # lazy: this module is imported by services
-
     return idempotency_records_sweep()

@@ -4,7 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -60,8 +60,6 @@ def exception_handler(exc, context):
 def api_not_found(request, *args, **kwargs):
     """A path under the API that no route takes: 404 in the API's error shape (whatever
     the method), rather than the site's HTML page."""
-    from django.http import JsonResponse
-
     return JsonResponse(
         {"error": {"code": "not_found", "message": str(exceptions.NotFound.default_detail)}}, status=404
     )
