@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "promotions",
     "orders",
     "payments",
+    "memberships",
     "riskcontrol",
     "settlement",
     "reconciliation",
