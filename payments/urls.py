@@ -6,6 +6,7 @@ app_name = "payments"
 
 urlpatterns = [
     path("webhooks/<str:alias>/", webhooks.gateway_webhook, name="webhook"),
+    path("webhooks/<str:alias>/withholding/", webhooks.withholding_webhook, name="withholding-webhook"),
     path("pay/<str:order_no>/", views.pay, name="pay"),
     path("pay/<str:order_no>/status/", views.pay_status, name="status"),
     path("pay/<str:order_no>/result/", views.result, name="result"),

@@ -8,14 +8,16 @@ from django.views.decorators.http import require_POST
 
 from .exceptions import GatewayNotConfigured, InvalidNotification, UnknownTrade
 from .gateways import get_gateway
+from .gateways.withholding import supports_withholding
 from .models import GatewayEvent
 from .services import payment_notification_handle
 
 logger = logging.getLogger(__name__)
 
 
-def _reply(gateway, *, ok: bool, message: str = "") -> HttpResponse:
-    reply = gateway.notification_reply(ok=ok, message=message)
+def _reply(gateway, *, ok: bool, message: str = "", withholding: bool = False) -> HttpResponse:
+    answer = gateway.charge_notification_reply if withholding else gateway.notification_reply
+    reply = answer(ok=ok, message=message)
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
 
@@ -25,13 +27,29 @@ def gateway_webhook(request, alias: str):
     """Verify the signature over the raw body, apply the event once, answer as the
     gateway expects. A rejected notification changes nothing and is not stored: its
     content is untrusted."""
+    return _handle(request, alias, withholding=False)
+
+
+@csrf_exempt
+@require_POST
+def withholding_webhook(request, alias: str):
+    """The payment notifications of charges under a withholding agreement (automatic
+    renewal): the same handling, in the gateway's withholding format where it has one
+    (WeChat Pay's papay charges notify in its v2 XML protocol)."""
+    return _handle(request, alias, withholding=True)
+
+
+def _handle(request, alias: str, *, withholding: bool) -> HttpResponse:
     try:
         gateway = get_gateway(alias)
     except GatewayNotConfigured:
         raise Http404("no such gateway") from None
+    if withholding and not supports_withholding(gateway):
+        raise Http404("this gateway has no withholding")
+    parse = gateway.parse_charge_notification if withholding else gateway.parse_notification
     try:
         try:
-            notification = gateway.parse_notification(request.headers, request.body)
+            notification = parse(request.headers, request.body)
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             # A backend that let a malformed body through: still the gateway's "rejected".
             raise InvalidNotification(f"malformed notification: {type(exc).__name__}") from exc
@@ -42,7 +60,7 @@ def gateway_webhook(request, alias: str):
             request.META.get("REMOTE_ADDR"),
             exc.message,
         )
-        return _reply(gateway, ok=False, message=exc.message)
+        return _reply(gateway, ok=False, message=exc.message, withholding=withholding)
     try:
         outcome = payment_notification_handle(gateway=gateway, notification=notification)
     except UnknownTrade:
@@ -52,7 +70,7 @@ def gateway_webhook(request, alias: str):
             notification.event_id,
             notification.trade_no,
         )
-        return _reply(gateway, ok=False, message="unknown trade")
+        return _reply(gateway, ok=False, message="unknown trade", withholding=withholding)
     if outcome == GatewayEvent.Outcome.MISMATCH:
-        return _reply(gateway, ok=False, message="does not match the order")
-    return _reply(gateway, ok=True)
+        return _reply(gateway, ok=False, message="does not match the order", withholding=withholding)
+    return _reply(gateway, ok=True, withholding=withholding)

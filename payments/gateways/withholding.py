@@ -14,7 +14,7 @@ fen, times aware) and :mod:`payments.exceptions` errors only, as for payments:
   :meth:`Withholding.charge` with a kpay payment number, whose result comes back either at
   once (a final :class:`~payments.gateways.base.TradeStatus`) or later as a payment
   notification, parsed by :meth:`Withholding.parse_charge_notification` at the gateway's
-  withholding notification URL, and can be asked for with ``query_payment``.
+  withholding notification URL, and can be asked for with :meth:`Withholding.query_charge`.
 - **termination**: :meth:`Withholding.agreement_terminate` (from kpay's side); the payer's
   own termination in their wallet arrives as an agreement notification.
 
@@ -164,6 +164,10 @@ class Withholding:
         result comes as a notification. Asking again with the same ``payment_no`` never
         charges twice (the gateway's own idempotency on the trade number)."""
         raise NotImplementedError
+
+    def query_charge(self, payment_no: str) -> TradeStatus:
+        """A charge's state at the gateway (by default the gateway's usual trade query)."""
+        return self.query_payment(payment_no)  # type: ignore[attr-defined]
 
     def parse_charge_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """A charge's payment notification, verified (by default the gateway's usual one)."""
