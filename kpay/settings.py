@@ -163,6 +163,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploads (course covers). Development serves them itself; in production the web server
+# (or an object store behind STORAGES["default"]) serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_URL = env.str("KPAY_MEDIA_URL", default="/media/")
+MEDIA_ROOT = Path(env.str("KPAY_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
