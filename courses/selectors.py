@@ -156,3 +156,28 @@ def lesson_place(*, lesson: Lesson, lessons) -> LessonPlace:
         previous=lessons[index - 1] if index > 0 else None,
         next=lessons[index + 1] if index + 1 < len(lessons) else None,
     )
+
+
+@dataclass(frozen=True)
+class CourseEntry:
+    """Where a learner who just got a course goes in: its first lesson (or its page)."""
+
+    course: Course
+    first_lesson: Lesson | None
+
+
+def course_entry_points(*, slugs) -> list[CourseEntry]:
+    """The courses named by ``slugs`` (an order's lines), in that order, each with its
+    first lesson: two queries whatever the count."""
+    courses = {
+        course.slug: course
+        for course in Course.objects.filter(slug__in=list(slugs))
+        .select_related("merchant")
+        .prefetch_related(Prefetch("lessons", queryset=Lesson.objects.order_by("position", "pk")))
+    }
+    entries = []
+    for slug in slugs:
+        if (course := courses.get(slug)) is not None:
+            lessons = list(course.lessons.all())
+            entries.append(CourseEntry(course=course, first_lesson=lessons[0] if lessons else None))
+    return entries
