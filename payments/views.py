@@ -146,7 +146,14 @@ def pay(request, order_no):
             "jsapi_params": dict(action.get("client_params", {})) if shown_as == "jsapi" else None,
             "status_url": status_url,
             "channels": channels,
-            "preselected": failed.channel if failed else (payment.channel if payment else ""),
+            # With a payment under way, the form offers the other ways to pay.
+            "other_channels": [choice for choice in channels if choice.channel != payment.channel]
+            if payment
+            else [],
+            # After a failure, the same way again if this device offers it.
+            "preselected": failed.channel
+            if failed and failed.channel in {choice.channel for choice in channels}
+            else "",
             "device": device.value,
             "in_wechat": device is Device.WECHAT,
             "coupon_name": _coupon_name(order),
