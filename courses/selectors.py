@@ -83,12 +83,14 @@ def lesson_get_reachable(*, learner, course_slug: str, lesson_id: int) -> Lesson
     )
 
 
-def lesson_visible_to(*, learner, lesson: Lesson) -> bool:
+def lesson_visible_to(*, learner, lesson: Lesson, owned: bool | None = None) -> bool:
     """Whether the learner may read the lesson's content: a preview of a course on sale,
-    or any lesson of a course they are enrolled in."""
+    or any lesson of a course they are enrolled in (``owned``, when the caller knows it)."""
     if lesson.is_preview and lesson.course.is_purchasable:
         return True
-    return learner_owns_course(learner=learner, course=lesson.course)
+    if owned is None:
+        owned = learner_owns_course(learner=learner, course=lesson.course)
+    return owned
 
 
 @dataclass(frozen=True)

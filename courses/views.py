@@ -64,11 +64,11 @@ def lesson_detail(request, slug, lesson_id):
     lesson = selectors.lesson_get_reachable(learner=request.user, course_slug=slug, lesson_id=lesson_id)
     if lesson is None:
         raise Http404
-    if not selectors.lesson_visible_to(learner=request.user, lesson=lesson):
-        messages.info(request, _("This lesson unlocks when you buy the course."))
-        return redirect(lesson.course)
     course = lesson.course
     owned = selectors.learner_owns_course(learner=request.user, course=course)
+    if not selectors.lesson_visible_to(learner=request.user, lesson=lesson, owned=owned):
+        messages.info(request, _("This lesson unlocks when you buy the course."))
+        return redirect(course)
     if request.user.is_authenticated:
         services.lesson_visit_record(learner_id=request.user.pk, lesson=lesson, at=timezone.now())
     lessons = list(course.lessons.order_by("position", "pk"))
