@@ -5,8 +5,10 @@ import zoneinfo
 from functools import cache
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY as AUTH_SESSION_KEY
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework.views import APIView
 
 from .models import Profile
 
@@ -58,30 +60,38 @@ def remember(request, name: str) -> None:
 
 
 def remember_at_login(sender, request, user, **kwargs) -> None:
-    """``user_logged_in`` receiver: one query at login instead of one per page."""
-    if request is not None and hasattr(request, "session"):
-        request.session[SESSION_KEY] = time_zone_of(user)
+    """``user_logged_in`` receiver: one query at login instead of one per page. Only for
+    a login into a session (the API's token login sends the signal too, and must not
+    start a session: token clients would then load it on every request)."""
+    session = getattr(request, "session", None)
+    if session is not None and session.get(AUTH_SESSION_KEY) == str(user.pk):
+        session[SESSION_KEY] = time_zone_of(user)
 
 
 class TimeZoneMiddleware:
-    """Shows times in the logged-in learner's time zone (after AuthenticationMiddleware)."""
+    """Shows the site's pages in the logged-in learner's time zone (after
+    AuthenticationMiddleware). The JSON API keeps the site's zone (its times carry their
+    offset) and is not slowed by it: a token client never loads a session here."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        name = None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            name = request.session.get(SESSION_KEY)
-            if name is None or not is_time_zone(name):
-                name = time_zone_of(user)
-                request.session[SESSION_KEY] = name
-        if name and name != settings.TIME_ZONE:
-            timezone.activate(zoneinfo.ZoneInfo(name))
-        else:
-            timezone.deactivate()
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if isinstance(getattr(view_func, "cls", None), type) and issubclass(view_func.cls, APIView):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        name = request.session.get(SESSION_KEY)
+        if name is None or not is_time_zone(name):
+            name = time_zone_of(user)
+            request.session[SESSION_KEY] = name
+        if name != settings.TIME_ZONE:
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        return None

@@ -106,17 +106,14 @@ def pay(request, order_no):
     now = timezone.now()
     device = _device(request)
     channels = channels_for(device, payer_id_known=_payer_id(request) is not None)
+    offered = {choice.channel for choice in channels}
     payable = order.is_payable and order.expires_at > now
     requested = request.GET.get("payment", "")
     payment = failed = None
     if payable:
         payment = selectors.payment_pending_for_order(order=order, now=now, payment_no=requested)
         # Under way from another device (a QR code on the desktop): shown there, not here.
-        if (
-            payment is not None
-            and payment.payment_no != requested
-            and payment.channel not in {choice.channel for choice in channels}
-        ):
+        if payment is not None and payment.payment_no != requested and payment.channel not in offered:
             payment = None
         if payment is None:
             failed = _failed_payment(order, payment_no=requested)
@@ -151,10 +148,7 @@ def pay(request, order_no):
             if payment
             else [],
             # After a failure, the same way again if this device offers it.
-            "preselected": failed.channel
-            if failed and failed.channel in {choice.channel for choice in channels}
-            else "",
-            "device": device.value,
+            "preselected": failed.channel if failed and failed.channel in offered else "",
             "in_wechat": device is Device.WECHAT,
             "coupon_name": _coupon_name(order),
         },
