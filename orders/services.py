@@ -45,6 +45,29 @@ class CheckoutResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """What one checkout sells, priced on the server: one order line, the merchant who
+    sells it, and what checkout needs to know about it.
+
+    A course is the first kind (:func:`order_checkout`); other kinds (a membership
+    period) are built by their own app and placed through :func:`order_place`.
+    """
+
+    line: OrderLine
+    merchant_id: int
+    currency: str
+    # One open order per learner and key (what is being bought).
+    checkout_key: str
+    # The courses the line grants directly (enrollment on delivery, risk rules, a
+    # coupon's chosen courses); empty for a kind that grants access otherwise.
+    course_ids: tuple[int, ...] = ()
+
+    @property
+    def price(self) -> int:
+        return self.line.amount
+
+
 def order_checkout(
     *,
     learner,
@@ -53,11 +76,46 @@ def order_checkout(
     coupon: str | None = None,
     points: int | None = None,
 ) -> CheckoutResult:
-    """Place an order for one course, or hand back the learner's open order for it.
+    """Place an order for one course, or hand back the learner's open order for it."""
+    course = selectors.course_for_checkout(learner=learner, slug=course_slug)
+    if course is None:
+        raise CourseNotAvailable()
+    if course.owned:
+        raise CourseAlreadyOwned()
+    if course.held:
+        raise CoursePaymentUnderReview()
+    line = OrderLine(
+        course_id=course.pk,
+        course_slug=course.slug,
+        title=course.title,
+        unit_price=course.price,
+        quantity=1,
+        amount=course.price,
+    )
+    purchase = Purchase(
+        line=line,
+        merchant_id=course.merchant_id,
+        currency=course.currency,
+        checkout_key=selectors.checkout_key_for([course.pk]),
+        course_ids=(course.pk,),
+    )
+    return order_place(learner=learner, purchase=purchase, client=client, coupon=coupon, points=points)
+
+
+def order_place(
+    *,
+    learner,
+    purchase: Purchase,
+    client: ClientInfo = UNKNOWN_CLIENT,
+    coupon: str | None = None,
+    points: int | None = None,
+) -> CheckoutResult:
+    """Place an order for ``purchase`` (risk-assessed, priced with a coupon and points),
+    or hand back the learner's open order for the same thing.
 
     Optimistic: placing the order is one INSERT (lines and risk assessment travel in
-    the row), and an existing open order for the same course is found by the "one open
-    order per checkout" constraint refusing it, not looked up beforehand. So
+    the row), and an existing open order for the same purchase is found by the "one
+    open order per checkout" constraint refusing it, not looked up beforehand. So
     concurrent checkouts end with one order, and the common case costs two statements.
 
     With a ``coupon`` (a code or a wallet coupon id) the price comes from
@@ -71,20 +129,12 @@ def order_checkout(
     BEGIN/COMMIT if there is no coupon).
     """
     now = timezone.now()
-    course = selectors.course_for_checkout(learner=learner, slug=course_slug)
-    if course is None:
-        raise CourseNotAvailable()
-    if course.owned:
-        raise CourseAlreadyOwned()
-    if course.held:
-        raise CoursePaymentUnderReview()
-
     context = CheckoutContext(
         learner_id=learner.pk,
-        merchant_id=course.merchant_id,
-        course_ids=(course.pk,),
-        amount=course.price,
-        currency=course.currency,
+        merchant_id=purchase.merchant_id,
+        course_ids=purchase.course_ids,
+        amount=purchase.price,
+        currency=purchase.currency,
         ip=client.ip,
         device_id=client.device_id,
     )
@@ -92,22 +142,22 @@ def order_checkout(
     if decision.blocked:
         raise CheckoutRefused()
 
-    line = OrderLine(
-        course_id=course.pk,
-        course_slug=course.slug,
-        title=course.title,
-        unit_price=course.price,
-        quantity=1,
-        amount=course.price,
-    )
-    checkout_key = selectors.checkout_key_for([course.pk])
+    checkout_key = purchase.checkout_key
     for _attempt in range(2):
         try:
             with statement_guard() if not (coupon or points) else transaction.atomic():
                 pricing = (
-                    coupon_reserve(learner=learner, course=course, coupon=coupon, at=now)
+                    coupon_reserve(
+                        learner=learner,
+                        merchant_id=purchase.merchant_id,
+                        currency=purchase.currency,
+                        price=purchase.price,
+                        course_id=purchase.course_ids[0] if len(purchase.course_ids) == 1 else None,
+                        coupon=coupon,
+                        at=now,
+                    )
                     if coupon
-                    else Pricing(subtotal=line.amount)
+                    else Pricing(subtotal=purchase.price)
                 )
                 if points is not None:
                     points = points_check(points=points, subtotal=pricing.subtotal, discount=pricing.discount)
@@ -115,7 +165,7 @@ def order_checkout(
                 order = Order.objects.create(
                     order_no=new_public_number("K"),
                     learner=learner,
-                    merchant_id=course.merchant_id,
+                    merchant_id=purchase.merchant_id,
                     checkout_key=checkout_key,
                     subtotal=pricing.subtotal,
                     discount=pricing.discount,
@@ -123,8 +173,8 @@ def order_checkout(
                     points_used=points or 0,
                     points_discount=points_discount,
                     total=pricing.total - points_discount,
-                    currency=course.currency,
-                    lines=[line.as_json()],
+                    currency=purchase.currency,
+                    lines=[purchase.line.as_json()],
                     client_ip=client.ip,
                     device_id=(client.device_id or "")[:64],
                     risk_assessment=decision.as_record(stage="checkout", context=context),

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from .models import Coupon, PointsLot
 
 
-def _covers(course_id: int):
+def _covers(course_id: int | None):
     return Exists(Coupon.courses.through.objects.filter(coupon_id=OuterRef("pk"), course_id=course_id))
 
 
@@ -18,7 +18,7 @@ def coupon_lock(*, coupon_id: int) -> Coupon | None:
     return Coupon.objects.select_for_update(of=("self",)).filter(pk=coupon_id).first()
 
 
-def coupon_lock_by_code(*, code: str, course_id: int) -> Coupon | None:
+def coupon_lock_by_code(*, code: str, course_id: int | None) -> Coupon | None:
     """The code coupon, locked, with ``covers_course`` (the course is one of its chosen courses)."""
     return (
         Coupon.objects.select_for_update(of=("self",))

@@ -78,50 +78,66 @@ def discount_reversed(*, discount: int, refunded: int, paid: int) -> int:
 # -- checkout ------------------------------------------------------------------
 
 
-def coupon_reserve(*, learner, course, coupon: str, at) -> Pricing:
-    """Price ``course`` for ``learner`` with ``coupon``: the id of one of the learner's
-    wallet coupons, or a public code. Call inside the transaction that writes the order:
-    a code coupon stays locked until it ends, and :func:`redemption_record` must follow.
-    Raises a :class:`~promotions.exceptions.PromotionError` naming what is wrong."""
+@dataclass(frozen=True)
+class _Item:
+    """What a coupon is checked against: one order line's merchant, currency, price and
+    (for a course) the course."""
+
+    merchant_id: int
+    currency: str
+    price: int
+    course_id: int | None
+
+
+def coupon_reserve(
+    *, learner, merchant_id: int, currency: str, price: int, course_id: int | None, coupon: str, at
+) -> Pricing:
+    """Price one order line (``price`` in fen, sold by ``merchant_id``; ``course_id``
+    when the line is a course) for ``learner`` with ``coupon``: the id of one of the
+    learner's wallet coupons, or a public code. Call inside the transaction that writes
+    the order: a code coupon stays locked until it ends, and :func:`redemption_record`
+    must follow. Raises a :class:`~promotions.exceptions.PromotionError` naming what is
+    wrong."""
+    item = _Item(merchant_id=merchant_id, currency=currency, price=price, course_id=course_id)
     ref = str(coupon).strip()
     if not ref:
         raise CouponNotFound()
     if ref.isdigit():
         wallet = selectors.wallet_coupon_for_checkout(
-            learner=learner, wallet_coupon_id=int(ref), course_id=course.pk
+            learner=learner, wallet_coupon_id=int(ref), course_id=course_id
         )
         if wallet is not None:
-            _check_applies(wallet.coupon, course=course, covers_course=wallet.covers_course, at=at)
-            return _priced(wallet.coupon, course=course, wallet_coupon_id=wallet.pk)
-    found = coupon_lock_by_code(code=normalize_code(ref)[:32], course_id=course.pk)
+            _check_applies(wallet.coupon, item=item, covers_course=wallet.covers_course, at=at)
+            return _priced(wallet.coupon, item=item, wallet_coupon_id=wallet.pk)
+    found = coupon_lock_by_code(code=normalize_code(ref)[:32], course_id=course_id)
     if found is None:
         raise CouponNotFound()
-    _check_applies(found, course=course, covers_course=found.covers_course, at=at)
-    return _priced(found, course=course)
+    _check_applies(found, item=item, covers_course=found.covers_course, at=at)
+    return _priced(found, item=item)
 
 
-def _check_applies(coupon: Coupon, *, course, covers_course: bool, at) -> None:
+def _check_applies(coupon: Coupon, *, item: _Item, covers_course: bool, at) -> None:
     if not coupon.is_valid_at(at):
         raise CouponExpired()
     in_scope = (
         coupon.scope == Coupon.Scope.ALL
-        or (coupon.scope == Coupon.Scope.MERCHANT and coupon.merchant_id == course.merchant_id)
-        or (coupon.scope == Coupon.Scope.COURSES and covers_course)
+        or (coupon.scope == Coupon.Scope.MERCHANT and coupon.merchant_id == item.merchant_id)
+        or (coupon.scope == Coupon.Scope.COURSES and item.course_id is not None and covers_course)
     )
-    if coupon.funded_by == Coupon.Funding.MERCHANT and coupon.merchant_id != course.merchant_id:
+    if coupon.funded_by == Coupon.Funding.MERCHANT and coupon.merchant_id != item.merchant_id:
         in_scope = False
-    if not in_scope or coupon.currency != course.currency:
+    if not in_scope or coupon.currency != item.currency:
         raise CouponNotApplicable()
-    if course.price < coupon.min_spend:
+    if item.price < coupon.min_spend:
         raise CouponMinimumNotMet()
-    if coupon.discount_for(course.price) <= 0:
+    if coupon.discount_for(item.price) <= 0:
         raise CouponNotApplicable()
 
 
-def _priced(coupon: Coupon, *, course, wallet_coupon_id: int | None = None) -> Pricing:
-    discount = coupon.discount_for(course.price)
+def _priced(coupon: Coupon, *, item: _Item, wallet_coupon_id: int | None = None) -> Pricing:
+    discount = coupon.discount_for(item.price)
     return Pricing(
-        subtotal=course.price,
+        subtotal=item.price,
         discount=discount,
         platform_discount=discount if coupon.funded_by == Coupon.Funding.PLATFORM else 0,
         coupon=coupon,
