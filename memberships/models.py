@@ -71,6 +71,8 @@ class Membership(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
     ends_at = models.DateTimeField(_("access until"), null=True, blank=True)
     auto_renew = models.BooleanField(_("renews automatically"), default=False)
+    # While a renewal charge is being retried (dunning), access continues until then.
+    grace_until = models.DateTimeField(_("grace period until"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
