@@ -3,21 +3,32 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.db import statement_guard
+from core.db import insert_sql, one_statement_writes, statement_guard, with_ctes
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
 from courses.services import enrollment_grant, enrollment_revoke
-from promotions.points import points_check, points_record_refund, points_release, points_take, points_value
+from promotions.exceptions import PointsInsufficient
+from promotions.points import (
+    points_check,
+    points_record_refund,
+    points_release,
+    points_take,
+    points_take_ctes,
+    points_value,
+)
 from promotions.services import (
     Pricing,
     coupon_reserve,
     redemption_consume,
+    redemption_consume_ctes,
     redemption_record,
+    redemption_record_cte,
     redemption_record_refund,
+    redemption_refused,
     redemption_release,
 )
 
@@ -137,6 +148,7 @@ def order_place(
         currency=purchase.currency,
         ip=client.ip,
         device_id=client.device_id,
+        coupon=str(coupon or "").strip()[:64],
     )
     decision = assess_checkout(context)
     if decision.blocked:
@@ -162,7 +174,7 @@ def order_place(
                 if points is not None:
                     points = points_check(points=points, subtotal=pricing.subtotal, discount=pricing.discount)
                 points_discount = points_value(points) if points else 0
-                order = Order.objects.create(
+                order = Order(
                     order_no=new_public_number("K"),
                     learner=learner,
                     merchant_id=purchase.merchant_id,
@@ -180,9 +192,7 @@ def order_place(
                     risk_assessment=decision.as_record(stage="checkout", context=context),
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
-                redemption_record(pricing=pricing, order=order, at=now)
-                if points:
-                    points_take(order=order, points=points, at=now)
+                _order_insert(order, pricing=pricing, points=points or 0, at=now)
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
@@ -196,6 +206,52 @@ def order_place(
                 return CheckoutResult(existing, created=False)
             order_expire(order_id=existing.pk, reason="payment deadline passed")
     raise OrderStateConflict()
+
+
+def _order_insert(order: Order, *, pricing: Pricing, points: int, at) -> None:
+    """INSERT the order with its coupon's reservation and the points it spends.
+
+    On PostgreSQL, one statement: the order's INSERT as the CTE ``placed``, the
+    redemption (``promotions.services.redemption_record_cte``) and the points
+    (``promotions.points.points_take_ctes``) reading its id. It replaces an INSERT each
+    for the order, the redemption and the points: two round trips of the paid-order
+    path's statement budget. Elsewhere, the ORM writes them one after the other. Either
+    way a refused coupon or too few points raise, and the caller's transaction rolls the
+    order back.
+    """
+    if not (pricing.coupon or points) or not one_statement_writes():
+        order.save(force_insert=True)
+        redemption_record(pricing=pricing, order=order, at=at)
+        if points:
+            points_take(order=order, points=points, at=at)
+        return
+    insert, params = insert_sql([order])
+    ctes = [(f"placed AS ({insert})", params)]
+    if pricing.coupon:
+        ctes.append(
+            redemption_record_cte(
+                pricing=pricing, learner_id=order.learner_id, merchant_id=order.merchant_id, at=at
+            )
+        )
+    if points:
+        ctes.append(
+            points_take_ctes(
+                learner_id=order.learner_id, points=points, at=at, reason=f"order {order.order_no}"
+            )
+        )
+    redeemed_sql = "(SELECT id FROM redeemed)" if pricing.coupon else "NULL"
+    taken_sql = "(SELECT COALESCE(SUM(take), 0) FROM taken)" if points else "0"
+    final = (f"SELECT (SELECT id FROM placed), {redeemed_sql}, {taken_sql}", [])  # noqa: S608 (constants only)
+    with connection.cursor() as cursor:
+        cursor.execute(*with_ctes(ctes, final))
+        order_id, redemption_id, taken = cursor.fetchone()
+    order.pk = order_id
+    order._state.adding = False
+    order._state.db = connection.alias
+    if pricing.coupon and redemption_id is None:
+        raise redemption_refused(pricing=pricing, learner_id=order.learner_id)
+    if taken < points:
+        raise PointsInsufficient()
 
 
 def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order | None:
@@ -251,6 +307,17 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+    if order.discount and one_statement_writes():
+        # The coupon's consumption travels with the order's history: one statement
+        # where there would be two (the paid-order path's statement budget).
+        history, params = insert_sql(changes, returning=None)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                *with_ctes(
+                    [redemption_consume_ctes(order_id=order.pk, at=at, reason=reason)], (history, params)
+                )
+            )
+        return
     OrderStatusChange.objects.bulk_create(changes)
     if order.discount:
         redemption_consume(order_id=order.pk, at=at, reason=reason)
