@@ -491,7 +491,9 @@ elif KPAY_SANDBOX_ENABLED:
         },
     }
 
-# Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap).
+# Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap; withholding
+# agreements, 周期扣款, on alipay_agreement, signed under ALIPAY_AGREEMENT_SIGN_SCENE).
+ALIPAY_AGREEMENT_SIGN_SCENE = env.str("ALIPAY_AGREEMENT_SIGN_SCENE", default="INDUSTRY|EDU")
 if env.str("ALIPAY_APP_ID", default=""):
     KPAY_GATEWAYS["alipay"] = {
         "BACKEND": "payments.gateways.alipay.AlipayGateway",
@@ -501,6 +503,7 @@ if env.str("ALIPAY_APP_ID", default=""):
             "alipay_public_key_path": env.str("ALIPAY_PUBLIC_KEY", default=""),
             "seller_id": env.str("ALIPAY_SELLER_ID", default=""),
             "gateway_url": env.str("ALIPAY_GATEWAY_URL", default="https://openapi.alipay.com/gateway.do"),
+            "agreement_sign_scene": ALIPAY_AGREEMENT_SIGN_SCENE,
         },
     }
 elif KPAY_SANDBOX_ENABLED:
@@ -512,6 +515,7 @@ elif KPAY_SANDBOX_ENABLED:
             "gateway_url": f"{KPAY_PUBLIC_URL}/simulators/alipay/gateway.do",
             "app_private_key_path": str(dev_keys.private_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_APP)),
             "alipay_public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_PLATFORM)),
+            "agreement_sign_scene": ALIPAY_AGREEMENT_SIGN_SCENE,
         },
     }
 
