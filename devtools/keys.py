@@ -108,7 +108,8 @@ class DevMaterial:
 
     The merchant's API key pair and certificate serial, the "WeChat Pay public key"
     pair and its ``PUB_KEY_ID_…``, a platform certificate (a second key pair), the
-    APIv3 key and the v2 API key (the withholding APIs are v2). The simulator holds the private halves of WeChat Pay's keys.
+    APIv3 key and the v2 API key (the withholding APIs are v2). The simulator holds the
+    private halves of WeChat Pay's keys.
     """
 
     merchant_private_path: Path
@@ -149,7 +150,11 @@ def ensure_dev_material(directory: str | Path) -> DevMaterial:
 
 
 def _complete(directory: Path) -> bool:
-    files = [directory / WECHATPAY_PLATFORM_CERT, directory / WECHATPAY_APIV3_KEY, directory / WECHATPAY_V2_KEY]
+    files = [
+        directory / WECHATPAY_PLATFORM_CERT,
+        directory / WECHATPAY_APIV3_KEY,
+        directory / WECHATPAY_V2_KEY,
+    ]
     files += [directory / DEVELOPMENT_KEYS_MARKER]
     for name in KEY_PAIRS:
         files += [private_key_path(directory, name), public_key_path(directory, name)]

@@ -39,9 +39,7 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 
 def papay_config(settings, **options) -> dict:
     material = ensure_dev_material(settings.KPAY_KEY_DIR)
-    return wechatpay_config(
-        settings, v2_key_path=str(material.v2_key_path), papay_plan_id=PLAN_ID, **options
-    )
+    return wechatpay_config(settings, v2_key_path=str(material.v2_key_path), papay_plan_id=PLAN_ID, **options)
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +67,12 @@ def test_the_official_vector_md5_and_hmac_sha256():
         # Request signatures an independent SDK (shenghui0779/gochat, mch/pappay_test.go)
         # expects for papay calls with the documents' key: Chinese values, UTF-8.
         (
-            {"appid": "wx2421b1c4370ec43b", "mch_id": "10000100", "contract_id": "201509160000028648", "version": "1.0"},
+            {
+                "appid": "wx2421b1c4370ec43b",
+                "mch_id": "10000100",
+                "contract_id": "201509160000028648",
+                "version": "1.0",
+            },
             "D23A52B839DA39302E746FBB1D0E4F7D",
         ),
         (
@@ -146,12 +149,23 @@ def test_xml_round_trip_with_cdata_and_awkward_values():
         b'<xml><a x="1">1</a></xml>',  # attributes
         b"<xml><a>1</a><a>2</a></xml>",  # a field twice
         b"<xml><a>" + b"x" * (v2.MAX_MESSAGE_BYTES + 1) + b"</a></xml>",  # oversized
-        b"<xml>" + b"<a>1</a>" * 0 + b"".join(b"<f%d>1</f%d>" % (i, i) for i in range(v2.MAX_FIELDS + 1)) + b"</xml>",
+        b"<xml>"
+        + b"<a>1</a>" * 0
+        + b"".join(b"<f%d>1</f%d>" % (i, i) for i in range(v2.MAX_FIELDS + 1))
+        + b"</xml>",
     ],
 )
 def test_unacceptable_xml_is_refused(body):
     with pytest.raises(v2.MalformedMessage):
         v2.parse_xml(body)
+
+
+def test_the_display_account_has_no_four_byte_characters():
+    from payments.gateways.wechatpay import papay
+
+    assert papay._display_account("会员 🎓 Annual") == "会员  Annual"
+    assert len(papay._display_account("x" * 100)) == 32
+    assert papay._trim_bytes("会员续费", 7) == "会员"  # whole characters within the byte limit
 
 
 def test_redaction_of_sign_in_xml_and_query_strings():
@@ -290,7 +304,11 @@ def test_a_charge_success_notification_parses_and_tampering_is_refused(settings)
     body = simulator.pay_notification_body(trade)
     notification = gateway.parse_charge_notification({}, body)
     assert notification.kind == NotificationKind.PAYMENT and notification.state == TradeState.SUCCEEDED
-    assert (notification.trade_no, notification.amount, notification.currency) == (trade.out_trade_no, 9900, "CNY")
+    assert (notification.trade_no, notification.amount, notification.currency) == (
+        trade.out_trade_no,
+        9900,
+        "CNY",
+    )
     assert notification.gateway_txn_id == trade.transaction_id == notification.event_id
     assert dict(notification.merchant_ids) == dict(gateway.merchant_ids)
     assert "sign" not in notification.payload
@@ -304,6 +322,9 @@ def test_the_reply_is_the_documented_xml():
     gateway = get_gateway("wechatpay")
     ok = gateway.charge_notification_reply(ok=True)
     assert ok.status == 200 and v2.parse_xml(ok.body) == {"return_code": "SUCCESS", "return_msg": "OK"}
-    assert ok.body == b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+    assert (
+        ok.body
+        == b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+    )
     refused = gateway.agreement_notification_reply(ok=False, message="bad signature")
     assert refused.status == 400 and v2.parse_xml(refused.body)["return_code"] == "FAIL"

@@ -119,7 +119,10 @@ def profiles() -> list[GatewayProfile]:
             acknowledged=_acknowledged,
         ),
         GatewayProfile(
-            name=PAY_GATEWAY, sign_headers=_xml_headers, schedule=PAY_RETRY_SCHEDULE, acknowledged=_acknowledged
+            name=PAY_GATEWAY,
+            sign_headers=_xml_headers,
+            schedule=PAY_RETRY_SCHEDULE,
+            acknowledged=_acknowledged,
         ),
     ]
 
@@ -147,7 +150,9 @@ def _answer(request_fields: dict, sign_type: str, result: dict) -> HttpResponse:
 
 
 def _business_error(request_fields: dict, sign_type: str, code: str, message: str) -> HttpResponse:
-    return _answer(request_fields, sign_type, {"result_code": v2.FAIL, "err_code": code, "err_code_des": message})
+    return _answer(
+        request_fields, sign_type, {"result_code": v2.FAIL, "err_code": code, "err_code_des": message}
+    )
 
 
 def v2_api(*, sign_types=v2.SIGN_TYPES):
@@ -211,7 +216,9 @@ def contract_notification_body(contract: WxContract, change_type: str) -> bytes:
         "plan_id": contract.plan_id,
         "openid": contract.openid,
         "change_type": change_type,
-        "operate_time": v2.format_time(contract.terminated_at if change_type == "DELETE" else contract.signed_at),
+        "operate_time": v2.format_time(
+            contract.terminated_at if change_type == "DELETE" else contract.signed_at
+        ),
         "contract_id": contract.contract_id,
         "contract_expired_time": v2.format_time(contract.expires_at),
         "request_serial": contract.request_serial,
@@ -299,7 +306,9 @@ def contract_sign(contract: WxContract) -> None:
     """The payer signs (inside the caller's transaction, row locked): notify ADD."""
     signed_at = now()
     contract.state = WxContract.State.SIGNED
-    contract.contract_id = f"{_beijing(signed_at):%Y%m%d}" + "".join(secrets.choice(string.digits) for _ in range(10))
+    contract.contract_id = f"{_beijing(signed_at):%Y%m%d}" + "".join(
+        secrets.choice(string.digits) for _ in range(10)
+    )
     contract.openid = contract.openid or "o" + secrets.token_urlsafe(21)[:27]
     contract.signed_at = signed_at
     contract.expires_at = signed_at + CONTRACT_LIFETIME
@@ -350,7 +359,7 @@ def _entrust_problem(params: dict) -> str:
 @require_GET
 def entrustweb(request):
     """公众号纯签约: check the signed query, then show the payer the contract to sign."""
-    if any(len(values) > 1 for values in request.GET.lists()):
+    if any(len(values) > 1 for _name, values in request.GET.lists()):
         problem = "参数构造错误"
     else:
         problem = _entrust_problem(request.GET.dict())
@@ -358,8 +367,14 @@ def entrustweb(request):
         return render(request, "sim_wechatpay/contract.html", {"problem": problem}, status=400)
     params = request.GET.dict()
     referrer = request.headers.get("Referer", "")
-    return_url = referrer if params.get("return_web") == "1" and referrer.startswith(("http://", "https://")) else ""
-    lookup = {"mchid": params["mch_id"], "plan_id": params["plan_id"], "contract_code": params["contract_code"]}
+    return_url = (
+        referrer if params.get("return_web") == "1" and referrer.startswith(("http://", "https://")) else ""
+    )
+    lookup = {
+        "mchid": params["mch_id"],
+        "plan_id": params["plan_id"],
+        "contract_code": params["contract_code"],
+    }
     fields = {
         "appid": params["appid"],
         "request_serial": params["request_serial"],
@@ -380,7 +395,11 @@ def entrustweb(request):
                 setattr(contract, name, value)
             contract.state = WxContract.State.PENDING
             contract.save(update_fields=[*fields, "state"])
-    problem = "" if contract.state == WxContract.State.PENDING else "该协议号已签约或已解约 · this contract code is used"
+    problem = (
+        ""
+        if contract.state == WxContract.State.PENDING
+        else "该协议号已签约或已解约 · this contract code is used"
+    )
     return _contract_page(request, contract, problem)
 
 
@@ -428,7 +447,9 @@ def contract_page(request, token):
             contract.fail_charges_with = "NOTENOUGH" if action == "balance_fail" else ""
             contract.save(update_fields=["fail_charges_with"])
         else:
-            return _contract_page(request, contract, "This cannot be done now · 当前不能进行此操作", status=400)
+            return _contract_page(
+                request, contract, "This cannot be done now · 当前不能进行此操作", status=400
+            )
     return _contract_page(request, contract)
 
 
@@ -447,10 +468,20 @@ def api_contract_notify(request, mchid, contract_id):
         return views._error(400, "PARAM_ERROR", "mchid与请求签名的商户号不一致, 或缺少appid")
     if "contract_id" in data:
         return views._error(400, "PARAM_ERROR", "contract_id是路径参数")
-    if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 31 and duration.get("unit") == "DAY"):
+    if not (
+        isinstance(count, int)
+        and not isinstance(count, bool)
+        and 1 <= count <= 31
+        and duration.get("unit") == "DAY"
+    ):
         return views._error(400, "PARAM_ERROR", "deduct_duration.count(1-31)与unit(DAY)必填")
     total = amount.get("amount")
-    if not (isinstance(total, int) and not isinstance(total, bool) and total >= 1 and amount.get("currency") == "CNY"):
+    if not (
+        isinstance(total, int)
+        and not isinstance(total, bool)
+        and total >= 1
+        and amount.get("currency") == "CNY"
+    ):
         return views._error(400, "PARAM_ERROR", "estimated_amount.amount(分)与currency(CNY)必填")
     moment = now()
     with transaction.atomic():
@@ -470,7 +501,9 @@ def api_contract_notify(request, mchid, contract_id):
         contract.notice_amount = total
         contract.notice_open = True
         contract.noticed_ever = True
-        contract.save(update_fields=["notice_day", "notice_days", "notice_amount", "notice_open", "noticed_ever"])
+        contract.save(
+            update_fields=["notice_day", "notice_days", "notice_amount", "notice_open", "noticed_ever"]
+        )
     return views._signed(request, None, status=204)
 
 
@@ -505,12 +538,22 @@ def _charge_problem(contract: WxContract, amount: int, moment: datetime) -> tupl
 
 def _pappay_param_problem(fields: dict) -> str:
     no = fields.get("out_trade_no", "")
-    for name in ("body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type", "contract_id"):
+    for name in (
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "notify_url",
+        "trade_type",
+        "contract_id",
+    ):
         if not fields.get(name):
             return f"缺少参数{name}"
     if not (1 <= len(no) <= 32 and set(no) <= _OUT_TRADE_NO_CHARS):
         return "out_trade_no格式错误"
-    if not (fields["total_fee"].isascii() and fields["total_fee"].isdigit() and int(fields["total_fee"]) >= 1):
+    if not (
+        fields["total_fee"].isascii() and fields["total_fee"].isdigit() and int(fields["total_fee"]) >= 1
+    ):
         return "total_fee必须为正整数(分)"
     if fields["trade_type"] != "PAP":
         return "trade_type必须为PAP"
@@ -533,7 +576,9 @@ def api_pappayapply(request, fields, sign_type):
     if problem:
         return _business_error(fields, sign_type, "PARAM_ERROR", problem)
     amount, moment = int(fields["total_fee"]), now()
-    order = {name: fields.get(name, "") for name in _CHARGE_KEYS} | {"fee_type": fields.get("fee_type") or "CNY"}
+    order = {name: fields.get(name, "") for name in _CHARGE_KEYS} | {
+        "fee_type": fields.get("fee_type") or "CNY"
+    }
     with transaction.atomic():
         contract = (
             WxContract.objects.select_for_update()
@@ -546,7 +591,9 @@ def api_pappayapply(request, fields, sign_type):
         trade = WxTrade.objects.select_for_update().filter(**lookup).first()
         if trade is not None:
             if trade.trade_type != "PAP" or trade.request_body.get("order") != order:
-                return _business_error(fields, sign_type, "INVALID_REQUEST", "商户订单号重复,请更换商户订单号")
+                return _business_error(
+                    fields, sign_type, "INVALID_REQUEST", "商户订单号重复,请更换商户订单号"
+                )
             if trade.state in (WxTrade.State.SUCCESS, WxTrade.State.REFUND):
                 return _business_error(fields, sign_type, "ORDERPAID", "订单已支付")
             if trade.state in (WxTrade.State.ACCEPT, WxTrade.State.NOTPAY):
@@ -664,7 +711,9 @@ def pay_notification_body(trade: WxTrade) -> bytes:
         )
     else:
         fields.update(
-            result_code=v2.FAIL, err_code=trade.err_code, err_code_des=_ERR_DESC.get(trade.err_code, "支付失败")
+            result_code=v2.FAIL,
+            err_code=trade.err_code,
+            err_code_des=_ERR_DESC.get(trade.err_code, "支付失败"),
         )
     return v2.to_xml(v2.signed(fields, _v2_key(), sign_type))
 

@@ -275,7 +275,10 @@ class WeChatPayWithholding(Withholding):
 
     def agreement_terminate(self, *, agreement_no: str, gateway_agreement_id: str, reason: str) -> None:
         self._papay_ready()
-        params = {"contract_termination_remark": (reason or "terminated by the merchant")[:200], "version": "1.0"}
+        params = {
+            "contract_termination_remark": (reason or "terminated by the merchant")[:200],
+            "version": "1.0",
+        }
         if gateway_agreement_id:
             params["contract_id"] = gateway_agreement_id
         else:
@@ -456,7 +459,9 @@ class WeChatPayWithholding(Withholding):
         if currency != "CNY":
             raise ChannelUnavailable(_("WeChat Pay automatic renewal charges in CNY only."))
         if not 1 <= amount <= self.papay_max_amount:
-            raise ChannelUnavailable(_("This amount is above what WeChat Pay automatic renewal may charge at once."))
+            raise ChannelUnavailable(
+                _("This amount is above what WeChat Pay automatic renewal may charge at once.")
+            )
 
     def _v2_call(
         self, operation: str, path: str, params: Mapping[str, str], sign_type: str, *, trade_no: str = ""
@@ -481,7 +486,9 @@ class WeChatPayWithholding(Withholding):
             trade_no=trade_no,
         ) as exchange:
             response = self._client.send(request)  # type: ignore[attr-defined]
-            exchange.response = httpx.Response(response.status_code, text=v2.redact(response.text), request=kept)
+            exchange.response = httpx.Response(
+                response.status_code, text=v2.redact(response.text), request=kept
+            )
         if response.status_code >= 500:
             raise GatewayUnavailable()
         if response.status_code != 200:

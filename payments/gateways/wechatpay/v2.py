@@ -30,7 +30,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from datetime import datetime
-from xml.etree.ElementTree import ParseError  # noqa: S405  (the exception class only; parsing is defusedxml's)
+from xml.etree.ElementTree import ParseError
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as SafeET
