@@ -460,6 +460,9 @@ if KPAY_SANDBOX_ENABLED:
 # WECHATPAY_MCHID and friends; a half configuration is a system-check error. Without
 # them, development uses the WeChat Pay simulator with the development keys in KPAY_KEY_DIR
 # (the backend is the product's, plus the simulator's http cashier link: devtools).
+# Automatic renewal (委托代扣 papay, withholding channel wechat_papay) needs the v2 API key
+# (WECHATPAY_V2_KEY or WECHATPAY_V2_KEY_FILE) and the template id WECHATPAY_PAPAY_PLAN_ID,
+# both or neither; WECHATPAY_PAPAY_MAX_AMOUNT (fen) is the template's per-charge cap.
 if env.str("WECHATPAY_MCHID", default=""):
     KPAY_GATEWAYS["wechatpay"] = {
         "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
@@ -474,6 +477,10 @@ if env.str("WECHATPAY_MCHID", default=""):
             "public_key_id": env.str("WECHATPAY_PUBLIC_KEY_ID", default=""),
             "platform_cert_dir": env.str("WECHATPAY_PLATFORM_CERT_DIR", default=""),
             "api_base": env.str("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com"),
+            "v2_key": env.str("WECHATPAY_V2_KEY", default=""),
+            "v2_key_path": env.str("WECHATPAY_V2_KEY_FILE", default=""),
+            "papay_plan_id": env.str("WECHATPAY_PAPAY_PLAN_ID", default=""),
+            "papay_max_amount": env.int("WECHATPAY_PAPAY_MAX_AMOUNT", default=50000),
         },
     }
 elif KPAY_SANDBOX_ENABLED:
@@ -488,6 +495,8 @@ elif KPAY_SANDBOX_ENABLED:
             "cert_serial_no": dev_keys.WECHATPAY_CERT_SERIAL_NO,
             "public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.WECHATPAY_PUBKEY)),
             "public_key_id": dev_keys.WECHATPAY_PUBLIC_KEY_ID,
+            "v2_key_path": str(KPAY_KEY_DIR / dev_keys.WECHATPAY_V2_KEY),
+            "papay_plan_id": "12535",
         },
     }
 
