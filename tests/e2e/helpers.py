@@ -23,14 +23,16 @@ from payments.services import payment_start
 from tests.cashier import cashier_url, press, wait_for
 
 PASSWORD = "pw-learner-123"  # tests.factories.UserFactory's
+USERNAME, PASSWORD_LABEL = re.compile(r"^Username:?$"), re.compile(r"^Password:?$")
+LOG_IN = re.compile(r"^Log in$", re.I)
 
 
 def log_in(page: Page, user, next_url: str = "/") -> None:
     """The site's login form, as a learner fills it in."""
     page.goto(f"/accounts/login/?next={next_url}")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_label(USERNAME).fill(user.username)
+    page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
+    page.get_by_role("button", name=LOG_IN).click()
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
@@ -40,10 +42,10 @@ def admin_log_in(page: Page, user) -> None:
     device, _ = TOTPDevice.objects.get_or_create(user=user, name="phone", defaults={"confirmed": True})
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
     page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Authenticator code").fill(code)
-    page.get_by_role("button", name=re.compile(r"^log in$", re.I)).click()
+    page.get_by_label(USERNAME).fill(user.username)
+    page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
+    page.get_by_label(re.compile(r"^Authenticator code:?$")).fill(code)
+    page.get_by_role("button", name=LOG_IN).click()
     expect(page).not_to_have_url(re.compile(r"/admin/login/"))
 
 
