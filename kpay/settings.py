@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_otp",  # staff second factor (TOTP)
     "django_otp.plugins.otp_totp",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, no CDN
     "django_fsm",
     "core",
     "accounts",
@@ -322,6 +323,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Buy courses, pay through a gateway, see orders.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API docs (Swagger UI at /api/v1/docs/, ReDoc at /api/v1/redoc/) come from our own
+    # static files (drf-spectacular-sidecar, pinned): no CDN, so they work offline and in
+    # mainland China. No validator badge (it would call validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # ReDoc with the system's fonts (its stock page loads Google Fonts).
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', sans-serif",
+                "headings": {"fontFamily": "system-ui, -apple-system, 'PingFang SC', sans-serif"},
+            }
+        }
+    },
     # The schema tells the truth (schemathesis checks it: tests/api/test_schemathesis.py):
     # the error shape is one component, and the answers every endpoint of a kind gives
     # (401/403 with credentials, 400/413/415 with a body) are added to each operation.
