@@ -233,7 +233,9 @@ def result(request, order_no):
         {
             "order": order,
             "state": state,
-            "courses": course_entry_points(slugs=[line.course_slug for line in order.line_items])
+            "courses": course_entry_points(
+                slugs=[line.course_slug for line in order.line_items if line.course_slug]
+            )
             if state == "delivered"
             else [],
         },
