@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
-        from . import signals
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import signals, timezones
 
         signals.connect()
+        user_logged_in.connect(timezones.remember_at_login, dispatch_uid="kpay-time-zone-at-login")

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, yuan
 
 from .admin_scope import MerchantScopedAdminMixin
-from .models import Course, Enrollment, Lesson, Merchant, MerchantMember
+from .models import Category, Course, Enrollment, Lesson, Merchant, MerchantMember
 
 
 # -- catalog ---------------------------------------------------------------------
@@ -15,6 +15,17 @@ class MerchantAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     merchant_field = "pk"
     list_display = ("name", "slug", "commission_rate", "is_active", "created_at")
     list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    """The catalogue's shelves, shared by all merchants (platform staff manage them;
+    merchants pick one for each course)."""
+
+    list_display = ("name", "slug", "position")
+    list_editable = ("position",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -7,7 +7,27 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .covers import validate_cover
+
 CURRENCIES = [("CNY", "CNY")]
+
+
+class Category(models.Model):
+    """A shelf of the catalogue (编程, 设计 …), shared by every merchant; managed in the admin."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    slug = models.SlugField(
+        _("slug"), max_length=60, unique=True, help_text=_("Used in the catalogue's address.")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Smaller comes first."))
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self):
+        return self.name
 
 
 class Merchant(models.Model):
@@ -67,8 +87,30 @@ class Course(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="courses")
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(unique=True, max_length=80)
-    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    summary = models.CharField(
+        _("summary"),
+        max_length=300,
+        blank=True,
+        help_text=_("One sentence, shown in the catalogue and above the description."),
+    )
     description = models.TextField(_("description"), blank=True)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="courses",
+    )
+    cover = models.ImageField(
+        _("cover image"),
+        upload_to="courses/covers/%Y/%m/",
+        blank=True,
+        validators=[validate_cover],
+        help_text=_(
+            "JPEG, PNG or WebP, up to 2 MB; 16:9 looks best (e.g. 1280 × 720). Empty: a placeholder."
+        ),
+    )
     price = models.BigIntegerField(
         _("price (fen)"), validators=[MinValueValidator(1)], help_text=_("In fen: 1 yuan = 100.")
     )
@@ -91,6 +133,13 @@ class Course(models.Model):
         return reverse("courses:detail", args=[self.slug])
 
     @property
+    def description_text(self) -> str:
+        """The description, unless it only repeats the summary (shown just above it)."""
+        if self.description.strip() == self.summary.strip():
+            return ""
+        return self.description
+
+    @property
     def is_purchasable(self) -> bool:
         return self.status == self.Status.PUBLISHED and self.merchant.is_active
 
@@ -111,6 +160,37 @@ class Lesson(models.Model):
 
     def __str__(self):
         return self.title
+
+    @property
+    def body_text(self) -> str:
+        """The content without a first line that only repeats the title (the page's heading)."""
+        first, _newline, rest = self.body.lstrip().partition("\n")
+        if first.strip() == self.title.strip():
+            return rest.lstrip("\n")
+        return self.body
+
+
+class LessonVisit(models.Model):
+    """A learner opened a lesson: what "progress" means in a course (lessons opened of all)."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_visits"
+    )
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="visits")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lesson_visits")
+    first_opened_at = models.DateTimeField()
+    last_opened_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "lesson"], name="lesson_visit_one_per_lesson"),
+        ]
+        indexes = [
+            models.Index(fields=["learner", "course", "-last_opened_at"], name="lesson_visit_course_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.learner} opened {self.lesson}"
 
 
 class Enrollment(models.Model):

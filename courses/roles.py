@@ -34,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     MERCHANT: {
         "courses": {
             "merchant": ("view",),
+            "category": ("view",),
             "course": ("add", "change", "view"),
             "lesson": ("add", "change", "view"),
             "enrollment": ("view",),
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "reconciliation": {"reconciliationrun": ("view",), "difference": ("view",)},
         "courses": {
             "merchant": ("view",),
+            "category": ("view",),
             "course": ("view",),
             "lesson": ("view",),
             "enrollment": ("view",),
@@ -103,9 +105,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "orders": {"order": ("view",), "orderstatuschange": ("view",)},
         "payments": {"payment": ("view",), "refund": ("view",)},
     },
-    # Marketing staff make platform coupons (a platform expense) and grant them to learners.
+    # Marketing staff make platform coupons (a platform expense) and grant them to learners,
+    # and keep the catalogue's categories.
     MARKETING: {
-        "courses": {"merchant": ("view",), "course": ("view",)},
+        "courses": {"merchant": ("view",), "course": ("view",), "category": ("add", "change", "view")},
         "promotions": {
             "coupon": ("add", "change", "view"),
             "walletcoupon": ("add", "view"),

@@ -1,6 +1,11 @@
+from dataclasses import dataclass
+
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from .models import Course, Enrollment, Lesson
+from .models import Category, Course, Enrollment, Lesson, LessonVisit
+
+SEARCH_MAX_TERMS = 8
+SEARCH_MAX_LENGTH = 100
 
 
 def course_list_published() -> QuerySet[Course]:
@@ -12,7 +17,33 @@ def course_list_published() -> QuerySet[Course]:
 
 
 def course_get_published(*, slug: str) -> Course | None:
-    return course_list_published().filter(slug=slug).first()
+    return course_list_published().select_related("category").filter(slug=slug).first()
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a catalogue search (``/?q=``), at most a few, each already stripped."""
+    return (query or "")[:SEARCH_MAX_LENGTH].split()[:SEARCH_MAX_TERMS]
+
+
+def course_search(*, query: str = "", category: Category | None = None) -> QuerySet[Course]:
+    """Published courses whose title or summary contains every word of ``query``, ignoring
+    case (Chinese has no case; a word is what spaces separate), in ``category`` if given."""
+    courses = course_list_published().select_related("category")
+    for term in search_terms(query):
+        courses = courses.filter(Q(title__icontains=term) | Q(summary__icontains=term))
+    if category is not None:
+        courses = courses.filter(category=category)
+    return courses
+
+
+def categories_in_catalogue() -> QuerySet[Category]:
+    """The categories with at least one course on sale: the catalogue's filter."""
+    on_sale = course_list_published().filter(category=OuterRef("pk"))
+    return Category.objects.filter(Exists(on_sale)).order_by("position", "name")
+
+
+def category_get(*, slug: str) -> Category | None:
+    return Category.objects.filter(slug=slug).first() if slug else None
 
 
 def learner_owns_course(*, learner, course: Course) -> bool:
@@ -52,9 +83,103 @@ def lesson_get_reachable(*, learner, course_slug: str, lesson_id: int) -> Lesson
     )
 
 
-def lesson_visible_to(*, learner, lesson: Lesson) -> bool:
+def lesson_visible_to(*, learner, lesson: Lesson, owned: bool | None = None) -> bool:
     """Whether the learner may read the lesson's content: a preview of a course on sale,
-    or any lesson of a course they are enrolled in."""
+    or any lesson of a course they are enrolled in (``owned``, when the caller knows it)."""
     if lesson.is_preview and lesson.course.is_purchasable:
         return True
-    return learner_owns_course(learner=learner, course=lesson.course)
+    if owned is None:
+        owned = learner_owns_course(learner=learner, course=lesson.course)
+    return owned
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    """Which of a course's lessons a learner has opened: progress, by kpay's definition."""
+
+    lessons: tuple[Lesson, ...]
+    opened_ids: frozenset[int]
+
+    @property
+    def total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def opened(self) -> int:
+        return sum(lesson.pk in self.opened_ids for lesson in self.lessons)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.opened / self.total) if self.total else 0
+
+    @property
+    def resume_lesson(self) -> Lesson | None:
+        """Where to go on: the first lesson not opened yet, else the first lesson."""
+        for lesson in self.lessons:
+            if lesson.pk not in self.opened_ids:
+                return lesson
+        return self.lessons[0] if self.lessons else None
+
+
+def opened_lesson_ids(*, learner, course_ids) -> frozenset[int]:
+    """The lessons of ``course_ids`` the learner has opened (one query)."""
+    if not getattr(learner, "is_authenticated", False):
+        return frozenset()
+    return frozenset(
+        LessonVisit.objects.filter(learner=learner, course_id__in=list(course_ids)).values_list(
+            "lesson_id", flat=True
+        )
+    )
+
+
+def course_progress(*, learner, course: Course, lessons=None) -> CourseProgress:
+    lessons = tuple(lessons if lessons is not None else course.lessons.order_by("position", "pk"))
+    return CourseProgress(
+        lessons=lessons, opened_ids=opened_lesson_ids(learner=learner, course_ids=[course.pk])
+    )
+
+
+@dataclass(frozen=True)
+class LessonPlace:
+    """Where a lesson stands in its course: its number, the lessons before and after it."""
+
+    number: int
+    count: int
+    previous: Lesson | None
+    next: Lesson | None
+
+
+def lesson_place(*, lesson: Lesson, lessons) -> LessonPlace:
+    lessons = list(lessons)
+    index = next(i for i, candidate in enumerate(lessons) if candidate.pk == lesson.pk)
+    return LessonPlace(
+        number=index + 1,
+        count=len(lessons),
+        previous=lessons[index - 1] if index > 0 else None,
+        next=lessons[index + 1] if index + 1 < len(lessons) else None,
+    )
+
+
+@dataclass(frozen=True)
+class CourseEntry:
+    """Where a learner who just got a course goes in: its first lesson (or its page)."""
+
+    course: Course
+    first_lesson: Lesson | None
+
+
+def course_entry_points(*, slugs) -> list[CourseEntry]:
+    """The courses named by ``slugs`` (an order's lines), in that order, each with its
+    first lesson: two queries whatever the count."""
+    courses = {
+        course.slug: course
+        for course in Course.objects.filter(slug__in=list(slugs))
+        .select_related("merchant")
+        .prefetch_related(Prefetch("lessons", queryset=Lesson.objects.order_by("position", "pk")))
+    }
+    entries = []
+    for slug in slugs:
+        if (course := courses.get(slug)) is not None:
+            lessons = list(course.lessons.all())
+            entries.append(CourseEntry(course=course, first_lesson=lessons[0] if lessons else None))
+    return entries

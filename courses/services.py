@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from .models import Enrollment
+from .models import Enrollment, Lesson, LessonVisit
 
 
 def enrollment_grant(*, learner_id: int, course_ids: Iterable[int], order_no: str, at) -> None:
@@ -35,3 +35,22 @@ def enrollment_revoke(*, learner_id: int, course_ids: Iterable[int], order_no: s
         order_no=order_no,
         status=Enrollment.Status.ACTIVE,
     ).update(status=Enrollment.Status.REVOKED, revoked_at=at)
+
+
+def lesson_visit_record(*, learner_id: int, lesson: Lesson, at) -> None:
+    """Remember that a learner opened a lesson (course progress): one statement, the
+    first opening kept, the latest updated."""
+    LessonVisit.objects.bulk_create(
+        [
+            LessonVisit(
+                learner_id=learner_id,
+                lesson_id=lesson.pk,
+                course_id=lesson.course_id,
+                first_opened_at=at,
+                last_opened_at=at,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["learner", "lesson"],
+        update_fields=["last_opened_at"],
+    )

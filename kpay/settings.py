@@ -96,6 +96,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in production; in development too for the files served at the site's
+    # root (WHITENOISE_ROOT: /favicon.ico), runserver serving /static/ itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.http.ClientIpMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,14 +106,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Times in the learner's own time zone (their profile), kept in the session.
+    "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login into the lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]
-
-if PRODUCTION:  # in development runserver serves static files itself
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "kpay.urls"
 WSGI_APPLICATION = "kpay.wsgi.application"
@@ -164,6 +166,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files browsers ask for at the root of the site (/favicon.ico), served by WhiteNoise.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
+# Development (and tests) read files as they are asked for: no collectstatic needed there.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+# Uploads (course covers). Development serves them itself; in production the web server
+# (or an object store behind STORAGES["default"]) serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_URL = env.str("KPAY_MEDIA_URL", default="/media/")
+MEDIA_ROOT = Path(env.str("KPAY_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -15,3 +16,6 @@ urlpatterns = [
 
 if settings.KPAY_SANDBOX_ENABLED:  # development only: a string include, so production never imports it
     urlpatterns.append(path("", include("kpay.dev_urls")))
+
+# Uploaded covers, from this process in development only (static() is empty unless DEBUG).
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.errors import KpayError
 from core.http import client_info, next_url
@@ -120,6 +120,7 @@ def order_detail(request, order_no):
         {"at": change.created_at, "label": STATUS_LABELS.get(change.to_status, change.to_status)}
         for change in order.status_changes.all()
     ]
+    redemption = promotion_selectors.redemption_for_order(order_id=order.pk) if order.discount else None
     return render(
         request,
         "orders/detail.html",
@@ -127,19 +128,37 @@ def order_detail(request, order_no):
             "order": order,
             "history": history,
             "now": timezone.now(),
+            "coupon_name": redemption.coupon.name if redemption is not None else "",
         },
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def cancel(request, order_no):
+    """Cancelling takes two steps: GET (or a POST without ``confirm``, as an old form
+    sends) shows what cancelling means and asks; POST ``confirm=yes`` cancels."""
     if not request.user.is_authenticated:
-        return redirect_to_login(reverse("orders:my-orders"))
-    try:
-        order = services.order_cancel(learner=request.user, order_no=order_no)
-    except KpayError as exc:
-        _raise_if_not_found(exc)
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("Order %(order_no)s was cancelled.") % {"order_no": order.order_no})
-    return redirect(next_url(request, "orders:my-orders"))
+        return redirect_to_login(reverse("orders:detail", args=[order_no]))
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            order = services.order_cancel(learner=request.user, order_no=order_no)
+        except KpayError as exc:
+            _raise_if_not_found(exc)
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Order %(order_no)s was cancelled.") % {"order_no": order.order_no})
+        return redirect(next_url(request, "orders:my-orders"))
+    order = selectors.order_get_for_learner(learner=request.user, order_no=order_no)
+    if order is None:
+        raise Http404
+    if not order.is_payable:
+        messages.info(
+            request,
+            _("This order cannot be cancelled: it is %(status)s.") % {"status": order.get_status_display()},
+        )
+        return redirect("orders:detail", order_no=order.order_no)
+    return render(
+        request,
+        "orders/cancel_confirm.html",
+        {"order": order, "next": next_url(request, "orders:my-orders")},
+    )

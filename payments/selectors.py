@@ -1,8 +1,12 @@
 """Reads of payments, refunds and the journal that more than one caller (or the admin) uses."""
 
+from dataclasses import dataclass
+
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from orders.models import Order
+from orders.selectors import order_get_for_learner
+from promotions.selectors import redemption_for_order
 
 from .models import JournalEntry, Payment, Refund
 
@@ -95,3 +99,61 @@ def journal_accounts(*, entries: QuerySet[JournalEntry]) -> list[str]:
     accounts = set(entries.values_list("debit_account", flat=True).distinct())
     accounts |= set(entries.values_list("credit_account", flat=True).distinct())
     return sorted(accounts)
+
+
+def refund_requestable_amount(*, order: Order) -> int:
+    """What the learner may ask back now (fen): nothing outside the refund window or
+    once nothing is left; else the paid amount less what was refunded and what refunds
+    under way already set aside. Zero while a refund of everything left is pending."""
+    if not order.learner_may_request_refund():
+        return 0
+    payment = payment_succeeded_for_order(order=order)
+    return max(payment.refundable_amount, 0) if payment is not None else 0
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A paid order's receipt (电子收据): what was bought, at what price, how it was paid,
+    and what has been given back since."""
+
+    order: Order
+    payment: Payment | None
+    refunds: tuple[Refund, ...]  # succeeded, oldest first
+    refunds_in_flight: tuple[Refund, ...]
+    coupon_name: str
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
+
+    @property
+    def remains(self) -> int:
+        """What the learner has paid and kept paid: the total less the refunds made."""
+        return self.order.total - self.refunded
+
+
+def receipt_for_learner(*, learner, order_no: str) -> Receipt | None:
+    """The receipt of one of the learner's paid orders; None for an unpaid order or
+    anyone else's (indistinguishable from none)."""
+    order = order_get_for_learner(learner=learner, order_no=order_no)
+    if order is None or not order.is_paid:
+        return None
+    payment = payment_succeeded_for_order(order=order)
+    refunds = (
+        list(payment.refunds.exclude(origin=Refund.Origin.UNAPPLIED).order_by("created_at", "pk"))
+        if payment is not None
+        else []
+    )
+    redemption = redemption_for_order(order_id=order.pk)
+    return Receipt(
+        order=order,
+        payment=payment,
+        refunds=tuple(
+            sorted(
+                (refund for refund in refunds if refund.status == Refund.Status.SUCCEEDED),
+                key=lambda refund: (refund.succeeded_at or refund.created_at, refund.pk),
+            )
+        ),
+        refunds_in_flight=tuple(refund for refund in refunds if refund.status in Refund.IN_FLIGHT_STATUSES),
+        coupon_name=redemption.coupon.name if redemption is not None else "",
+    )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("pay/<str:order_no>/status/", views.pay_status, name="status"),
     path("pay/<str:order_no>/result/", views.result, name="result"),
     path("refunds/<str:order_no>/request/", views.refund_request, name="refund-request"),
+    path("receipts/<str:order_no>/", views.receipt, name="receipt"),
 ]

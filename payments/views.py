@@ -22,13 +22,25 @@ from django.views.decorators.http import require_http_methods, require_safe
 from core.errors import KpayError
 from core.http import client_info
 from core.money import AmountError, yuan_to_fen
+from courses.selectors import course_entry_points
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.selectors import order_get_for_learner
+from promotions.selectors import redemption_for_order
 
 from . import selectors, services
-from .gateways import available_channels, channel_label
-from .models import Payment
+from .devices import SCAN_HINTS, WECHAT_OPENID_SESSION_KEY, Device, channels_for, device_of, presentation
+from .exceptions import InvalidRefundAmount, RefundExceedsPaid, RefundReasonRequired
+from .gateways import channel_label
+from .models import Payment, Refund
+
+REFUND_REASON_MAX = Refund._meta.get_field("reason").max_length
+# Which field a refused refund request points at (the message says why).
+REFUND_ERROR_FIELDS = {
+    InvalidRefundAmount: "amount",
+    RefundExceedsPaid: "amount",
+    RefundReasonRequired: "reason",
+}
 
 DELIVERED = (Order.Status.FULFILLED, Order.Status.COMPLETED)
 
@@ -55,25 +67,62 @@ def _is_web_url(url: str) -> bool:
     return url.startswith(("https://", "http://"))
 
 
+def _device(request) -> Device:
+    return device_of(request.headers.get("User-Agent"))
+
+
+def _payer_id(request) -> str | None:
+    return request.session.get(WECHAT_OPENID_SESSION_KEY) or None
+
+
+def _failed_payment(order: Order, *, payment_no: str = "") -> Payment | None:
+    """The attempt the learner was making (``payment_no``, else the latest) if it failed
+    (declined, or refused by the gateway) and nothing else is under way: the page says
+    so and offers another way."""
+    if not order.is_payable:
+        return None
+    if payment_no:
+        chosen = order.payments.filter(payment_no=payment_no).first()
+        if chosen is not None:
+            return chosen if chosen.status == Payment.Status.FAILED else None
+    if selectors.payment_pending_for_order(order=order, now=timezone.now()) is not None:
+        return None
+    latest = selectors.latest_payment_for_order(order=order)
+    return latest if latest is not None and latest.status == Payment.Status.FAILED else None
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def pay(request, order_no):
-    """GET: the order and, once a payment is under way, its QR code. POST ``channel``:
-    start (or reuse) a payment on that channel, then show it (post/redirect/get)."""
+    """GET: the order with its price breakdown, the channels that suit the learner's
+    device, and once a payment is under way, how to complete it (a QR code, a button to
+    the gateway's page, or WeChat's payment sheet). POST ``channel``: start (or reuse) a
+    payment on that channel, then show it (post/redirect/get)."""
     if request.method == "POST":
         return _start_payment(request, order_no)
     order = _own_order(request, order_no)
     if order.is_paid:
         return redirect("payments:result", order_no=order.order_no)
     now = timezone.now()
+    device = _device(request)
+    channels = channels_for(device, payer_id_known=_payer_id(request) is not None)
+    offered = {choice.channel for choice in channels}
     payable = order.is_payable and order.expires_at > now
-    payment = None
+    requested = request.GET.get("payment", "")
+    payment = failed = None
     if payable:
-        payment = selectors.payment_pending_for_order(
-            order=order, now=now, payment_no=request.GET.get("payment", "")
-        )
+        payment = selectors.payment_pending_for_order(order=order, now=now, payment_no=requested)
+        # Under way from another device (a QR code on the desktop): shown there, not here.
+        if payment is not None and payment.payment_no != requested and payment.channel not in offered:
+            payment = None
+        if payment is None:
+            failed = _failed_payment(order, payment_no=requested)
     action = payment.action if payment else {}
     code_url = action.get("code_url", "")
+    shown_as = presentation(action, device) if payment else ""
+    status_url = reverse("payments:status", args=[order.order_no])
+    if payment is not None:
+        status_url += "?" + urlencode({"payment": payment.payment_no})
     return render(
         request,
         "payments/pay.html",
@@ -82,32 +131,57 @@ def pay(request, order_no):
             "payable": payable,
             "closed": order.status in Order.CLOSED_STATUSES,
             "payment": payment,
+            "failed": failed,
+            "failed_label": channel_label(failed.channel) if failed else "",
+            "shown_as": shown_as,
             "channel_label": channel_label(payment.channel) if payment else "",
-            "qr_svg": _qr_svg(code_url) if code_url else "",
+            "scan_hint": SCAN_HINTS.get(payment.channel, "") if payment else "",
+            "qr_svg": _qr_svg(code_url) if code_url and shown_as == "qr" else "",
             "cashier_url": next(
-                (url for url in (code_url, action.get("redirect_url", "")) if _is_web_url(url)), ""
+                (url for url in (action.get("redirect_url", ""), code_url) if _is_web_url(url)), ""
             ),
-            "channels": [
-                (channel, channel_label(channel)) for channel in available_channels(payer_id_known=False)
-            ],
-            "my_orders_url": reverse("orders:my-orders"),
+            "jsapi_params": dict(action.get("client_params", {})) if shown_as == "jsapi" else None,
+            "status_url": status_url,
+            "channels": channels,
+            # With a payment under way, the form offers the other ways to pay.
+            "other_channels": [choice for choice in channels if choice.channel != payment.channel]
+            if payment
+            else [],
+            # After a failure, the same way again if this device offers it.
+            "preselected": failed.channel if failed and failed.channel in offered else "",
+            "in_wechat": device is Device.WECHAT,
+            "coupon_name": _coupon_name(order),
         },
     )
 
 
+def _coupon_name(order: Order) -> str:
+    if not order.discount:
+        return ""
+    redemption = redemption_for_order(order_id=order.pk)
+    return redemption.coupon.name if redemption is not None else ""
+
+
 def _start_payment(request, order_no):
+    channel = request.POST.get("channel", "")
     try:
         payment = services.payment_start(
             learner=request.user,
             order_no=order_no,
-            channel=request.POST.get("channel", ""),
+            channel=channel,
             client=client_info(request),
+            payer_id=_payer_id(request),  # used by the channels that need it (WeChat JSAPI)
         )
     except KpayError as exc:
         if isinstance(exc, OrderNotFound):
             raise Http404 from exc
         messages.error(request, str(exc.message))
         return redirect("payments:pay", order_no=order_no)
+    redirect_url = payment.action.get("redirect_url", "")
+    if presentation(payment.action, _device(request)) == "redirect" and _is_web_url(redirect_url):
+        # The gateway's own page (Alipay's cashier, WeChat Pay H5) takes it from here and
+        # sends the learner back to the result page.
+        return redirect(redirect_url)
     query = urlencode({"payment": payment.payment_no})
     return redirect(f"{reverse('payments:pay', args=[order_no])}?{query}")
 
@@ -116,11 +190,14 @@ def _start_payment(request, order_no):
 @require_safe
 @never_cache
 def pay_status(request, order_no):
-    """Where the order stands, for the page polling it while the learner pays. While it
-    waits, the gateway is asked now and then too (a notification may be lost)."""
+    """Where the order stands, for the page polling it while the learner pays: paid,
+    closed, or the attempt being made failed (``?payment=`` names it). While it waits,
+    the gateway is asked now and then too (a notification may be lost, and WeChat Pay
+    sends none for a declined payment)."""
     order = _own_order(request, order_no)
+    requested = request.GET.get("payment", "")
     if order.is_payable:
-        payment = selectors.payment_pending_for_order(order=order, now=timezone.now())
+        payment = selectors.payment_pending_for_order(order=order, now=timezone.now(), payment_no=requested)
         if payment is not None and services.payment_sync_if_due(payment=payment).status != payment.status:
             order.refresh_from_db()
     return JsonResponse(
@@ -128,6 +205,7 @@ def pay_status(request, order_no):
             "status": order.status,
             "paid": order.is_paid,
             "closed": order.status in Order.CLOSED_STATUSES,
+            "failed": _failed_payment(order, payment_no=requested) is not None,
             "result_url": reverse("payments:result", args=[order.order_no]),
         }
     )
@@ -138,7 +216,8 @@ def pay_status(request, order_no):
 @never_cache
 def result(request, order_no):
     """Where the gateway sends the learner back to. It only reads: whatever the query
-    string says, the order is paid only when the gateway's notification says so."""
+    string says, the order is paid only when the gateway's notification says so. Once
+    the course is delivered it leads into the course."""
     order = _own_order(request, order_no)
     if order.status in DELIVERED:
         state = "delivered"
@@ -147,9 +226,20 @@ def result(request, order_no):
     elif order.status in Order.CLOSED_STATUSES:
         state = "closed"
     else:
-        latest = selectors.latest_payment_for_order(order=order)
-        state = "failed" if latest is not None and latest.status == Payment.Status.FAILED else "pending"
-    return render(request, "payments/result.html", {"order": order, "state": state})
+        state = "failed" if _failed_payment(order) is not None else "pending"
+    return render(
+        request,
+        "payments/result.html",
+        {
+            "order": order,
+            "state": state,
+            "courses": course_entry_points(
+                slugs=[line.course_slug for line in order.line_items if line.course_slug]
+            )
+            if state == "delivered"
+            else [],
+        },
+    )
 
 
 def _typed_amount(text: str) -> int | None:
@@ -167,20 +257,28 @@ def _typed_amount(text: str) -> int | None:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def refund_request(request, order_no):
-    """Ask for a refund of a paid order, inside the refund window: all of it (no amount)
-    or part. Support decides; the order's page shows where the request stands."""
+    """Ask for a refund of a paid order, inside the refund window: all that is left (no
+    amount) or part. Support decides; the order's page shows where the request stands.
+    A refused request keeps what the learner typed; while refunds under way already
+    cover everything that is left, no form is offered."""
     order = _own_order(request, order_no)
+    typed = {"amount": "", "reason": ""}
+    error_field = ""
     if request.method == "POST":
-        reason = request.POST.get("reason", "")
+        typed = {
+            "amount": request.POST.get("amount", "")[:32],
+            "reason": request.POST.get("reason", "")[:REFUND_REASON_MAX],
+        }
         try:
             refund = services.refund_request(
                 learner=request.user,
                 order_no=order.order_no,
-                amount=_typed_amount(request.POST.get("amount", "")),
-                reason=reason,
+                amount=_typed_amount(typed["amount"]),
+                reason=typed["reason"],
             )
         except KpayError as exc:
             messages.error(request, str(exc.message))
+            error_field = REFUND_ERROR_FIELDS.get(type(exc), "")
         else:
             messages.success(
                 request,
@@ -188,12 +286,43 @@ def refund_request(request, order_no):
                 % {"refund_no": refund.refund_no},
             )
             return redirect("orders:detail", order_no=order.order_no)
+    refunds = list(order.refunds.order_by("-created_at", "-pk"))
     return render(
         request,
         "payments/refund_request.html",
         {
             "order": order,
             "allowed": order.learner_may_request_refund(),
-            "refunds": order.refunds.all(),
+            "requestable": selectors.refund_requestable_amount(order=order),
+            "in_flight": sum(
+                refund.amount
+                for refund in refunds
+                if refund.in_flight and refund.origin != Refund.Origin.UNAPPLIED
+            ),
+            "refunds": refunds,
+            "typed": typed,
+            "error_field": error_field,
+            "reason_max": REFUND_REASON_MAX,
+        },
+    )
+
+
+@login_required
+@require_safe
+def receipt(request, order_no):
+    """A printable receipt (电子收据) of one of the learner's paid orders; anyone else's
+    order, or an unpaid one, is a 404."""
+    found = selectors.receipt_for_learner(learner=request.user, order_no=order_no)
+    if found is None:
+        raise Http404
+    return render(
+        request,
+        "payments/receipt.html",
+        {
+            "receipt": found,
+            "order": found.order,
+            "coupon_name": found.coupon_name,
+            "channel_label": channel_label(found.payment.channel) if found.payment else "",
+            "issued_at": timezone.now(),
         },
     )

@@ -5,7 +5,11 @@ is running). Gateways never leave the machine: the sandbox's base URL points at 
 closed loopback port unless a test starts the live server and points it there.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from kpay.settings import *  # noqa: F403
 from kpay.settings import BASE_DIR, KPAY_GATEWAYS
@@ -13,6 +17,9 @@ from kpay.settings import KPAY_KEY_DIR as _SITE_KEY_DIR
 from kpay.settings import KPAY_PUBLIC_URL as _SITE_URL
 
 KPAY_KEY_DIR = BASE_DIR / "var" / "test-keys"
+# Uploads (course covers) made by tests: a folder of this test run's own, removed at exit.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="kpay-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 KPAY_PUBLIC_URL = "http://testserver"
 CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
 # Simulator-backed gateways point at the site's own URL; in tests, at nothing (a test

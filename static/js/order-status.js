@@ -1,6 +1,7 @@
-/* Polls an order's status (payments:status) every 2 s while the learner waits for the
-   gateway; goes to the result page once paid, reloads if the order closes.
-   Markup: <div data-status-url="…">. Reading the status never changes anything. */
+/* Polls an order's status (payments:status) every 2 s while the learner pays: goes to the
+   result page once paid, reloads the page when the order closes or the attempt failed
+   (the page then says so and offers another way). Markup: <div data-status-url="…">.
+   Reading the status never changes anything. */
 (function () {
   "use strict";
   var el = document.querySelector("[data-status-url]");
@@ -24,7 +25,7 @@
         if (data.paid) {
           done = true;
           window.location.assign(data.result_url);
-        } else if (data.closed) {
+        } else if (data.closed || data.failed) {
           done = true;
           window.location.reload();
         } else {

@@ -51,7 +51,7 @@ def test_checkout_of_an_unknown_course_is_a_404(site):
 
 def test_checkout_answers_post_only(site, course):
     assert site.get(reverse("orders:checkout", args=[course.slug])).status_code == 405
-    assert site.get(reverse("orders:cancel", args=["K1"])).status_code == 405
+    assert site.put(reverse("orders:cancel", args=["K1"])).status_code == 405
     assert not Order.objects.exists()
 
 
@@ -80,7 +80,7 @@ def test_an_unknown_channel_is_a_message_and_no_payment(site, course, place_orde
 
 def test_pay_page_of_a_closed_order_says_so_and_starts_nothing(site, course, place_order):
     order = place_order(course)
-    site.post(reverse("orders:cancel", args=[order.order_no]))
+    site.post(reverse("orders:cancel", args=[order.order_no]), {"confirm": "yes"})
     pay_url = reverse("payments:pay", args=[order.order_no])
 
     page = site.get(pay_url)
@@ -102,6 +102,8 @@ def test_unknown_order_numbers_are_404(site):
     ):
         assert site.get(url).status_code == 404, url
     assert site.post(reverse("orders:cancel", args=["nope"])).status_code == 404
+    assert site.post(reverse("orders:cancel", args=["nope"]), {"confirm": "yes"}).status_code == 404
+    assert site.get(reverse("orders:cancel", args=["nope"])).status_code == 404
 
 
 def test_status_and_result_pages_only_read(site, course, place_order):

@@ -46,7 +46,10 @@ def test_buying_a_course_through_the_pages(site, learner, course, sandbox):
     assert "<svg" in content
     assert payment.action["code_url"].startswith("http")
     assert f'href="{escape(payment.action["code_url"])}"' in content
-    assert 'data-status-url="{}"'.format(reverse("payments:status", args=[order.order_no])) in content
+    status_of_this_payment = (
+        f"{reverse('payments:status', args=[order.order_no])}?payment={payment.payment_no}"
+    )
+    assert f'data-status-url="{status_of_this_payment}"' in content
     # Coming back to the pay page shows the same payment's QR code again.
     again = site.get(pay_url).content.decode()
     assert "<svg" in again and escape(payment.action["code_url"]) in again
@@ -58,6 +61,7 @@ def test_buying_a_course_through_the_pages(site, learner, course, sandbox):
         "status": "pending_payment",
         "paid": False,
         "closed": False,
+        "failed": False,
         "result_url": result_url,
     }
     waiting = site.get(result_url).content.decode()
@@ -69,7 +73,12 @@ def test_buying_a_course_through_the_pages(site, learner, course, sandbox):
     assert status["paid"] is True and status["status"] == Order.Status.FULFILLED
     assert status["result_url"] == result_url
     result = site.get(result_url)
-    assert reverse("courses:my-courses") in result.content.decode()
+    first_lesson = course.lessons.order_by("position", "pk").first()
+    # Into the course: its first lesson, not "My courses".
+    assert (
+        f'href="{reverse("courses:lesson", args=[course.slug, first_lesson.pk])}">Start learning'
+        in result.text
+    )
     assert "data-status-url" not in result.content.decode()
     assert site.get(pay_url).url == result_url  # paid: the pay page sends on to the result
 

@@ -10,16 +10,27 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from courses import roles
-from courses.models import Course, Lesson, Merchant, MerchantMember
+from courses.models import Category, Course, Lesson, Merchant, MerchantMember
+from devtools.demo_covers import demo_cover
 from devtools.settlement_demo import seed_finance_demo
 from riskcontrol.models import Rule
 from riskcontrol.services import rule_save
 
 DEMO_PASSWORD = "kpay-demo"  # noqa: S105 - demo only, printed on purpose
+
+
+# The catalogue's shelves: slug -> (name, position).
+CATEGORIES = {
+    "programming": ("编程 · Programming", 1),
+    "data": ("数据 · Data", 2),
+    "writing": ("写作 · Writing", 3),
+    "photography": ("摄影 · Photography", 4),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,21 @@ class DemoCourse:
     price: int  # fen
     lessons: tuple[str, str, str]
     status: str = Course.Status.PUBLISHED
+    category: str = ""
+    hue: float = 0.6  # of the generated cover
+
+    @property
+    def description(self) -> str:
+        return (
+            f"本课程共 {len(self.lessons)} 节，按自己的节奏学习；第一节免费试看。\n\n"
+            f"{len(self.lessons)} lessons to take at your own pace; the first one is a free preview. "
+            "This is a demo course: its lessons hold placeholder text."
+        )
+
+    @property
+    def caption(self) -> str:
+        """The English half of the title, drawn on the cover."""
+        return self.title.split(" · ")[-1]
 
 
 MERCHANTS = {
@@ -42,6 +68,8 @@ MERCHANTS = {
                 "从零开始写 Python。Write your first programs.",
                 9900,
                 ("欢迎 · Welcome", "变量与类型 · Variables and types", "函数 · Functions"),
+                category="programming",
+                hue=0.58,
             ),
             DemoCourse(
                 "data-analysis",
@@ -49,6 +77,8 @@ MERCHANTS = {
                 "用 pandas 读懂数据。Read data with pandas.",
                 19900,
                 ("课程介绍 · Introduction", "数据清洗 · Cleaning data", "可视化 · Charts"),
+                category="data",
+                hue=0.47,
             ),
             DemoCourse(
                 "writing-that-works",
@@ -56,6 +86,8 @@ MERCHANTS = {
                 "写得清楚，读得轻松。Clear writing, easy reading.",
                 4900,
                 ("为什么写作 · Why write", "结构 · Structure", "修改 · Editing"),
+                category="writing",
+                hue=0.04,
             ),
             DemoCourse(
                 "intro-ml",
@@ -64,6 +96,8 @@ MERCHANTS = {
                 29900,
                 ("概览 · Overview", "线性模型 · Linear models", "评估 · Evaluation"),
                 status=Course.Status.DRAFT,
+                category="programming",
+                hue=0.75,
             ),
         ],
     ),
@@ -76,6 +110,8 @@ MERCHANTS = {
                 "光线、构图与器材。Light, framing and gear.",
                 6900,
                 ("相机入门 · Your camera", "光线 · Light", "构图 · Composition"),
+                category="photography",
+                hue=0.9,
             ),
         ],
     ),
@@ -109,6 +145,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates users with known passwords: not in production.")
         roles.sync_roles()
         with transaction.atomic():
+            self._categories()
             merchants = {
                 slug: self._merchant(slug, name, courses) for slug, (name, courses) in MERCHANTS.items()
             }
@@ -145,6 +182,10 @@ class Command(BaseCommand):
                     actor=admin,
                 )
 
+    def _categories(self):
+        for slug, (name, position) in CATEGORIES.items():
+            Category.objects.update_or_create(slug=slug, defaults={"name": name, "position": position})
+
     def _merchant(self, slug, name, courses) -> Merchant:
         merchant, _ = Merchant.objects.update_or_create(slug=slug, defaults={"name": name, "is_active": True})
         for demo in courses:
@@ -154,12 +195,14 @@ class Command(BaseCommand):
                     "merchant": merchant,
                     "title": demo.title,
                     "summary": demo.summary,
-                    "description": demo.summary,
+                    "description": demo.description,
+                    "category": Category.objects.get(slug=demo.category) if demo.category else None,
                     "price": demo.price,
                     "currency": "CNY",
                     "status": demo.status,
                 },
             )
+            self._cover(course, demo)
             for position, title in enumerate(demo.lessons, start=1):
                 Lesson.objects.update_or_create(
                     course=course,
@@ -167,10 +210,21 @@ class Command(BaseCommand):
                     defaults={
                         "title": title,
                         "is_preview": position == 1,
-                        "body": f"{title}\n\n这是演示内容。This is demo content for {demo.title}.",
+                        "body": (
+                            f"这是《{demo.title.split(' · ')[0]}》第 {position} 节的演示内容。\n\n"
+                            f"This is the demo content of lesson {position} of {demo.caption}: "
+                            "a real course would teach something here."
+                        ),
                     },
                 )
         return merchant
+
+    def _cover(self, course: Course, demo: DemoCourse) -> None:
+        """A generated cover (devtools.demo_covers), made once: kept while its file exists."""
+        if course.cover and course.cover.storage.exists(course.cover.name):
+            return
+        image = demo_cover(seed=demo.slug, hue=demo.hue, caption=demo.caption)
+        course.cover.save(f"{demo.slug}.jpg", ContentFile(image), save=True)
 
     def _user(self, login: DemoLogin, merchants: dict[str, Merchant]):
         user, _ = get_user_model().objects.get_or_create(username=login.username)
