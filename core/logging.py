@@ -38,10 +38,10 @@ _AUTH_SCHEME = re.compile(
 )
 # Sensitive names: key=value, key: value, "key": "value" (JSON), in any case.
 SENSITIVE_NAME = (
-    r"(?:[a-z0-9_-]*?(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?v?3?[_-]?key|private[_-]?key|"
-    r"secret[_-]?key|authori[sz]ation|cookie|session[_-]?id|csrf[a-z_]*|signature|sign|"
-    r"otp|cvv2?|cvc|card[_-]?(?:no|num|number)|account[_-]?(?:no|num|number)|bank[_-]?account|dsn)"
-    r"[a-z0-9_-]*)"
+    r"(?:[a-z0-9_-]*?(?:password|passwd|passphrase|secret|token|api[_-]?v?3?[_-]?key|private[_-]?key|"
+    r"authori[sz]ation|cookie|session[_-]?id|csrf|signature|otp|cvv2?|cvc|card[_-]?(?:no|num|number)|"
+    r"account[_-]?(?:no|num|number)|bank[_-]?account|dsn)[a-z0-9_-]*"
+    r"|(?:[a-z0-9]+[_-])?sign)"  # sign, sign_type is not
 )
 _SENSITIVE_KEY = re.compile(rf"^{SENSITIVE_NAME}$", re.IGNORECASE)
 _SENSITIVE_PAIR = re.compile(
