@@ -132,9 +132,6 @@ def _log_changes(failures: dict[str, str]) -> None:
             logger.warning("readiness check %s passes again", name)
         _last_failures.clear()
         _last_failures.update(failures)
-    if failures:  # a failed query must not leave the connection unusable for the next poll
-        for connection in connections.all(initialized_only=True):
-            connection.close_if_unusable_or_obsolete()
 
 
 def _json(payload: dict, status: int) -> HttpResponse:

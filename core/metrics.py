@@ -148,11 +148,11 @@ class _InProcess:
 
 def render() -> bytes:
     registry = CollectorRegistry()
+    registry.register(_Collectors())  # first: a collector's failure is counted in this scrape
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(_InProcess())
-    registry.register(_Collectors())
     return generate_latest(registry)
 
 

@@ -12,6 +12,7 @@ made again; ``KPAY_SMOKE_DATABASE_URL`` to change it), Redis databases 10 (broke
 ``KPAY_SMOKE_REDIS_DBS`` to change them), and port 8108 (``KPAY_SMOKE_PORT``).
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -258,7 +259,8 @@ def test_bin_serve_runs_production_and_stops_cleanly(tmp_path):
         _wait_for(lambda: not _group_alive(serve.pid), 10, "processes outlived bin/serve", output)
     finally:
         if serve.poll() is None or _group_alive(serve.pid):
-            with_suppressed_kill(serve.pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(serve.pid, signal.SIGKILL)
 
     lines = _json_lines(output)
     requests = [line for line in lines if line.get("logger") == "kpay.request"]
@@ -281,10 +283,3 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def with_suppressed_kill(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
