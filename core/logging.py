@@ -52,6 +52,11 @@ _SENSITIVE_PAIR = re.compile(
 # Card numbers, bank accounts, phone numbers: 11+ digits standing alone (spaces or dashes
 # between groups allowed). Public numbers (K2611249F3KQ0ZP1XT7A) are never standalone digits.
 _LONG_DIGITS = re.compile(r"(?<![\w.])\d(?:[ -]?\d){10,}(?![\w.])")
+_HINT = re.compile(
+    r"pass|secret|token|key|auth|cookie|session|csrf|sign|otp|cvv|cvc|card|account|dsn|bearer|basic|digest|wechatpay",
+    re.IGNORECASE,
+)
+_DIGITS_HINT = re.compile(r"\d{4}")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 
 
@@ -66,45 +71,59 @@ def _redact_pair(match: re.Match) -> str:
     return f"{match.group('key')}{quote}{REDACTED}{quote}"
 
 
-def scrub(text: str, *, emails: bool = False) -> str:
+def scrub(text: str, *, emails: bool = False, secrets: tuple[str, ...] | None = None) -> str:
     """``text`` with every secret, card-like or account-like number removed (see the
     module's docstring); with ``emails``, e-mail addresses too (error reports)."""
     if not text:
         return text
-    for secret in known_secrets():
+    for secret in known_secrets() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _PEM.sub("[private key]", text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)
-    text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{REDACTED}", text)
-    text = _SENSITIVE_PAIR.sub(_redact_pair, text)
-    text = _LONG_DIGITS.sub(_mask_digits, text)
+    if "-----BEGIN" in text:
+        text = _PEM.sub("[private key]", text)
+    if "://" in text and "@" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)
+    if _HINT.search(text):  # the costly patterns only where one of their words appears
+        text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{REDACTED}", text)
+        text = _SENSITIVE_PAIR.sub(_redact_pair, text)
+    if _DIGITS_HINT.search(text):
+        text = _LONG_DIGITS.sub(_mask_digits, text)
     if emails:
         text = _EMAIL.sub(lambda m: f"[email]@{m.group('domain')}", text)
     return text
 
 
 def is_sensitive_key(key: Any) -> bool:
-    return isinstance(key, str) and bool(_SENSITIVE_KEY.match(key))
+    return isinstance(key, str) and _sensitive_key(key)
 
 
-def scrub_value(value: Any, *, emails: bool = False, depth: int = 0) -> Any:
+@lru_cache(maxsize=1024)
+def _sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.match(key))
+
+
+def scrub_value(
+    value: Any, *, emails: bool = False, depth: int = 0, secrets: tuple[str, ...] | None = None
+) -> Any:
     """``value`` with :func:`scrub` applied to every string in it, and the value of every
     sensitive key (``password``, ``token``, ``account_number`` …) replaced."""
+    if secrets is None:
+        secrets = known_secrets()
     if depth > 8:
         return REDACTED
     if isinstance(value, str):
-        return scrub(value, emails=emails)
+        return scrub(value, emails=emails, secrets=secrets)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    deeper = {"emails": emails, "depth": depth + 1, "secrets": secrets}
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if is_sensitive_key(key) else scrub_value(item, emails=emails, depth=depth + 1)
+            key: REDACTED if is_sensitive_key(key) else scrub_value(item, **deeper)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
-        return [scrub_value(item, emails=emails, depth=depth + 1) for item in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return scrub(str(value), emails=emails)
+        return [scrub_value(item, **deeper) for item in value]
+    return scrub(str(value), emails=emails, secrets=secrets)
 
 
 def known_secrets() -> tuple[str, ...]:
