@@ -11,8 +11,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
-        # Celery signal receivers: the request id into tasks, queue lag (connected on import).
-        from . import metrics, request_id  # noqa: F401
+        # Celery signal receivers: the request id into tasks, queue lag, one beat (connected on import).
+        from . import beat, metrics, request_id  # noqa: F401
         from .sentry import init_sentry
 
         init_sentry()
