@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "pay.example.test"
-START_TIMEOUT = 90  # seconds, migrations of an empty database included
+START_TIMEOUT = 180  # seconds, migrations of an empty database included (about 20 s on an idle machine)
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
 
 def _smoke_database_url() -> str:
@@ -267,6 +267,12 @@ def test_bin_serve_runs_production_and_stops_cleanly(tmp_path):
     login_line = next(line for line in requests if line.get("request_id") == "smoke-login-0001")
     assert login_line["view"] == "admin:login" and login_line["status"] == 200
     assert any(line.get("logger") == "celery.beat" for line in lines), "no beat"
+    assert any(line.get("message", "").startswith("beat: holding the lease") for line in lines)
+    import redis
+
+    cache_redis = redis.Redis.from_url(cache_url)
+    assert not cache_redis.keys("*kpay:beat:leader"), "the stopped beat kept its lease"
+    cache_redis.close()
     text = output.read_text(errors="replace")
     for name in ("SECRET_KEY", "KPAY_FIELD_ENCRYPTION_KEY", "KPAY_METRICS_TOKEN", "WECHATPAY_APIV3_KEY"):
         assert env[name] not in text, f"{name} appears in the output"
