@@ -35,6 +35,10 @@ class CheckoutContext:
     ip: str | None = None
     device_id: str | None = None
     payer_id: str | None = None  # known once a gateway reports the payer
+    # The coupon as the learner gave it at checkout (a code, or a wallet coupon's id);
+    # "" for none. None where it is not known (the payment stage, back-tests): rules then
+    # read the learner's redemptions instead.
+    coupon: str | None = None
     at: datetime = field(default_factory=timezone.now)
 
 

@@ -51,6 +51,7 @@ KEY_PAIRS = (
 )
 WECHATPAY_PLATFORM_CERT = "wechatpay-platform.cert.pem"
 WECHATPAY_APIV3_KEY = "wechatpay-apiv3.key"
+WECHATPAY_V2_KEY = "wechatpay-v2.key"  # the v2 API key (委托代扣 papay signs with it)
 # Identifiers, not secrets: what the merchant platform would show for the development keys.
 WECHATPAY_CERT_SERIAL_NO = "4B6F70617920646576206D65726368616E742031"
 WECHATPAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0111111111111111111111111111"
@@ -80,6 +81,10 @@ def dev_keys_ensure(directory: str | Path) -> None:
             alphabet = string.ascii_letters + string.digits
             apiv3_key = "".join(secrets.choice(alphabet) for _ in range(32))
             _write_atomically(directory / WECHATPAY_APIV3_KEY, apiv3_key.encode(), 0o600)
+        if not (directory / WECHATPAY_V2_KEY).exists():
+            alphabet = string.ascii_letters + string.digits
+            v2_key = "".join(secrets.choice(alphabet) for _ in range(32))
+            _write_atomically(directory / WECHATPAY_V2_KEY, v2_key.encode(), 0o600)
         if not (directory / DEVELOPMENT_KEYS_MARKER).exists():
             note = b"Development key material made by kpay's devtools: never use it in production.\n"
             _write_atomically(directory / DEVELOPMENT_KEYS_MARKER, note, 0o644)
@@ -102,8 +107,9 @@ class DevMaterial:
     """Everything a merchant and WeChat Pay would each hold, for development.
 
     The merchant's API key pair and certificate serial, the "WeChat Pay public key"
-    pair and its ``PUB_KEY_ID_…``, a platform certificate (a second key pair) and the
-    APIv3 key. The simulator holds the private halves of WeChat Pay's keys.
+    pair and its ``PUB_KEY_ID_…``, a platform certificate (a second key pair), the
+    APIv3 key and the v2 API key (the withholding APIs are v2). The simulator holds the
+    private halves of WeChat Pay's keys.
     """
 
     merchant_private_path: Path
@@ -117,6 +123,8 @@ class DevMaterial:
     platform_serial: str
     apiv3_key_path: Path
     apiv3_key: str
+    v2_key_path: Path | None = None  # the v2 API key (papay), 32 characters
+    v2_key: str = ""
 
 
 def ensure_dev_material(directory: str | Path) -> DevMaterial:
@@ -136,11 +144,17 @@ def ensure_dev_material(directory: str | Path) -> DevMaterial:
         platform_serial=format(certificate.serial_number, "X"),
         apiv3_key_path=directory / WECHATPAY_APIV3_KEY,
         apiv3_key=(directory / WECHATPAY_APIV3_KEY).read_text().strip(),
+        v2_key_path=directory / WECHATPAY_V2_KEY,
+        v2_key=(directory / WECHATPAY_V2_KEY).read_text().strip(),
     )
 
 
 def _complete(directory: Path) -> bool:
-    files = [directory / WECHATPAY_PLATFORM_CERT, directory / WECHATPAY_APIV3_KEY]
+    files = [
+        directory / WECHATPAY_PLATFORM_CERT,
+        directory / WECHATPAY_APIV3_KEY,
+        directory / WECHATPAY_V2_KEY,
+    ]
     files += [directory / DEVELOPMENT_KEYS_MARKER]
     for name in KEY_PAIRS:
         files += [private_key_path(directory, name), public_key_path(directory, name)]

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_otp",  # staff second factor (TOTP)
     "django_otp.plugins.otp_totp",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, no CDN
     "django_fsm",
     "core",
     "accounts",
@@ -330,6 +331,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Buy courses, pay through a gateway, see orders.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API docs (Swagger UI at /api/v1/docs/, ReDoc at /api/v1/redoc/) come from our own
+    # static files (drf-spectacular-sidecar, pinned): no CDN, so they work offline and in
+    # mainland China. No validator badge (it would call validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # ReDoc with the system's fonts (its stock page loads Google Fonts).
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', sans-serif",
+                "headings": {"fontFamily": "system-ui, -apple-system, 'PingFang SC', sans-serif"},
+            }
+        }
+    },
     # The schema tells the truth (schemathesis checks it: tests/api/test_schemathesis.py):
     # the error shape is one component, and the answers every endpoint of a kind gives
     # (401/403 with credentials, 400/413/415 with a body) are added to each operation.
@@ -468,6 +485,9 @@ if KPAY_SANDBOX_ENABLED:
 # WECHATPAY_MCHID and friends; a half configuration is a system-check error. Without
 # them, development uses the WeChat Pay simulator with the development keys in KPAY_KEY_DIR
 # (the backend is the product's, plus the simulator's http cashier link: devtools).
+# Automatic renewal (委托代扣 papay, withholding channel wechat_papay) needs the v2 API key
+# (WECHATPAY_V2_KEY or WECHATPAY_V2_KEY_FILE) and the template id WECHATPAY_PAPAY_PLAN_ID,
+# both or neither; WECHATPAY_PAPAY_MAX_AMOUNT (fen) is the template's per-charge cap.
 if env.str("WECHATPAY_MCHID", default=""):
     KPAY_GATEWAYS["wechatpay"] = {
         "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
@@ -482,6 +502,10 @@ if env.str("WECHATPAY_MCHID", default=""):
             "public_key_id": env.str("WECHATPAY_PUBLIC_KEY_ID", default=""),
             "platform_cert_dir": env.str("WECHATPAY_PLATFORM_CERT_DIR", default=""),
             "api_base": env.str("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com"),
+            "v2_key": env.str("WECHATPAY_V2_KEY", default=""),
+            "v2_key_path": env.str("WECHATPAY_V2_KEY_FILE", default=""),
+            "papay_plan_id": env.str("WECHATPAY_PAPAY_PLAN_ID", default=""),
+            "papay_max_amount": env.int("WECHATPAY_PAPAY_MAX_AMOUNT", default=50000),
         },
     }
 elif KPAY_SANDBOX_ENABLED:
@@ -496,10 +520,14 @@ elif KPAY_SANDBOX_ENABLED:
             "cert_serial_no": dev_keys.WECHATPAY_CERT_SERIAL_NO,
             "public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.WECHATPAY_PUBKEY)),
             "public_key_id": dev_keys.WECHATPAY_PUBLIC_KEY_ID,
+            "v2_key_path": str(KPAY_KEY_DIR / dev_keys.WECHATPAY_V2_KEY),
+            "papay_plan_id": "12535",
         },
     }
 
-# Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap).
+# Alipay open platform, RSA2 (channels alipay_qr, alipay_page, alipay_wap; withholding
+# agreements, 周期扣款, on alipay_agreement, signed under ALIPAY_AGREEMENT_SIGN_SCENE).
+ALIPAY_AGREEMENT_SIGN_SCENE = env.str("ALIPAY_AGREEMENT_SIGN_SCENE", default="INDUSTRY|EDU")
 if env.str("ALIPAY_APP_ID", default=""):
     KPAY_GATEWAYS["alipay"] = {
         "BACKEND": "payments.gateways.alipay.AlipayGateway",
@@ -509,6 +537,7 @@ if env.str("ALIPAY_APP_ID", default=""):
             "alipay_public_key_path": env.str("ALIPAY_PUBLIC_KEY", default=""),
             "seller_id": env.str("ALIPAY_SELLER_ID", default=""),
             "gateway_url": env.str("ALIPAY_GATEWAY_URL", default="https://openapi.alipay.com/gateway.do"),
+            "agreement_sign_scene": ALIPAY_AGREEMENT_SIGN_SCENE,
         },
     }
 elif KPAY_SANDBOX_ENABLED:
@@ -520,6 +549,7 @@ elif KPAY_SANDBOX_ENABLED:
             "gateway_url": f"{KPAY_PUBLIC_URL}/simulators/alipay/gateway.do",
             "app_private_key_path": str(dev_keys.private_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_APP)),
             "alipay_public_key_path": str(dev_keys.public_key_path(KPAY_KEY_DIR, dev_keys.ALIPAY_PLATFORM)),
+            "agreement_sign_scene": ALIPAY_AGREEMENT_SIGN_SCENE,
         },
     }
 

@@ -13,17 +13,27 @@ from courses.models import CURRENCIES, Merchant
 
 @dataclass(frozen=True)
 class OrderLine:
-    """One course in an order, with its price as it was at checkout (a snapshot)."""
+    """One thing in an order, with its price as it was at checkout (a snapshot).
 
-    course_id: int
-    course_slug: str
+    ``kind`` says what it is: a course (``course_id``, ``course_slug``) or, sold through
+    the same checkout by the ``memberships`` app, a membership period (``plan_id``).
+    Lines stored before kinds existed are courses.
+    """
+
     title: str
     unit_price: int
     quantity: int
     amount: int
+    kind: str = "course"
+    course_id: int | None = None
+    course_slug: str = ""
+    plan_id: int | None = None
+
+    COURSE = "course"
+    MEMBERSHIP = "membership"
 
     def as_json(self) -> dict:
-        return dict(self.__dict__)
+        return {name: value for name, value in self.__dict__.items() if value not in (None, "")}
 
 
 class Order(FSMModelMixin, models.Model):
@@ -184,7 +194,9 @@ class Order(FSMModelMixin, models.Model):
 
     @property
     def course_ids(self) -> list[int]:
-        return [line["course_id"] for line in self.lines]
+        return [
+            line["course_id"] for line in self.lines if line.get("kind", OrderLine.COURSE) == OrderLine.COURSE
+        ]
 
     @property
     def description(self) -> str:

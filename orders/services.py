@@ -3,21 +3,32 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.db import statement_guard
+from core.db import insert_sql, one_statement_writes, statement_guard, with_ctes
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
 from courses.services import enrollment_grant, enrollment_revoke
-from promotions.points import points_check, points_record_refund, points_release, points_take, points_value
+from promotions.exceptions import PointsInsufficient
+from promotions.points import (
+    points_check,
+    points_record_refund,
+    points_release,
+    points_take,
+    points_take_ctes,
+    points_value,
+)
 from promotions.services import (
     Pricing,
     coupon_reserve,
     redemption_consume,
+    redemption_consume_ctes,
     redemption_record,
+    redemption_record_cte,
     redemption_record_refund,
+    redemption_refused,
     redemption_release,
 )
 
@@ -45,6 +56,29 @@ class CheckoutResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """What one checkout sells, priced on the server: one order line, the merchant who
+    sells it, and what checkout needs to know about it.
+
+    A course is the first kind (:func:`order_checkout`); other kinds (a membership
+    period) are built by their own app and placed through :func:`order_place`.
+    """
+
+    line: OrderLine
+    merchant_id: int
+    currency: str
+    # One open order per learner and key (what is being bought).
+    checkout_key: str
+    # The courses the line grants directly (enrollment on delivery, risk rules, a
+    # coupon's chosen courses); empty for a kind that grants access otherwise.
+    course_ids: tuple[int, ...] = ()
+
+    @property
+    def price(self) -> int:
+        return self.line.amount
+
+
 def order_checkout(
     *,
     learner,
@@ -53,11 +87,46 @@ def order_checkout(
     coupon: str | None = None,
     points: int | None = None,
 ) -> CheckoutResult:
-    """Place an order for one course, or hand back the learner's open order for it.
+    """Place an order for one course, or hand back the learner's open order for it."""
+    course = selectors.course_for_checkout(learner=learner, slug=course_slug)
+    if course is None:
+        raise CourseNotAvailable()
+    if course.owned:
+        raise CourseAlreadyOwned()
+    if course.held:
+        raise CoursePaymentUnderReview()
+    line = OrderLine(
+        course_id=course.pk,
+        course_slug=course.slug,
+        title=course.title,
+        unit_price=course.price,
+        quantity=1,
+        amount=course.price,
+    )
+    purchase = Purchase(
+        line=line,
+        merchant_id=course.merchant_id,
+        currency=course.currency,
+        checkout_key=selectors.checkout_key_for([course.pk]),
+        course_ids=(course.pk,),
+    )
+    return order_place(learner=learner, purchase=purchase, client=client, coupon=coupon, points=points)
+
+
+def order_place(
+    *,
+    learner,
+    purchase: Purchase,
+    client: ClientInfo = UNKNOWN_CLIENT,
+    coupon: str | None = None,
+    points: int | None = None,
+) -> CheckoutResult:
+    """Place an order for ``purchase`` (risk-assessed, priced with a coupon and points),
+    or hand back the learner's open order for the same thing.
 
     Optimistic: placing the order is one INSERT (lines and risk assessment travel in
-    the row), and an existing open order for the same course is found by the "one open
-    order per checkout" constraint refusing it, not looked up beforehand. So
+    the row), and an existing open order for the same purchase is found by the "one
+    open order per checkout" constraint refusing it, not looked up beforehand. So
     concurrent checkouts end with one order, and the common case costs two statements.
 
     With a ``coupon`` (a code or a wallet coupon id) the price comes from
@@ -71,51 +140,44 @@ def order_checkout(
     BEGIN/COMMIT if there is no coupon).
     """
     now = timezone.now()
-    course = selectors.course_for_checkout(learner=learner, slug=course_slug)
-    if course is None:
-        raise CourseNotAvailable()
-    if course.owned:
-        raise CourseAlreadyOwned()
-    if course.held:
-        raise CoursePaymentUnderReview()
-
     context = CheckoutContext(
         learner_id=learner.pk,
-        merchant_id=course.merchant_id,
-        course_ids=(course.pk,),
-        amount=course.price,
-        currency=course.currency,
+        merchant_id=purchase.merchant_id,
+        course_ids=purchase.course_ids,
+        amount=purchase.price,
+        currency=purchase.currency,
         ip=client.ip,
         device_id=client.device_id,
+        coupon=str(coupon or "").strip()[:64],
     )
     decision = assess_checkout(context)
     if decision.blocked:
         raise CheckoutRefused()
 
-    line = OrderLine(
-        course_id=course.pk,
-        course_slug=course.slug,
-        title=course.title,
-        unit_price=course.price,
-        quantity=1,
-        amount=course.price,
-    )
-    checkout_key = selectors.checkout_key_for([course.pk])
+    checkout_key = purchase.checkout_key
     for _attempt in range(2):
         try:
             with statement_guard() if not (coupon or points) else transaction.atomic():
                 pricing = (
-                    coupon_reserve(learner=learner, course=course, coupon=coupon, at=now)
+                    coupon_reserve(
+                        learner=learner,
+                        merchant_id=purchase.merchant_id,
+                        currency=purchase.currency,
+                        price=purchase.price,
+                        course_id=purchase.course_ids[0] if len(purchase.course_ids) == 1 else None,
+                        coupon=coupon,
+                        at=now,
+                    )
                     if coupon
-                    else Pricing(subtotal=line.amount)
+                    else Pricing(subtotal=purchase.price)
                 )
                 if points is not None:
                     points = points_check(points=points, subtotal=pricing.subtotal, discount=pricing.discount)
                 points_discount = points_value(points) if points else 0
-                order = Order.objects.create(
+                order = Order(
                     order_no=new_public_number("K"),
                     learner=learner,
-                    merchant_id=course.merchant_id,
+                    merchant_id=purchase.merchant_id,
                     checkout_key=checkout_key,
                     subtotal=pricing.subtotal,
                     discount=pricing.discount,
@@ -123,16 +185,14 @@ def order_checkout(
                     points_used=points or 0,
                     points_discount=points_discount,
                     total=pricing.total - points_discount,
-                    currency=course.currency,
-                    lines=[line.as_json()],
+                    currency=purchase.currency,
+                    lines=[purchase.line.as_json()],
                     client_ip=client.ip,
                     device_id=(client.device_id or "")[:64],
                     risk_assessment=decision.as_record(stage="checkout", context=context),
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
-                redemption_record(pricing=pricing, order=order, at=now)
-                if points:
-                    points_take(order=order, points=points, at=now)
+                _order_insert(order, pricing=pricing, points=points or 0, at=now)
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
@@ -146,6 +206,52 @@ def order_checkout(
                 return CheckoutResult(existing, created=False)
             order_expire(order_id=existing.pk, reason="payment deadline passed")
     raise OrderStateConflict()
+
+
+def _order_insert(order: Order, *, pricing: Pricing, points: int, at) -> None:
+    """INSERT the order with its coupon's reservation and the points it spends.
+
+    On PostgreSQL, one statement: the order's INSERT as the CTE ``placed``, the
+    redemption (``promotions.services.redemption_record_cte``) and the points
+    (``promotions.points.points_take_ctes``) reading its id. It replaces an INSERT each
+    for the order, the redemption and the points: two round trips of the paid-order
+    path's statement budget. Elsewhere, the ORM writes them one after the other. Either
+    way a refused coupon or too few points raise, and the caller's transaction rolls the
+    order back.
+    """
+    if not (pricing.coupon or points) or not one_statement_writes():
+        order.save(force_insert=True)
+        redemption_record(pricing=pricing, order=order, at=at)
+        if points:
+            points_take(order=order, points=points, at=at)
+        return
+    insert, params = insert_sql([order])
+    ctes = [(f"placed AS ({insert})", params)]
+    if pricing.coupon:
+        ctes.append(
+            redemption_record_cte(
+                pricing=pricing, learner_id=order.learner_id, merchant_id=order.merchant_id, at=at
+            )
+        )
+    if points:
+        ctes.append(
+            points_take_ctes(
+                learner_id=order.learner_id, points=points, at=at, reason=f"order {order.order_no}"
+            )
+        )
+    redeemed_sql = "(SELECT id FROM redeemed)" if pricing.coupon else "NULL"
+    taken_sql = "(SELECT COALESCE(SUM(take), 0) FROM taken)" if points else "0"
+    final = (f"SELECT (SELECT id FROM placed), {redeemed_sql}, {taken_sql}", [])  # noqa: S608 (constants only)
+    with connection.cursor() as cursor:
+        cursor.execute(*with_ctes(ctes, final))
+        order_id, redemption_id, taken = cursor.fetchone()
+    order.pk = order_id
+    order._state.adding = False
+    order._state.db = connection.alias
+    if pricing.coupon and redemption_id is None:
+        raise redemption_refused(pricing=pricing, learner_id=order.learner_id)
+    if taken < points:
+        raise PointsInsufficient()
 
 
 def _close(*, order_id: int, transition: str, actor=None, reason: str) -> Order | None:
@@ -201,6 +307,17 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+    if order.discount and one_statement_writes():
+        # The coupon's consumption travels with the order's history: one statement
+        # where there would be two (the paid-order path's statement budget).
+        history, params = insert_sql(changes, returning=None)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                *with_ctes(
+                    [redemption_consume_ctes(order_id=order.pk, at=at, reason=reason)], (history, params)
+                )
+            )
+        return
     OrderStatusChange.objects.bulk_create(changes)
     if order.discount:
         redemption_consume(order_id=order.pk, at=at, reason=reason)

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from .models import Coupon, PointsLot
 
 
-def _covers(course_id: int):
+def _covers(course_id: int | None):
     return Exists(Coupon.courses.through.objects.filter(coupon_id=OuterRef("pk"), course_id=course_id))
 
 
@@ -18,7 +18,7 @@ def coupon_lock(*, coupon_id: int) -> Coupon | None:
     return Coupon.objects.select_for_update(of=("self",)).filter(pk=coupon_id).first()
 
 
-def coupon_lock_by_code(*, code: str, course_id: int) -> Coupon | None:
+def coupon_lock_by_code(*, code: str, course_id: int | None) -> Coupon | None:
     """The code coupon, locked, with ``covers_course`` (the course is one of its chosen courses)."""
     return (
         Coupon.objects.select_for_update(of=("self",))
@@ -50,31 +50,29 @@ def points_debts_lock(*, learner_id: int):
     )
 
 
-# Spending points at checkout, in one statement (the paid-order path has a statement
-# budget): lock the learner's usable lots oldest first, take ``points`` from them in that
-# order, write one history row per lot touched, and return how many points were taken
-# (fewer than asked: the caller refuses and the transaction rolls back). The FOR UPDATE
-# waits for a concurrent spender and then sees its result, and the database refuses a
-# lot below zero anyway.
-POINTS_TAKE_SQL = """
-WITH locked AS (
+# Spending points at checkout, in the order's own INSERT statement on PostgreSQL (the
+# paid-order path has a statement budget; orders composes the statement, the new order's
+# id comes from its CTE ``placed``): lock the learner's usable lots oldest first, take
+# ``points`` from them in that order, write one history row per lot touched; ``taken``
+# says how many points were taken (fewer than asked: the caller refuses and the
+# transaction rolls back). The FOR UPDATE waits for a concurrent spender and then sees
+# its result, and the database refuses a lot below zero anyway.
+POINTS_TAKE_CTES = """locked AS (
     SELECT id, remaining, expires_at FROM {lots}
-    WHERE learner_id = %(learner)s AND remaining > 0 AND expires_at > %(at)s
+    WHERE learner_id = %s AND remaining > 0 AND expires_at > %s
     ORDER BY expires_at, id
     FOR UPDATE
 ), plan AS (
-    SELECT id, LEAST(remaining, GREATEST(0, %(points)s - (running - remaining))) AS take
+    SELECT id, LEAST(remaining, GREATEST(0, %s - (running - remaining))) AS take
     FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running FROM locked) s
 ), taken AS (
     UPDATE {lots} SET remaining = {lots}.remaining - plan.take
     FROM plan WHERE {lots}.id = plan.id AND plan.take > 0
     RETURNING {lots}.id, plan.take
-), history AS (
+), spent AS (
     INSERT INTO {entries} (learner_id, lot_id, kind, points, order_id, actor_id, reason, created_at)
-    SELECT %(learner)s, id, %(kind)s, -take, %(order)s, %(learner)s, %(reason)s, %(at)s FROM taken
-)
-SELECT COALESCE(SUM(take), 0) FROM taken
-"""
+    SELECT %s, taken.id, %s, -taken.take, placed.id, %s, %s, %s FROM taken, placed
+)"""
 
 
 def points_lots_lock_by_id(*, lot_ids):

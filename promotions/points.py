@@ -21,7 +21,7 @@ the admin (grant, deduct) and the beat task (expiry). ``promotions`` never impor
 """
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from core.money import FEN_PER_YUAN
 
 from .exceptions import PointsAboveCap, PointsInsufficient, PointsInvalid, PointsReasonRequired
 from .locks import (
-    POINTS_TAKE_SQL,
+    POINTS_TAKE_CTES,
     points_debts_lock,
     points_lots_lock,
     points_lots_lock_by_id,
@@ -279,25 +279,44 @@ def points_deduct(*, actor, learner_id: int, points: int, reason: str) -> int:
 # -- checkout and the order's life cycle --------------------------------------------------
 
 
+def points_take_ctes(*, learner_id: int, points: int, at, reason: str) -> tuple[str, list]:
+    """The CTEs spending ``points`` of the learner's for the order the CTE ``placed``
+    inserts (PostgreSQL: :data:`~promotions.locks.POINTS_TAKE_CTES`); the statement's
+    ``SELECT COALESCE(SUM(take), 0) FROM taken`` says how many were taken, and fewer
+    than ``points`` is :class:`PointsInsufficient` (the caller's transaction rolls back)."""
+    sql = POINTS_TAKE_CTES.format(lots=PointsLot._meta.db_table, entries=PointsEntry._meta.db_table)
+    return sql, [learner_id, at, points, learner_id, Kind.SPENT.value, learner_id, reason[:255], at]
+
+
 def points_take(*, order, points: int, at) -> None:
     """Reserve ``points`` of the learner's for ``order`` (just inserted, same
-    transaction), oldest lots first: one statement. Refuses with
-    :class:`PointsInsufficient` (the caller's transaction then rolls back the order)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            POINTS_TAKE_SQL.format(lots=PointsLot._meta.db_table, entries=PointsEntry._meta.db_table),
-            {
-                "learner": order.learner_id,
-                "points": points,
-                "at": at,
-                "order": order.pk,
-                "kind": Kind.SPENT.value,
-                "reason": f"order {order.order_no}"[:255],
-            },
+    transaction), oldest lots first, with the ORM (databases without data-modifying
+    CTEs; see :func:`points_take_ctes`). Refuses with :class:`PointsInsufficient` (the
+    caller's transaction then rolls back the order)."""
+    left = points
+    entries = []
+    for lot in points_lots_lock(learner_id=order.learner_id, at=at):
+        take = min(lot.remaining, left)
+        if take <= 0:
+            break
+        lot.remaining -= take
+        lot.save(update_fields=["remaining"])
+        left -= take
+        entries.append(
+            PointsEntry(
+                learner_id=order.learner_id,
+                lot=lot,
+                kind=Kind.SPENT,
+                points=-take,
+                order_id=order.pk,
+                actor_id=order.learner_id,
+                reason=f"order {order.order_no}"[:255],
+                created_at=at,
+            )
         )
-        (taken,) = cursor.fetchone()
-    if taken < points:
+    if left > 0:
         raise PointsInsufficient()
+    PointsEntry.objects.bulk_create(entries)
 
 
 def points_release(*, order, at, actor=None, reason: str) -> int:

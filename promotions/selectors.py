@@ -27,7 +27,9 @@ def _active_redemption(wallet_ref):
     )
 
 
-def wallet_coupon_for_checkout(*, learner, wallet_coupon_id: int, course_id: int) -> WalletCoupon | None:
+def wallet_coupon_for_checkout(
+    *, learner, wallet_coupon_id: int, course_id: int | None
+) -> WalletCoupon | None:
     """The learner's wallet coupon with its coupon and ``covers_course``, in one query
     (whether it is in use is decided by the database when the redemption is written)."""
     covers = Exists(

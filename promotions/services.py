@@ -12,15 +12,16 @@ Race safety, each check with its record under one lock in one transaction:
   ``issued`` counter raised (the database refuses it above ``quantity``) and the wallet
   coupon written;
 * **code coupons**: the coupon row is locked at checkout and the redemption is written
-  by one INSERT guarded by the counts of active uses (in total and the learner's), which
-  runs after the lock is held and so sees every committed use;
+  by an INSERT guarded by the counts of active uses (in total and the learner's), which
+  runs after the lock is held and so sees every committed use (on PostgreSQL it travels
+  in the order's own INSERT statement: :func:`redemption_record_cte`);
 * **wallet coupons**: the database allows one active redemption per wallet coupon.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -78,50 +79,66 @@ def discount_reversed(*, discount: int, refunded: int, paid: int) -> int:
 # -- checkout ------------------------------------------------------------------
 
 
-def coupon_reserve(*, learner, course, coupon: str, at) -> Pricing:
-    """Price ``course`` for ``learner`` with ``coupon``: the id of one of the learner's
-    wallet coupons, or a public code. Call inside the transaction that writes the order:
-    a code coupon stays locked until it ends, and :func:`redemption_record` must follow.
-    Raises a :class:`~promotions.exceptions.PromotionError` naming what is wrong."""
+@dataclass(frozen=True)
+class _Item:
+    """What a coupon is checked against: one order line's merchant, currency, price and
+    (for a course) the course."""
+
+    merchant_id: int
+    currency: str
+    price: int
+    course_id: int | None
+
+
+def coupon_reserve(
+    *, learner, merchant_id: int, currency: str, price: int, course_id: int | None, coupon: str, at
+) -> Pricing:
+    """Price one order line (``price`` in fen, sold by ``merchant_id``; ``course_id``
+    when the line is a course) for ``learner`` with ``coupon``: the id of one of the
+    learner's wallet coupons, or a public code. Call inside the transaction that writes
+    the order: a code coupon stays locked until it ends, and :func:`redemption_record`
+    must follow. Raises a :class:`~promotions.exceptions.PromotionError` naming what is
+    wrong."""
+    item = _Item(merchant_id=merchant_id, currency=currency, price=price, course_id=course_id)
     ref = str(coupon).strip()
     if not ref:
         raise CouponNotFound()
     if ref.isdigit():
         wallet = selectors.wallet_coupon_for_checkout(
-            learner=learner, wallet_coupon_id=int(ref), course_id=course.pk
+            learner=learner, wallet_coupon_id=int(ref), course_id=course_id
         )
         if wallet is not None:
-            _check_applies(wallet.coupon, course=course, covers_course=wallet.covers_course, at=at)
-            return _priced(wallet.coupon, course=course, wallet_coupon_id=wallet.pk)
-    found = coupon_lock_by_code(code=normalize_code(ref)[:32], course_id=course.pk)
+            _check_applies(wallet.coupon, item=item, covers_course=wallet.covers_course, at=at)
+            return _priced(wallet.coupon, item=item, wallet_coupon_id=wallet.pk)
+    found = coupon_lock_by_code(code=normalize_code(ref)[:32], course_id=course_id)
     if found is None:
         raise CouponNotFound()
-    _check_applies(found, course=course, covers_course=found.covers_course, at=at)
-    return _priced(found, course=course)
+    _check_applies(found, item=item, covers_course=found.covers_course, at=at)
+    return _priced(found, item=item)
 
 
-def _check_applies(coupon: Coupon, *, course, covers_course: bool, at) -> None:
+def _check_applies(coupon: Coupon, *, item: _Item, covers_course: bool, at) -> None:
     if not coupon.is_valid_at(at):
         raise CouponExpired()
     in_scope = (
         coupon.scope == Coupon.Scope.ALL
-        or (coupon.scope == Coupon.Scope.MERCHANT and coupon.merchant_id == course.merchant_id)
-        or (coupon.scope == Coupon.Scope.COURSES and covers_course)
+        or (coupon.scope == Coupon.Scope.MERCHANT and coupon.merchant_id == item.merchant_id)
+        or (coupon.scope == Coupon.Scope.COURSES and item.course_id is not None and covers_course)
     )
-    if coupon.funded_by == Coupon.Funding.MERCHANT and coupon.merchant_id != course.merchant_id:
+    if coupon.funded_by == Coupon.Funding.MERCHANT and coupon.merchant_id != item.merchant_id:
         in_scope = False
-    if not in_scope or coupon.currency != course.currency:
+    if not in_scope or coupon.currency != item.currency:
         raise CouponNotApplicable()
-    if course.price < coupon.min_spend:
+    if item.price < coupon.min_spend:
         raise CouponMinimumNotMet()
-    if coupon.discount_for(course.price) <= 0:
+    if coupon.discount_for(item.price) <= 0:
         raise CouponNotApplicable()
 
 
-def _priced(coupon: Coupon, *, course, wallet_coupon_id: int | None = None) -> Pricing:
-    discount = coupon.discount_for(course.price)
+def _priced(coupon: Coupon, *, item: _Item, wallet_coupon_id: int | None = None) -> Pricing:
+    discount = coupon.discount_for(item.price)
     return Pricing(
-        subtotal=course.price,
+        subtotal=item.price,
         discount=discount,
         platform_discount=discount if coupon.funded_by == Coupon.Funding.PLATFORM else 0,
         coupon=coupon,
@@ -129,27 +146,95 @@ def _priced(coupon: Coupon, *, course, wallet_coupon_id: int | None = None) -> P
     )
 
 
-_GUARDED_INSERT = """
-INSERT INTO {table} (coupon_id, wallet_coupon_id, learner_id, order_id, merchant_id, amount,
-                     funded_by, reversed_amount, status, created_at)
-SELECT %(coupon)s, NULL, %(learner)s, %(order)s, %(merchant)s, %(amount)s, %(funded_by)s, 0,
-       %(reserved)s, %(at)s
-WHERE (SELECT count(*) FROM {table} WHERE coupon_id = %(coupon)s AND status = ANY(%(active)s)) < %(quantity)s
-  AND (SELECT count(*) FROM {table}
-       WHERE coupon_id = %(coupon)s AND learner_id = %(learner)s AND status = ANY(%(active)s)) < %(limit)s
-RETURNING id
-"""
+# -- checkout's writes --------------------------------------------------------------
+#
+# On PostgreSQL the order, its coupon's redemption and the points it spends are one
+# INSERT statement (core.db: data-modifying CTEs; orders composes it): the fragments
+# below are the redemption's part, reading the new order's id from the CTE ``placed``.
+# Elsewhere (the embedded SQLite default) :func:`redemption_record` writes it with the
+# ORM after the order's INSERT, in the same transaction.
+
+_REDEEM_CTE = """redeemed AS (
+    INSERT INTO {table} (coupon_id, wallet_coupon_id, learner_id, order_id, merchant_id, amount,
+                         funded_by, reversed_amount, status, created_at)
+    SELECT %s, %s, %s, placed.id, %s, %s, %s, 0, %s, %s FROM placed
+    WHERE {guard}
+    RETURNING id
+)"""
+# A code coupon: fewer active uses than its quantity, in total and the learner's. The
+# coupon row is locked (coupon_reserve) by an earlier statement of the transaction, so
+# this statement's snapshot sees every committed use.
+_CODE_GUARD = """(SELECT count(*) FROM {table} WHERE coupon_id = %s AND status = ANY(%s)) < %s
+      AND (SELECT count(*) FROM {table} WHERE coupon_id = %s AND learner_id = %s AND status = ANY(%s)) < %s"""
+# A wallet coupon: not in use (and the database allows one active redemption of it).
+_WALLET_GUARD = """NOT EXISTS (SELECT 1 FROM {table} WHERE wallet_coupon_id = %s AND status = ANY(%s))"""
+
+
+def redemption_record_cte(*, pricing: Pricing, learner_id: int, merchant_id: int, at) -> tuple[str, list]:
+    """The CTE ``redeemed``: the reservation of ``pricing``'s coupon for the order the
+    CTE ``placed`` inserts, or nothing when the coupon may not be used (then
+    :func:`redemption_refused` says why and the caller rolls back)."""
+    coupon = pricing.coupon
+    table = Redemption._meta.db_table
+    active = [s.value for s in Redemption.ACTIVE_STATUSES]
+    if pricing.wallet_coupon_id is not None:
+        guard, guard_params = _WALLET_GUARD.format(table=table), [pricing.wallet_coupon_id, active]
+    else:
+        guard = _CODE_GUARD.format(table=table)
+        guard_params = [
+            coupon.pk,
+            active,
+            coupon.quantity,
+            coupon.pk,
+            learner_id,
+            active,
+            coupon.per_learner_limit,
+        ]
+    params = [
+        coupon.pk,
+        pricing.wallet_coupon_id,
+        learner_id,
+        merchant_id,
+        pricing.discount,
+        coupon.funded_by,
+        Redemption.Status.RESERVED.value,
+        at,
+    ]
+    return _REDEEM_CTE.format(table=table, guard=guard), params + guard_params
+
+
+def redemption_refused(*, pricing: Pricing, learner_id: int) -> Exception:
+    """Why ``pricing``'s coupon could not be reserved (called after the refusal)."""
+    if pricing.wallet_coupon_id is not None:
+        return CouponAlreadyUsed()
+    uses = Redemption.objects.filter(coupon=pricing.coupon, status__in=Redemption.ACTIVE_STATUSES).aggregate(
+        total=Count("pk"), mine=Count("pk", filter=Q(learner_id=learner_id))
+    )
+    if uses["total"] >= pricing.coupon.quantity:
+        return CouponExhausted()
+    return CouponLimitReached()
 
 
 def redemption_record(*, pricing: Pricing, order, at) -> Redemption | None:
     """Write the reservation of ``pricing``'s coupon for ``order`` (just inserted, same
-    transaction), or refuse it: a code coupon out of uses or over the learner's limit,
-    a wallet coupon already in use. One statement. None for a price without a coupon."""
+    transaction) with the ORM, or refuse it: the path of databases without
+    data-modifying CTEs (see :func:`redemption_record_cte`). None without a coupon."""
     coupon = pricing.coupon
     if coupon is None:
         return None
-    fields = dict(
+    active = Redemption.objects.filter(status__in=Redemption.ACTIVE_STATUSES)
+    if pricing.wallet_coupon_id is not None:
+        in_use = active.filter(wallet_coupon_id=pricing.wallet_coupon_id).exists()
+    else:
+        uses = active.filter(coupon=coupon).aggregate(
+            total=Count("pk"), mine=Count("pk", filter=Q(learner_id=order.learner_id))
+        )
+        in_use = uses["total"] >= coupon.quantity or uses["mine"] >= coupon.per_learner_limit
+    if in_use:
+        raise redemption_refused(pricing=pricing, learner_id=order.learner_id)
+    return Redemption.objects.create(
         coupon_id=coupon.pk,
+        wallet_coupon_id=pricing.wallet_coupon_id,
         learner_id=order.learner_id,
         order_id=order.pk,
         merchant_id=order.merchant_id,
@@ -158,72 +243,43 @@ def redemption_record(*, pricing: Pricing, order, at) -> Redemption | None:
         status=Redemption.Status.RESERVED,
         created_at=at,
     )
-    if pricing.wallet_coupon_id is not None:
-        try:
-            return Redemption.objects.create(wallet_coupon_id=pricing.wallet_coupon_id, **fields)
-        except IntegrityError:
-            raise CouponAlreadyUsed() from None
-    # The coupon row is locked (coupon_reserve): the counts below see every committed use.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _GUARDED_INSERT.format(table=Redemption._meta.db_table),
-            {
-                "coupon": coupon.pk,
-                "learner": order.learner_id,
-                "order": order.pk,
-                "merchant": order.merchant_id,
-                "amount": pricing.discount,
-                "funded_by": coupon.funded_by,
-                "reserved": Redemption.Status.RESERVED.value,
-                "at": at,
-                "active": [s.value for s in Redemption.ACTIVE_STATUSES],
-                "quantity": coupon.quantity,
-                "limit": coupon.per_learner_limit,
-            },
-        )
-        row = cursor.fetchone()
-    if row is None:
-        uses = Redemption.objects.filter(coupon=coupon, status__in=Redemption.ACTIVE_STATUSES).aggregate(
-            total=Count("pk"), mine=Count("pk", filter=Q(learner_id=order.learner_id))
-        )
-        if uses["total"] >= coupon.quantity:
-            raise CouponExhausted()
-        raise CouponLimitReached()
-    return Redemption(pk=row[0], **fields)
 
 
 # -- the order's life cycle (called by orders, under the order's row lock) --------------
 
 
-_CONSUME = """
-WITH consumed AS (
-    UPDATE {table} SET status = %(consumed)s, consumed_at = %(at)s
-    WHERE order_id = %(order)s AND status = %(reserved)s
+_CONSUME_CTES = """consumed AS (
+    UPDATE {table} SET status = %s, consumed_at = %s
+    WHERE order_id = %s AND status = %s
     RETURNING id
-)
-INSERT INTO {history} (redemption_id, from_status, to_status, transition, actor_id, reason, created_at)
-SELECT id, %(reserved)s, %(consumed)s, 'consume', NULL, %(reason)s, %(at)s FROM consumed
-"""
+), consumed_history AS (
+    INSERT INTO {history} (redemption_id, from_status, to_status, transition, actor_id, reason, created_at)
+    SELECT id, %s, %s, 'consume', NULL, %s, %s FROM consumed
+)"""
+
+
+def redemption_consume_ctes(*, order_id: int, at, reason: str = "order paid") -> tuple[str, list]:
+    """The order was paid: its reserved redemption is consumed, as CTEs (``consumed``,
+    ``consumed_history``) that orders sends in the same statement as the order's own
+    history (PostgreSQL; the paid-order path has a statement budget). The same change as
+    ``Redemption.consume`` and its history row, written in SQL."""
+    reserved, consumed = Redemption.Status.RESERVED.value, Redemption.Status.CONSUMED.value
+    sql = _CONSUME_CTES.format(table=Redemption._meta.db_table, history=RedemptionStatusChange._meta.db_table)
+    return sql, [consumed, at, order_id, reserved, reserved, consumed, reason[:255], at]
 
 
 def redemption_consume(*, order_id: int, at, reason: str = "order paid") -> int:
-    """The order was paid: its reserved redemption is consumed. Returns how many (0 or 1).
-
-    The ``consume`` transition and its history row in one statement (the paid-order path
-    has a statement budget): the same change as ``Redemption.consume``, written in SQL.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CONSUME.format(table=Redemption._meta.db_table, history=RedemptionStatusChange._meta.db_table),
-            {
-                "consumed": Redemption.Status.CONSUMED.value,
-                "reserved": Redemption.Status.RESERVED.value,
-                "order": order_id,
-                "at": at,
-                "reason": reason[:255],
-            },
-        )
-        return cursor.rowcount
+    """The order was paid: its reserved redemption is consumed (the ORM's path, for
+    databases without data-modifying CTEs). Returns how many (0 or 1)."""
+    redemption = Redemption.objects.filter(order_id=order_id, status=Redemption.Status.RESERVED).first()
+    if redemption is None:
+        return 0
+    change = apply_transition(
+        redemption, "consume", history_model=RedemptionStatusChange, reason=reason, at=at
+    )
+    redemption.save(update_fields=["status", "consumed_at"])
+    change.save()
+    return 1
 
 
 def redemption_release(*, order_id: int, at, actor=None, reason: str) -> Redemption | None:

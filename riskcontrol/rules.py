@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 from payments.models import Payment, Refund
-from promotions.models import Redemption
+from promotions.models import Coupon, Redemption, WalletCoupon
+from promotions.services import normalize_code
 
 KINDS: dict[str, RuleKind] = {}
 
@@ -381,33 +382,55 @@ class AccountsPerClient(_PerClient):
 class CouponAccountsPerClient(_PerClient):
     """Coupon abuse: many accounts on one IP address or device redeeming the same coupon
     (campaign). Counts the other accounts that redeemed, in the window, from this client,
-    a coupon this learner has redeemed in the window too (released uses count: probing
-    counts). Payment stage: at checkout the learner's coupon is not reserved yet."""
+    the coupon this checkout uses (checkout stage: the code or wallet coupon the learner
+    gave, looked up in the same statement), or any coupon this learner redeemed in the
+    window too (payment stage and back-tests, where the redemptions are written).
+    Released uses count: probing counts."""
 
     name = "coupon_accounts_per_client"
     label = _("Other accounts redeeming the same coupon from the same IP address or device in a time window")
-    stages = ("payment",)
+    stages = ("checkout", "payment")
     what = "other accounts with the same coupon"
 
     def aggregates(self, params, context):
         value = self._client_value(params, context)
-        if value is None:
+        if value is None or context.coupon == "":  # a checkout without a coupon
             return {}
         field = "client_ip" if params["by"] == "ip" else "device_id"
         start, end = _when(_window_start(context, params["window_minutes"])), _when(context.at)
         redemption, order = _table(Redemption), _table(Order)
         r_coupon, r_learner = _column(Redemption, "coupon"), _column(Redemption, "learner")
         r_created = _column(Redemption, "created_at")
+        coupons, coupon_args = self._coupons(context, r_coupon, r_learner, r_created, start, end)
         sql = (
             f"SELECT COUNT(DISTINCT r.{r_learner}) FROM {redemption} r"
             f" JOIN {order} o ON o.{_column(Order, 'id')} = r.{_column(Redemption, 'order')}"
             f" WHERE o.{_column(Order, field)} = %s AND r.{r_created} >= %s AND r.{r_created} < %s"
-            f" AND r.{r_learner} <> %s AND r.{r_coupon} IN ("
-            f"SELECT {r_coupon} FROM {redemption} WHERE {r_learner} = %s"
-            f" AND {r_created} >= %s AND {r_created} <= %s)"
+            f" AND r.{r_learner} <> %s AND r.{r_coupon} IN ({coupons})"
         )
-        args = [value, start, end, context.learner_id, context.learner_id, start, end]
+        args = [value, start, end, context.learner_id, *coupon_args]
         return {self._key(params): _sql(sql, args)}
+
+    @staticmethod
+    def _coupons(context, r_coupon, r_learner, r_created, start, end) -> tuple[str, list]:
+        """The coupons in question, as a subquery: the one given at checkout (a code, or
+        one of the learner's wallet coupons, as ``promotions`` reads it), else those the
+        learner redeemed in the window."""
+        if context.coupon is None:
+            sql = (
+                f"SELECT {r_coupon} FROM {_table(Redemption)} WHERE {r_learner} = %s"
+                f" AND {r_created} >= %s AND {r_created} <= %s"
+            )
+            return sql, [context.learner_id, start, end]
+        by_code = f"SELECT {_column(Coupon, 'id')} FROM {_table(Coupon)} WHERE {_column(Coupon, 'code')} = %s"
+        args = [normalize_code(context.coupon)[:32]]
+        if context.coupon.isdigit() and len(context.coupon) <= 18:  # a bigint
+            by_wallet = (
+                f"SELECT {_column(WalletCoupon, 'coupon')} FROM {_table(WalletCoupon)}"
+                f" WHERE {_column(WalletCoupon, 'id')} = %s AND {_column(WalletCoupon, 'learner')} = %s"
+            )
+            return f"{by_code} UNION {by_wallet}", [*args, int(context.coupon), context.learner_id]
+        return by_code, args
 
 
 @register

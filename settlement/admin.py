@@ -191,6 +191,8 @@ class SettlementStatementAdmin(
                     "commission_yuan",
                     "fees_yuan",
                     "net_yuan",
+                    "platform_coupons_yuan",
+                    "points_redeemed_yuan",
                 ]
             },
         ),
@@ -222,6 +224,8 @@ class SettlementStatementAdmin(
         "commission_yuan",
         "fees_yuan",
         "net_yuan",
+        "platform_coupons_yuan",
+        "points_redeemed_yuan",
         "opening_yuan",
         "settled_yuan",
         "charge_backs_yuan",
@@ -244,6 +248,8 @@ class SettlementStatementAdmin(
     commission_yuan = _figure("commission", _("commission"), signed=True)
     fees_yuan = _figure("gateway_fees", _("gateway fees"), signed=True)
     net_yuan = _figure("net", _("net"), signed=True)
+    platform_coupons_yuan = _figure("platform_coupons", _("of which paid by platform coupons"), signed=True)
+    points_redeemed_yuan = _figure("points_redeemed", _("of which paid with points"), signed=True)
     settled_yuan = _figure("settled", _("settled to available"), signed=True)
     charge_backs_yuan = _figure("charge_backs", _("charge-backs"), signed=True)
     payouts_requested_yuan = _figure("payouts_requested", _("payouts requested"))

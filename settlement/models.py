@@ -32,6 +32,18 @@ class SettlementStatement(models.Model):
     net = models.BigIntegerField(
         _("net (fen)"), help_text=_("Gross sales - refunds - commission - gateway fees")
     )
+    # Parts of gross sales (net of refunds) the platform paid the merchant for: its
+    # coupons (platform:promotions) and the points learners paid with (platform:points_liability).
+    platform_coupons = models.BigIntegerField(
+        _("paid by platform coupons (fen)"),
+        default=0,
+        help_text=_("Part of gross sales the platform paid with its coupons, net of refunds"),
+    )
+    points_redeemed = models.BigIntegerField(
+        _("paid with points (fen)"),
+        default=0,
+        help_text=_("Part of gross sales learners paid with points, net of refunds"),
+    )
     settled = models.BigIntegerField(_("settled to available (fen)"))
     charge_backs = models.BigIntegerField(
         _("charge-backs (fen)"), help_text=_("Refunds and fees of settled orders, charged to available")
@@ -52,6 +64,8 @@ class SettlementStatement(models.Model):
         "commission",
         "gateway_fees",
         "net",
+        "platform_coupons",
+        "points_redeemed",
         "settled",
         "charge_backs",
         "payouts_requested",

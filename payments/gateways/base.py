@@ -86,6 +86,10 @@ class TradeStatus:
     paid_at: datetime | None = None
     payer_id: str = ""
     merchant_ids: Mapping[str, str] = field(default_factory=dict)
+    # Why the gateway refused the attempt (state FAILED), in its own words, e.g. a charge
+    # under a withholding agreement: "ACQ.BUYER_BALANCE_NOT_ENOUGH" and its message.
+    failure_code: str = ""
+    failure_message: str = ""
 
 
 @dataclass(frozen=True)

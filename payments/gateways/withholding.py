@@ -124,6 +124,12 @@ class WithholdingRules:
     charge_window_days: int = 1  # days, from the scheduled date, in which a charge may be made
     min_period_days: int = 1
     max_amount: int | None = None  # per-charge cap the gateway imposes (fen), if any
+    # Days *before* the scheduled date from which a charge is already accepted; with
+    # ``charge_window_days`` the window is [date - early days, date + window days - 1]
+    # (Alipay's 周期扣款: 3 days early, up to the date itself).
+    charge_early_days: int = 0
+    # Monthly periods: the latest day of the month a charge may be scheduled on (Alipay: 28).
+    last_monthly_charge_day: int = 31
 
 
 class Withholding:
@@ -145,6 +151,14 @@ class Withholding:
     def agreement_terminate(self, *, agreement_no: str, gateway_agreement_id: str, reason: str) -> None:
         """End the agreement from kpay's side. Terminating an ended one is fine."""
         raise NotImplementedError
+
+    def agreement_reschedule(
+        self, *, agreement_no: str, gateway_agreement_id: str, next_charge_on: date
+    ) -> None:
+        """Move the next charge of an active agreement to ``next_charge_on`` (a later day),
+        where the gateway keeps a charge schedule of its own and refuses charges outside it
+        (Alipay's execution plan: retrying a failed charge after its scheduled day needs
+        this). A no-op where the gateway keeps no schedule."""
 
     def parse_agreement_notification(self, headers: Mapping[str, str], body: bytes) -> AgreementNotification:
         """Verify and decode; raise :class:`~payments.exceptions.InvalidNotification`."""

@@ -37,3 +37,16 @@ def checkout_and_pay(sandbox):
         return order, payment
 
     return run
+
+
+@pytest.fixture(params=["one statement", "orm"])
+def write_path(request, monkeypatch):
+    """Both ways checkout writes an order with its coupon and points: PostgreSQL's one
+    statement with data-modifying CTEs, and the ORM's path that other databases (the
+    embedded SQLite default) take. Used by the checkout and points tests, so each rule
+    is checked on both."""
+    if request.param == "orm":
+        import orders.services
+
+        monkeypatch.setattr(orders.services, "one_statement_writes", lambda: False)
+    return request.param

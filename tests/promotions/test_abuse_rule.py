@@ -49,3 +49,49 @@ def test_backtest_finds_the_accounts_sharing_a_coupon_on_one_device():
     result = backtest(kind="coupon_accounts_per_client", params=PARAMS, days=1)
 
     assert result.hit_order_nos == [orders[2].order_no]
+
+
+def test_at_checkout_the_coupon_given_is_counted_by_code_or_wallet_id(course):
+    """At checkout the learner's coupon is not reserved yet: the rule counts the other
+    accounts that redeemed, from this client in the window, the coupon given now (a
+    code, or one of the learner's wallet coupons); a checkout without a coupon, or with
+    another coupon, is not counted."""
+    from promotions.services import coupon_claim
+
+    flash = CouponFactory(code="FLASH", quantity=10)
+    CouponFactory(code="OTHER", quantity=10)
+    first, second, third = UserFactory.create_batch(3)
+    _checkout(first, course, "FLASH", "dev-1")
+    _checkout(second, course, "flash ", "dev-1")  # codes are read as promotions reads them
+
+    assert hits("coupon_accounts_per_client", PARAMS, context(third, device_id="dev-1", coupon="flash"))
+    assert not hits("coupon_accounts_per_client", PARAMS, context(third, device_id="dev-1", coupon="OTHER"))
+    assert not hits("coupon_accounts_per_client", PARAMS, context(third, device_id="dev-1", coupon=""))
+    assert not hits("coupon_accounts_per_client", PARAMS, context(third, device_id="dev-2", coupon="FLASH"))
+
+    issued = CouponFactory(code=None, quantity=10)
+    for learner in (first, second):
+        wallet = coupon_claim(learner=learner, coupon_id=issued.pk)
+        _checkout(learner, CourseFactory(), str(wallet.pk), "dev-1")
+    mine = coupon_claim(learner=third, coupon_id=issued.pk)
+    assert hits("coupon_accounts_per_client", PARAMS, context(third, device_id="dev-1", coupon=str(mine.pk)))
+    elsewhere = context(third, device_id="dev-9", coupon=str(mine.pk))  # nobody else on that device
+    assert not hits("coupon_accounts_per_client", PARAMS, elsewhere)
+    assert flash.redemptions.count() == 2
+
+
+def test_an_enforced_checkout_rule_refuses_the_third_account_before_anything_is_written(course):
+    from orders.exceptions import CheckoutRefused
+    from orders.models import Order
+    from riskcontrol.models import Rule
+
+    Rule.objects.create(name="coupon farm", kind="coupon_accounts_per_client", params=PARAMS, action="block")
+    CouponFactory(code="FLASH", quantity=10)
+    first, second, third = UserFactory.create_batch(3)
+    _checkout(first, course, "FLASH", "dev-1")
+    _checkout(second, course, "FLASH", "dev-1")
+
+    with pytest.raises(CheckoutRefused):
+        _checkout(third, course, "FLASH", "dev-1")
+    assert not Order.objects.filter(learner=third).exists()
+    assert _checkout(third, course, None, "dev-1").discount == 0  # without the coupon: fine

@@ -50,6 +50,11 @@ def test_a_coupon_never_makes_an_order_free(learner, merchant):
     assert (order.discount, order.total) == (499, 1)
 
 
+@pytest.fixture(autouse=True)
+def _both_write_paths(write_path):
+    """Every test here runs on both write paths (see ``write_path``)."""
+
+
 @pytest.mark.parametrize(
     ("coupon_kwargs", "error"),
     [

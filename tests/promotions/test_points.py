@@ -29,6 +29,11 @@ def _balances():
     return lambda account: balances.get(account, 0)
 
 
+@pytest.fixture(autouse=True)
+def _both_write_paths(write_path):
+    """Every test here runs on both write paths (see ``write_path``)."""
+
+
 @pytest.fixture
 def pay(sandbox):
     def run(learner, course, coupon=None, points=None):
@@ -332,3 +337,27 @@ def test_points_settings_that_would_create_fractions_of_a_fen_are_refused(name, 
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_statements_show_what_platform_coupons_and_points_paid_net_of_refunds(
+    learner, course, merchant, support, gateway_refunds, granted, pay, django_capture_on_commit_callbacks
+):
+    """A merchant's statement says how much of its gross sales the platform paid with
+    its coupons and learners paid with points, net of what refunds took back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from settlement.services import statements_generate
+
+    gateway_refunds.answer = RefundState.SUCCEEDED
+    granted(6000)
+    CouponFactory(code="PLATSTMT", amount_off=3000, funded_by="platform")
+    order, _ = pay(learner, course, "PLATSTMT", points=2000)  # 100.00 = 30 coupon + 20 points + 50 paid
+    _refund(support, order, 2500, django_capture_on_commit_callbacks)  # half of what was paid
+
+    today = timezone.localdate()
+    [statement] = statements_generate(period_start=today, now=timezone.now() + timedelta(days=1))
+
+    assert statement.gross_sales == 10_000  # the merchant is paid on the list price
+    assert (statement.platform_coupons, statement.points_redeemed) == (3000 - 1500, 2000 - 1000)

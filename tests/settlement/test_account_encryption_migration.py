@@ -14,7 +14,17 @@ BEFORE = [("settlement", "0003_payout_approved_by_paid_by")]
 AFTER = [("settlement", "0004_payout_account_number_encrypted")]
 
 
+def _latest():
+    executor = MigrationExecutor(connection)
+    return executor.loader.graph.leaf_nodes("settlement")
+
+
+LATEST = None  # every settlement migration, looked up when the test runs
+
+
 def migrate(target):
+    if target is LATEST:
+        target = _latest()
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(target)
@@ -47,7 +57,7 @@ def test_existing_numbers_are_encrypted_and_the_migration_reverses():
         migrate(BEFORE)
         assert raw_plain(with_number.pk) == "6222020000009876"
     finally:
-        migrate(AFTER)
+        migrate(LATEST)
         Payout.objects.filter(payout_no__startswith="W-OLD-").delete()  # made without the journal
 
 

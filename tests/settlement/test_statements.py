@@ -85,6 +85,8 @@ def test_statement_figures_on_crafted_orders_refunds_fees_and_payouts(crafted):
         "commission": 4 * 990 - 300 - 990,
         "gateway_fees": 54 + 59,
         "net": 39600 - 12900 - 2670 - 113,
+        "platform_coupons": 0,
+        "points_redeemed": 0,
         "settled": 8910 + (8910 - 2700) + 8910,
         "charge_backs": 8910 + 54,
         "payouts_requested": 5000 + 3000,

@@ -9,6 +9,7 @@ class AlipaySimulatorConfig(AppConfig):
     def ready(self):
         from devtools.simulators import notifier
 
-        from . import views
+        from . import agreements, views
 
         notifier.register(views.profile())
+        views.handlers_add(agreements.HANDLERS)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import agreements, views
 
 app_name = "sim_alipay"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("gateway.do", views.gateway_do, name="gateway"),
     path("scan/<str:token>/", views.scan, name="scan"),
     path("bill/<str:token>/", views.bill_download, name="bill"),
+    path("agreement/<str:token>/", agreements.agreement_page, name="agreement"),
 ]

@@ -1,5 +1,6 @@
 """The simulated Alipay open platform: ``gateway.do``, the scan page and cashier, bills,
-and trade_status_sync notifications.
+and trade_status_sync notifications (withholding agreements and charges under them:
+:mod:`.agreements`).
 
 Protocol: :mod:`payments.gateways.alipay.protocol`. The simulator holds the "Alipay" private key
 and trusts the app public key, both development material in ``KPAY_KEY_DIR``.
@@ -430,6 +431,12 @@ _HANDLERS = {
     "alipay.trade.fastpay.refund.query": _refund_query,
     "alipay.data.dataservice.bill.downloadurl.query": _bill_url,
 }
+
+
+def handlers_add(handlers: dict) -> None:
+    """More ``gateway.do`` methods (the agreements' in :mod:`.agreements`, which build on
+    this module), added once by the app config at startup."""
+    _HANDLERS.update(handlers)
 
 
 # -- bills --------------------------------------------------------------------------

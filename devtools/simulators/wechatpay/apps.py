@@ -9,7 +9,7 @@ class WeChatPaySimulatorConfig(AppConfig):
     def ready(self):
         from devtools.simulators import notifier
 
-        from . import views
+        from . import papay, views
 
-        for profile in views.profiles():
+        for profile in [*views.profiles(), *papay.profiles()]:
             notifier.register(profile)

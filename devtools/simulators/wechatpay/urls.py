@@ -1,10 +1,23 @@
-"""The WeChat Pay v3 API as the simulator serves it, under ``<site>/simulators/wechatpay``."""
+"""The WeChat Pay v3 API, and the v2 withholding (papay) APIs, as the simulator serves
+them under ``<site>/simulators/wechatpay``."""
 
 from django.urls import path
 
-from . import views
+from . import papay, views
 
 urlpatterns = [
+    # 委托代扣 (papay): v2 XML APIs, the signing page, the v3 pre-charge notice
+    path("papay/entrustweb", papay.entrustweb, name="wechatpay-papay-entrustweb"),
+    path("papay/contracts/<str:token>/", papay.contract_page, name="wechatpay-papay-contract"),
+    path("papay/querycontract", papay.api_querycontract, name="wechatpay-papay-querycontract"),
+    path("papay/deletecontract", papay.api_deletecontract, name="wechatpay-papay-deletecontract"),
+    path("pay/pappayapply", papay.api_pappayapply, name="wechatpay-pappayapply"),
+    path("pay/paporderquery", papay.api_paporderquery, name="wechatpay-paporderquery"),
+    path(
+        "v3/papay/contracts/<str:contract_id>/notify",
+        papay.api_contract_notify,
+        name="wechatpay-papay-notice",
+    ),
     path("v3/pay/transactions/<str:trade_type>", views.api_order_create, name="wechatpay-order"),
     path("v3/pay/transactions/out-trade-no/<str:out_trade_no>", views.api_trade, name="wechatpay-trade"),
     path("v3/pay/transactions/id/<str:transaction_id>", views.api_trade_by_id, name="wechatpay-trade-id"),

@@ -1,5 +1,7 @@
 """The Alipay open platform backend (RSA2), direct merchant: QR code, desktop and
-mobile web pay. Protocol pieces: :mod:`.protocol`; the bill reader: :mod:`.bill`."""
+mobile web pay, and 周期扣款 withholding agreements (automatic renewal). Protocol pieces:
+:mod:`.protocol`; agreements and charges under them: :mod:`.agreements`; the bill
+reader: :mod:`.bill`."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from payments.gateways.base import (
 )
 from payments.gateways.signing import load_private_key, load_public_key
 
+from .agreements import DEFAULT_SIGN_SCENE, SIGN_SCENE, AlipayWithholding
 from .bill import AlipayBillReader
 from .protocol import (
     CHANNEL_METHODS,
@@ -65,7 +68,7 @@ TRADE_STATES = {
 }
 
 
-class AlipayGateway(Gateway):
+class AlipayGateway(AlipayWithholding, Gateway):
     channels = tuple(CHANNEL_METHODS)
     channel_labels = {
         "alipay_qr": _("Alipay (QR code)"),
@@ -82,8 +85,10 @@ class AlipayGateway(Gateway):
         gateway_url: str = GATEWAY_URL,
         app_private_key_path: str = "",
         alipay_public_key_path: str = "",
+        agreement_sign_scene: str = DEFAULT_SIGN_SCENE,
     ):
         super().__init__(alias)
+        self.sign_scene = agreement_sign_scene or DEFAULT_SIGN_SCENE
         self.app_id = app_id
         self.seller_id = seller_id
         self.gateway_url = gateway_url
@@ -110,6 +115,12 @@ class AlipayGateway(Gateway):
                 problems.append(f"option {name!r} is required: {what}.")
             elif not Path(path).is_file():
                 problems.append(f"option {name!r}: the file {path!r} does not exist.")
+        scene = options.get("agreement_sign_scene")
+        if scene and (not SIGN_SCENE.fullmatch(str(scene)) or scene == "DEFAULT|DEFAULT"):
+            problems.append(
+                "option 'agreement_sign_scene': an Alipay signing scene such as 'INDUSTRY|EDU' "
+                "(never 'DEFAULT|DEFAULT': kpay sends its own agreement numbers)."
+            )
         return problems
 
     @property
@@ -134,7 +145,12 @@ class AlipayGateway(Gateway):
         }
         return sign_request_params(self._private_key, params)
 
-    def _call(self, operation: str, method: str, biz: Mapping, *, trade_no: str = "", notify_url: str = ""):
+    def _answer(
+        self, operation: str, method: str, biz: Mapping, *, trade_no: str = "", notify_url: str = ""
+    ) -> dict:
+        """Send a signed request and return Alipay's ``_response`` object once its
+        signature is verified, whatever its ``code`` (callers that read business failures
+        themselves, such as a charge's, start here)."""
         params = self._signed_params(method, biz, notify_url=notify_url)
         form = {"biz_content": params.pop("biz_content")}
         request = self._client.build_request(
@@ -149,7 +165,10 @@ class AlipayGateway(Gateway):
             raise GatewayUnavailable()
         if response.status_code != 200:
             raise InvalidResponse(f"alipay answered HTTP {response.status_code}")
-        data = verified_response(self._alipay_public_key, method, response.content.decode("utf-8", "replace"))
+        return verified_response(self._alipay_public_key, method, response.content.decode("utf-8", "replace"))
+
+    def _call(self, operation: str, method: str, biz: Mapping, *, trade_no: str = "", notify_url: str = ""):
+        data = self._answer(operation, method, biz, trade_no=trade_no, notify_url=notify_url)
         code = str(data.get("code", ""))
         if code == SUCCESS_CODE:
             return data
@@ -302,7 +321,9 @@ class AlipayGateway(Gateway):
         )
 
     # -- notifications ----------------------------------------------------------
-    def parse_notification(self, headers, body: bytes) -> Notification:
+    def _verified_notify_params(self, body: bytes) -> dict[str, str]:
+        """The form of an asynchronous notification, once its signature (``sign`` and
+        ``sign_type`` left out) and its ``notify_time`` are checked."""
         try:
             params = form_params(body)
         except (UnicodeDecodeError, ValueError) as exc:
@@ -314,6 +335,10 @@ class AlipayGateway(Gateway):
         problem = notify_time_problem(params.get("notify_time", ""), now=timezone.now())
         if problem:
             raise InvalidNotification(problem)
+        return params
+
+    def parse_notification(self, headers, body: bytes) -> Notification:
+        params = self._verified_notify_params(body)
         try:
             trade_status = params["trade_status"]
             if trade_status not in TRADE_STATES:

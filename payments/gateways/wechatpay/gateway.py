@@ -1,5 +1,9 @@
 """The WeChat Pay API v3 backend: a thin client on httpx and cryptography.
 
+It is also a withholding backend (委托代扣 papay, channel ``wechat_papay``, the v2
+protocol): see :mod:`.papay`. That half is configured by ``v2_key``/``v2_key_path`` and
+``papay_plan_id`` (both or neither).
+
 Requests are signed with the merchant's API key (``Authorization:
 WECHATPAY2-SHA256-RSA2048 …``); every 2xx response, 204 included, and every
 notification must carry WeChat Pay's signature, checked with the key named by
@@ -58,6 +62,7 @@ from payments.gateways.signing import load_private_key, load_public_key, sign_sh
 
 from . import protocol
 from .bill import WeChatPayBillReader
+from .papay import WeChatPayWithholding, papay_check_options
 
 logger = logging.getLogger("payments.gateways")
 
@@ -82,7 +87,7 @@ _CERT_REFRESH_EVERY = 60.0
 _CHUNK = 1 << 16
 
 
-class WeChatPayGateway(Gateway):
+class WeChatPayGateway(WeChatPayWithholding, Gateway):
     channels = ("wechat_native", "wechat_h5", "wechat_jsapi")
     payer_id_channels = frozenset({"wechat_jsapi"})  # needs the learner's openid
     channel_labels = {
@@ -105,6 +110,11 @@ class WeChatPayGateway(Gateway):
         public_key_path: str = "",
         public_key_id: str = "",
         platform_cert_dir: str = "",
+        v2_key: str = "",
+        v2_key_path: str = "",
+        papay_plan_id: str = "",
+        papay_max_amount: int | None = None,
+        papay_server_ip: str = "127.0.0.1",
     ):
         super().__init__(alias)
         self.mchid, self.appid = mchid, appid
@@ -125,6 +135,13 @@ class WeChatPayGateway(Gateway):
         self._refresh_lock = threading.Lock()
         self._refreshed_at = 0.0
         self._client = httpx.Client(timeout=self.timeout)
+        self._papay_setup(
+            v2_key=v2_key,
+            v2_key_path=v2_key_path,
+            papay_plan_id=papay_plan_id,
+            papay_max_amount=papay_max_amount,
+            papay_server_ip=papay_server_ip,
+        )
 
     @classmethod
     def check_options(cls, options: Mapping) -> list[str]:
@@ -162,7 +179,7 @@ class WeChatPayGateway(Gateway):
             problems.append("option 'public_key_id' must start with 'PUB_KEY_ID_'.")
         if cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"option 'platform_cert_dir': no folder at {cert_dir!r}.")
-        return problems
+        return problems + papay_check_options(options)
 
     @property
     def merchant_ids(self) -> Mapping[str, str]:
