@@ -1,4 +1,5 @@
-"""The one table core owns: API idempotency records (moved from ``orders``, same table)."""
+"""Core's tables: API idempotency records (moved from ``orders``, same table) and the
+alerts already sent (``core.alerts``)."""
 
 from django.conf import settings
 from django.db import models
@@ -36,3 +37,18 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.scope} [{self.key}]"
+
+
+class AlertSent(models.Model):
+    """One thing an alert e-mail told the operators about (a reconciliation run, a payout,
+    a refund, a day's ledger check): the unique pair (kind, key) makes each told once."""
+
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=100)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="alert_sent_once")]
+
+    def __str__(self):
+        return f"{self.kind} {self.key}"

@@ -114,6 +114,15 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# First of all (core.request_id, core.health, core.metrics): the request id for the logs,
+# /healthz and /readyz, /metrics and request timing. Probes and scrapers are answered
+# before the host, HTTPS and session middleware: they call an internal address over HTTP.
+MIDDLEWARE[:0] = [
+    "core.request_id.RequestIdMiddleware",
+    "core.health.HealthMiddleware",
+    "core.metrics.MetricsMiddleware",
+]
+
 ROOT_URLCONF = "kpay.urls"
 WSGI_APPLICATION = "kpay.wsgi.application"
 
@@ -555,14 +564,92 @@ elif KPAY_SANDBOX_ENABLED:
         },
     }
 
+# --- operations: logs, metrics, error reports, alerts (README "Operating kpay") -------------
+# Logs: one JSON object per line in production (core.logging.JsonFormatter), a plain line in
+# development; both scrubbed of secrets and card/account numbers, with the request id.
+KPAY_LOG_FORMAT = env.str("KPAY_LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if KPAY_LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("KPAY_LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"client_ip": {"()": "core.http.ClientIpLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(client_ip)s] %(message)s"}},
+    "filters": {"context": {"()": "core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "core.logging.JsonFormatter"},
+        "plain": {
+            "()": "core.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(client_ip)s %(request_id)s] %(message)s",
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_ip"]}
+        "console": {"class": "logging.StreamHandler", "formatter": KPAY_LOG_FORMAT, "filters": ["context"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Django's own handlers go (e-mailing admins every 500 with the request in it):
+        # its records reach the console above; errors are reported to Sentry.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }
+
+# Metrics (core.metrics) at /metrics, for Prometheus: shown only to clients within
+# KPAY_METRICS_ALLOWED_NETWORKS (IPs/CIDRs) presenting "Authorization: Bearer
+# <KPAY_METRICS_TOKEN>"; either may be left empty, and with both empty /metrics is a 404.
+KPAY_METRICS_TOKEN = env.str("KPAY_METRICS_TOKEN", default="")
+if KPAY_METRICS_TOKEN and len(KPAY_METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("KPAY_METRICS_TOKEN must be at least 24 random characters.")
+KPAY_METRICS_ALLOWED_NETWORKS = env.list("KPAY_METRICS_ALLOWED_NETWORKS", default=[])
+
+
+def _check_networks(name: str, entries: list[str]) -> None:
+    import ipaddress
+
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not an IP address or CIDR network.") from error
+
+
+_check_networks("KPAY_METRICS_ALLOWED_NETWORKS", KPAY_METRICS_ALLOWED_NETWORKS)
+# Gauges read at scrape time, each app its own (dotted paths: kpay imports no app).
+KPAY_METRICS_COLLECTORS = [
+    "core.metrics.celery_queue",
+    "payments.monitoring.metrics",
+    "settlement.monitoring.metrics",
+    "reconciliation.monitoring.metrics",
+]
+
+# Error reports (core.sentry): Sentry or a compatible service, with personal data scrubbed.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default=KPAY_ENV)
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+KPAY_RELEASE = env.str("KPAY_RELEASE", default="")
+
+# Alerts (core.alerts): e-mailed to ADMINS, KPAY_ALERT_EMAILS and the finance staff, each
+# naming the admin page to look at, on the address KPAY_ALERT_BASE_URL (default: the public URL).
+ADMINS = [(address.split("@")[0], address) for address in env.list("ADMINS", default=[])]
+KPAY_ALERT_EMAILS = env.list("KPAY_ALERT_EMAILS", default=[])
+KPAY_ALERT_BASE_URL = env.str("KPAY_ALERT_BASE_URL", default=KPAY_PUBLIC_URL).rstrip("/")
+# A refund still processing this long after it was sent to the gateway is stuck.
+KPAY_REFUND_STUCK_AFTER = _duration("KPAY_REFUND_STUCK_AFTER", "1d")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # The books, every morning before finance starts (Beijing time, CELERY_TIMEZONE).
+        "payments-ledger-check": {
+            "task": "payments.tasks.ledger_check_daily",
+            "schedule": crontab(hour=6, minute=0),
+        },
+        "payments-alert-stuck-refunds": {"task": "payments.tasks.alert_stuck_refunds", "schedule": 3600.0},
+        "settlement-alert-failed-payouts": {
+            "task": "settlement.tasks.alert_failed_payouts",
+            "schedule": 600.0,
+        },
+        "reconciliation-alert-differences": {
+            "task": "reconciliation.tasks.alert_reconciliation",
+            "schedule": 900.0,
+        },
+    }
+)

@@ -4,7 +4,7 @@ never import this module."""
 
 from celery import shared_task
 
-from . import services
+from . import monitoring, services
 
 
 @shared_task(ignore_result=True)
@@ -39,3 +39,15 @@ def process_refund(refund_id: int) -> None:
 def sync_refunds() -> int:
     """Periodic: settle refunds whose notification has not come (or whose task was lost)."""
     return services.refunds_sync_pending()
+
+
+@shared_task(ignore_result=True)
+def ledger_check_daily() -> int:
+    """Daily (beat): every ledger invariant; finance and the admins are e-mailed on a breach."""
+    return monitoring.ledger_check_alert()
+
+
+@shared_task(ignore_result=True)
+def alert_stuck_refunds() -> int:
+    """Hourly (beat): e-mail about refunds processing for more than a day (each once)."""
+    return monitoring.refunds_stuck_alert()

@@ -6,6 +6,8 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.metrics import notification_rejected
+
 from .exceptions import GatewayNotConfigured, InvalidNotification, UnknownTrade
 from .gateways import get_gateway
 from .gateways.withholding import supports_withholding
@@ -60,6 +62,7 @@ def _handle(request, alias: str, *, withholding: bool) -> HttpResponse:
             request.META.get("REMOTE_ADDR"),
             exc.message,
         )
+        notification_rejected(gateway=alias, message=exc.message)
         return _reply(gateway, ok=False, message=exc.message, withholding=withholding)
     try:
         outcome = payment_notification_handle(gateway=gateway, notification=notification)
@@ -70,7 +73,9 @@ def _handle(request, alias: str, *, withholding: bool) -> HttpResponse:
             notification.event_id,
             notification.trade_no,
         )
+        notification_rejected(gateway=alias, reason="unknown_trade")
         return _reply(gateway, ok=False, message="unknown trade", withholding=withholding)
     if outcome == GatewayEvent.Outcome.MISMATCH:
+        notification_rejected(gateway=alias, reason="mismatch")
         return _reply(gateway, ok=False, message="does not match the order", withholding=withholding)
     return _reply(gateway, ok=True, withholding=withholding)

@@ -2,7 +2,7 @@ from datetime import date
 
 from celery import shared_task
 
-from . import services
+from . import monitoring, services
 
 
 @shared_task(ignore_result=True)
@@ -12,3 +12,10 @@ def reconcile_bills(bill_date: str | None = None) -> list[int]:
     reconciled again updates its differences and posts no fee twice."""
     day = date.fromisoformat(bill_date) if bill_date else services.yesterday()
     return [run.pk for run in services.reconciliation_fetch_all(bill_date=day)]
+
+
+@shared_task(ignore_result=True)
+def alert_reconciliation() -> int:
+    """Every 15 minutes (beat): e-mail about reconciliation runs that failed or found
+    differences (each run once)."""
+    return monitoring.reconciliation_alert()

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import services
+from . import monitoring, services
 
 
 @shared_task(ignore_result=True)
@@ -13,3 +13,9 @@ def settle_due_orders() -> int:
 def generate_statements() -> int:
     """Periodic (hourly): yesterday's statements once the day is over; idempotent."""
     return services.statements_generate_due()
+
+
+@shared_task(ignore_result=True)
+def alert_failed_payouts() -> int:
+    """Every 10 minutes (beat): e-mail about payouts whose transfer failed (each once)."""
+    return monitoring.payouts_failed_alert()
