@@ -14,6 +14,8 @@ from django.contrib.admin.sites import AdminSite
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.work_queues import work_queues
+
 
 def otp_required() -> bool:
     return bool(getattr(settings, "KPAY_ADMIN_OTP_REQUIRED", False))
@@ -101,6 +103,12 @@ class KpayAdminSite(AdminSite):
         context = super().each_context(request)
         context["otp_setup_url"] = reverse("otp-setup")
         return context
+
+    def index(self, request, extra_context=None):
+        """The home page starts from the work waiting for this person (``core.admin``'s
+        work queues: refunds to approve, orders held for review, payouts, differences …)."""
+        extra_context = {**(extra_context or {}), "work_queues": work_queues(request)}
+        return super().index(request, extra_context)
 
 
 __all__ = ["KpayAdminSite", "StaffAuthenticationForm", "verify_totp"]

@@ -8,7 +8,7 @@ class CoreConfig(AppConfig):
     alerts, error reports). Imports Django and libraries only."""
 
     name = "core"
-    verbose_name = _("Core")
+    verbose_name = _("Platform")
 
     def ready(self):
         # Celery signal receivers: the request id into tasks, queue lag, one beat (connected on import).

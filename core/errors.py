@@ -1,13 +1,16 @@
 """The root of every app's exception hierarchy.
 
 Each error carries a stable machine ``code``, a ``message`` that is safe to show to
-the person who caused it, and the HTTP status the API answers with.
+the person who caused it (translated lazily: shown in the reader's language), and the HTTP
+status the API answers with.
 """
+
+from django.utils.translation import gettext_lazy as _
 
 
 class KpayError(Exception):
     code = "error"
-    message = "Something went wrong."
+    message = _("Something went wrong.")
     http_status = 400
 
     def __init__(self, message: str | None = None, *, code: str | None = None):

@@ -17,12 +17,26 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import models
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from core.money import format_yuan
 
 CHECKOUT = "checkout"
 PAYMENT = "payment"
+STAGE_LABELS = {CHECKOUT: _("At checkout"), PAYMENT: _("When paid")}
+
+
+class Decision(models.TextChoices):
+    """What an assessment decides (and what a rule does when it hits)."""
+
+    ALLOW = "allow", _("Allow")
+    REVIEW = "review", _("Review")
+    BLOCK = "block", _("Block")
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,22 @@ class RiskDecision:
             "duration_us": self.duration_us,
             "assessed_at": timezone.now().isoformat(),
         }
+
+
+def explain_reason(reason: dict) -> str:
+    """A verdict's stored ``reason`` (``{"message", "values", "money"}``: a message id and its
+    values, those named in ``money`` being fen) in the active language, amounts in yuan."""
+    money = set(reason.get("money") or ())
+    values = {
+        name: format_yuan(value, grouping=True, symbol=True)
+        if name in money and isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for name, value in (reason.get("values") or {}).items()
+    }
+    try:
+        return gettext(reason["message"]) % values
+    except (KeyError, TypeError, ValueError):
+        return str(reason.get("message", ""))
 
 
 Assessor = Callable[[str, CheckoutContext], RiskDecision]

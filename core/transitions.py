@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 
@@ -11,21 +13,30 @@ class StatusChange(models.Model):
     Concrete subclasses add the foreign key to the model, named after it.
     """
 
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    transition = models.CharField(max_length=40)
+    from_status = models.CharField(_("from"), max_length=20)
+    to_status = models.CharField(_("to"), max_length=20)
+    transition = models.CharField(_("step"), max_length=40)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("time"))
 
     class Meta:
         abstract = True
         ordering = ["created_at", "pk"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status history")
 
     def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
+        """When it happened, in the local time zone (the statuses' words are the parent's:
+        ``core.admin.StatusHistoryInline`` shows them)."""
+        return formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
 
 
 def apply_transition(

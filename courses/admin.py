@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, yuan
+from core.admin import ReadOnlyAdminMixin, yuan_column
 
 from .admin_scope import MerchantScopedAdminMixin
 from .models import Category, Course, Enrollment, Lesson, Merchant, MerchantMember
@@ -39,16 +39,14 @@ class LessonInline(admin.StackedInline):
 
 @admin.register(Course)
 class CourseAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("title", "merchant", "price_yuan", "status", "created_at")
+    list_display = ("title", "merchant", "price_shown", "status", "created_at")
     list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("merchant",)
     search_fields = ("title", "slug", "summary")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [LessonInline]
 
-    @admin.display(description=_("price (yuan)"), ordering="price")
-    def price_yuan(self, course):
-        return yuan(course.price)
+    price_shown = yuan_column("price", _("price"))
 
 
 @admin.register(Lesson)

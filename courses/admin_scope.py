@@ -2,10 +2,12 @@
 
 Every kpay model admin that shows merchant data mixes in :class:`MerchantScopedAdminMixin`:
 querysets, object permissions, foreign-key choices and the merchant written on save (see
-``courses.roles`` for who is who).
+``courses.roles`` for who is who). Another merchant's object, asked for by its address, is
+"not found" (404), as a deleted one: the page says nothing of whether it exists.
 """
 
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 
 from .roles import is_platform_staff, user_merchant
 
@@ -65,6 +67,14 @@ class MerchantScopedAdminMixin:
 
     def has_add_permission(self, request, *args):
         return super().has_add_permission(request, *args) and self.in_scope(request)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        """Django's change, delete and history pages send a missing object (another
+        merchant's is missing from the scoped queryset) to the admin home with a warning;
+        here it is a "not found" page (404) in the admin instead (Django's hook for it, kept
+        by a test: ``tests/admin/test_merchant_isolation.py``)."""
+        context = {**self.admin_site.each_context(request), "opts": opts, "title": opts.verbose_name}
+        return TemplateResponse(request, "admin/kpay/not_found.html", context, status=404)
 
     # -- forms ------------------------------------------------------------------
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CoursesConfig(AppConfig):
     name = "courses"
-    verbose_name = "Catalog"
+    verbose_name = _("Catalog")
 
     def ready(self):
         from .roles import sync_roles_after_migrate

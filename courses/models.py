@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.money import FenField
+
 from .covers import validate_cover
 
 CURRENCIES = [("CNY", "CNY")]
@@ -34,7 +36,7 @@ class Merchant(models.Model):
     """A creator organisation that sells courses and is settled with."""
 
     name = models.CharField(_("name"), max_length=120)
-    slug = models.SlugField(unique=True)
+    slug = models.SlugField(_("slug"), unique=True)
     commission_rate = models.DecimalField(
         _("commission rate"),
         max_digits=5,
@@ -44,11 +46,13 @@ class Merchant(models.Model):
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
         help_text=_("Platform share of each sale, e.g. 0.1000. Empty: KPAY_COMMISSION_RATE."),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         constraints = [
             models.CheckConstraint(
                 condition=Q(commission_rate__isnull=True) | Q(commission_rate__gte=0, commission_rate__lte=1),
@@ -70,9 +74,18 @@ class MerchantMember(models.Model):
     """A staff user working for one merchant: sees that merchant's data and nothing else."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_membership"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="merchant_membership",
+        verbose_name=_("user"),
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="members", verbose_name=_("merchant")
+    )
+
+    class Meta:
+        verbose_name = _("merchant staff member")
+        verbose_name_plural = _("merchant staff")
 
     def __str__(self):
         return f"{self.user} @ {self.merchant}"
@@ -84,9 +97,11 @@ class Course(models.Model):
         PUBLISHED = "published", _("Published")
         ARCHIVED = "archived", _("Archived")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="courses")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="courses", verbose_name=_("merchant")
+    )
     title = models.CharField(_("title"), max_length=200)
-    slug = models.SlugField(unique=True, max_length=80)
+    slug = models.SlugField(_("slug"), unique=True, max_length=80)
     summary = models.CharField(
         _("summary"),
         max_length=300,
@@ -111,16 +126,16 @@ class Course(models.Model):
             "JPEG, PNG or WebP, up to 2 MB; 16:9 looks best (e.g. 1280 × 720). Empty: a placeholder."
         ),
     )
-    price = models.BigIntegerField(
-        _("price (fen)"), validators=[MinValueValidator(1)], help_text=_("In fen: 1 yuan = 100.")
-    )
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    price = FenField(_("price"), validators=[MinValueValidator(1)])
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "pk"]
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
         indexes = [models.Index(fields=["status", "-created_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=1), name="course_price_positive"),
@@ -147,9 +162,11 @@ class Course(models.Model):
 class Lesson(models.Model):
     """Content that unlocks for learners enrolled in the course."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lessons")
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="lessons", verbose_name=_("course")
+    )
     title = models.CharField(_("title"), max_length=200)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(_("position"), default=0)
     body = models.TextField(_("content"))
     is_preview = models.BooleanField(
         _("free preview"), default=False, help_text=_("Shown to everyone, enrolled or not.")
@@ -157,6 +174,8 @@ class Lesson(models.Model):
 
     class Meta:
         ordering = ["course", "position", "pk"]
+        verbose_name = _("lesson")
+        verbose_name_plural = _("lessons")
 
     def __str__(self):
         return self.title
@@ -182,6 +201,8 @@ class LessonVisit(models.Model):
     last_opened_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("lesson visit")
+        verbose_name_plural = _("lesson visits")
         constraints = [
             models.UniqueConstraint(fields=["learner", "lesson"], name="lesson_visit_one_per_lesson"),
         ]
@@ -201,18 +222,25 @@ class Enrollment(models.Model):
         REVOKED = "revoked", _("Revoked")
 
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="enrollments",
+        verbose_name=_("learner"),
     )
-    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrollments")
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("course")
+    )
     # The order that granted access. A number, not a foreign key: the catalog does
     # not depend on orders (courses <- orders <- payments).
-    order_no = models.CharField(max_length=32, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    granted_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    order_no = models.CharField(_("order number"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    granted_at = models.DateTimeField(_("granted at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-granted_at"]
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
         constraints = [
             models.UniqueConstraint(fields=["learner", "course"], name="enrollment_one_per_course"),
         ]

@@ -62,6 +62,18 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "redemption": ("view",),
             "redemptionstatuschange": ("view",),
         },
+        # Their own membership plans, their members with their periods, and their
+        # members' automatic renewals: agreements, renewals and every charge attempt.
+        "memberships": {
+            "plan": ("add", "change", "view"),
+            "membership": ("view",),
+            "membershipperiod": ("view",),
+            "agreement": ("view",),
+            "agreementstatuschange": ("view",),
+            "renewal": ("view",),
+            "renewalstatuschange": ("view",),
+            "renewalattempt": ("view",),
+        },
     },
     SUPPORT: {
         "reconciliation": {"reconciliationrun": ("view",), "difference": ("view",)},
@@ -90,6 +102,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "merchantbalance": ("view",),
         },
         "promotions": {"pointsentry": ("view",)},
+        "memberships": {
+            "plan": ("view",),
+            "membership": ("view",),
+            "membershipperiod": ("view",),
+            "agreement": ("view",),
+            "agreementstatuschange": ("view",),
+            "agreementevent": ("view",),
+            "renewal": ("view",),
+            "renewalstatuschange": ("view",),
+            "renewalattempt": ("view",),
+        },
     },
     # Risk staff edit the rules and work the review queue. They issue no refunds: rejecting
     # a held order refunds that order through its own path
@@ -133,6 +156,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "journalentry": ("view",),
         },
         "promotions": {"coupon": ("view",), "redemption": ("view",), "pointsentry": ("view",)},
+        "memberships": {
+            "plan": ("view",),
+            "membership": ("view",),
+            "membershipperiod": ("view",),
+            "agreement": ("view",),
+            "agreementstatuschange": ("view",),
+            "agreementevent": ("view",),
+            "renewal": ("view",),
+            "renewalstatuschange": ("view",),
+            "renewalattempt": ("view",),
+        },
         # Payouts are approved, rejected and marked paid through services ("change").
         "settlement": {
             "settlementstatement": ("view",),

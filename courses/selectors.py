@@ -1,7 +1,9 @@
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import DateTimeField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
+from . import access
 from .models import Category, Course, Enrollment, Lesson, LessonVisit
 
 SEARCH_MAX_TERMS = 8
@@ -47,35 +49,62 @@ def category_get(*, slug: str) -> Category | None:
 
 
 def learner_owns_course(*, learner, course: Course) -> bool:
+    """Whether the learner may read every lesson of the course: enrolled, or given access
+    another way (a membership: :mod:`courses.access`)."""
+    return learner_course_access(learner=learner, course=course) is not None
+
+
+def learner_course_access(*, learner, course: Course) -> str | None:
+    """How the learner may read the course: ``""`` enrolled, a source's label (e.g.
+    "Unlocked by your membership") for other access, None for no access. One query."""
     if not learner.is_authenticated:
-        return False
-    return Enrollment.objects.filter(learner=learner, course=course, status=Enrollment.Status.ACTIVE).exists()
-
-
-def active_enrollment_exists(*, learner_id, course_ref) -> Exists:
-    """An ``Exists`` expression for annotating course querysets."""
-    return Exists(
-        Enrollment.objects.filter(learner_id=learner_id, course=course_ref, status=Enrollment.Status.ACTIVE)
+        return None
+    now = timezone.now()
+    row = (
+        Course.objects.filter(pk=course.pk)
+        .filter(access.course_access_q(learner_id=learner.pk, course_ref=OuterRef("pk"), at=now))
+        .annotate(unlocked_by=access.unlocked_by(learner_id=learner.pk, course_ref=OuterRef("pk"), at=now))
+        .values_list("unlocked_by", flat=True)
+        .first()
     )
+    return row
+
+
+def active_enrollment_exists(*, learner_id, course_ref):
+    """An ``Exists`` for annotating course querysets: an active enrollment (only; what
+    else gives access: :func:`courses.access.course_access_exists`)."""
+    return access.enrollment_exists(learner_id=learner_id, course_ref=course_ref)
 
 
 def learner_courses(*, learner) -> QuerySet[Course]:
-    """The learner's courses with their lessons, two queries whatever the count."""
+    """The learner's courses (enrolled, or unlocked another way: ``unlocked_by`` says
+    how) with their lessons, two queries whatever the count. Enrolled ones first, the
+    latest bought first; then the others by title."""
+    now = timezone.now()
+    granted = Enrollment.objects.filter(
+        learner_id=learner.pk, course=OuterRef("pk"), status=Enrollment.Status.ACTIVE
+    ).values("granted_at")[:1]
     return (
-        Course.objects.filter(enrollments__learner=learner, enrollments__status=Enrollment.Status.ACTIVE)
+        Course.objects.filter(
+            access.course_access_q(learner_id=learner.pk, course_ref=OuterRef("pk"), at=now)
+        )
+        .annotate(
+            granted_at=Subquery(granted, output_field=DateTimeField()),
+            unlocked_by=access.unlocked_by(learner_id=learner.pk, course_ref=OuterRef("pk"), at=now),
+        )
         .select_related("merchant")
         .prefetch_related(Prefetch("lessons", queryset=Lesson.objects.order_by("position", "pk")))
-        .order_by("-enrollments__granted_at")
+        .order_by(F("granted_at").desc(nulls_last=True), "title", "pk")
     )
 
 
 def lesson_get_reachable(*, learner, course_slug: str, lesson_id: int) -> Lesson | None:
     """The lesson if it belongs to course ``course_slug`` and that course is on sale or the
-    learner is enrolled in it: a preview of an unpublished course stays hidden, while an
+    learner may read it: a preview of an unpublished course stays hidden, while an
     enrolled learner keeps reading a course that was archived after they bought it."""
     reachable = Q(course__status=Course.Status.PUBLISHED, course__merchant__is_active=True)
     if learner.is_authenticated:
-        reachable |= active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("course_id"))
+        reachable |= access.course_access_q(learner_id=learner.pk, course_ref=OuterRef("course_id"))
     return (
         Lesson.objects.select_related("course", "course__merchant")
         .filter(reachable, pk=lesson_id, course__slug=course_slug)
@@ -85,7 +114,8 @@ def lesson_get_reachable(*, learner, course_slug: str, lesson_id: int) -> Lesson
 
 def lesson_visible_to(*, learner, lesson: Lesson, owned: bool | None = None) -> bool:
     """Whether the learner may read the lesson's content: a preview of a course on sale,
-    or any lesson of a course they are enrolled in (``owned``, when the caller knows it)."""
+    or any lesson of a course they may read (enrolled, or a membership; ``owned``, when
+    the caller knows it)."""
     if lesson.is_preview and lesson.course.is_purchasable:
         return True
     if owned is None:

@@ -44,7 +44,9 @@ def course_detail(request, slug):
     if course is None:
         raise Http404
     lessons = list(course.lessons.all())
-    owned = selectors.learner_owns_course(learner=request.user, course=course)
+    # "" enrolled, a label ("Unlocked by your membership") for other access, None: no access.
+    access = selectors.learner_course_access(learner=request.user, course=course)
+    owned = access is not None
     return render(
         request,
         "courses/detail.html",
@@ -52,6 +54,7 @@ def course_detail(request, slug):
             "course": course,
             "lessons": lessons,
             "owned": owned,
+            "unlocked_by": access or "",
             "progress": selectors.course_progress(learner=request.user, course=course, lessons=lessons)
             if owned
             else None,

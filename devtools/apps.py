@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .keys import dev_keys_ensure
 
@@ -7,7 +8,7 @@ from .keys import dev_keys_ensure
 class DevtoolsConfig(AppConfig):
     name = "devtools"
     label = "devtools"
-    verbose_name = "Development tools (development only)"
+    verbose_name = _("Development tools (development only)")
 
     def ready(self):
         """The settings point the gateways and simulators at key files in ``KPAY_KEY_DIR``:

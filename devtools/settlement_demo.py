@@ -2,10 +2,11 @@
 only with the sandbox, so patching ``timezone.now`` for the demo clock stays out of the product).
 
 A fortnight of business is played through the real services on a demo clock: orders
-bought and paid (the sandbox gateway's notification applied in-process, no network),
-settled once their refund window is over, a payout paid and one waiting in the queue,
-and the daily statements of those days. Nothing is written around the services, so
-the journal and every ledger check stay sound.
+bought and paid on each simulated channel (the gateway's notification applied in-process,
+no network; the trade written in that simulator's books, so its daily bill lists it and
+finance can reconcile the demo's days), settled once their refund window is over, a payout
+paid and one waiting in the queue, and the daily statements of those days. Nothing is
+written around kpay's services, so the journal and every ledger check stay sound.
 
 Run once: when the demo buyers already have orders, nothing is added.
 """
@@ -20,10 +21,11 @@ from django.utils import timezone
 
 from core.errors import KpayError
 from courses.models import Course, Merchant
+from devtools.simulators.books import record_paid_trade
 from orders.models import Order
 from orders.services import order_checkout
-from payments.gateways import get_gateway
-from payments.gateways.base import Notification, NotificationKind, TradeState
+from payments.gateways import gateway_for_channel
+from payments.gateways.base import Notification, NotificationKind, PaymentAction, TradeState
 from payments.services import payment_notification_handle, payment_start
 from settlement.models import Payout
 from settlement.services import (
@@ -35,17 +37,21 @@ from settlement.services import (
 )
 
 BUYER_PREFIX = "demo-buyer-"
-# (days ago, hour, buyer number, course slug)
+# (days ago, hour, buyer number, course slug, channel)
 PURCHASES = [
-    (13, 9, 1, "python-basics"),
-    (13, 10, 2, "data-analysis"),
-    (12, 9, 3, "python-basics"),
-    (12, 11, 1, "writing-that-works"),
-    (11, 9, 4, "data-analysis"),
-    (11, 10, 5, "photography-basics"),
-    (10, 9, 2, "python-basics"),
-    (10, 10, 6, "writing-that-works"),
-    (2, 9, 3, "data-analysis"),  # still in its refund window
+    (13, 9, 1, "python-basics", "wechat_native"),
+    (13, 10, 2, "data-analysis", "alipay_qr"),
+    (12, 9, 3, "python-basics", "sandbox"),
+    (12, 11, 1, "writing-that-works", "wechat_native"),
+    (11, 9, 4, "data-analysis", "alipay_qr"),
+    (11, 10, 5, "photography-basics", "wechat_native"),
+    (10, 9, 2, "python-basics", "sandbox"),
+    (10, 10, 6, "writing-that-works", "alipay_qr"),
+    # Still in their refund window; yesterday's are on yesterday's bills ("Reconcile a bill").
+    (2, 9, 3, "data-analysis", "wechat_native"),
+    (1, 10, 4, "python-basics", "wechat_native"),
+    (1, 11, 5, "writing-that-works", "alipay_qr"),
+    (1, 15, 6, "photography-basics", "sandbox"),
 ]
 
 
@@ -61,10 +67,27 @@ def _at(days_ago: int, hour: int, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour, minute)), timezone.get_default_timezone())
 
 
-def _pay(buyer, slug: str) -> Order:
-    gateway = get_gateway("sandbox")
+def _simulated(channel: str) -> bool:
+    """Whether ``channel``'s gateway is one of the simulators (the sandbox is one), whose
+    books the demo may write; a real gateway configured here is left alone."""
+    try:
+        gateway = gateway_for_channel(channel)
+    except KpayError:
+        return False
+    options = settings.KPAY_GATEWAYS[gateway.alias].get("OPTIONS", {})
+    return gateway.alias == "sandbox" or any("/simulators/" in str(value) for value in options.values())
+
+
+def _pay(buyer, slug: str, channel: str) -> Order:
+    """Buy and pay as the buyer would, the gateway's side played in-process: the trade is
+    created and paid in the simulator's books (nothing answers HTTP while the demo is
+    seeded) and its notification is applied to kpay, now (on the demo clock)."""
+    gateway = gateway_for_channel(channel)
     order = order_checkout(learner=buyer, course_slug=slug).order
-    payment = payment_start(learner=buyer, order_no=order.order_no, channel="sandbox")
+    action = PaymentAction(kind="qr", code_url=f"demo://{channel}/{order.order_no}")
+    with mock.patch.object(gateway, "create_payment", return_value=action):
+        payment = payment_start(learner=buyer, order_no=order.order_no, channel=channel)
+    trade = record_paid_trade(gateway, payment, paid_at=timezone.now())
     payment_notification_handle(
         gateway=gateway,
         notification=Notification(
@@ -75,8 +98,8 @@ def _pay(buyer, slug: str) -> Order:
             state=TradeState.SUCCEEDED,
             amount=payment.amount,
             currency=payment.currency,
-            gateway_txn_id=f"SBX{payment.payment_no}",
-            payer_id="demo_payer",
+            gateway_txn_id=trade.transaction_id,
+            payer_id=trade.payer_id,
             merchant_ids=gateway.merchant_ids,
         ),
     )
@@ -91,9 +114,11 @@ def seed_finance_demo(*, merchant: Merchant) -> str:
     if "sandbox" not in settings.KPAY_GATEWAYS:
         return "Finance demo: skipped (needs the sandbox gateway)."
     published = set(Course.objects.filter(status=Course.Status.PUBLISHED).values_list("slug", flat=True))
-    for days_ago, hour, number, slug in PURCHASES:
+    for days_ago, hour, number, slug, channel in PURCHASES:
         if slug not in published:
             continue
+        if not _simulated(channel):
+            channel = "sandbox"
         buyer, created = users.get_or_create(
             username=f"{BUYER_PREFIX}{number}", defaults={"email": f"{BUYER_PREFIX}{number}@kpay.localhost"}
         )
@@ -101,7 +126,7 @@ def seed_finance_demo(*, merchant: Merchant) -> str:
             buyer.set_unusable_password()
             buyer.save(update_fields=["password"])
         with _clock(_at(days_ago, hour)):
-            _pay(buyer, slug)
+            _pay(buyer, slug, channel)
 
     settled_at = _at(2, 12)
     with _clock(settled_at):

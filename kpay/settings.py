@@ -167,11 +167,16 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://kpay")}
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date and time format per language, shown and typed alike (kpay/formats/<language>).
+FORMAT_MODULE_PATH = ["kpay.formats"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
 # --- static ---------------------------------------------------------------
+# Files kept for a while, never served: bills uploaded for reconciliation wait here for the
+# worker (core.jobs). With workers on other hosts, point the default storage at shared storage.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -316,6 +321,8 @@ CELERY_BEAT_SCHEDULE = {
     "promotions-expire-points": {"task": "promotions.tasks.expire_points", "schedule": 3600.0},
     # Yesterday's statements (and any missed in the last week), once the day is over.
     "settlement-generate-statements": {"task": "settlement.tasks.generate_statements", "schedule": 3600.0},
+    # Automatic renewal of memberships: notices, charges in the gateways' windows, dunning.
+    "memberships-run-renewals": {"task": "memberships.tasks.run_renewals", "schedule": 600.0},
     # WeChat Pay publishes yesterday's bill after 10:00 Beijing time (CELERY_TIMEZONE).
     "reconciliation-fetch-bills": {
         "task": "reconciliation.tasks.reconcile_bills",
@@ -457,6 +464,43 @@ def _field_encryption_keys(raw: list[str]) -> list[str]:
 
 # Encryption at rest of bank account numbers (payouts): a list so keys can be rotated.
 KPAY_FIELD_ENCRYPTION_KEYS = _field_encryption_keys(env.list("KPAY_FIELD_ENCRYPTION_KEY", default=[]))
+
+# Automatic renewal of memberships (memberships.services.renewal). The charge is planned
+# KPAY_RENEWAL_CHARGE_DAYS_BEFORE days before the membership ends (in the gateway's time
+# zone); the learner is e-mailed KPAY_RENEWAL_NOTICE_DAYS days before it (and the gateway's
+# own pre-charge notice goes when its rules say). A failed charge is retried
+# KPAY_RENEWAL_RETRY_DAYS days after the first attempt (dunning), while access continues
+# for KPAY_RENEWAL_GRACE after the end; then the membership lapses.
+KPAY_RENEWAL_CHARGE_DAYS_BEFORE = env.int("KPAY_RENEWAL_CHARGE_DAYS_BEFORE", default=1)
+KPAY_RENEWAL_NOTICE_DAYS = env.int("KPAY_RENEWAL_NOTICE_DAYS", default=3)
+KPAY_RENEWAL_GRACE = _duration("KPAY_RENEWAL_GRACE", "7d")
+
+
+def _retry_days(raw: list[str]) -> tuple[int, ...]:
+    try:
+        days = tuple(int(day) for day in raw if day.strip())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "KPAY_RENEWAL_RETRY_DAYS: whole days, comma-separated, e.g. 1,3,5."
+        ) from None
+    if any(day < 1 for day in days) or list(days) != sorted(set(days)):
+        raise ImproperlyConfigured("KPAY_RENEWAL_RETRY_DAYS: increasing whole days from 1, e.g. 1,3,5.")
+    return days
+
+
+KPAY_RENEWAL_RETRY_DAYS = _retry_days(env.list("KPAY_RENEWAL_RETRY_DAYS", default=["1", "3", "5"]))
+if KPAY_RENEWAL_CHARGE_DAYS_BEFORE < 0 or KPAY_RENEWAL_NOTICE_DAYS < 0:
+    raise ImproperlyConfigured(
+        "KPAY_RENEWAL_CHARGE_DAYS_BEFORE and KPAY_RENEWAL_NOTICE_DAYS are 0 or more days."
+    )
+if (
+    timedelta(days=max(KPAY_RENEWAL_RETRY_DAYS, default=0) - KPAY_RENEWAL_CHARGE_DAYS_BEFORE)
+    >= KPAY_RENEWAL_GRACE
+):
+    raise ImproperlyConfigured(
+        "KPAY_RENEWAL_GRACE must outlast the last retry (KPAY_RENEWAL_RETRY_DAYS after the charge day, "
+        "KPAY_RENEWAL_CHARGE_DAYS_BEFORE days before the end)."
+    )
 
 # The sandbox gateway and its simulator: never in production.
 KPAY_SANDBOX_ENABLED = env.bool("KPAY_SANDBOX_ENABLED", default=not PRODUCTION)

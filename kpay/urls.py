@@ -11,6 +11,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("", include("orders.urls")),
     path("", include("promotions.urls")),
+    path("", include("memberships.urls")),
     path("", include("courses.urls")),
 ]
 

@@ -4,20 +4,14 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, pretty_json, yuan
+from core.admin import ReadOnlyAdminMixin, StatusHistoryInline, risk_assessment_html, yuan, yuan_column
 from courses.admin_scope import MerchantScopedAdminMixin
 
 from .models import Order, OrderStatusChange
 
 
-class OrderStatusChangeInline(ReadOnlyInline):
+class OrderStatusChangeInline(StatusHistoryInline):
     model = OrderStatusChange
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name = _("status change")
-    verbose_name_plural = _("status history")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Order)
@@ -27,7 +21,7 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
     order"; the template shows ``extra_object_tools`` from the context), so orders never
     imports them."""
 
-    list_display = ("order_no", "learner", "merchant", "status", "total_yuan", "created_at")
+    list_display = ("order_no", "learner", "merchant", "status", "total_shown", "created_at")
     list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("learner", "merchant")
     search_fields = ("order_no", "learner__username")
@@ -36,10 +30,11 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         ("order_no", "status"),
         ("learner", "merchant"),
         "lines_table",
-        ("subtotal_yuan", "discount_yuan", "points_used", "points_yuan", "total_yuan", "currency"),
+        ("subtotal_shown", "discount_shown", "points_used", "points_shown", "total_shown", "currency"),
         ("created_at", "expires_at"),
         ("paid_at", "fulfilled_at", "completed_at", "closed_at"),
-        ("refunded_yuan", "refunded_at"),
+        ("refunded_shown", "refunded_at"),
+        ("client_ip", "device_id"),
         "risk",
     )
     readonly_fields = (
@@ -48,11 +43,11 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         "learner",
         "merchant",
         "lines_table",
-        "subtotal_yuan",
-        "discount_yuan",
+        "subtotal_shown",
+        "discount_shown",
         "points_used",
-        "points_yuan",
-        "total_yuan",
+        "points_shown",
+        "total_shown",
         "currency",
         "created_at",
         "expires_at",
@@ -60,37 +55,25 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
         "fulfilled_at",
         "completed_at",
         "closed_at",
-        "refunded_yuan",
+        "refunded_shown",
         "refunded_at",
+        "client_ip",
+        "device_id",
         "risk",
     )
     inlines = [OrderStatusChangeInline]
 
-    @admin.display(description=_("total (yuan)"), ordering="total")
-    def total_yuan(self, order):
-        return yuan(order.total)
-
-    @admin.display(description=_("refunded (yuan)"))
-    def refunded_yuan(self, order):
-        return yuan(order.refunded_amount)
-
-    @admin.display(description=_("subtotal (yuan)"))
-    def subtotal_yuan(self, order):
-        return yuan(order.subtotal)
-
-    @admin.display(description=_("discount (yuan)"))
-    def discount_yuan(self, order):
-        return yuan(order.discount)
-
-    @admin.display(description=_("paid with points (yuan)"))
-    def points_yuan(self, order):
-        return yuan(order.points_discount)
+    total_shown = yuan_column("total", _("total"))
+    refunded_shown = yuan_column("refunded_amount", _("refunded"))
+    subtotal_shown = yuan_column("subtotal", _("subtotal"))
+    discount_shown = yuan_column("discount", _("discount"))
+    points_shown = yuan_column("points_discount", _("paid with points"))
 
     @admin.display(description=_("lines"))
     def lines_table(self, order):
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td class="kpay-money">{}</td><td>{}</td><td class="kpay-money">{}</td></tr>',
             (
                 (line.title, yuan(line.unit_price), line.quantity, yuan(line.amount))
                 for line in order.line_items
@@ -100,15 +83,14 @@ class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin)
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             _("course"),
-            _("unit price (yuan)"),
+            _("unit price"),
             _("quantity"),
-            _("amount (yuan)"),
+            _("amount"),
             rows,
         )
 
     @admin.display(description=_("checkout risk assessment"))
     def risk(self, order):
-        """The assessment stored with the order: inputs, each rule's verdict, the decision."""
-        if not order.risk_assessment:
-            return "-"
-        return pretty_json(order.risk_assessment)
+        """The assessment stored with the order: what was assessed, each rule's verdict in
+        words, the decision."""
+        return risk_assessment_html(order.risk_assessment)

@@ -14,7 +14,15 @@ from .models import Order
 
 
 class OrderLineOutput(serializers.Serializer):
-    course = serializers.CharField(source="course_slug")
+    kind = serializers.ChoiceField(
+        choices=["course", "membership"], help_text="A course, or one period of a membership plan."
+    )
+    course = serializers.CharField(
+        source="course_slug", help_text="The course's slug (kind course; else empty)."
+    )
+    plan = serializers.CharField(
+        source="plan_slug", help_text="The membership plan's slug (kind membership; else empty)."
+    )
     title = serializers.CharField()
     unit_price = serializers.IntegerField()
     quantity = serializers.IntegerField()

@@ -5,8 +5,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
 
@@ -16,7 +18,8 @@ class OrderLine:
     """One thing in an order, with its price as it was at checkout (a snapshot).
 
     ``kind`` says what it is: a course (``course_id``, ``course_slug``) or, sold through
-    the same checkout by the ``memberships`` app, a membership period (``plan_id``).
+    the same checkout by the ``memberships`` app, a membership period (``plan_id``,
+    ``plan_slug``). What delivering a kind means is registered in :mod:`orders.delivery`.
     Lines stored before kinds existed are courses.
     """
 
@@ -28,6 +31,7 @@ class OrderLine:
     course_id: int | None = None
     course_slug: str = ""
     plan_id: int | None = None
+    plan_slug: str = ""
 
     COURSE = "course"
     MEMBERSHIP = "membership"
@@ -65,45 +69,49 @@ class Order(FSMModelMixin, models.Model):
     ACCESS_STATUSES = (Status.FULFILLED, Status.COMPLETED, Status.PARTIALLY_REFUNDED)
 
     order_no = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name=_("learner")
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant")
+    )
     # What is being bought (sorted course ids): one open order per learner and key.
-    checkout_key = models.CharField(max_length=200, editable=False)
+    checkout_key = models.CharField(_("checkout key"), max_length=200, editable=False)
     status = FSMField(_("status"), default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True)
-    subtotal = models.BigIntegerField(_("subtotal (fen)"))
-    discount = models.BigIntegerField(_("discount (fen)"), default=0)
+    subtotal = FenField(_("subtotal"))
+    discount = FenField(_("discount"), default=0)
     # The part of the discount the platform pays for (a platform coupon): the merchant is
     # paid, and commissioned, on the price before it (payments.ledger).
-    platform_discount = models.BigIntegerField(_("platform-funded discount (fen)"), default=0, editable=False)
+    platform_discount = FenField(_("platform-funded discount"), default=0, editable=False)
     # Points (积分) paid part of the price: how many, and what they were worth in fen
     # (a platform expense like a platform coupon: the merchant is paid on the price before them).
     points_used = models.BigIntegerField(_("points used"), default=0, editable=False)
-    points_discount = models.BigIntegerField(_("paid with points (fen)"), default=0, editable=False)
-    total = models.BigIntegerField(_("total (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    points_discount = FenField(_("paid with points"), default=0, editable=False)
+    total = FenField(_("total"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     lines = models.JSONField(_("lines"), default=list, editable=False)
     # The buyer's client at checkout, for risk rules counting by IP or device.
-    client_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
-    device_id = models.CharField(max_length=64, blank=True, editable=False)
+    client_ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True, editable=False)
+    device_id = models.CharField(_("device"), max_length=64, blank=True, editable=False)
     risk_assessment = models.JSONField(
         _("checkout risk assessment"),
         default=dict,
         editable=False,
-        help_text="Inputs, each rule's verdict, the decision and the time it took",
+        help_text=_("Inputs, each rule's verdict, the decision and the time it took"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("placed at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("payment deadline"))
-    paid_at = models.DateTimeField(null=True, blank=True)
-    fulfilled_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    refunded_amount = models.BigIntegerField(
-        _("refunded (fen)"), default=0, help_text="Sum of the order's successful refunds"
-    )
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    fulfilled_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    refunded_amount = FenField(_("refunded"), default=0, help_text=_("Sum of the order's successful refunds"))
     refunded_at = models.DateTimeField(_("last refunded"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("order")
+        verbose_name_plural = pgettext_lazy("the model", "orders")  # not the count ("orders" placed)
         indexes = [
             models.Index(fields=["learner", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),

@@ -2,8 +2,9 @@ from django.conf import settings
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 
+from courses.access import course_access_exists
 from courses.models import Course
-from courses.selectors import active_enrollment_exists, course_list_published
+from courses.selectors import course_list_published
 
 from .models import Order
 
@@ -13,7 +14,8 @@ def checkout_key_for(course_ids) -> str:
 
 
 def course_for_checkout(*, learner, slug: str) -> Course | None:
-    """The course on sale, whether the learner owns it already (``owned``) and whether
+    """The course on sale, whether the learner may read it already (``owned``: enrolled,
+    or through a membership, :mod:`courses.access`) and whether
     they paid for it in an order held for risk review (``held``), in one query."""
     held = Order.objects.filter(
         Q(status=Order.Status.PAID) | Q(status=Order.Status.PARTIALLY_REFUNDED, fulfilled_at__isnull=True),
@@ -24,7 +26,7 @@ def course_for_checkout(*, learner, slug: str) -> Course | None:
         course_list_published()
         .filter(slug=slug)
         .annotate(
-            owned=active_enrollment_exists(learner_id=learner.pk, course_ref=OuterRef("pk")),
+            owned=course_access_exists(learner_id=learner.pk, course_ref=OuterRef("pk")),
             held=Exists(held),
         )
         .first()

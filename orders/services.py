@@ -10,7 +10,6 @@ from core.db import insert_sql, one_statement_writes, statement_guard, with_ctes
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
-from courses.services import enrollment_grant, enrollment_revoke
 from promotions.exceptions import PointsInsufficient
 from promotions.points import (
     points_check,
@@ -33,6 +32,7 @@ from promotions.services import (
 )
 
 from . import selectors
+from .delivery import order_lines_grant, order_lines_revoke
 from .exceptions import (
     CheckoutRefused,
     CourseAlreadyOwned,
@@ -300,9 +300,7 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
     if changes[0] is None:
         raise OrderStateConflict(f"order {order.order_no} is {order.status}, not awaiting payment")
     if deliver:
-        enrollment_grant(
-            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
-        )
+        order_lines_grant(order=order, at=at)
         changes.append(
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
@@ -326,7 +324,8 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
 def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: str) -> None:
     """Money was given back for a locked, paid order: add it to the order's refunded
     amount and move it to partially refunded or refunded. A full refund revokes the
-    access the order granted; a partial one keeps it.
+    access the order granted (by each line's kind, :mod:`orders.delivery`); a partial
+    one keeps it.
 
     The caller (payments) holds the order's row lock and has checked the amount; the
     database refuses a refunded amount above the total anyway.
@@ -350,6 +349,10 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
         raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot be refunded")
     order.save(update_fields=["status", "refunded_amount", "refunded_at"])
     change.save()
+    if order.status == Order.Status.REFUNDED:
+        # Before the points: a kind's own lock (a membership's) comes before the points
+        # lots, which are always locked last (README, "Lock order").
+        order_lines_revoke(order=order, at=at)
     if order.discount:
         redemption_record_refund(
             order_id=order.pk, refunded=refunded, paid=order.total, at=at, actor=actor, reason=reason
@@ -363,26 +366,6 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
             actor=actor,
             reason=reason,
         )
-    if order.status == Order.Status.REFUNDED:
-        _access_follows_delivered_orders(order, at=at)
-
-
-def _access_follows_delivered_orders(order: Order, *, at) -> None:
-    """A fully refunded order's access goes, unless another delivered order of the
-    learner for the same course still pays for it: then the enrollment is tagged with
-    that order (and a later refund of *that* order is what takes access away)."""
-    other = selectors.delivered_order_of_same_courses(order=order)
-    if other is not None:
-        enrollment_grant(
-            learner_id=order.learner_id,
-            course_ids=other.course_ids,
-            order_no=other.order_no,
-            at=other.fulfilled_at,
-        )
-        return
-    enrollment_revoke(
-        learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=at
-    )
 
 
 def order_complete(*, order: Order, at, reason: str = "refund window ended") -> None:
@@ -408,9 +391,7 @@ def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:
         )
         if change is None:
             raise OrderStateConflict()
-        enrollment_grant(
-            learner_id=order.learner_id, course_ids=order.course_ids, order_no=order.order_no, at=now
-        )
+        order_lines_grant(order=order, at=now)
         order.save(update_fields=["status", "fulfilled_at"])
         change.save()
     return order

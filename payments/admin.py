@@ -20,19 +20,28 @@ from core.admin import (
     CsvExportMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
+    StatusHistoryInline,
+    WorkQueue,
     admin_link,
     csv_yuan,
     pretty_json,
+    register_work_queue,
+    risk_assessment_html,
     service_form_view,
     yuan,
+    yuan_column,
 )
 from core.money import YuanField
 from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
+from courses.models import Merchant
+from courses.roles import is_platform_staff
 from orders.admin import OrderAdmin
 from orders.models import Order
 
 from . import selectors, services
+from .gateways import channel_label
+from .ledger import accounts
 from .models import (
     GatewayEvent,
     GatewayExchange,
@@ -61,30 +70,82 @@ class FlaggedFilter(admin.SimpleListFilter):
         return queryset
 
 
+_MERCHANT_ACCOUNTS = {
+    "pending": _("%(merchant)s: pending (refund window)"),
+    "available": _("%(merchant)s: available"),
+    "payouts": _("%(merchant)s: payouts in flight"),
+    "paid_out": _("%(merchant)s: paid out"),
+}
+_PLATFORM_ACCOUNTS = {
+    accounts.PLATFORM_COMMISSION: _("Platform: commission"),
+    accounts.PLATFORM_GATEWAY_FEES: _("Platform: gateway fees"),
+    accounts.UNAPPLIED_RECEIPTS: _("Platform: received for no order, owed back"),
+    accounts.PLATFORM_PROMOTIONS: _("Platform: promotions"),
+    accounts.POINTS_LIABILITY: _("Platform: points learners hold"),
+    accounts.POINTS_EXPENSE: _("Platform: points given"),
+}
+
+
+def account_label(name: str, merchant=None) -> str:
+    """A journal account in words: "Demo Studio: available", "Gateway clearing: WeChat Pay".
+    ``merchant`` names a merchant account of that merchant (else it is "merchant #id")."""
+    if name in _PLATFORM_ACCOUNTS:
+        return str(_PLATFORM_ACCOUNTS[name])
+    kind, _sep, rest = name.partition(":")
+    if kind == "gateway_clearing":
+        return _("Gateway clearing: %(channel)s") % {"channel": channel_label(rest)}
+    if kind == "merchant":
+        merchant_id, _sep, which = rest.partition(":")
+        if which in _MERCHANT_ACCOUNTS:
+            shown = merchant.name if merchant is not None and str(merchant.pk) == merchant_id else None
+            return _MERCHANT_ACCOUNTS[which] % {
+                "merchant": shown or _("merchant #%(id)s") % {"id": merchant_id}
+            }
+    return name
+
+
+def _merchant_id(account: str) -> int | None:
+    kind, _sep, rest = account.partition(":")
+    merchant_id = rest.partition(":")[0]
+    return int(merchant_id) if kind == "merchant" and merchant_id.isdigit() else None
+
+
+class ChannelFilter(admin.SimpleListFilter):
+    title = _("channel")
+    parameter_name = "channel"
+
+    def lookups(self, request, model_admin):
+        channels = model_admin.get_queryset(request).order_by().values_list("channel", flat=True).distinct()
+        return sorted(((channel, channel_label(channel)) for channel in channels), key=lambda c: str(c[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
+def _channel(payment) -> str:
+    return channel_label(payment.channel)
+
+
 class PaymentInline(ReadOnlyInline):
     """The order's payment attempts, on the order's page."""
 
     model = Payment
-    fields = ("payment", "channel", "status", "amount_yuan", "created_at", "succeeded_at", "flag")
+    fields = ("payment", "channel_shown", "status", "amount_shown", "created_at", "succeeded_at", "flag")
     verbose_name_plural = _("payments")
 
     @admin.display(description=_("payment"))
     def payment(self, payment):
         return admin_link(payment)
 
-    @admin.display(description=_("amount (yuan)"))
-    def amount_yuan(self, payment):
-        return yuan(payment.amount)
+    @admin.display(description=_("channel"))
+    def channel_shown(self, payment):
+        return _channel(payment)
+
+    amount_shown = yuan_column("amount", _("amount"))
 
 
-class PaymentStatusChangeInline(ReadOnlyInline):
+class PaymentStatusChangeInline(StatusHistoryInline):
     model = PaymentStatusChange
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name = _("status change")
-    verbose_name_plural = _("status history")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 class GatewayEventInline(ReadOnlyInline):
@@ -114,15 +175,15 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "payment_no",
         "order_link",
         "merchant",
-        "channel",
+        "channel_shown",
         "status",
-        "amount_yuan",
+        "amount_shown",
         "flag",
         "created_at",
     )
     list_filter = (
         "status",
-        "channel",
+        ChannelFilter,
         FlaggedFilter,
         ("order__merchant", admin.RelatedOnlyFieldListFilter),
     )
@@ -132,10 +193,10 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
     fields = (
         ("payment_no", "status"),
         ("order_link", "merchant"),
-        ("channel", "gateway"),
-        ("amount_yuan", "currency"),
+        ("channel_shown", "gateway"),
+        ("amount_shown", "currency"),
         ("gateway_txn_id", "payer_id"),
-        ("refunded_amount", "refund_reserved"),
+        ("refunded_shown", "reserved_shown"),
         "flag",
         "action_json",
         "risk_json",
@@ -146,14 +207,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "status",
         "order_link",
         "merchant",
-        "channel",
+        "channel_shown",
         "gateway",
-        "amount_yuan",
+        "amount_shown",
         "currency",
         "gateway_txn_id",
         "payer_id",
-        "refunded_amount",
-        "refund_reserved",
+        "refunded_shown",
+        "reserved_shown",
         "flag",
         "action_json",
         "risk_json",
@@ -172,9 +233,13 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
     def merchant(self, payment):
         return payment.order.merchant
 
-    @admin.display(description=_("amount (yuan)"), ordering="amount")
-    def amount_yuan(self, payment):
-        return yuan(payment.amount)
+    amount_shown = yuan_column("amount", _("amount"))
+    refunded_shown = yuan_column("refunded_amount", _("refunded"))
+    reserved_shown = yuan_column("refund_reserved", _("refunds in flight"))
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_shown(self, payment):
+        return _channel(payment)
 
     @admin.display(description=_("what the payer was given"))
     def action_json(self, payment):
@@ -182,7 +247,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
 
     @admin.display(description=_("risk assessment when paid"))
     def risk_json(self, payment):
-        return pretty_json(payment.risk_assessment)
+        return risk_assessment_html(payment.risk_assessment)
 
     # -- returning an unapplied payment ---------------------------------------------
     def get_urls(self):
@@ -325,8 +390,10 @@ class AccountFilter(admin.SimpleListFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        accounts = selectors.journal_accounts(entries=model_admin.get_queryset(request))
-        return [(account, account) for account in accounts]
+        names = selectors.journal_accounts(entries=model_admin.get_queryset(request))
+        ids = {name.split(":")[1] for name in names if name.startswith("merchant:")}
+        merchants = Merchant.objects.in_bulk([int(pk) for pk in ids if pk.isdigit()])
+        return [(name, account_label(name, merchants.get(_merchant_id(name)))) for name in names]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -359,20 +426,20 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
     list_display = (
         "posting_id",
         "kind",
-        "debit_account",
-        "credit_account",
-        "amount_yuan",
+        "debit",
+        "credit",
+        "amount_shown",
         "order_link",
         "created_at",
     )
     list_filter = ("kind", AccountFilter, ("merchant", admin.RelatedOnlyFieldListFilter))
-    list_select_related = ("order", "payment", "refund")
+    list_select_related = ("order", "payment", "refund", "merchant")
     search_fields = ("posting_id", "order__order_no", "payment__payment_no", "reference", "memo")
     ordering = ("-created_at", "-pk")
     fields = (
         ("posting_id", "kind"),
-        ("debit_account", "credit_account"),
-        ("amount_yuan", "currency"),
+        ("debit", "credit"),
+        ("amount_shown", "currency"),
         ("merchant", "order_link", "payment_link"),
         "memo",
         "created_at",
@@ -380,9 +447,9 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
     readonly_fields = (
         "posting_id",
         "kind",
-        "debit_account",
-        "credit_account",
-        "amount_yuan",
+        "debit",
+        "credit",
+        "amount_shown",
         "currency",
         "merchant",
         "order_link",
@@ -391,9 +458,15 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
         "created_at",
     )
 
-    @admin.display(description=_("amount (yuan)"), ordering="amount")
-    def amount_yuan(self, entry):
-        return yuan(entry.amount)
+    amount_shown = yuan_column("amount", _("amount"))
+
+    @admin.display(description=_("debit account"), ordering="debit_account")
+    def debit(self, entry):
+        return account_label(entry.debit_account, entry.merchant)
+
+    @admin.display(description=_("credit account"), ordering="credit_account")
+    def credit(self, entry):
+        return account_label(entry.credit_account, entry.merchant)
 
     @admin.display(description=_("order"), ordering="order__order_no")
     def order_link(self, entry):
@@ -404,12 +477,43 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
         return admin_link(entry.payment)
 
 
+# -- work queues on the home page ---------------------------------------------------
+@register_work_queue(order=10)
+def refunds_to_approve(request):
+    """Refunds waiting for a decision, for who may approve refunds (their merchant's only
+    for merchant staff: the refund list is scoped the same way)."""
+    if not permissions.may_approve_refund(request.user):
+        return None
+    refund_admin = admin.site.get_model_admin(Refund)
+    waiting = refund_admin.get_queryset(request).filter(status=Refund.Status.REQUESTED)
+    return WorkQueue(
+        label=_("Refunds to approve"),
+        count=waiting.count(),
+        url=reverse("admin:payments_refund_changelist") + "?status__exact=requested",
+        hint=_("Approve or deny each; above the threshold a second person approves."),
+    )
+
+
+@register_work_queue(order=20)
+def flagged_payments(request):
+    """Payments flagged for staff (duplicates, mismatches), for platform staff who see payments."""
+    payment_admin = admin.site.get_model_admin(Payment)
+    if not (payment_admin.has_view_permission(request) and is_platform_staff(request.user)):
+        return None
+    return WorkQueue(
+        label=_("Flagged payments"),
+        count=payment_admin.get_queryset(request).exclude(flag="").count(),
+        url=reverse("admin:payments_payment_changelist") + "?flagged=yes",
+        hint=_("Money received for no order, or answers that did not match."),
+    )
+
+
 # -- refunds ------------------------------------------------------------------------
 class RefundInline(ReadOnlyInline):
     """The order's refunds, on the order's page."""
 
     model = Refund
-    fields = ("refund", "status", "amount_yuan", "origin", "requested_by", "reason", "created_at")
+    fields = ("refund", "status", "amount_shown", "origin", "requested_by", "reason", "created_at")
     verbose_name_plural = _("refunds")
 
     def get_queryset(self, request):
@@ -419,9 +523,7 @@ class RefundInline(ReadOnlyInline):
     def refund(self, refund):
         return admin_link(refund)
 
-    @admin.display(description=_("amount (yuan)"))
-    def amount_yuan(self, refund):
-        return yuan(refund.amount)
+    amount_shown = yuan_column("amount", _("amount"))
 
 
 admin.site.unregister(Order)
@@ -459,19 +561,13 @@ def _refund_changed(request, refund):
     return redirect("admin:payments_refund_change", refund.pk)
 
 
-class RefundStatusChangeInline(ReadOnlyInline):
+class RefundStatusChangeInline(StatusHistoryInline):
     model = RefundStatusChange
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name = _("status change")
-    verbose_name_plural = _("status history")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 class RefundIssueForm(forms.Form):
     amount = YuanField(
-        label=_("amount (yuan)"),
+        label=_("amount"),
         required=False,
         min_fen=1,
         max_digits=12,
@@ -510,7 +606,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         "order_link",
         "merchant",
         "status",
-        "amount_yuan",
+        "amount_shown",
         "origin",
         "requested_by",
         "approvals",
@@ -523,7 +619,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
     fields = (
         ("refund_no", "status"),
         ("order_link", "payment_link", "merchant"),
-        ("amount_yuan", "currency", "origin"),
+        ("amount_shown", "currency", "origin"),
         "reason",
         ("requested_by", "created_at"),
         ("first_approved_by", "approved_by"),
@@ -537,7 +633,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         "order_link",
         "payment_link",
         "merchant",
-        "amount_yuan",
+        "amount_shown",
         "currency",
         "origin",
         "reason",
@@ -569,9 +665,7 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
     def merchant(self, refund):
         return refund.order.merchant
 
-    @admin.display(description=_("amount (yuan)"), ordering="amount")
-    def amount_yuan(self, refund):
-        return yuan(refund.amount)
+    amount_shown = yuan_column("amount", _("amount"))
 
     @admin.display(description=_("approvals"))
     def approvals(self, refund):

@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
 from orders.models import Order
@@ -29,33 +30,46 @@ class Payment(FSMModelMixin, models.Model):
         UNAPPLIED = "unapplied", _("Received, to refund")
 
     payment_no = models.CharField(_("payment number"), max_length=32, unique=True, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
-    channel = models.CharField(max_length=32)
-    gateway = models.CharField(max_length=32, help_text="Alias in KPAY_GATEWAYS")
-    amount = models.BigIntegerField(_("amount (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
-    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    channel = models.CharField(_("channel"), max_length=32)
+    gateway = models.CharField(_("gateway"), max_length=32, help_text=_("Alias in KPAY_GATEWAYS"))
+    amount = FenField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
+    status = FSMField(_("status"), default=Status.PENDING, choices=Status.choices, protected=True)
     action = models.JSONField(
-        default=dict, help_text="What the client needs to pay: code_url, redirect_url, params"
+        _("what the payer was given"),
+        default=dict,
+        help_text=_("What the client needs to pay: code_url, redirect_url, params"),
     )
-    gateway_txn_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    payer_id = models.CharField(max_length=128, blank=True, help_text="openid, buyer id …")
-    flag = models.CharField(max_length=255, blank=True, help_text="Why staff must look at this payment")
+    gateway_txn_id = models.CharField(
+        _("gateway transaction id"), max_length=64, null=True, blank=True, unique=True
+    )
+    payer_id = models.CharField(_("payer"), max_length=128, blank=True, help_text=_("openid, buyer id …"))
+    flag = models.CharField(
+        _("flag"), max_length=255, blank=True, help_text=_("Why staff must look at this payment")
+    )
     risk_assessment = models.JSONField(
-        default=dict, blank=True, help_text="The risk assessment when the gateway reported the payer"
+        _("risk assessment when paid"),
+        default=dict,
+        blank=True,
+        help_text=_("The risk assessment when the gateway reported the payer"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    succeeded_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    succeeded_at = models.DateTimeField(_("succeeded at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Refunds: what went back to the payer, and what is on its way (requested, approved
     # or at the gateway). Changed only under the payment's row lock; the constraint
     # below refuses, in the database, to give back more than was paid.
-    refunded_amount = models.BigIntegerField(_("refunded (fen)"), default=0)
-    refund_reserved = models.BigIntegerField(_("refunds in flight (fen)"), default=0)
+    refunded_amount = FenField(_("refunded"), default=0)
+    refund_reserved = FenField(_("refunds in flight"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [
             models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"),
         ]
@@ -144,13 +158,17 @@ class Refund(FSMModelMixin, models.Model):
         UNAPPLIED = "unapplied", _("Returned automatically: a duplicate payment")
 
     refund_no = models.CharField(_("refund number"), max_length=32, unique=True, editable=False)
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.BigIntegerField(_("amount (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
+    )
+    amount = FenField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     reason = models.CharField(_("reason"), max_length=255)
-    origin = models.CharField(max_length=10, choices=Origin.choices)
-    status = FSMField(default=Status.REQUESTED, choices=Status.choices, protected=True)
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices)
+    status = FSMField(_("status"), default=Status.REQUESTED, choices=Status.choices, protected=True)
     # Empty when risk control returned the money (origin "risk"), not a person.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -158,6 +176,7 @@ class Refund(FSMModelMixin, models.Model):
         null=True,
         blank=True,
         related_name="refunds_requested",
+        verbose_name=_("requested by"),
     )
     first_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -165,10 +184,16 @@ class Refund(FSMModelMixin, models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="First of two approvers (refunds above the approval threshold)",
+        verbose_name=_("first approver"),
+        help_text=_("First of two approvers (refunds above the approval threshold)"),
     )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -176,20 +201,25 @@ class Refund(FSMModelMixin, models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="Who approved or denied it",
+        verbose_name=_("decided by"),
+        help_text=_("Who approved or denied it"),
     )
-    decision_note = models.CharField(max_length=255, blank=True)
-    gateway_refund_id = models.CharField(max_length=64, blank=True)
-    failure_message = models.CharField(max_length=255, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times sent to the gateway")
-    created_at = models.DateTimeField()
-    decided_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
+    failure_message = models.CharField(_("failure"), max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Times sent to the gateway")
+    )
+    created_at = models.DateTimeField(_("requested at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("sent to the gateway at"), null=True, blank=True)
+    succeeded_at = models.DateTimeField(_("succeeded at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [
             models.Index(fields=["status", "created_at"], name="refund_status_idx"),
         ]
@@ -266,20 +296,27 @@ class GatewayEvent(models.Model):
         UNAPPLIED = "unapplied", _("Money received for a closed or paid order")
         IGNORED = "ignored", _("Nothing to do")
 
-    gateway = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=128)
-    event_type = models.CharField(max_length=64)
-    trade_no = models.CharField(max_length=64, db_index=True)
+    gateway = models.CharField(_("gateway"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=128)
+    event_type = models.CharField(_("event type"), max_length=64)
+    trade_no = models.CharField(_("trade number"), max_length=64, db_index=True)
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("payment"),
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    detail = models.CharField(max_length=255, blank=True)
-    payload = models.JSONField(help_text="The verified (decrypted) content")
-    received_at = models.DateTimeField()
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    payload = models.JSONField(_("payload"), help_text=_("The verified (decrypted) content"))
+    received_at = models.DateTimeField(_("received at"))
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        verbose_name = _("gateway notification")
+        verbose_name_plural = _("gateway notifications")
         constraints = [
             models.UniqueConstraint(fields=["gateway", "event_id"], name="gatewayevent_once"),
         ]
@@ -291,20 +328,22 @@ class GatewayEvent(models.Model):
 class GatewayExchange(models.Model):
     """One call we made to a gateway and its answer, secrets redacted."""
 
-    gateway = models.CharField(max_length=32)
-    operation = models.CharField(max_length=40)
-    trade_no = models.CharField(max_length=64, blank=True, db_index=True)
-    method = models.CharField(max_length=8)
-    url = models.CharField(max_length=500)
-    request_body = models.TextField(blank=True)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.CharField(max_length=255, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    gateway = models.CharField(_("gateway"), max_length=32)
+    operation = models.CharField(_("operation"), max_length=40)
+    trade_no = models.CharField(_("trade number"), max_length=64, blank=True, db_index=True)
+    method = models.CharField(_("HTTP method"), max_length=8)
+    url = models.CharField(_("URL"), max_length=500)
+    request_body = models.TextField(_("request body"), blank=True)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    response_body = models.TextField(_("response body"), blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("gateway call")
+        verbose_name_plural = _("gateway calls")
 
     def __str__(self):
         return f"{self.gateway} {self.operation} {self.trade_no}"
@@ -331,33 +370,54 @@ class JournalEntry(models.Model):
         PAYOUT_PAID = "payout_paid", _("Payout paid")
         POINTS = "points", _("Points earned, granted, deducted, expired or clawed back")
 
-    posting_id = models.UUIDField(default=uuid.uuid4, db_index=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    debit_account = models.CharField(max_length=64, db_index=True)
-    credit_account = models.CharField(max_length=64, db_index=True)
-    amount = models.BigIntegerField(_("amount (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    posting_id = models.UUIDField(_("posting"), default=uuid.uuid4, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    debit_account = models.CharField(_("debit account"), max_length=64, db_index=True)
+    credit_account = models.CharField(_("credit account"), max_length=64, db_index=True)
+    amount = FenField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+        Merchant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        verbose_name=_("merchant"),
     )
     order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        verbose_name=_("order"),
     )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        verbose_name=_("payment"),
     )
     refund = models.ForeignKey(
-        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+        Refund,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        verbose_name=_("refund"),
     )
     # What makes a one-off posting unique (an order's settlement, a bill line's fee, a
     # payout's stage): the database refuses to record the same movement twice.
-    reference = models.CharField(max_length=80, blank=True)
-    memo = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
+    reference = models.CharField(_("reference"), max_length=80, blank=True)
+    memo = models.CharField(_("memo"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("time"))
 
     class Meta:
         ordering = ["created_at", "pk"]
-        verbose_name_plural = "journal entries"
+        verbose_name = _("journal entry")
+        verbose_name_plural = _("journal entries")
         indexes = [models.Index(fields=["merchant", "created_at"], name="journal_merchant_time_idx")]
         constraints = [
             models.UniqueConstraint(

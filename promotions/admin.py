@@ -6,6 +6,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
@@ -13,7 +14,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, admin_link, service_form_view, yuan
+from core.admin import (
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    StatusHistoryInline,
+    admin_link,
+    service_form_view,
+    yuan,
+    yuan_column,
+)
 from courses.admin_scope import MerchantScopedAdminMixin
 from courses.models import Course
 from courses.permissions import may_adjust_points, may_grant_coupon, may_manage_coupon
@@ -47,11 +56,14 @@ class GrantForm(forms.Form):
 
 class RedemptionInline(ReadOnlyInline):
     model = Redemption
-    fields = ("order", "learner", "amount", "reversed_amount", "status", "created_at")
+    fields = ("order", "learner", "amount_shown", "reversed_shown", "status", "created_at")
     verbose_name_plural = _("redemptions")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order", "learner")
+
+    amount_shown = yuan_column("amount", _("discount"))
+    reversed_shown = yuan_column("reversed_amount", _("taken back by refunds"))
 
 
 @admin.register(Coupon)
@@ -67,7 +79,7 @@ class CouponAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
         "quantity",
         "issued",
         "used",
-        "cost_yuan",
+        "cost_shown",
         "is_active",
     )
     list_filter = ("funded_by", "kind", "scope", "is_active")
@@ -198,32 +210,34 @@ class CouponAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     def used(self, coupon):
         return coupon.used
 
-    @admin.display(description=_("cost (yuan)"), ordering="cost")
-    def cost_yuan(self, coupon):
-        return yuan(coupon.cost)
+    cost_shown = yuan_column("cost", _("cost"))
 
 
-class RedemptionStatusChangeInline(ReadOnlyInline):
+class RedemptionStatusChangeInline(StatusHistoryInline):
     model = RedemptionStatusChange
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name_plural = _("status history")
 
 
 @admin.register(Redemption)
 class RedemptionAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("coupon", "order_link", "learner", "amount_yuan", "funded_by", "status", "created_at")
+    list_display = ("coupon", "order_link", "learner", "amount_shown", "funded_by", "status", "created_at")
     list_filter = ("status", "funded_by")
     list_select_related = ("coupon", "order", "learner")
     search_fields = ("coupon__code", "coupon__name", "order__order_no", "learner__username")
+    fields = (
+        ("coupon", "wallet_coupon"),
+        ("learner", "order", "merchant"),
+        ("amount_shown", "funded_by", "reversed_shown"),
+        ("status", "created_at", "consumed_at", "closed_at"),
+    )
+    readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
     inlines = [RedemptionStatusChangeInline]
 
     @admin.display(description=_("order"))
     def order_link(self, redemption):
         return admin_link(redemption.order)
 
-    @admin.display(description=_("discount (yuan)"), ordering="amount")
-    def amount_yuan(self, redemption):
-        return yuan(redemption.amount)
+    amount_shown = yuan_column("amount", _("discount"))
+    reversed_shown = yuan_column("reversed_amount", _("taken back by refunds"))
 
 
 @admin.register(WalletCoupon)
@@ -289,7 +303,11 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.success(
                 request,
                 _("%(points)s points: %(action)s for %(learner)s.")
-                % {"points": data["points"], "action": data["action"], "learner": data["learner"]},
+                % {
+                    "points": data["points"],
+                    "action": dict(PointsAdjustForm.ACTIONS)[data["action"]],
+                    "learner": data["learner"],
+                },
             )
             return redirect("admin:promotions_pointsentry_changelist")
 

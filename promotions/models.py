@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from courses.models import CURRENCIES, Course, Merchant
 
@@ -42,11 +43,11 @@ class Coupon(models.Model):
         help_text=_("Typed at checkout. Leave empty for a coupon learners claim or staff grant."),
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.AMOUNT)
-    amount_off = models.BigIntegerField(_("amount off (fen)"), default=0)
+    amount_off = FenField(_("amount off"), default=0)
     percent_off = models.PositiveSmallIntegerField(_("percentage off"), null=True, blank=True)
-    max_discount = models.BigIntegerField(_("discount cap (fen)"), null=True, blank=True)
-    min_spend = models.BigIntegerField(_("minimum spend (fen)"), default=0)
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    max_discount = FenField(_("discount cap"), null=True, blank=True)
+    min_spend = FenField(_("minimum spend"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     starts_at = models.DateTimeField(_("valid from"), default=timezone.now)
     ends_at = models.DateTimeField(_("valid until"))
     quantity = models.PositiveIntegerField(_("quantity"))
@@ -56,15 +57,25 @@ class Coupon(models.Model):
     per_learner_limit = models.PositiveSmallIntegerField(_("per learner"), default=1)
     scope = models.CharField(_("applies to"), max_length=10, choices=Scope.choices, default=Scope.COURSES)
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+        Merchant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupons",
+        verbose_name=_("merchant"),
     )
-    courses = models.ManyToManyField(Course, blank=True, related_name="coupons")
+    courses = models.ManyToManyField(Course, blank=True, related_name="coupons", verbose_name=_("courses"))
     funded_by = models.CharField(_("funded by"), max_length=10, choices=Funding.choices)
     is_active = models.BooleanField(_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -129,14 +140,23 @@ class WalletCoupon(models.Model):
         CLAIMED = "claimed", _("Claimed")
         GRANTED = "granted", _("Granted by staff")
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="wallet_coupons")
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coupons")
-    source = models.CharField(max_length=10, choices=Source.choices)
-    granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="wallet_coupons", verbose_name=_("coupon")
     )
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("learner")
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("granted by"),
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -164,21 +184,34 @@ class Redemption(FSMModelMixin, models.Model):
 
     ACTIVE_STATUSES = (Status.RESERVED, Status.CONSUMED)
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
-    wallet_coupon = models.ForeignKey(
-        WalletCoupon, on_delete=models.PROTECT, null=True, blank=True, related_name="redemptions"
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("coupon")
     )
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    wallet_coupon = models.ForeignKey(
+        WalletCoupon,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemptions",
+        verbose_name=_("wallet coupon"),
+    )
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("learner")
+    )
     # promotions sits below orders: the order is named by string, never imported.
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="redemptions")
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="redemptions")
-    amount = models.BigIntegerField(_("discount (fen)"))
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("order")
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("merchant")
+    )
+    amount = FenField(_("discount"))
     funded_by = models.CharField(_("funded by"), max_length=10, choices=Coupon.Funding.choices)
-    reversed_amount = models.BigIntegerField(_("taken back by refunds (fen)"), default=0)
+    reversed_amount = FenField(_("taken back by refunds"), default=0)
     status = FSMField(_("status"), default=Status.RESERVED, choices=Status.choices, protected=True)
-    created_at = models.DateTimeField()
-    consumed_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    consumed_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -295,18 +328,32 @@ class PointsEntry(models.Model):
         EXPIRED = "expired", _("Expired")
         REPAID = "repaid", _("Paid off a points debt")
 
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="entries")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("learner")
+    )
+    lot = models.ForeignKey(
+        PointsLot, on_delete=models.PROTECT, related_name="entries", verbose_name=_("lot")
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     points = models.BigIntegerField(_("points"))
     order = models.ForeignKey(
-        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="points_entries"
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="points_entries",
+        verbose_name=_("order"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
     reason = models.CharField(_("reason"), max_length=255, blank=True)
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("time"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -1,7 +1,8 @@
 """Reconciliation in the back office, for platform staff only (merchants see none of it).
 
 Runs are records: read-only, started from the "Reconcile a bill" page (upload a bill
-or fetch it from the gateway). Differences are the finance queue: filter by status,
+or fetch it from the gateway), which queues a background job and shows its progress until
+the run's page can be shown. Differences are the finance queue: filter by status,
 kind, gateway; resolve one with a note (through the service); export as CSV.
 """
 
@@ -21,11 +22,16 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import (
     CsvExportMixin,
     ReadOnlyAdminMixin,
-    ReadOnlyInline,
+    StatusHistoryInline,
+    WorkQueue,
     admin_link,
     csv_yuan,
+    job_progress_url,
+    register_job_result,
+    register_work_queue,
     service_form_view,
     yuan,
+    yuan_column,
 )
 from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
@@ -38,7 +44,10 @@ from .models import Difference, DifferenceStatusChange, ReconciliationRun, Recon
 
 class BillForm(forms.Form):
     gateway = forms.ChoiceField(label=_("gateway"))
-    bill_date = forms.DateField(label=_("bill date"), widget=forms.DateInput(attrs={"type": "date"}))
+    # A browser's date box takes and gives ISO dates, whatever the page's language.
+    bill_date = forms.DateField(
+        label=_("bill date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     file = forms.FileField(
         label=_("bill file"),
         required=False,
@@ -69,17 +78,10 @@ class ResolveForm(forms.Form):
     )
 
 
-class _StatusHistoryInline(ReadOnlyInline):
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name = _("status change")
-    verbose_name_plural = _("status history")
-
+class _StatusHistoryInline(StatusHistoryInline):
     def has_view_permission(self, request, obj=None):
         """A history is part of its run or difference: whoever may see one sees it."""
         return self.admin_site.get_model_admin(self.parent_model).has_view_permission(request, obj)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 class RunHistoryInline(_StatusHistoryInline):
@@ -103,7 +105,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         "matched",
         "differences_link",
         "repaired",
-        "fees_yuan",
+        "fees_shown",
         "started_at",
         "finished_at",
     )
@@ -119,7 +121,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         ("lines", "payment_lines", "refund_lines"),
         ("matched", "repaired", "differences_link"),
         "totals",
-        ("fees_posted", "fees_posted_yuan"),
+        ("fees_posted", "fees_shown"),
         ("started_at", "finished_at"),
         "differences_preview",
     )
@@ -141,7 +143,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         "differences_link",
         "totals",
         "fees_posted",
-        "fees_posted_yuan",
+        "fees_shown",
         "started_at",
         "finished_at",
         "differences_preview",
@@ -153,15 +155,9 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         url = reverse("admin:reconciliation_difference_changelist") + f"?run={run.pk}&status=all"
         return format_html('<a href="{}">{}</a>', url, run.differences_found)
 
-    @admin.display(description=_("fees recorded (yuan)"), ordering="fees_posted_total")
-    def fees_yuan(self, run):
-        return yuan(run.fees_posted_total)
+    fees_shown = yuan_column("fees_posted_total", _("amount of fees recorded"))
 
-    @admin.display(description=_("fees recorded (yuan)"))
-    def fees_posted_yuan(self, run):
-        return yuan(run.fees_posted_total)
-
-    @admin.display(description=_("totals (yuan): lines / the bill's summary"))
+    @admin.display(description=_("totals: the lines / the bill's summary"))
     def totals(self, run):
         rows = [
             (gettext("lines"), run.lines, run.summary_lines),
@@ -213,19 +209,13 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
             raise PermissionDenied
 
         def reconcile(data):
-            upload, alias, day = data["file"], data["gateway"], data["bill_date"]
-            if upload:
-                run = services.reconciliation_upload(
-                    actor=request.user,
-                    gateway_alias=alias,
-                    bill_date=day,
-                    file=upload.file,
-                    file_name=upload.name,
-                )
-            else:
-                run = services.reconciliation_fetch(gateway_alias=alias, bill_date=day)
-            _tell_outcome(request, run)
-            return redirect("admin:reconciliation_reconciliationrun_change", run.pk)
+            job = services.reconciliation_job_start(
+                actor=request.user,
+                gateway_alias=data["gateway"],
+                bill_date=data["bill_date"],
+                upload=data["file"] or None,
+            )
+            return redirect(job_progress_url(job))
 
         return service_form_view(
             self,
@@ -238,21 +228,26 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin
         )
 
 
-def _tell_outcome(request, run: ReconciliationRun) -> None:
-    if run.status == ReconciliationRun.Status.SUCCEEDED:
-        text = gettext(
-            "Reconciled %(run)s: %(lines)s lines, %(matched)s matched, %(differences)s differences."
-        )
-        figures = {
-            "run": run,
-            "lines": run.lines,
-            "matched": run.matched,
-            "differences": run.differences_found,
-        }
-        messages.success(request, text % figures)
-    else:
-        text = gettext("The reconciliation of %(run)s failed: %(error)s")
-        messages.error(request, text % {"run": run, "error": run.error})
+def _run_page(job) -> str | None:
+    """Where a finished reconciliation job is shown: its run's page."""
+    run_id = (job.result or {}).get("run_id")
+    return reverse("admin:reconciliation_reconciliationrun_change", args=[run_id]) if run_id else None
+
+
+register_job_result(services.JOB_KIND, _run_page)
+
+
+@register_work_queue(order=40)
+def open_differences(request):
+    """Finance: what the gateways' bills and kpay disagree on, still open."""
+    if not permissions.may_resolve_differences(request.user):
+        return None
+    return WorkQueue(
+        label=_("Reconciliation differences"),
+        count=selectors.open_differences().count(),
+        url=reverse("admin:reconciliation_difference_changelist"),
+        hint=_("Open differences between the gateways' bills and kpay."),
+    )
 
 
 class OpenFirstStatusFilter(admin.SimpleListFilter):
@@ -311,8 +306,8 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         "kind",
         "status",
         "trade_no",
-        "kpay_yuan",
-        "gateway_yuan",
+        "kpay_shown",
+        "gateway_shown",
         "payment_link",
         "detail",
         "run_link",
@@ -326,7 +321,7 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         ("gateway", "bill_date", "kind", "status"),
         ("trade_no", "txn_id", "refund_no"),
         ("payment_link", "refund_link", "run_link"),
-        ("kpay_yuan", "gateway_yuan"),
+        ("kpay_shown", "gateway_shown"),
         "detail",
         ("created_at", "updated_at"),
         ("resolved_by", "resolved_at"),
@@ -343,8 +338,8 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         "payment_link",
         "refund_link",
         "run_link",
-        "kpay_yuan",
-        "gateway_yuan",
+        "kpay_shown",
+        "gateway_shown",
         "detail",
         "created_at",
         "updated_at",
@@ -357,13 +352,8 @@ class DifferenceAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "run" or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description=_("kpay (yuan)"), ordering="kpay_amount")
-    def kpay_yuan(self, difference):
-        return yuan(difference.kpay_amount)
-
-    @admin.display(description=_("gateway (yuan)"), ordering="gateway_amount")
-    def gateway_yuan(self, difference):
-        return yuan(difference.gateway_amount)
+    kpay_shown = yuan_column("kpay_amount", _("kpay amount"))
+    gateway_shown = yuan_column("gateway_amount", _("gateway amount"))
 
     @admin.display(description=_("payment"))
     def payment_link(self, difference):

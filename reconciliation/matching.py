@@ -207,8 +207,12 @@ def _amounts_differ(line: BillLine, row: dict) -> str:
 class Reconciler:
     """Reconciles one bill (a :class:`BillReader`) for one run. Use once."""
 
-    def __init__(self, run: ReconciliationRun, gateway: Gateway, *, now):
+    def __init__(self, run: ReconciliationRun, gateway: Gateway, *, now, progress=None):
+        """``progress(lines, after_lines)``, if given, is told the lines read after each
+        batch, and once more (``after_lines=True``) when kpay's side is being checked."""
         self.run, self.gateway, self.alias, self.now = run, gateway, gateway.alias, now
+        self._progress = progress or (lambda lines, after_lines: None)
+        self._lines_read = 0
         self.tally = Tally()
         self.payments_seen, self.refunds_seen = IdSet(), IdSet()
         self._differences: dict[tuple[str, str], Difference] = {}
@@ -227,14 +231,20 @@ class Reconciler:
             for line in reader:
                 batch.append(line)
                 if len(batch) >= BATCH:
-                    self._batch(batch)
+                    self._read(batch)
                     batch = []
             if batch:
-                self._batch(batch)
+                self._read(batch)
+            self._progress(self._lines_read, True)
             self._after_bill(reader)
         finally:
             self._writer.close()
         return self.tally
+
+    def _read(self, lines: list[BillLine]) -> None:
+        self._batch(lines)
+        self._lines_read += len(lines)
+        self._progress(self._lines_read, False)
 
     def _batch(self, lines: list[BillLine]) -> None:
         trade_nos = {line.trade_no for line in lines if line.trade_no}

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from payments.models import Payment, Refund
 
@@ -60,17 +61,17 @@ class ReconciliationRun(FSMModelMixin, models.Model):
     repaired = models.PositiveIntegerField(_("repaired"), default=0)
     # Totals of the bill's lines, in fen, and what the bill's own summary says (None:
     # it says nothing of it).
-    payments_total = models.BigIntegerField(_("payments (fen)"), default=0)
-    refunds_total = models.BigIntegerField(_("refunds (fen)"), default=0)
-    fees_total = models.BigIntegerField(_("fees (fen)"), default=0)
+    payments_total = FenField(_("payments"), default=0)
+    refunds_total = FenField(_("refunds"), default=0)
+    fees_total = FenField(_("fees"), default=0)
     summary_lines = models.PositiveIntegerField(_("summary: lines"), null=True, blank=True)
-    summary_payments_total = models.BigIntegerField(_("summary: payments (fen)"), null=True, blank=True)
-    summary_refunds_total = models.BigIntegerField(_("summary: refunds (fen)"), null=True, blank=True)
-    summary_fees_total = models.BigIntegerField(_("summary: fees (fen)"), null=True, blank=True)
+    summary_payments_total = FenField(_("summary: payments"), null=True, blank=True)
+    summary_refunds_total = FenField(_("summary: refunds"), null=True, blank=True)
+    summary_fees_total = FenField(_("summary: fees"), null=True, blank=True)
     fees_posted = models.PositiveIntegerField(
         _("fees recorded"), default=0, help_text=_("Fee entries this run added to the journal")
     )
-    fees_posted_total = models.BigIntegerField(_("fees recorded (fen)"), default=0)
+    fees_posted_total = FenField(_("amount of fees recorded"), default=0)
 
     started_at = models.DateTimeField(_("started"))
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -149,8 +150,8 @@ class Difference(FSMModelMixin, models.Model):
     refund = models.ForeignKey(
         Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("refund")
     )
-    kpay_amount = models.BigIntegerField(_("kpay amount (fen)"), null=True, blank=True)
-    gateway_amount = models.BigIntegerField(_("gateway amount (fen)"), null=True, blank=True)
+    kpay_amount = FenField(_("kpay amount"), null=True, blank=True)
+    gateway_amount = FenField(_("gateway amount"), null=True, blank=True)
     detail = models.CharField(_("detail"), max_length=500, blank=True)
     status = FSMField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN, protected=True)
     resolved_by = models.ForeignKey(

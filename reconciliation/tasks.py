@@ -14,6 +14,12 @@ def reconcile_bills(bill_date: str | None = None) -> list[int]:
     return [run.pk for run in services.reconciliation_fetch_all(bill_date=day)]
 
 
+@shared_task(ignore_result=True, acks_late=True)
+def reconcile_bill_job(job_id: int) -> None:
+    """A bill staff asked to reconcile ("Reconcile a bill"), as a background job."""
+    services.reconciliation_job_run(job_id=job_id)
+
+
 @shared_task(ignore_result=True)
 def alert_reconciliation() -> int:
     """Every 15 minutes (beat): e-mail about reconciliation runs that failed or found

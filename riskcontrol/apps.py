@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RiskcontrolConfig(AppConfig):
     name = "riskcontrol"
-    verbose_name = "Risk control"
+    verbose_name = _("Risk control")

@@ -22,9 +22,10 @@ class BacktestResult:
         return len(self.hit_order_nos)
 
 
-def backtest(*, kind: str, params: dict, days: int, now=None) -> BacktestResult:
+def backtest(*, kind: str, params: dict, days: int, now=None, progress=None) -> BacktestResult:
     """Replay the orders of the last ``days`` days against a (draft) rule, each as of the
-    moment it was placed, with the client facts recorded at its checkout."""
+    moment it was placed, with the client facts recorded at its checkout. ``progress(done,
+    total)``, if given, is told how many orders have been replayed."""
     rule_kind = KINDS[kind]
     params = rule_kind.clean_params(params)
     now = now or timezone.now()
@@ -43,6 +44,7 @@ def backtest(*, kind: str, params: dict, days: int, now=None) -> BacktestResult:
         )
         .order_by("created_at", "pk")
     )
+    total = orders.count() if progress is not None else None
     for order in orders.iterator(chunk_size=2000):
         inputs = (order.risk_assessment or {}).get("inputs", {})
         context = CheckoutContext(
@@ -59,4 +61,6 @@ def backtest(*, kind: str, params: dict, days: int, now=None) -> BacktestResult:
         facts = Facts(context, rule_kind.aggregates(params, context))
         if rule_kind.hit(params, context, facts) is not None:
             result.hit_order_nos.append(order.order_no)
+        if progress is not None:
+            progress(result.checked, total)
     return result

@@ -70,13 +70,20 @@ def evaluate(stage: str, context, rules: list[dict]) -> tuple[str, list[dict], i
     facts = Facts(context, aggregates)
     verdicts = []
     for rule, kind in applicable:
-        verdict = {"rule": rule["name"], "action": rule["action"], "monitor_only": rule["monitor_only"]}
+        verdict = {
+            "rule": rule["name"],
+            "kind": rule["kind"],
+            "action": rule["action"],
+            "monitor_only": rule["monitor_only"],
+        }
         try:
-            why = kind.hit(rule["params"], context, facts)
+            reason = kind.hit(rule["params"], context, facts)
         except Exception:
             logger.exception("risk rule %r failed", rule["name"])
             verdict.update(hit=False, why="", error=True)
         else:
-            verdict.update(hit=why is not None, why=why or "")
+            verdict.update(hit=reason is not None, why=reason.english() if reason else "")
+            if reason is not None:
+                verdict["reason"] = reason.as_json()
         verdicts.append(verdict)
     return decide(verdicts), verdicts, (time.perf_counter_ns() - started) // 1000

@@ -2,15 +2,12 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.risk import Decision
 from orders.models import Order
 
 from .rules import validate_rule
 
-
-class Decision(models.TextChoices):
-    ALLOW = "allow", _("Allow")
-    REVIEW = "review", _("Review")
-    BLOCK = "block", _("Block")
+__all__ = ["Decision", "HeldOrder", "ReviewDecision", "Rule", "RuleChange"]
 
 
 class Rule(models.Model):
@@ -29,11 +26,13 @@ class Rule(models.Model):
     monitor_only = models.BooleanField(
         _("monitor only"), default=False, help_text=_("Record what the rule would do, without doing it.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["priority", "pk"]
+        verbose_name = _("risk rule")
+        verbose_name_plural = _("risk rules")
 
     def __str__(self):
         return self.name
@@ -61,18 +60,27 @@ class RuleChange(models.Model):
         UPDATED = "updated", _("Updated")
         DELETED = "deleted", _("Deleted")
 
-    rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes")
-    rule_name = models.CharField(max_length=100)
-    change = models.CharField(max_length=8, choices=Change.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    rule = models.ForeignKey(
+        Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes", verbose_name=_("rule")
     )
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    rule_name = models.CharField(_("rule name"), max_length=100)
+    change = models.CharField(_("change"), max_length=8, choices=Change.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("rule change")
+        verbose_name_plural = _("rule changes")
 
     def __str__(self):
         return f"{self.rule_name} {self.change}"
@@ -85,11 +93,19 @@ class ReviewDecision(models.Model):
         APPROVE = "approve", _("Approve: deliver")
         REJECT = "reject", _("Reject: refund")
 
-    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="risk_review")
-    verdict = models.CharField(max_length=8, choices=Verdict.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    note = models.CharField(max_length=255)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.PROTECT, related_name="risk_review", verbose_name=_("order")
+    )
+    verdict = models.CharField(_("decision"), max_length=8, choices=Verdict.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    note = models.CharField(_("note"), max_length=255)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
 
     def __str__(self):
         return f"{self.order_id}: {self.verdict}"

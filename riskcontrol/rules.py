@@ -1,6 +1,7 @@
-"""Rule kinds. Adding one is one small class: its parameters (a form, which validates
-them in the admin), the aggregates over the learner's history it needs, and ``hit()``,
-which says why the rule hits, or None.
+"""Rule kinds. Adding one is one small class: its parameters (a schema,
+:mod:`riskcontrol.params`: it validates stored parameters and makes the admin's form), the
+aggregates over the learner's history it needs, and ``hit()``, which says why the rule
+hits (a :class:`~riskcontrol.params.Reason`, shown in words to reviewers), or None.
 
 Counting kinds declare their windows as scalar SQL subqueries over indexed columns
 (learner, IP or device + time), with bound parameters; the engine fetches the learner
@@ -22,11 +23,14 @@ from django.db.models import BigIntegerField, Expression
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from orders.models import Order
 from payments.models import Payment, Refund
 from promotions.models import Coupon, Redemption, WalletCoupon
 from promotions.services import normalize_code
+
+from .params import Choice, Count, Money, Param, Ratio, Reason, Values, stored_form
 
 KINDS: dict[str, RuleKind] = {}
 
@@ -81,16 +85,22 @@ class RuleKind:
     name = ""
     label = ""
     stages: tuple[str, ...] = ("checkout",)
-
-    class Params(forms.Form):
-        pass
+    params: dict[str, Param] = {}
 
     def aggregates(self, params: dict, context) -> dict[str, Expression]:
         """Aggregates over the learner's history this rule reads (``facts.aggregate``)."""
         return {}
 
-    def hit(self, params: dict, context, facts: Facts) -> str | None:
+    def hit(self, params: dict, context, facts: Facts) -> Reason | None:
         raise NotImplementedError
+
+    def clean(self, params: dict) -> dict:
+        """Checks across parameters, after each is valid (ValidationError by parameter)."""
+        return params
+
+    @cached_property
+    def Params(self) -> type[forms.Form]:
+        return stored_form(self.params)
 
     def clean_params(self, params) -> dict:
         """Validated, normalised parameters; ValidationError with the form's messages."""
@@ -102,7 +112,16 @@ class RuleKind:
         unknown = set(params) - set(form.fields)
         if unknown:
             raise ValidationError(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
-        return form.cleaned_data
+        cleaned = {name: value for name, value in form.cleaned_data.items() if value is not None}
+        return self.clean(cleaned)
+
+    def describe(self, params: dict) -> str:
+        """The parameters in words: "limit: ¥10,000.00"."""
+        return "; ".join(
+            f"{param.label}: {param.describe(params.get(name))}"
+            for name, param in self.params.items()
+            if name in (params or {})
+        )
 
 
 def validate_rule(rule) -> None:
@@ -122,34 +141,33 @@ def _window_start(context, minutes: int):
     return context.at - timedelta(minutes=minutes)
 
 
-class _Window(forms.Form):
-    window_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90)
-    max_count = forms.IntegerField(min_value=1)
-
-
-class _Amount(forms.Form):
-    amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+WINDOW = Count(_("time window (minutes)"), max_value=60 * 24 * 90, help_text=_("Up to 90 days."))
+MAX_COUNT = Count(_("hit at this many"))
+LIMIT = Money(_("limit"))
 
 
 @register
 class AmountAbove(RuleKind):
     name = "amount_above"
     label = _("A single order above an amount")
-
-    Params = _Amount
+    params = {"amount": LIMIT}
 
     def hit(self, params, context, facts):
         if context.amount > params["amount"]:
-            return f"amount {context.amount} > {params['amount']}"
+            return Reason(
+                gettext_noop("The order's amount %(amount)s is above %(limit)s."),
+                {"amount": context.amount, "limit": params["amount"]},
+                money=("amount", "limit"),
+            )
         return None
 
 
 class _CountInWindow(RuleKind):
     """Counts over the learner's history in a time window: a hit at ``max_count``."""
 
-    Params = _Window
+    params = {"window_minutes": WINDOW, "max_count": MAX_COUNT}
     prefix = ""  # of the aggregate's name
-    what = ""
+    message = ""  # with %(count)s, %(minutes)s and %(max)s
 
     def _key(self, params) -> str:
         return f"{self.prefix}_in_{params['window_minutes']}m"
@@ -157,10 +175,13 @@ class _CountInWindow(RuleKind):
     def hit(self, params, context, facts):
         return self._counted(params, facts)
 
-    def _counted(self, params, facts, source: str = "") -> str | None:
+    def _counted(self, params, facts, message: str = "", **values) -> Reason | None:
         count = facts.aggregate(self._key(params))
         if count >= params["max_count"]:
-            return f"{count} {self.what}{source} in {params['window_minutes']} min"
+            return Reason(
+                message or self.message,
+                {"count": count, "minutes": params["window_minutes"], "max": params["max_count"], **values},
+            )
         return None
 
 
@@ -168,7 +189,10 @@ class _CountInWindow(RuleKind):
 class OrdersPerLearner(_CountInWindow):
     name = "orders_per_learner"
     label = _("Orders per learner in a time window")
-    prefix = what = "orders"
+    prefix = "orders"
+    message = gettext_noop(
+        "%(count)s orders by this learner in the last %(minutes)s minutes (hit at %(max)s)."
+    )
 
     def aggregates(self, params, context):
         created = _column(Order, "created_at")
@@ -185,7 +209,11 @@ class FailedPaymentsPerLearner(_CountInWindow):
     name = "failed_payments_per_learner"
     label = _("Failed or declined payments per learner in a time window")
     stages = ("checkout", "payment")
-    prefix, what = "failed", "failed payments"
+    prefix = "failed"
+    message = gettext_noop(
+        "%(count)s failed or declined payments by this learner in the last %(minutes)s minutes"
+        " (hit at %(max)s)."
+    )
 
     def aggregates(self, params, context):
         created = f"p.{_column(Payment, 'created_at')}"
@@ -204,8 +232,7 @@ class FailedPaymentsPerLearner(_CountInWindow):
 class LearnerDailyTotal(RuleKind):
     name = "learner_daily_total"
     label = _("A learner's total paid in a day above an amount")
-
-    Params = _Amount
+    params = {"amount": LIMIT}
 
     def aggregates(self, params, context):
         day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -219,7 +246,13 @@ class LearnerDailyTotal(RuleKind):
     def hit(self, params, context, facts):
         paid = facts.aggregate("paid_today")
         if paid + context.amount > params["amount"]:
-            return f"{paid} paid today + {context.amount} > {params['amount']}"
+            return Reason(
+                gettext_noop(
+                    "Paid today %(paid)s, with this order %(amount)s: above the day's limit of %(limit)s."
+                ),
+                {"paid": paid, "amount": context.amount, "limit": params["amount"]},
+                money=("paid", "amount", "limit"),
+            )
         return None
 
 
@@ -227,10 +260,10 @@ class LearnerDailyTotal(RuleKind):
 class NewAccountAmount(RuleKind):
     name = "new_account_amount"
     label = _("A new account buying above an amount")
-
-    class Params(forms.Form):
-        hours = forms.IntegerField(min_value=1, help_text=_("an account younger than this is new"))
-        amount = forms.IntegerField(min_value=0, help_text=_("fen"))
+    params = {
+        "hours": Count(_("new for (hours)"), help_text=_("An account younger than this is new.")),
+        "amount": LIMIT,
+    }
 
     def hit(self, params, context, facts):
         learner = facts.learner
@@ -238,38 +271,27 @@ class NewAccountAmount(RuleKind):
             return None
         young = learner.date_joined > context.at - timedelta(hours=params["hours"])
         if young and context.amount > params["amount"]:
-            return f"account {params['hours']} h old or less buying {context.amount}"
+            return Reason(
+                gettext_noop("An account %(hours)s hours old or less buys for %(amount)s, above %(limit)s."),
+                {"hours": params["hours"], "amount": context.amount, "limit": params["amount"]},
+                money=("amount", "limit"),
+            )
         return None
 
 
-class _ListParams(forms.Form):
-    field = forms.ChoiceField(
-        choices=[
-            ("learner", _("learner id")),
-            ("email_domain", _("e-mail domain")),
-            ("ip", _("IP address or CIDR range")),
-            ("device", _("device id")),
-            ("payer", _("payer identity (WeChat openid, Alipay buyer id)")),
-        ]
-    )
-    values = forms.JSONField(help_text=_('A JSON list, e.g. ["203.0.113.0/24"]'))
-
-    def clean_values(self):
-        values = self.cleaned_data["values"]
-        if not isinstance(values, list) or not values or not all(isinstance(v, str | int) for v in values):
-            raise ValidationError(_("A non-empty list of values."))
-        return [str(v).strip().lower() for v in values]
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("field") == "ip":
-            try:
-                cleaned["values"] = [
-                    str(ipaddress.ip_network(v, strict=False)) for v in cleaned.get("values", [])
-                ]
-            except ValueError as exc:
-                raise ValidationError({"values": str(exc)}) from exc
-        return cleaned
+LIST_FIELDS = [
+    ("learner", _("learner id")),
+    ("email_domain", _("e-mail domain")),
+    ("ip", _("IP address or CIDR range")),
+    ("device", _("device id")),
+    ("payer", _("payer identity (WeChat openid, Alipay buyer id)")),
+]
+_LISTED = {
+    "learner": gettext_noop("The learner (id %(value)s) is on the list."),
+    "email_domain": gettext_noop("The e-mail domain %(value)s is on the list."),
+    "device": gettext_noop("The device %(value)s is on the list."),
+    "payer": gettext_noop("The payer %(value)s is on the list."),
+}
 
 
 @register
@@ -279,7 +301,25 @@ class ListMatch(RuleKind):
     name = "list"
     label = _("Blocklist or allowlist: learner, e-mail domain, IP/CIDR, device, payer")
     stages = ("checkout", "payment")
-    Params = _ListParams
+    params = {
+        "field": Choice(_("what is listed"), choices=LIST_FIELDS),
+        "values": Values(
+            _("values"),
+            help_text=_("One a line (or separated by commas), e.g. 203.0.113.0/24 or example.com."),
+        ),
+    }
+
+    def clean(self, params):
+        values = params.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str | int) for v in values):
+            raise ValidationError({"values": _("A non-empty list of values.")})
+        values = [str(v).strip().lower() for v in values]
+        if params.get("field") == "ip":
+            try:
+                values = [str(ipaddress.ip_network(v, strict=False)) for v in values]
+            except ValueError as exc:
+                raise ValidationError({"values": str(exc)}) from exc
+        return {**params, "values": values}
 
     def hit(self, params, context, facts):
         value = self._value(params["field"], context, facts)
@@ -292,10 +332,13 @@ class ListMatch(RuleKind):
                 return None
             for network in params["values"]:
                 if address in ipaddress.ip_network(network):
-                    return f"ip {value} in {network}"
+                    return Reason(
+                        gettext_noop("The IP address %(value)s is in the listed range %(network)s."),
+                        {"value": value, "network": network},
+                    )
             return None
         if value in params["values"]:
-            return f"{params['field']} {value} listed"
+            return Reason(_LISTED[params["field"]], {"value": value})
         return None
 
     @staticmethod
@@ -312,18 +355,19 @@ class ListMatch(RuleKind):
         return (context.payer_id or "").lower() or None
 
 
-class _ClientWindow(forms.Form):
-    by = forms.ChoiceField(choices=[("ip", _("IP address")), ("device", _("device id"))])
-    window_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90)
-    max_count = forms.IntegerField(min_value=1)
+CLIENT_FIELDS = [("ip", _("IP address")), ("device", _("device id"))]
 
 
 class _PerClient(_CountInWindow):
     """Counts over the orders placed from the same IP address or device."""
 
-    Params = _ClientWindow
+    params = {
+        "by": Choice(_("counted by"), choices=CLIENT_FIELDS),
+        "window_minutes": WINDOW,
+        "max_count": MAX_COUNT,
+    }
     stages = ("checkout", "payment")
-    what = ""
+    messages: dict[str, str] = {}  # by "ip" / "device": with %(value)s too
 
     def _client_value(self, params, context) -> str | None:
         return (context.ip if params["by"] == "ip" else context.device_id) or None
@@ -353,14 +397,21 @@ class _PerClient(_CountInWindow):
         value = self._client_value(params, context)
         if value is None:
             return None
-        return self._counted(params, facts, f" from {params['by']} {value}")
+        return self._counted(params, facts, self.messages[params["by"]], value=value)
 
 
 @register
 class OrdersPerClient(_PerClient):
     name = "orders_per_client"
     label = _("Orders per IP address or device in a time window")
-    what = "orders"
+    messages = {
+        "ip": gettext_noop(
+            "%(count)s orders from the IP address %(value)s in the last %(minutes)s minutes (hit at %(max)s)."
+        ),
+        "device": gettext_noop(
+            "%(count)s orders from the device %(value)s in the last %(minutes)s minutes (hit at %(max)s)."
+        ),
+    }
 
     def _count(self, where, args, context):
         return f"SELECT COUNT(*) FROM {_table(Order)} WHERE {where}", args
@@ -370,7 +421,16 @@ class OrdersPerClient(_PerClient):
 class AccountsPerClient(_PerClient):
     name = "accounts_per_client"
     label = _("Other accounts buying from the same IP address or device in a time window")
-    what = "other accounts"
+    messages = {
+        "ip": gettext_noop(
+            "%(count)s other accounts bought from the IP address %(value)s in the last %(minutes)s minutes"
+            " (hit at %(max)s)."
+        ),
+        "device": gettext_noop(
+            "%(count)s other accounts bought from the device %(value)s in the last %(minutes)s minutes"
+            " (hit at %(max)s)."
+        ),
+    }
 
     def _count(self, where, args, context):
         learner = _column(Order, "learner")
@@ -390,7 +450,16 @@ class CouponAccountsPerClient(_PerClient):
     name = "coupon_accounts_per_client"
     label = _("Other accounts redeeming the same coupon from the same IP address or device in a time window")
     stages = ("checkout", "payment")
-    what = "other accounts with the same coupon"
+    messages = {
+        "ip": gettext_noop(
+            "%(count)s other accounts redeemed the same coupon from the IP address %(value)s in the last"
+            " %(minutes)s minutes (hit at %(max)s)."
+        ),
+        "device": gettext_noop(
+            "%(count)s other accounts redeemed the same coupon from the device %(value)s in the last"
+            " %(minutes)s minutes (hit at %(max)s)."
+        ),
+    }
 
     def aggregates(self, params, context):
         value = self._client_value(params, context)
@@ -438,15 +507,10 @@ class RefundRatio(RuleKind):
     name = "refund_ratio"
     label = _("A learner's share of paid orders with a refund asked for (not denied) above a threshold")
     stages = ("checkout", "payment")
-
-    class Params(forms.Form):
-        min_orders = forms.IntegerField(min_value=1, help_text=_("paid orders before the ratio counts"))
-        max_ratio = forms.DecimalField(
-            min_value=0, max_value=1, decimal_places=2, help_text=_("0.00 to 1.00")
-        )
-
-        def clean_max_ratio(self):
-            return str(self.cleaned_data["max_ratio"])  # parameters are stored as JSON
+    params = {
+        "min_orders": Count(_("paid orders before it counts")),
+        "max_ratio": Ratio(_("share of orders refunded"), help_text=_("0.00 to 1.00, e.g. 0.40 for 40%.")),
+    }
 
     def aggregates(self, params, context):
         paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
@@ -473,5 +537,10 @@ class RefundRatio(RuleKind):
     def hit(self, params, context, facts):
         paid, refunded = facts.aggregate("paid_orders"), facts.aggregate("refunded_orders")
         if paid >= params["min_orders"] and refunded > paid * Decimal(params["max_ratio"]):
-            return f"{refunded} of {paid} paid orders refunded"
+            return Reason(
+                gettext_noop(
+                    "%(refunded)s of the learner's %(paid)s paid orders had a refund: above %(ratio)s."
+                ),
+                {"refunded": refunded, "paid": paid, "ratio": f"{Decimal(params['max_ratio']) * 100:.0f}%"},
+            )
         return None

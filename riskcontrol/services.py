@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.jobs import job_create, job_run
+from core.models import Job
 from courses import permissions
 from orders.locks import order_lock
 from orders.models import Order
@@ -13,6 +15,7 @@ from payments.locks import payment_lock_for_refund
 from payments.services import refund_issue_for_risk_review
 
 from . import selectors
+from .backtest import backtest
 from .exceptions import ReviewNotAllowed
 from .models import ReviewDecision, Rule, RuleChange
 
@@ -90,3 +93,60 @@ def _held_order_lock(*, order_id: int) -> Order | None:
         return order_lock(order_id=order_id)
     except Order.DoesNotExist:
         return None
+
+
+# -- back-tests in the background ---------------------------------------------------------------
+BACKTEST_JOB_KIND = "riskcontrol.backtest"
+BACKTEST_JOB_TASK = "riskcontrol.tasks.backtest_job"
+BACKTEST_DAYS = 30
+BACKTEST_HITS_KEPT = 200  # order numbers kept per rule for the result page
+
+
+def backtest_job_start(*, actor, rule_ids: list[int], days: int = BACKTEST_DAYS) -> Job:
+    """Back-test the rules ``rule_ids`` on the orders of the last ``days`` days, as a
+    background job (every order is replayed: too long for a request on a real platform)."""
+    if not permissions.may_see_risk(actor):
+        raise ReviewNotAllowed()
+    rules = list(Rule.objects.filter(pk__in=rule_ids).order_by("priority", "pk"))
+    if not rules:
+        raise ValidationError(_("Choose the rules to back-test."))
+    names = ", ".join(rule.name for rule in rules)
+    title = _("Back-test of %(rules)s on the last %(days)s days") % {"rules": names, "days": days}
+    return job_create(
+        kind=BACKTEST_JOB_KIND,
+        title=title,
+        actor=actor,
+        params={"rule_ids": [rule.pk for rule in rules], "days": days},
+        task=BACKTEST_JOB_TASK,
+    )
+
+
+def backtest_job_run(*, job_id: int) -> Job | None:
+    """The worker's side of :func:`backtest_job_start`: each rule as it is now, replayed."""
+
+    def work(job: Job, progress) -> dict:
+        days = job.params["days"]
+        rules = list(Rule.objects.filter(pk__in=job.params["rule_ids"]).order_by("priority", "pk"))
+        results = []
+        for number, rule in enumerate(rules):
+            progress(
+                0,
+                None,
+                _("Rule %(number)s of %(count)s: %(rule)s")
+                % {"number": number + 1, "count": len(rules), "rule": rule.name},
+            )
+            result = backtest(kind=rule.kind, params=rule.params, days=days, progress=progress)
+            results.append(
+                {
+                    "rule_id": rule.pk,
+                    "rule": rule.name,
+                    "kind": rule.kind,
+                    "action": rule.action,
+                    "checked": result.checked,
+                    "hits": result.hits,
+                    "hit_order_nos": result.hit_order_nos[:BACKTEST_HITS_KEPT],
+                }
+            )
+        return {"days": days, "rules": results}
+
+    return job_run(job_id, work)

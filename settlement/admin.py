@@ -23,7 +23,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import CsvExportMixin, ReadOnlyAdminMixin, ReadOnlyInline, csv_yuan, service_form_view, yuan
+from core.admin import (
+    CsvExportMixin,
+    ReadOnlyAdminMixin,
+    StatusHistoryInline,
+    WorkQueue,
+    csv_yuan,
+    register_work_queue,
+    service_form_view,
+    yuan,
+    yuan_column,
+    yuan_html,
+)
 from core.money import YuanField
 from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
@@ -35,13 +46,6 @@ from . import charts, selectors
 from .crypto import mask
 from .models import Dashboard, MerchantBalance, Payout, PayoutStatusChange, SettlementStatement
 from .services import payout_approve, payout_fail, payout_mark_paid, payout_reject, payout_request
-
-
-def _money(fen: int) -> str:
-    """A yuan amount; a negative one in red (a debt or a reversal)."""
-    if fen is not None and fen < 0:
-        return format_html('<span style="color:#ba2121">{}</span>', yuan(fen))
-    return yuan(fen)
 
 
 # -- balances -------------------------------------------------------------------------
@@ -88,22 +92,22 @@ class MerchantBalanceAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.M
         name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
         return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
 
-    @admin.display(description=_("pending (yuan)"))
+    @admin.display(description=_("pending"))
     def pending(self, merchant):
         return yuan(merchant.balances["pending"])
 
-    @admin.display(description=_("available (yuan)"))
+    @admin.display(description=_("available"))
     def available(self, merchant):
         fen = merchant.balances["available"]
         if fen < 0:
-            return format_html('<strong style="color:#ba2121">{} ({})</strong>', yuan(fen), _("debt / 欠款"))
+            return format_html('<strong class="kpay-negative">{} ({})</strong>', yuan(fen), _("debt / 欠款"))
         return yuan(fen)
 
-    @admin.display(description=_("payouts in flight (yuan)"))
+    @admin.display(description=_("payouts in flight"))
     def payouts_in_flight(self, merchant):
         return yuan(merchant.balances["payouts"])
 
-    @admin.display(description=_("paid out (yuan)"))
+    @admin.display(description=_("paid out"))
     def paid_out(self, merchant):
         return yuan(merchant.balances["paid_out"])
 
@@ -124,16 +128,6 @@ class MerchantBalanceAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.M
 # -- statements -----------------------------------------------------------------------
 def _statement_column(name):
     return lambda statement: csv_yuan(getattr(statement, name))
-
-
-def _figure(field: str, description, *, signed: bool = False):
-    """An admin column showing a statement's ``field`` (fen) in yuan."""
-
-    def show(self, statement):
-        value = getattr(statement, field)
-        return _money(value) if signed else yuan(value)
-
-    return admin.display(description=description, ordering=field)(show)
 
 
 @admin.register(SettlementStatement)
@@ -242,26 +236,28 @@ class SettlementStatementAdmin(
             return f"{statement.period_start:%Y-%m-%d}"
         return f"{statement.period_start:%Y-%m-%d} – {statement.period_end:%Y-%m-%d}"
 
-    # Figures that may be negative (net, balances, charge-backs) show as such (_money).
-    gross_yuan = _figure("gross_sales", _("gross sales"))
-    refunds_yuan = _figure("refunds", _("refunds"))
-    commission_yuan = _figure("commission", _("commission"), signed=True)
-    fees_yuan = _figure("gateway_fees", _("gateway fees"), signed=True)
-    net_yuan = _figure("net", _("net"), signed=True)
-    platform_coupons_yuan = _figure("platform_coupons", _("of which paid by platform coupons"), signed=True)
-    points_redeemed_yuan = _figure("points_redeemed", _("of which paid with points"), signed=True)
-    settled_yuan = _figure("settled", _("settled to available"), signed=True)
-    charge_backs_yuan = _figure("charge_backs", _("charge-backs"), signed=True)
-    payouts_requested_yuan = _figure("payouts_requested", _("payouts requested"))
-    payouts_returned_yuan = _figure("payouts_returned", _("payouts returned"))
-    payouts_paid_yuan = _figure("payouts_paid", _("payouts paid"))
-    opening_yuan = _figure("opening_available", _("opening available"), signed=True)
-    closing_yuan = _figure("closing_available", _("closing available"), signed=True)
+    # Figures that may be negative (net, balances, charge-backs) show in red when they are.
+    gross_yuan = yuan_column("gross_sales", _("gross sales"))
+    refunds_yuan = yuan_column("refunds", _("refunds"))
+    commission_yuan = yuan_column("commission", _("commission"), signed=True)
+    fees_yuan = yuan_column("gateway_fees", _("gateway fees"), signed=True)
+    net_yuan = yuan_column("net", _("net"), signed=True)
+    platform_coupons_yuan = yuan_column(
+        "platform_coupons", _("of which paid by platform coupons"), signed=True
+    )
+    points_redeemed_yuan = yuan_column("points_redeemed", _("of which paid with points"), signed=True)
+    settled_yuan = yuan_column("settled", _("settled to available"), signed=True)
+    charge_backs_yuan = yuan_column("charge_backs", _("charge-backs"), signed=True)
+    payouts_requested_yuan = yuan_column("payouts_requested", _("payouts requested"))
+    payouts_returned_yuan = yuan_column("payouts_returned", _("payouts returned"))
+    payouts_paid_yuan = yuan_column("payouts_paid", _("payouts paid"))
+    opening_yuan = yuan_column("opening_available", _("opening available"), signed=True)
+    closing_yuan = yuan_column("closing_available", _("closing available"), signed=True)
 
 
 # -- payouts --------------------------------------------------------------------------
 class PayoutRequestForm(forms.Form):
-    amount = YuanField(label=_("amount (yuan)"), min_fen=1, max_digits=12)
+    amount = YuanField(label=_("amount"), min_fen=1, max_digits=12)
     account_name = forms.CharField(label=_("account holder"), max_length=120)
     bank_name = forms.CharField(label=_("bank"), max_length=120)
     account_number = forms.CharField(label=_("account number"), max_length=64)
@@ -275,9 +271,7 @@ class PayoutRequestForm(forms.Form):
             self.fields["account_number"].help_text = _(
                 "Leave empty to use the account of your last payout (%(masked)s)."
             ) % {"masked": mask(last_account.account_last4)}
-        self.fields["amount"].help_text = _(
-            "Between %(min)s and %(max)s yuan, at most what is available."
-        ) % {
+        self.fields["amount"].help_text = _("Between %(min)s and %(max)s, at most what is available.") % {
             "min": yuan(settings.KPAY_PAYOUT_MIN),
             "max": yuan(settings.KPAY_PAYOUT_MAX),
         }
@@ -286,15 +280,15 @@ class PayoutRequestForm(forms.Form):
         fen = self.cleaned_data["amount"]
         if fen < settings.KPAY_PAYOUT_MIN:
             raise forms.ValidationError(
-                _("The minimum payout is %(min)s yuan.") % {"min": yuan(settings.KPAY_PAYOUT_MIN)}
+                _("The minimum payout is %(min)s.") % {"min": yuan(settings.KPAY_PAYOUT_MIN)}
             )
         if fen > settings.KPAY_PAYOUT_MAX:
             raise forms.ValidationError(
-                _("The maximum payout is %(max)s yuan.") % {"max": yuan(settings.KPAY_PAYOUT_MAX)}
+                _("The maximum payout is %(max)s.") % {"max": yuan(settings.KPAY_PAYOUT_MAX)}
             )
         if fen > self.available:
             raise forms.ValidationError(
-                _("Only %(available)s yuan is available.") % {"available": yuan(max(self.available, 0))}
+                _("Only %(available)s is available.") % {"available": yuan(max(self.available, 0))}
             )
         return fen
 
@@ -328,14 +322,8 @@ PAYOUT_DECISIONS = {
 }
 
 
-class PayoutStatusChangeInline(ReadOnlyInline):
+class PayoutStatusChangeInline(StatusHistoryInline):
     model = PayoutStatusChange
-    fields = ("from_status", "to_status", "transition", "actor", "reason", "created_at")
-    verbose_name = _("status change")
-    verbose_name_plural = _("status history")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Payout)
@@ -372,7 +360,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "payout_no",
         "merchant",
-        "amount_yuan",
+        "amount_shown",
         "status",
         "requested_by",
         "requested_at",
@@ -389,7 +377,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     ordering = ("-requested_at", "-pk")
     fields = (
         ("payout_no", "status"),
-        ("merchant", "amount_yuan", "currency"),
+        ("merchant", "amount_shown", "currency"),
         ("account_name", "bank_name", "account_number"),
         ("requested_by", "requested_at"),
         ("decided_by", "decided_at", "decision_note"),
@@ -400,7 +388,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         "payout_no",
         "status",
         "merchant",
-        "amount_yuan",
+        "amount_shown",
         "currency",
         "account_name",
         "bank_name",
@@ -465,9 +453,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         ]
 
     # -- columns --
-    @admin.display(description=_("amount (yuan)"), ordering="amount")
-    def amount_yuan(self, payout):
-        return yuan(payout.amount)
+    amount_shown = yuan_column("amount", _("amount"))
 
     @admin.display(description=_("account"))
     def account(self, payout):
@@ -543,7 +529,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
             )
             messages.success(
                 request,
-                _("Payout %(no)s of %(amount)s yuan requested: finance will review it.")
+                _("Payout %(no)s of %(amount)s requested: finance will review it.")
                 % {"no": payout.payout_no, "amount": yuan(payout.amount)},
             )
             return redirect("admin:settlement_payout_change", payout.pk)
@@ -676,8 +662,30 @@ class DashboardAdmin(admin.ModelAdmin):
             **_dashboard_charts_and_table(figures["days"], figures["totals"]),
             # The platform's promotions (platform staff only): to date, not per merchant.
             "promotions": None if merchants is None else selectors.platform_promotion_figures(),
+            "membership_months": _membership_rows(
+                selectors.membership_months(
+                    last_day=last_day, merchant_id=None if merchant is None else merchant.pk
+                )
+            ),
         }
         return TemplateResponse(request, "admin/settlement/dashboard.html", context)
+
+
+def _membership_rows(months: list[dict]) -> list[dict]:
+    """Membership figures by month, newest first, amounts in yuan for the table."""
+    return [
+        {
+            "month": month["month"],
+            "orders": month["orders"],
+            "paid": yuan_html(month["paid"]),
+            "refunds": yuan_html(month["refunds"]),
+            "net": yuan_html(month["net"]),
+            "active_members": month["active_members"],
+            "churned": month["churned"],
+            "churn_rate": "-" if month["churn_rate"] is None else f"{month['churn_rate']}%",
+        }
+        for month in reversed(months)
+    ]
 
 
 def _dashboard_merchant(request) -> tuple[Merchant | None, list[Merchant] | None]:
@@ -711,11 +719,11 @@ def _dashboard_charts_and_table(days: list[dict], totals: dict) -> dict:
             {
                 "day": day["day"],
                 "orders": day["order_count"],
-                "cells": [_money(day[name]) for name in _DASHBOARD_COLUMNS],
+                "cells": [yuan_html(day[name]) for name in _DASHBOARD_COLUMNS],
             }
             for day in reversed(days)
         ],
-        "totals": [_money(totals[name]) for name in _DASHBOARD_COLUMNS],
+        "totals": [yuan_html(totals[name]) for name in _DASHBOARD_COLUMNS],
         "total_orders": totals["order_count"],
         "columns": [label for _name, label in _DASHBOARD_COLUMN_LABELS],
     }
@@ -730,3 +738,43 @@ _DASHBOARD_COLUMN_LABELS = (
     ("settled", _("settled to available")),
 )
 _DASHBOARD_COLUMNS = [name for name, _label in _DASHBOARD_COLUMN_LABELS]
+
+
+# -- work queues on the home page -----------------------------------------------------------
+@register_work_queue(order=30)
+def payouts_to_approve(request):
+    if not permissions.may_decide_payouts(request.user):
+        return None
+    return WorkQueue(
+        label=_("Payouts to approve"),
+        count=selectors.payouts_in_status(Payout.Status.REQUESTED).count(),
+        url=reverse("admin:settlement_payout_changelist") + "?status__exact=requested",
+        hint=_("Approve or reject each merchant's withdrawal."),
+    )
+
+
+@register_work_queue(order=31)
+def payouts_to_pay(request):
+    if not permissions.may_decide_payouts(request.user):
+        return None
+    return WorkQueue(
+        label=_("Payouts to transfer"),
+        count=selectors.payouts_in_status(Payout.Status.APPROVED).count(),
+        url=reverse("admin:settlement_payout_changelist") + "?status__exact=approved",
+        hint=_("Make the bank transfer, then mark it paid (not the one who approved it)."),
+    )
+
+
+@register_work_queue(order=32)
+def own_available_balance(request):
+    """A merchant's staff: what they may withdraw now."""
+    merchant = user_merchant(request.user)
+    if merchant is None or not permissions.may_request_payout(request.user, merchant_id=merchant.pk):
+        return None
+    available = ledger.merchant_available_balance(merchant.pk)
+    return WorkQueue(
+        label=_("Your payouts in progress"),
+        count=selectors.payouts_in_status(*Payout.IN_FLIGHT_STATUSES, merchant_id=merchant.pk).count(),
+        url=reverse("admin:settlement_payout_changelist"),
+        hint=_("Available to withdraw now: %(available)s.") % {"available": yuan(available)},
+    )

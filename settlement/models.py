@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from courses.models import CURRENCIES, Merchant
 from payments.models import JournalEntry
@@ -21,38 +22,38 @@ class SettlementStatement(models.Model):
     the next one's opening balance. All amounts are fen.
     """
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="statements")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="statements", verbose_name=_("merchant")
+    )
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to (inclusive)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
-    gross_sales = models.BigIntegerField(_("gross sales (fen)"), help_text=_("Orders paid in the period"))
-    refunds = models.BigIntegerField(_("refunds (fen)"))
-    commission = models.BigIntegerField(_("commission (fen)"), help_text=_("Net of refunded commission"))
-    gateway_fees = models.BigIntegerField(_("gateway fees (fen)"))
-    net = models.BigIntegerField(
-        _("net (fen)"), help_text=_("Gross sales - refunds - commission - gateway fees")
-    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
+    gross_sales = FenField(_("gross sales"), help_text=_("Orders paid in the period"))
+    refunds = FenField(_("refunds"))
+    commission = FenField(_("commission"), help_text=_("Net of refunded commission"))
+    gateway_fees = FenField(_("gateway fees"))
+    net = FenField(_("net"), help_text=_("Gross sales - refunds - commission - gateway fees"))
     # Parts of gross sales (net of refunds) the platform paid the merchant for: its
     # coupons (platform:promotions) and the points learners paid with (platform:points_liability).
-    platform_coupons = models.BigIntegerField(
-        _("paid by platform coupons (fen)"),
+    platform_coupons = FenField(
+        _("paid by platform coupons"),
         default=0,
         help_text=_("Part of gross sales the platform paid with its coupons, net of refunds"),
     )
-    points_redeemed = models.BigIntegerField(
-        _("paid with points (fen)"),
+    points_redeemed = FenField(
+        _("paid with points"),
         default=0,
         help_text=_("Part of gross sales learners paid with points, net of refunds"),
     )
-    settled = models.BigIntegerField(_("settled to available (fen)"))
-    charge_backs = models.BigIntegerField(
-        _("charge-backs (fen)"), help_text=_("Refunds and fees of settled orders, charged to available")
+    settled = FenField(_("settled to available"))
+    charge_backs = FenField(
+        _("charge-backs"), help_text=_("Refunds and fees of settled orders, charged to available")
     )
-    payouts_requested = models.BigIntegerField(_("payouts requested (fen)"))
-    payouts_returned = models.BigIntegerField(_("payouts returned (fen)"))
-    payouts_paid = models.BigIntegerField(_("payouts paid (fen)"))
-    opening_available = models.BigIntegerField(_("opening available balance (fen)"))
-    closing_available = models.BigIntegerField(_("closing available balance (fen)"))
+    payouts_requested = FenField(_("payouts requested"))
+    payouts_returned = FenField(_("payouts returned"))
+    payouts_paid = FenField(_("payouts paid"))
+    opening_available = FenField(_("opening available balance"))
+    closing_available = FenField(_("closing available balance"))
     order_count = models.PositiveIntegerField(_("orders paid"))
     refund_count = models.PositiveIntegerField(_("refunds made"))
     generated_at = models.DateTimeField(_("generated at"))
@@ -124,9 +125,11 @@ class Payout(FSMModelMixin, models.Model):
     IN_FLIGHT_STATUSES = (Status.REQUESTED, Status.APPROVED)
 
     payout_no = models.CharField(_("payout number"), max_length=32, unique=True, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payouts")
-    amount = models.BigIntegerField(_("amount (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("merchant")
+    )
+    amount = FenField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     status = FSMField(_("status"), default=Status.REQUESTED, choices=Status.choices, protected=True)
     # Where the money goes, as the merchant gave it with the request (a snapshot).
     account_name = models.CharField(_("account holder"), max_length=120, blank=True)
@@ -136,11 +139,19 @@ class Payout(FSMModelMixin, models.Model):
     account_number = EncryptedTextField(_("account number"), blank=True)
     account_last4 = models.CharField(_("account number, last 4 digits"), max_length=4, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts_requested"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payouts_requested",
+        verbose_name=_("requested by"),
     )
     requested_at = models.DateTimeField(_("requested at"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=255, blank=True)

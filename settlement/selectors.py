@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from courses.models import Merchant
+from memberships import selectors as membership_selectors
 from payments import ledger
 from payments.models import JournalEntry
 
@@ -228,7 +229,75 @@ def platform_promotion_figures() -> dict[str, int]:
     }
 
 
+# -- memberships ----------------------------------------------------------------------------
+DASHBOARD_MONTHS = 6
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def membership_months(
+    *, last_day: date, months: int = DASHBOARD_MONTHS, merchant_id: int | None = None, now=None
+) -> list[dict]:
+    """Memberships, each local month up to the one of ``last_day`` (oldest first): revenue
+    from membership orders in the journal (paid, refunds, commission, net of both, by
+    when they were booked), members with access at the month's end (now, for the month
+    under way) and churn (members with access when it began who had none at its end:
+    ``churned``, and ``churn_rate`` in percent of those at its start, None without any).
+    Two grouped queries."""
+    now = now or timezone.now()
+    first = month_start(last_day)
+    for _ in range(months - 1):
+        first = month_start(first - timedelta(days=1))
+    starts = [first]
+    while len(starts) < months:
+        starts.append(next_month(starts[-1]))
+    bounds = [day_start(m) for m in starts] + [day_start(next_month(starts[-1]))]
+    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
+        membership_selectors.membership_orders_q("order__"),
+        created_at__gte=bounds[0],
+        created_at__lt=bounds[-1],
+    )
+    by_month = {m: dict(ZERO) for m in starts}
+    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
+    for row in rows:
+        add_components(by_month[month_start(row["day"])], components_of(row))
+    instants = [min(bound, now) for bound in bounds]
+    members = membership_selectors.members_at(instants=instants, merchant_id=merchant_id)
+    result = []
+    for month, counts in zip(starts, members, strict=True):
+        figures = figures_from(by_month[month])
+        if day_start(month) > now:
+            counts = {"active_at_start": 0, "active_at_end": 0, "churned": 0}
+        at_start = counts["active_at_start"]
+        result.append(
+            {
+                "month": month,
+                "paid": figures["gross_sales"],
+                "refunds": figures["refunds"],
+                "commission": figures["commission"],
+                "net": figures["gross_sales"] - figures["refunds"],
+                "orders": figures["order_count"],
+                "active_members": counts["active_at_end"],
+                "churned": counts["churned"],
+                "churn_rate": None if not at_start else round(100 * counts["churned"] / at_start, 1),
+            }
+        )
+    return result
+
+
 # -- payouts ------------------------------------------------------------------------------
 def payout_last_account(*, merchant_id: int) -> Payout | None:
     """The merchant's latest payout, whose bank details prefill the next request."""
     return Payout.objects.filter(merchant_id=merchant_id).exclude(account_number="").first()
+
+
+def payouts_in_status(*statuses: str, merchant_id: int | None = None) -> QuerySet[Payout]:
+    """Payouts in any of ``statuses`` (one merchant's, or everyone's): the finance queues."""
+    payouts = Payout.objects.filter(status__in=statuses)
+    return payouts if merchant_id is None else payouts.filter(merchant_id=merchant_id)

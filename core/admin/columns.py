@@ -1,16 +1,48 @@
-"""Display helpers for admin columns and read-only fields."""
+"""Display helpers for admin columns and read-only fields.
+
+**Amounts** have one display rule: :func:`yuan`, ``¥1,234.56`` (the unit is on the value,
+so a column header never needs one). A page shows a model's amount (a
+:class:`~core.money.FenField`, fen) through :func:`yuan_column`, never the raw field;
+``tests/admin/test_money_display.py`` checks every admin page for raw amounts.
+"""
 
 import json
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.money import format_yuan
+from core.money import display_yuan
 
 
 def yuan(fen: int | None) -> str:
-    """Fen as a yuan amount for staff: 123456 -> "1,234.56"; None -> "-"."""
-    return "-" if fen is None else format_yuan(fen, grouping=True)
+    """Fen as an amount for staff: 123456 -> "¥1,234.56", -150 -> "-¥1.50"; None -> "-"."""
+    return display_yuan(fen)
+
+
+def yuan_html(fen: int | None) -> str:
+    """:func:`yuan`, a negative amount (a debt, a reversal) marked to show in red."""
+    if fen is not None and fen < 0:
+        return format_html('<span class="kpay-negative">{}</span>', yuan(fen))
+    return yuan(fen)
+
+
+def yuan_column(field: str, description, *, signed: bool = False, ordering: bool = True):
+    """An admin column or read-only field showing the fen in ``field`` (a ``__`` path is
+    followed) with :func:`yuan`; ``signed`` marks negative amounts in red. Use it as a class
+    attribute: ``amount_shown = yuan_column("amount", _("amount"))``."""
+    path = field.split("__")
+
+    def show(self, obj):
+        value = obj
+        for name in path:
+            value = getattr(value, name, None)
+            if value is None:
+                return "-"
+        return format_html('<span class="kpay-money">{}</span>', yuan_html(value) if signed else yuan(value))
+
+    show.__name__ = f"{path[-1]}_yuan"
+    return admin.display(description=description, ordering=field if ordering else None)(show)
 
 
 def admin_link(obj, label=None) -> str:
@@ -23,6 +55,7 @@ def admin_link(obj, label=None) -> str:
 
 
 def pretty_json(value) -> str:
-    """A JSON field, indented, for read-only pages."""
+    """A JSON field, indented, for read-only pages (technical records only: what staff
+    decide on is shown in words)."""
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-    return format_html('<pre style="margin:0; white-space:pre-wrap">{}</pre>', text)
+    return format_html('<pre class="kpay-json">{}</pre>', text)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from core.money import format_yuan
+from core.money import display_yuan, format_yuan
 
 register = template.Library()
 
@@ -21,3 +21,11 @@ def yuan(fen) -> str:
     if not amount.is_finite() or amount != amount.to_integral_value():
         return ""
     return format_yuan(int(amount), symbol=True)
+
+
+@register.filter
+def amount(fen) -> str:
+    """The back office's amounts (``core.money.display_yuan``): ``¥1,234.56``; "-" for None."""
+    if fen is None or (isinstance(fen, int) and not isinstance(fen, bool)):
+        return display_yuan(fen)
+    return ""

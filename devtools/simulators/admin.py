@@ -6,7 +6,7 @@ from django.contrib import admin
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
 from courses.admin_scope import MerchantScopedAdminMixin
 
-from .models import SimNotification, SimRefund, SimTrade
+from .models import SimAgreement, SimChargeNotice, SimNotification, SimRefund, SimTrade
 
 
 class SimRefundInline(ReadOnlyInline):
@@ -46,3 +46,27 @@ class SimNotificationAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.M
     )
     list_filter = ("gateway", "last_status")
     search_fields = ("event_id",)
+
+
+class SimChargeNoticeInline(ReadOnlyInline):
+    model = SimChargeNotice
+    fk_name = "agreement"
+    fields = ("amount", "currency", "charge_date", "sent_on", "used_by", "created_at")
+
+
+@admin.register(SimAgreement)
+class SimAgreementAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+    merchant_field = None  # platform staff only
+    list_display = (
+        "agreement_no",
+        "agreement_id",
+        "merchant_id",
+        "state",
+        "amount_limit",
+        "terminated_by",
+        "created_at",
+    )
+    list_filter = ("state", "terminated_by", "balance_short")
+    search_fields = ("agreement_no", "agreement_id")
+    exclude = ("token",)  # the payer's page
+    inlines = [SimChargeNoticeInline]

@@ -84,6 +84,11 @@ def _trade_resource(trade: SimTrade) -> dict:
         "amount": {"total": trade.amount, "currency": trade.currency},
         "payer": {"id": trade.payer_id},
         "success_time": trade.success_time.isoformat() if trade.success_time else None,
+        **(
+            {"failure": {"code": trade.failure_code, "message": trade.failure_message}}
+            if trade.failure_code
+            else {}
+        ),
     }
 
 

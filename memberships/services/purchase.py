@@ -1,8 +1,11 @@
 """Plans bought through the same checkout as courses."""
 
+from core.http import UNKNOWN_CLIENT, ClientInfo
 from orders.models import OrderLine
-from orders.services import Purchase
+from orders.services import CheckoutResult, Purchase, order_place
 
+from .. import selectors
+from ..exceptions import PlanNotAvailable
 from ..models import Plan
 
 
@@ -16,6 +19,7 @@ def plan_purchase(*, plan: Plan, checkout_key: str = "") -> Purchase:
     line = OrderLine(
         kind=OrderLine.MEMBERSHIP,
         plan_id=plan.pk,
+        plan_slug=plan.slug,
         title=plan.title,
         unit_price=plan.price,
         quantity=1,
@@ -26,4 +30,23 @@ def plan_purchase(*, plan: Plan, checkout_key: str = "") -> Purchase:
         merchant_id=plan.merchant_id,
         currency=plan.currency,
         checkout_key=checkout_key or f"plan:{plan.pk}",
+    )
+
+
+def plan_checkout(
+    *,
+    learner,
+    plan_slug: str,
+    client: ClientInfo = UNKNOWN_CLIENT,
+    coupon: str | None = None,
+    points: int | None = None,
+) -> CheckoutResult:
+    """A learner buys one period of a plan on sale (or gets back their open order for
+    it): the checkout of courses (risk, coupon, points, one INSERT), another line kind.
+    Bought again before the end, the period is stacked after the last one on delivery."""
+    plan = selectors.plan_get_on_sale(slug=plan_slug)
+    if plan is None:
+        raise PlanNotAvailable()
+    return order_place(
+        learner=learner, purchase=plan_purchase(plan=plan), client=client, coupon=coupon, points=points
     )

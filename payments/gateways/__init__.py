@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from payments.exceptions import ChannelUnavailable, GatewayNotConfigured
 
 from .base import Gateway
+from .withholding import supports_withholding
 
 
 @cache
@@ -46,9 +47,33 @@ def available_channels(*, payer_id_known: bool = True) -> list[str]:
     ]
 
 
+@cache
+def _withholding_aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for alias in settings.KPAY_GATEWAYS:
+        gateway = get_gateway(alias)
+        if supports_withholding(gateway):
+            for channel in gateway.withholding_channels:
+                aliases.setdefault(channel, alias)
+    return aliases
+
+
+def available_withholding_channels() -> list[str]:
+    """Configured channels that sign withholding agreements (automatic renewal)."""
+    return list(_withholding_aliases())
+
+
+def gateway_for_withholding_channel(channel: str) -> Gateway:
+    try:
+        alias = _withholding_aliases()[channel]
+    except KeyError:
+        raise ChannelUnavailable() from None
+    return get_gateway(alias)
+
+
 def channel_label(channel: str) -> str:
     """What learners see for ``channel``: the gateway's own label, else the channel's name."""
-    alias = _channel_aliases().get(channel)
+    alias = _channel_aliases().get(channel) or _withholding_aliases().get(channel)
     if alias is None:
         return channel
     backend = import_string(settings.KPAY_GATEWAYS[alias]["BACKEND"])
@@ -66,6 +91,7 @@ def gateway_for_channel(channel: str) -> Gateway:
 def reset_gateways() -> None:
     get_gateway.cache_clear()
     _channel_aliases.cache_clear()
+    _withholding_aliases.cache_clear()
 
 
 @receiver(setting_changed)

@@ -2,7 +2,8 @@
 closing payments), :mod:`.notifications` (applying what gateways notify), :mod:`.refunds`
 (asking for, issuing and deciding refunds), :mod:`.refund_gateway` (sending refunds and
 settling them on the gateway's word), :mod:`.unapplied` (returning money no order took),
-:mod:`.flags` (telling staff a payment needs a look) and :mod:`.refund_mail`.
+:mod:`.flags` (telling staff a payment needs a look), :mod:`.refund_mail` and
+:mod:`.withholding` (charging an order under a withholding agreement: automatic renewal).
 
 The names below are the package's API: callers import them from ``payments.services``.
 Services never import ``payments.tasks``: they enqueue a task by its name after commit
@@ -12,10 +13,12 @@ Services never import ``payments.tasks``: they enqueue a task by its name after 
 from .flags import merchant_ids_mismatch, payment_flag
 from .notifications import payment_notification_handle
 from .payments import (
+    is_withholding_payment,
     order_payments_close,
     payment_close,
     payment_close_at_gateway,
     payment_start,
+    payment_status_apply,
     payment_sync,
     payment_sync_if_due,
     payments_close_stale,
@@ -34,8 +37,17 @@ from .refunds import (
     refund_retry,
 )
 from .unapplied import refund_unapplied, unapplied_returnable
+from .withholding import (
+    ChargeOutcome,
+    withholding_charge_send,
+    withholding_charge_start,
+    withholding_gateway,
+    withholding_payment_prepare,
+)
 
 __all__ = [
+    "ChargeOutcome",
+    "is_withholding_payment",
     "merchant_ids_mismatch",
     "order_payments_close",
     "payment_close",
@@ -43,6 +55,7 @@ __all__ = [
     "payment_flag",
     "payment_notification_handle",
     "payment_start",
+    "payment_status_apply",
     "payment_sync",
     "payment_sync_if_due",
     "payments_close_stale",
@@ -62,4 +75,8 @@ __all__ = [
     "refund_unapplied",
     "refunds_sync_pending",
     "unapplied_returnable",
+    "withholding_charge_send",
+    "withholding_charge_start",
+    "withholding_gateway",
+    "withholding_payment_prepare",
 ]

@@ -23,7 +23,8 @@ from orders.services import order_record_payment
 from .. import ledger, locks, selectors
 from ..exceptions import GatewayUnavailable, InvalidResponse, OrderNotPayable, PaymentError, TradeAlreadyPaid
 from ..gateways import gateway_for_channel, get_gateway
-from ..gateways.base import PaymentRequest, TradeState
+from ..gateways.base import PaymentRequest, TradeState, TradeStatus
+from ..gateways.withholding import supports_withholding
 from ..models import GatewayEvent, Payment, PaymentStatusChange
 from .flags import payment_flag_change, payment_flag_if_mismatch
 from .refunds import refund_issue_for_risk
@@ -244,14 +245,33 @@ def payment_sync(*, payment: Payment) -> Payment:
 
     A payment we had given up on (failed, or closed while the learner was paying) that
     the gateway says was paid is captured like a late notification would be: applied
-    to its order, or kept as owed back if the order has closed meanwhile.
+    to its order, or kept as owed back if the order has closed meanwhile. A charge under
+    a withholding agreement is asked for with the gateway's charge query.
     """
     gateway = get_gateway(payment.gateway)
-    status = gateway.query_payment(payment.payment_no)
+    if is_withholding_payment(gateway, payment):
+        status = gateway.query_charge(payment.payment_no)
+    else:
+        status = gateway.query_payment(payment.payment_no)
+    return payment_status_apply(gateway=gateway, status=status, source="gateway query")
+
+
+def is_withholding_payment(gateway, payment: Payment) -> bool:
+    """Whether ``payment`` is a charge under a withholding agreement (automatic renewal)."""
+    return supports_withholding(gateway) and payment.channel in gateway.withholding_channels
+
+
+def payment_status_apply(*, gateway, status: TradeStatus, source: str) -> Payment | None:
+    """Apply what the gateway says of a trade (a query's answer, or a withholding
+    charge's immediate answer) under the payment's lock: the one path, shared with
+    notifications' ``payment_capture``, so an answer and a notification that say the same
+    never apply twice. Returns the payment (None if kpay does not know the trade)."""
     now = timezone.now()
     paid = status.state in (TradeState.SUCCEEDED, TradeState.REFUNDED)
     with transaction.atomic():
-        locked = locks.payment_lock_by_number(payment_no=payment.payment_no, gateway=gateway.alias)
+        locked = locks.payment_lock_by_number(payment_no=status.payment_no, gateway=gateway.alias)
+        if locked is None:
+            return None
         still_open = (Payment.Status.PENDING, Payment.Status.FAILED, Payment.Status.CLOSED)
         if locked.status not in (still_open if paid else (Payment.Status.PENDING,)):
             return locked
@@ -259,7 +279,7 @@ def payment_sync(*, payment: Payment) -> Payment:
             if payment_flag_if_mismatch(
                 payment=locked,
                 gateway=gateway,
-                source="query",
+                source=source,
                 amount=status.amount,
                 currency=status.currency,
                 merchant_ids=status.merchant_ids,
@@ -269,13 +289,15 @@ def payment_sync(*, payment: Payment) -> Payment:
                 locked,
                 gateway_txn_id=status.gateway_txn_id,
                 payer_id=status.payer_id,
-                reason="gateway query: paid",
+                reason=f"{source}: paid",
                 at=now,
             )
         elif status.state == TradeState.FAILED:
-            payment_transition(locked, "fail", reason="gateway query: payment failed", at=now)
+            why = ": ".join(part for part in (status.failure_code, status.failure_message) if part)
+            reason = f"{source}: payment failed" + (f" ({why})" if why else "")
+            payment_transition(locked, "fail", reason=reason, at=now)
         elif status.state == TradeState.CLOSED:
-            payment_transition(locked, "close", reason="gateway query: closed", at=now)
+            payment_transition(locked, "close", reason=f"{source}: closed", at=now)
     return locked
 
 

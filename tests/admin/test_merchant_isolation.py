@@ -186,3 +186,19 @@ def test_staff_without_a_merchant_or_platform_role_see_nothing(client, own_cours
     response = client.get(admin_url(Course))
     assert own_course.title not in response.text
     assert client.get(admin_url(Course, "add")).status_code == 403
+
+
+@pytest.mark.parametrize("view", ["change", "history"])  # delete: merchants may delete no course (403)
+def test_another_merchants_object_by_address_is_not_found(merchant_client, other_course, view):
+    """A 404 page, not the admin home with "doesn't exist. Perhaps it was deleted?"."""
+    response = merchant_client.get(admin_url(Course, view, other_course.pk))
+    assert response.status_code == 404
+    assert "admin/kpay/not_found.html" in [t.name for t in response.templates]
+    assert other_course.title not in response.text and other_course.merchant.name not in response.text
+    assert admin_url(Course) in response.text  # back to the merchant's own courses
+    assert not list(response.wsgi_request._messages)  # no "Perhaps it was deleted?" waiting
+
+
+def test_a_deleted_object_is_not_found_either(merchant_client, own_course):
+    url = admin_url(Course, "change", own_course.pk + 1000)
+    assert merchant_client.get(url).status_code == 404

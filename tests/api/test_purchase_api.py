@@ -26,7 +26,15 @@ def test_whole_purchase_through_the_api(token_client, course, sandbox, learner):
     order = created.json()
     assert order["total"] == 9900 and order["currency"] == "CNY"  # the client's "total" is ignored
     assert order["lines"] == [
-        {"course": course.slug, "title": course.title, "unit_price": 9900, "quantity": 1, "amount": 9900}
+        {
+            "kind": "course",
+            "course": course.slug,
+            "plan": "",
+            "title": course.title,
+            "unit_price": 9900,
+            "quantity": 1,
+            "amount": 9900,
+        }
     ]
 
     paid = token_client.post(

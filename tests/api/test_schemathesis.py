@@ -32,6 +32,7 @@ from orders import services as orders_services
 from orders.models import Order
 from payments import services as payment_services
 from tests.factories import CouponFactory, CourseFactory, UserFactory
+from tests.memberships.helpers import PlanFactory
 
 MAX_EXAMPLES = 50
 
@@ -64,10 +65,11 @@ class LearnerToken:
     """The learner's API token; a fresh one when an operation (log out, revoke) revoked it.
     Also what the learner owns, for requests that should find it."""
 
-    def __init__(self, user, *, orders, courses, code_coupon, claimable_coupon):
+    def __init__(self, user, *, orders, courses, code_coupon, claimable_coupon, plans=()):
         self.user = user
         self.orders = orders
         self.courses = courses
+        self.plans = list(plans)
         self.code_coupon = code_coupon
         self.claimable_coupon = claimable_coupon
         self.record, self.secret = tokens.issue_token(user)
@@ -101,6 +103,10 @@ def learner_token(db, sandbox):
         courses=[c.slug for c in courses],
         code_coupon=CouponFactory(),  # to use at checkout by its code
         claimable_coupon=CouponFactory(code=""),  # to claim into the wallet
+        plans=[
+            PlanFactory(merchant=courses[0].merchant).slug,
+            PlanFactory(period="days", period_days=7).slug,
+        ],
     )
 
 
@@ -113,7 +119,8 @@ def with_learner_data(case, learner_token, pick: int) -> None:
         if "order_no" in case.path_parameters:
             case.path_parameters["order_no"] = learner_token.orders[pick % len(learner_token.orders)]
         if "slug" in case.path_parameters:
-            case.path_parameters["slug"] = learner_token.courses[pick % len(learner_token.courses)]
+            slugs = learner_token.plans if "/memberships/" in case.path else learner_token.courses
+            case.path_parameters["slug"] = slugs[pick % len(slugs)]
     if isinstance(case.body, dict):
         if isinstance(case.body.get("course"), str):
             case.body["course"] = learner_token.courses[pick % len(learner_token.courses)]

@@ -6,10 +6,13 @@ import io
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
+from core.models import Job
 from courses import roles
 from reconciliation.models import Difference, ReconciliationRun
 from tests.factories import MerchantStaffFactory, UserFactory
@@ -49,7 +52,9 @@ def bill_file(data: bytes, name="bill.csv"):
     return file
 
 
-def test_finance_uploads_a_bill_and_lands_on_its_run(client, finance, course, today):
+def test_finance_uploads_a_bill_and_lands_on_its_run(
+    client, finance, course, today, django_capture_on_commit_callbacks
+):
     payment = paid(course)
     client.force_login(finance)
     assert RECONCILE in client.get(RUNS).content.decode()  # the "Reconcile a bill" button
@@ -59,13 +64,18 @@ def test_finance_uploads_a_bill_and_lands_on_its_run(client, finance, course, to
     data = wechat_bill(
         [wechat_payment(payment.payment_no, txn_id_for(payment), payment.amount)], compress=True
     )
-    response = client.post(
-        RECONCILE,
-        {"gateway": "wechatpay", "bill_date": today.isoformat(), "file": bill_file(data, "b.csv.gz")},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the worker (eager) runs the job
+        response = client.post(
+            RECONCILE,
+            {"gateway": "wechatpay", "bill_date": today.isoformat(), "file": bill_file(data, "b.csv.gz")},
+        )
 
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:core_job_progress", args=[job.pk]
+    )
     run = ReconciliationRun.objects.get()
-    assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/change/")
+    assert job.state == Job.State.SUCCEEDED and job.result["run_id"] == run.pk
     assert (run.status, run.source, run.uploaded_by, run.file_name) == (
         "succeeded",
         "uploaded",
@@ -73,11 +83,10 @@ def test_finance_uploads_a_bill_and_lands_on_its_run(client, finance, course, to
         "b.csv.gz",
     )
     assert run.matched == 1 and run.file_size == len(data)
-    detail = client.get(response["Location"])
-    assert (
-        detail.status_code == 200
-        and f"Reconciled {run}: 1 lines, 1 matched, 0 differences" in detail.content.decode()
-    )
+    progress = client.get(response["Location"])  # a finished job's page is its result's
+    assert progress.status_code == 302 and progress["Location"].endswith(f"/{run.pk}/change/")
+    assert client.get(progress["Location"]).status_code == 200
+    assert not default_storage.exists(job.params["file"])  # the uploaded bill is not kept
 
 
 @pytest.mark.parametrize(
@@ -109,12 +118,22 @@ def test_a_future_day_and_an_unknown_gateway_are_form_errors(client, finance, to
     assert not ReconciliationRun.objects.exists()
 
 
-def test_fetching_from_an_unreachable_gateway_records_a_failed_run_not_an_error_page(client, finance, today):
+def test_fetching_from_an_unreachable_gateway_records_a_failed_run_not_an_error_page(
+    client, finance, today, django_capture_on_commit_callbacks
+):
     client.force_login(finance)
-    response = client.post(RECONCILE, {"gateway": "wechatpay", "bill_date": today.isoformat()}, follow=True)
-    run = ReconciliationRun.objects.get()
-    assert response.status_code == 200 and run.status == ReconciliationRun.Status.FAILED
-    assert run.error and f"The reconciliation of {run} failed" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(RECONCILE, {"gateway": "wechatpay", "bill_date": today.isoformat()})
+    run, job = ReconciliationRun.objects.get(), Job.objects.get()
+    assert run.status == ReconciliationRun.Status.FAILED and run.error
+    assert job.state == Job.State.FAILED and job.error == run.error and job.result["run_id"] == run.pk
+    page = client.get(response["Location"])  # the progress page says so, and links to the run
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert (
+        escape(run.error) in text
+        and reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]) in text
+    )
 
 
 def test_finance_resolves_a_difference_with_a_note(client, finance, with_differences):

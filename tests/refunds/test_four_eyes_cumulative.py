@@ -113,4 +113,4 @@ def test_the_issue_page_shows_what_the_user_signed(big, support, client):
     client.force_login(support)
     page = client.get(f"/admin/payments/refund/issue/{order.pk}/")
     assert page.status_code == 200
-    assert '<dd id="signed">300.00</dd>' in page.content.decode()
+    assert '<dd id="signed">¥300.00</dd>' in page.content.decode()

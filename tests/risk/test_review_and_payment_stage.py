@@ -177,11 +177,19 @@ def test_only_staff_with_the_review_permission_see_the_queue(learner, course, sa
 def test_staff_see_both_assessments_on_the_admin_pages(learner, course, sandbox, admin_user, admin_client):
     rule(admin_user, "big", "amount_above", {"amount": 100}, "review")
     order, payment = paid(learner, course, sandbox)
-    order_page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
-    payment_page = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
-    assert "amount 9900 &gt; 100" in order_page  # the checkout verdict
-    assert "&quot;stage&quot;: &quot;payment&quot;" in payment_page  # amount_above is a checkout-only kind
-    assert "&quot;payer_id&quot;: &quot;sbx_payer_test&quot;" in payment_page
+    english = {"accept-language": "en"}
+    order_page = admin_client.get(f"/admin/orders/order/{order.pk}/change/", headers=english).content.decode()
+    payment_page = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/", headers=english)
+    payment_page = payment_page.content.decode()
+    # the checkout verdict, in words and yuan
+    assert "At checkout: Review" in order_page
+    assert "The order&#x27;s amount ¥99.00 is above ¥1.00." in order_page
+    assert "When paid: Allow" in payment_page  # amount_above is a checkout-only kind
+    assert "sbx_payer_test" in payment_page
+    chinese = admin_client.get(
+        f"/admin/orders/order/{order.pk}/change/", headers={"accept-language": "zh-hans"}
+    )
+    assert "订单金额 ¥99.00 超过 ¥1.00。" in chinese.content.decode()
 
 
 def test_the_review_queue_is_constant_in_queries(

@@ -145,7 +145,19 @@ def test_checkout_honours_a_block_and_records_monitor_only_hits(learner, course,
     verdicts = result.order.risk_assessment["verdicts"]
     assert result.order.risk_assessment["decision"] == "allow"
     assert verdicts == [
-        {"rule": "watch big", "action": "block", "monitor_only": True, "hit": True, "why": "amount 9900 > 1"}
+        {
+            "rule": "watch big",
+            "kind": "amount_above",
+            "action": "block",
+            "monitor_only": True,
+            "hit": True,
+            "why": "The order's amount ¥99.00 is above ¥0.01.",
+            "reason": {
+                "message": "The order's amount %(amount)s is above %(limit)s.",
+                "values": {"amount": 9900, "limit": 1},
+                "money": ["amount", "limit"],
+            },
+        }
     ]
 
     save(
@@ -184,52 +196,74 @@ def test_rule_changes_are_audited(admin_user):
 INLINE = {"changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0"}
 
 
+def add_rule(admin_client, kind, params, **fields):
+    """Post the admin's rule form: ``params`` as staff type them, in the chosen kind's fields."""
+    data = {"name": "r", "kind": kind, "action": "block", "priority": 100, "enabled": "on", **INLINE}
+    data.update({f"{kind}__{name}": value for name, value in params.items()}, **fields)
+    return admin_client.post("/admin/riskcontrol/rule/add/", data)
+
+
 def test_the_admin_refuses_bad_parameters_with_a_form_error(admin_client):
-    response = admin_client.post(
-        "/admin/riskcontrol/rule/add/",
-        {
-            "name": "r",
-            "kind": "orders_per_learner",
-            "params": '{"window_minutes": -5}',
-            "action": "block",
-            "priority": 100,
-            "enabled": "on",
-            **INLINE,
-        },
-    )
+    response = add_rule(admin_client, "orders_per_learner", {"window_minutes": "-5"})
     assert response.status_code == 200
-    errors = str(response.context["adminform"].form.errors)
-    assert "window_minutes" in errors and "max_count" in errors
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"orders_per_learner__window_minutes", "orders_per_learner__max_count"}
     assert not Rule.objects.exists()
 
-    response = admin_client.post(
-        "/admin/riskcontrol/rule/add/",
-        {
-            "name": "r",
-            "kind": "list",
-            "params": '{"field": "ip", "values": ["not-an-ip"]}',
-            "action": "block",
-            "priority": 100,
-            "enabled": "on",
-            **INLINE,
-        },
-    )
-    assert response.status_code == 200 and not Rule.objects.exists()
+    response = add_rule(admin_client, "list", {"field": "ip", "values": "not-an-ip"})
+    assert response.status_code == 200 and "list__values" in response.context["adminform"].form.errors
+    assert not Rule.objects.exists()
 
-    response = admin_client.post(
-        "/admin/riskcontrol/rule/add/",
-        {
-            "name": "r",
-            "kind": "amount_above",
-            "params": '{"amount": 500}',
-            "action": "review",
-            "priority": 100,
-            "enabled": "on",
-            **INLINE,
-        },
+    for typed in ("4.999", "abc", "-1"):  # amounts are typed in yuan
+        response = add_rule(admin_client, "amount_above", {"amount": typed})
+        assert (
+            response.status_code == 200
+            and "amount_above__amount" in response.context["adminform"].form.errors
+        )
+    assert not Rule.objects.exists()
+
+    # Another kind's fields are neither read nor checked.
+    response = add_rule(
+        admin_client, "amount_above", {"amount": "500.00"}, action="review", **{"list__values": "x"}
     )
     assert response.status_code == 302
+    rule = Rule.objects.get()
+    assert (rule.kind, rule.params, rule.action) == ("amount_above", {"amount": 50000}, "review")
     assert RuleChange.objects.get().change == "created"
+
+
+def test_each_kind_has_a_form_of_its_own_parameters(admin_client):
+    page = admin_client.get("/admin/riskcontrol/rule/add/")
+    form = page.context["adminform"].form
+    for name, kind in KINDS.items():
+        assert {f"{name}__{param}" for param in kind.params} <= set(form.fields)
+    text = page.content.decode()
+    assert 'name="params"' not in text and "A JSON object" not in text  # no JSON box
+    assert "IntegerField&quot;" not in text and "kinds and their parameters" not in text  # no class names
+
+    response = add_rule(
+        admin_client,
+        "list",
+        {"field": "ip", "values": "203.0.113.0/24\n198.51.100.7"},
+        name="campus",
+    )
+    assert response.status_code == 302
+    assert Rule.objects.get(name="campus").params == {
+        "field": "ip",
+        "values": ["203.0.113.0/24", "198.51.100.7/32"],
+    }
+
+    response = add_rule(admin_client, "refund_ratio", {"min_orders": "4", "max_ratio": "0.4"}, name="refunds")
+    assert response.status_code == 302
+    rule = Rule.objects.get(name="refunds")
+    assert rule.params == {"min_orders": 4, "max_ratio": "0.4"}
+
+    # The change page shows the stored parameters as staff type them (yuan, one a line).
+    big = rule_save(
+        rule=Rule(name="big", kind="amount_above", params={"amount": 123456}, action="review"), actor=None
+    )
+    form = admin_client.get(f"/admin/riskcontrol/rule/{big.pk}/change/").context["adminform"].form
+    assert form["amount_above__amount"].value() == "1234.56"
 
 
 def test_backtest_counts_the_orders_a_draft_rule_would_hit(learner, db):
@@ -261,4 +295,5 @@ def test_the_rule_page_shows_its_audit_trail_read_only(admin_client, admin_user)
     (trail,) = page.context["inline_admin_formsets"]
     assert [change.change for change in trail.formset.queryset.order_by("pk")] == ["created", "updated"]
     assert not (trail.has_add_permission or trail.has_change_permission or trail.has_delete_permission)
-    assert "&quot;amount&quot;: 200" in page.content.decode()
+    text = page.content.decode()
+    assert "¥1.00" in text and "¥2.00" in text  # before and after, in words, in yuan

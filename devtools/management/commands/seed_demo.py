@@ -2,7 +2,9 @@
 and a few weeks of finance (settled orders, statements, payouts).
 
 Safe to run again: rows are matched by username and slug and brought back to the
-demo state (demo passwords included). Refuses to run in production.
+demo state. A demo user's password is set only when the user is made: running it again
+(every ``bin/dev``) logs nobody out, and keeps a password someone changed. Refuses to run
+in production.
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from courses import roles
 from courses.models import Category, Course, Lesson, Merchant, MerchantMember
 from devtools.demo_covers import demo_cover
 from devtools.settlement_demo import seed_finance_demo
+from memberships.models import Plan
 from riskcontrol.models import Rule
 from riskcontrol.services import rule_save
 
@@ -119,6 +122,36 @@ MERCHANTS = {
 
 
 @dataclass(frozen=True)
+class DemoPlan:
+    slug: str
+    title: str
+    description: str
+    period: str
+    price: int  # fen
+    courses: tuple[str, ...] = ()  # empty: every course of the merchant
+
+
+# One membership plan per demo merchant: one opens everything, one a chosen course.
+PLANS = {
+    "demo-studio": DemoPlan(
+        "demo-studio-monthly",
+        "演示工作室会员 · Demo Studio Membership",
+        "每月一付，畅学工作室全部课程（含新课）。All our courses, new ones included, month by month.",
+        Plan.Period.MONTH,
+        2900,
+    ),
+    "second-studio": DemoPlan(
+        "photography-year-pass",
+        "摄影年卡 · Photography Year Pass",
+        "一年内畅学摄影基础。A year of Photography Basics.",
+        Plan.Period.YEAR,
+        4900,
+        courses=("photography-basics",),
+    ),
+}
+
+
+@dataclass(frozen=True)
 class DemoLogin:
     username: str
     role: str  # a group in courses.roles, "superuser" or "learner"
@@ -151,6 +184,7 @@ class Command(BaseCommand):
             }
             for login in LOGINS:
                 self._user(login, merchants)
+            self._plans(merchants)
             self._risk_rules()
         self._finance(merchants)
         self._print_logins(merchants)
@@ -160,6 +194,25 @@ class Command(BaseCommand):
         to show (played through settlement's services: :mod:`devtools.settlement_demo`)."""
         summary = seed_finance_demo(merchant=merchants["demo-studio"])
         self.stdout.write(summary)
+
+    def _plans(self, merchants):
+        """Each demo merchant's membership plan (as its staff would make it in the admin)."""
+        for merchant_slug, demo in PLANS.items():
+            plan, _ = Plan.objects.update_or_create(
+                slug=demo.slug,
+                defaults={
+                    "merchant": merchants[merchant_slug],
+                    "title": demo.title,
+                    "description": demo.description,
+                    "period": demo.period,
+                    "period_days": None,
+                    "price": demo.price,
+                    "currency": "CNY",
+                    "all_courses": not demo.courses,
+                    "is_active": True,
+                },
+            )
+            plan.courses.set(Course.objects.filter(slug__in=demo.courses))
 
     def _risk_rules(self):
         """Two example rules, so the demo shows risk control at work (the seed seeds the
@@ -227,12 +280,15 @@ class Command(BaseCommand):
         course.cover.save(f"{demo.slug}.jpg", ContentFile(image), save=True)
 
     def _user(self, login: DemoLogin, merchants: dict[str, Merchant]):
-        user, _ = get_user_model().objects.get_or_create(username=login.username)
+        user, created = get_user_model().objects.get_or_create(username=login.username)
         user.email = f"{login.username}@kpay.localhost"
         user.is_active = True
         user.is_superuser = login.role == "superuser"
         user.is_staff = login.role not in ("learner",)
-        user.set_password(DEMO_PASSWORD)
+        if created:
+            # Only now: a new password hash would end every session of the user
+            # (the session keeps a hash of it), and undo a password someone chose.
+            user.set_password(DEMO_PASSWORD)
         user.save()
         if login.role in roles.ROLE_PERMISSIONS:
             user.groups.set([Group.objects.get(name=login.role)])
@@ -247,8 +303,11 @@ class Command(BaseCommand):
 
     def _print_logins(self, merchants):
         courses = Course.objects.filter(merchant__in=merchants.values()).count()
+        plans = Plan.objects.filter(merchant__in=merchants.values()).count()
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data ready: {len(merchants)} merchants, {courses} courses.")
+            self.style.SUCCESS(
+                f"Demo data ready: {len(merchants)} merchants, {courses} courses, {plans} membership plans."
+            )
         )
         self.stdout.write(f"Back office: {settings.KPAY_PUBLIC_URL}/admin/  (demo passwords: demo only)")
         self.stdout.write("")

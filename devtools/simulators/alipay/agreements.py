@@ -28,13 +28,15 @@ queried, refunded and billed like any other.
 
 import re
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
 from core.money import fen_to_yuan, yuan_to_fen
@@ -68,7 +70,13 @@ NOT_FOUND = ("USER_AGREEMENT_NOT_EXIST", "用户协议不存在 (no such agreeme
 
 
 def beijing_today() -> date:
-    return timezone.localdate(timezone=protocol.SHANGHAI)
+    """The simulator's day for the charge window: ``KPAY_SIMULATOR_ALIPAY_NOW`` (an aware
+    datetime or ISO 8601 text) when set, for tests and demos, else now."""
+    fixed = getattr(settings, "KPAY_SIMULATOR_ALIPAY_NOW", None)
+    if isinstance(fixed, str):
+        fixed = parse_datetime(fixed)
+    moment = fixed if isinstance(fixed, datetime) else timezone.now()
+    return timezone.localdate(moment, timezone=protocol.SHANGHAI)
 
 
 def next_period(agreement: AlipayAgreement, day: date) -> date:

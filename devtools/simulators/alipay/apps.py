@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AlipaySimulatorConfig(AppConfig):
     name = "devtools.simulators.alipay"
     label = "sim_alipay"
-    verbose_name = "Alipay simulator (development only)"
+    verbose_name = _("Alipay simulator (development only)")
 
     def ready(self):
         from devtools.simulators import notifier

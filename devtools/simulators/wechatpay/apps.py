@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WeChatPaySimulatorConfig(AppConfig):
     name = "devtools.simulators.wechatpay"
     label = "sim_wechatpay"
-    verbose_name = "WeChat Pay simulator (development only)"
+    verbose_name = _("WeChat Pay simulator (development only)")
 
     def ready(self):
         from devtools.simulators import notifier

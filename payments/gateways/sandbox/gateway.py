@@ -37,11 +37,29 @@ from payments.gateways.base import (
 )
 from payments.gateways.http import authorization_header
 from payments.gateways.signing import load_private_key, load_public_key, new_nonce, sign_sha256_rsa
+from payments.gateways.withholding import (
+    AgreementNotification,
+    AgreementRequest,
+    AgreementState,
+    AgreementStatus,
+    ChargeNotice,
+    ChargeRequest,
+    Withholding,
+)
 
-from .protocol import AUTH_SCHEME, params_sign_string, request_message, verify_signed_headers
+from .protocol import (
+    AGREEMENT_STATES,
+    AUTH_SCHEME,
+    WITHHOLDING_CHANNEL,
+    WITHHOLDING_RULES,
+    params_sign_string,
+    request_message,
+    verify_signed_headers,
+)
 
 TRADE_STATES = {
     "NOTPAY": TradeState.PENDING,
+    "ACCEPT": TradeState.PENDING,  # a charge accepted, its result to follow
     "SUCCESS": TradeState.SUCCEEDED,
     "PAYERROR": TradeState.FAILED,
     "CLOSED": TradeState.CLOSED,
@@ -58,6 +76,7 @@ REFUND_STATES = {
 def trade_status_from(resource: Mapping) -> TradeStatus:
     amount = resource.get("amount") or {}
     success_time = resource.get("success_time")
+    failure = resource.get("failure") or {}
     return TradeStatus(
         payment_no=resource["out_trade_no"],
         state=TRADE_STATES.get(resource.get("trade_state", ""), TradeState.PENDING),
@@ -67,12 +86,44 @@ def trade_status_from(resource: Mapping) -> TradeStatus:
         paid_at=datetime.fromisoformat(success_time) if success_time else None,
         payer_id=(resource.get("payer") or {}).get("id", ""),
         merchant_ids={"merchant_id": resource.get("merchant_id", "")},
+        failure_code=str(failure.get("code", "")),
+        failure_message=str(failure.get("message", "")),
     )
 
 
-class SandboxGateway(Gateway):
+AGREEMENT_EVENT_STATES = {
+    "AGREEMENT.SIGNED": AgreementState.ACTIVE,
+    "AGREEMENT.TERMINATED": AgreementState.TERMINATED,
+}
+
+
+def _time_or_none(value) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def agreement_status_from(resource: Mapping) -> AgreementStatus:
+    state = resource.get("state", "")
+    if state not in AGREEMENT_STATES:
+        raise InvalidResponse(f"sandbox agreement: unknown state {state!r}")
+    return AgreementStatus(
+        agreement_no=resource["agreement_no"],
+        state=AgreementState(state.lower()),
+        gateway_agreement_id=resource.get("agreement_id") or "",
+        payer_id=(resource.get("payer") or {}).get("id", ""),
+        signed_at=_time_or_none(resource.get("signed_time")),
+        terminated_at=_time_or_none(resource.get("terminated_time")),
+        merchant_ids={"merchant_id": resource.get("merchant_id", "")},
+    )
+
+
+class SandboxGateway(Withholding, Gateway):
     channels = ("sandbox",)
-    channel_labels = {"sandbox": _("Sandbox Pay (simulated gateway)")}
+    channel_labels = {
+        "sandbox": _("Sandbox Pay (simulated gateway)"),
+        WITHHOLDING_CHANNEL: _("Sandbox Pay automatic payments (simulated gateway)"),
+    }
+    withholding_channels = (WITHHOLDING_CHANNEL,)
+    withholding_rules = WITHHOLDING_RULES
 
     def __init__(
         self,
@@ -217,6 +268,128 @@ class SandboxGateway(Gateway):
         if code == "TRADE_PAID":
             raise TradeAlreadyPaid(message, gateway_code=code)
         raise GatewayRejected(message or None, gateway_code=code)
+
+    # -- withholding agreements (代扣) ---------------------------------------------
+    def agreement_sign(self, request: AgreementRequest) -> PaymentAction:
+        if request.channel not in self.withholding_channels:
+            raise GatewayRejected(
+                f"unknown withholding channel {request.channel!r}", gateway_code="PARAM_ERROR"
+            )
+        params = {
+            "merchant_id": self.merchant_id,
+            "agreement_no": request.agreement_no,
+            "amount": str(request.amount),
+            "currency": request.currency,
+            "period_unit": request.period_unit.upper(),
+            "period": str(request.period),
+            "first_charge_date": request.first_charge_on.isoformat(),
+            "description": request.description[:127],
+            "notify_url": request.notify_url,
+            "return_url": request.return_url,
+            "timestamp": str(int(time.time())),
+            "nonce": new_nonce(),
+        }
+        params["sign"] = sign_sha256_rsa(self._private_key, params_sign_string(params))
+        url = f"{self.base_url}/agreements/sign/?{urlencode(params)}"
+        return PaymentAction(kind="qr", code_url=url, redirect_url=url)
+
+    def agreement_query(self, agreement_no: str) -> AgreementStatus:
+        try:
+            data = self._call(
+                "agreement_query", "GET", f"/api/agreements/{agreement_no}", trade_no=agreement_no
+            )
+        except GatewayRejected as exc:
+            if exc.gateway_code == "AGREEMENT_NOT_EXIST":
+                return AgreementStatus(agreement_no=agreement_no, state=AgreementState.NOT_FOUND)
+            raise
+        return agreement_status_from(data)
+
+    def agreement_terminate(self, *, agreement_no: str, gateway_agreement_id: str, reason: str) -> None:
+        try:
+            self._call(
+                "agreement_terminate",
+                "POST",
+                f"/api/agreements/{agreement_no}/terminate",
+                {"agreement_id": gateway_agreement_id, "reason": reason[:80]},
+                trade_no=agreement_no,
+            )
+        except GatewayRejected as exc:
+            if exc.gateway_code != "AGREEMENT_NOT_EXIST":  # never signed: nothing to end
+                raise
+
+    def parse_agreement_notification(self, headers, body: bytes) -> AgreementNotification:
+        problem = verify_signed_headers(self._gateway_public_key, headers, body)
+        if problem:
+            raise InvalidNotification(problem)
+        try:
+            event = json.loads(body)
+            require_json_types(event, {"id": str, "event_type": str, "resource": dict})
+            state = AGREEMENT_EVENT_STATES.get(event["event_type"])
+            if state is None:
+                raise InvalidNotification(f"not an agreement event: {event['event_type']!r}")
+            resource = event["resource"]
+            require_json_types(
+                resource,
+                {
+                    "merchant_id": str,
+                    "agreement_no": str,
+                    "agreement_id": str,
+                    "payer": dict,
+                    "signed_time": str,
+                    "terminated_time": str,
+                    "terminated_by": str,
+                },
+                where="resource",
+            )
+            require_json_types(resource.get("payer") or {}, {"id": str}, where="payer")
+            if not (event["id"] and resource["agreement_no"]):
+                raise InvalidNotification("malformed notification: event id or agreement number missing")
+            occurred = resource.get("terminated_time") if state == AgreementState.TERMINATED else None
+            return AgreementNotification(
+                event_id=event["id"],
+                agreement_no=resource["agreement_no"],
+                state=state,
+                gateway_agreement_id=resource.get("agreement_id") or "",
+                payer_id=(resource.get("payer") or {}).get("id", ""),
+                occurred_at=_time_or_none(occurred or resource.get("signed_time")),
+                by_payer=resource.get("terminated_by") == "PAYER",
+                merchant_ids={"merchant_id": resource.get("merchant_id", "")},
+                payload=event,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidNotification(f"malformed notification: {exc}") from exc
+
+    def agreement_notification_reply(self, *, ok: bool, message: str = "") -> NotificationReply:
+        return self.notification_reply(ok=ok, message=message)
+
+    def charge_notice(self, notice: ChargeNotice) -> None:
+        self._call(
+            "charge_notice",
+            "POST",
+            f"/api/agreements/{notice.gateway_agreement_id}/notices",
+            {
+                "amount": {"total": notice.amount, "currency": notice.currency},
+                "charge_date": notice.charge_on.isoformat(),
+                "description": notice.description[:127],
+            },
+            trade_no=notice.gateway_agreement_id,
+        )
+
+    def charge(self, request: ChargeRequest) -> TradeStatus:
+        data = self._call(
+            "charge",
+            "POST",
+            "/api/charges",
+            {
+                "agreement_id": request.gateway_agreement_id,
+                "out_trade_no": request.payment_no,
+                "amount": {"total": request.amount, "currency": request.currency},
+                "description": request.description[:127],
+                "notify_url": request.notify_url,
+            },
+            trade_no=request.payment_no,
+        )
+        return trade_status_from(data)
 
     # -- notifications ----------------------------------------------------------
     def parse_notification(self, headers, body: bytes) -> Notification:

@@ -1,0 +1,105 @@
+"""The finance dashboard's memberships: revenue, members with access at each month's end,
+and churn, per month, on crafted data (bought, renewed, refunded on a controlled clock)."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from courses import roles
+from memberships.models import MembershipPeriod
+from memberships.services.refunds import period_refund_issue
+from orders.services import order_checkout
+from payments.gateways.base import RefundState
+from payments.services import payment_start
+from settlement.selectors import membership_months
+from tests.factories import UserFactory
+from tests.memberships.helpers import PlanFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(
+    plan,
+    studio,
+    course,
+    buy_plan,
+    clock,
+    sandbox,
+    support,
+    gateway_refunds,
+    django_capture_on_commit_callbacks,
+):
+    """Studio members A (10 Jan, renewed 5 Feb: to 10 March), B (20 January to 20
+    February), C (25 February, refunded pro rata on 20 March); another merchant's member
+    D (1 March); and a course (of another merchant) bought in January."""
+    a, b, c, d = (UserFactory(username=name) for name in ("member-a", "member-b", "member-c", "member-d"))
+    clock.set("2026-01-10 10:00")
+    buy_plan(a, plan)
+    course_order = order_checkout(learner=a, course_slug=course.slug).order
+    assert (
+        sandbox.pay(payment_start(learner=a, order_no=course_order.order_no, channel="sandbox")).status_code
+        == 204
+    )
+    clock.set("2026-01-20 10:00")
+    buy_plan(b, plan)
+    clock.set("2026-02-05 10:00")
+    buy_plan(a, plan)
+    clock.set("2026-02-25 10:00")
+    c_order, _ = buy_plan(c, plan)
+    clock.set("2026-03-01 10:00")
+    buy_plan(d, PlanFactory(price=9900))
+    clock.set("2026-03-20 10:00")
+    gateway_refunds.answer = RefundState.SUCCEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = period_refund_issue(
+            actor=support,
+            period_id=MembershipPeriod.objects.get(order_no=c_order.order_no).pk,
+            reason="pro rata",
+        )
+    assert refund.amount == 3000 * 5 // 29  # 21 … 25 March left of 25 February … 25 March
+    clock.set("2026-04-15 12:00")
+    return studio
+
+
+def test_membership_figures_per_month_for_one_merchant(history):
+    months = membership_months(last_day=date(2026, 3, 31), months=4, merchant_id=history.pk)
+
+    assert [m["month"] for m in months] == [
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        date(2026, 3, 1),
+    ]
+    december, january, february, march = months
+    assert (december["paid"], december["active_members"], december["churn_rate"]) == (0, 0, None)
+    assert (january["orders"], january["paid"], january["refunds"], january["net"]) == (2, 6000, 0, 6000)
+    assert (january["active_members"], january["churned"], january["churn_rate"]) == (2, 0, None)
+    assert (february["orders"], february["paid"], february["net"]) == (2, 6000, 6000)
+    assert (february["active_members"], february["churned"], february["churn_rate"]) == (2, 1, 50.0)
+    assert (march["paid"], march["refunds"], march["net"]) == (0, 517, -517)
+    assert (march["active_members"], march["churned"], march["churn_rate"]) == (0, 2, 100.0)
+
+
+def test_all_merchants_together(history):
+    march = membership_months(last_day=date(2026, 3, 31), months=1)[0]
+    assert (march["orders"], march["paid"], march["refunds"]) == (1, 9900, 517)
+    assert (march["active_members"], march["churned"]) == (1, 2)  # D still runs on 1 April
+
+
+def test_the_month_under_way_counts_members_now(history, clock):
+    clock.set("2026-03-05 12:00")
+    march = membership_months(last_day=date(2026, 3, 5), months=1, merchant_id=history.pk)[0]
+    assert (march["active_members"], march["churned"]) == (2, 0)  # A and C, now
+
+
+def test_the_dashboard_shows_them(history, client, staff):
+    client.force_login(staff(roles.FINANCE, "finance-ann"))
+    page = client.get(reverse("admin:settlement_dashboard_changelist"), {"end": "2026-03-31"})
+    assert page.status_code == 200
+    table = page.text.split('id="dashboard-memberships"')[1].split("</table>")[0]
+    march = table.split("<td>2026-03</td>")[1].split("</tr>")[0]
+    assert ">99.00<" in march and ">5.17<" in march and ">93.83<" in march and ">100.0%<" in march
+    assert "50.0%" in table.split("<td>2026-02</td>")[1].split("</tr>")[0]
+    assert page.text.count("2026-01</td>") == 1
