@@ -100,6 +100,6 @@ def test_the_dashboard_shows_them(history, client, staff):
     assert page.status_code == 200
     table = page.text.split('id="dashboard-memberships"')[1].split("</table>")[0]
     march = table.split("<td>2026-03</td>")[1].split("</tr>")[0]
-    assert ">99.00<" in march and ">5.17<" in march and ">93.83<" in march and ">100.0%<" in march
+    assert ">¥99.00<" in march and ">¥5.17<" in march and ">¥93.83<" in march and ">100.0%<" in march
     assert "50.0%" in table.split("<td>2026-02</td>")[1].split("</tr>")[0]
     assert page.text.count("2026-01</td>") == 1
