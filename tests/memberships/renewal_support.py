@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from devtools.keys import SANDBOX_GATEWAY, ensure_dev_keypair
 from devtools.simulators.alipay.models import AlipayAgreement, AlipayTrade
@@ -32,11 +32,12 @@ from devtools.simulators.models import SimAgreement, SimChargeNotice, SimTrade
 from devtools.simulators.sandbox import signed_headers
 from devtools.simulators.wechatpay.models import WxContract, WxTrade
 from memberships.models import Agreement, Membership, MembershipPeriod, Plan
+from orders.models import Order
 from payments.gateways import get_gateway
 from payments.gateways.alipay import protocol
 from payments.gateways.signing import load_private_key
 from payments.gateways.wechatpay import v2
-from payments.models import GatewayExchange
+from payments.models import GatewayExchange, Payment
 from tests.factories import MerchantFactory, UserFactory
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -78,13 +79,30 @@ def make_membership(*, plan=None, learner=None, ends_on: date | None = None) -> 
     learner = learner or UserFactory()
     order = plan_checkout(learner=learner, plan_slug=plan.slug).order
     payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
-    assert SandboxDriver(settings).pay(payment).status_code == 204
+    # The driver posts through Django's test client, in this thread: its LocaleMiddleware
+    # activates the site's language for good; keep the one the test chose.
+    with translation.override(translation.get_language()):
+        assert SandboxDriver(settings).pay(payment).status_code == 204
     ends_at = beijing(ends_on or today_beijing() + timedelta(days=5), 12)
     MembershipPeriod.objects.filter(order_no=order.order_no).update(
         starts_at=ends_at - timedelta(days=30), ends_at=ends_at
     )
     Membership.objects.filter(learner=learner, plan=plan).update(ends_at=ends_at)
     return Membership.objects.get(learner=learner, plan=plan)
+
+
+FIRST_PERIOD_CHANNEL = "sandbox"  # make_membership pays the first period at the sandbox cashier
+
+
+def renewal_payments():
+    """The renewals' payments: all but the first period's (see :func:`make_membership`)."""
+    return Payment.objects.exclude(channel=FIRST_PERIOD_CHANNEL)
+
+
+def renewal_orders():
+    """The renewals' orders: all but the first period's."""
+    first = Payment.objects.filter(channel=FIRST_PERIOD_CHANNEL).values("order_id")
+    return Order.objects.exclude(pk__in=first)
 
 
 def charge_day(membership: Membership) -> date:

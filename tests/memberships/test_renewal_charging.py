@@ -3,10 +3,8 @@ charge, the charge in the gateway's window and hours through a withholding payme
 result arrives as a notification (or the answer, or the query sweep), failures retried on
 the dunning schedule while access continues, then the lapse.
 
-Periods: until the members' delivery (``period_grant``) is merged, a paid renewal order is
-fulfilled without a new ``MembershipPeriod``; these tests assert what this branch delivers
-(the order paid and fulfilled, the attempt records). See the report for the period
-assertions to add after the merge.
+A paid renewal is delivered like any membership order: a new period, stacked from the end
+of the last one.
 """
 
 from datetime import timedelta
@@ -15,13 +13,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone, translation
 
-from memberships.models import Agreement, Membership, Plan, Renewal, RenewalAttempt
+from memberships.models import Agreement, Membership, MembershipPeriod, Plan, Renewal, RenewalAttempt
 from memberships.services import renewal_turn_on, renewals_run
 from orders.models import Order
 from payments.models import GatewayEvent, Payment, PaymentStatusChange
 from payments.services import payment_start, payments_sync_pending
 from tests.cashier import cashier_url, press
-from tests.memberships.renewal_support import beijing, charge_day, only_on
+from tests.memberships.renewal_support import beijing, charge_day, only_on, renewal_orders, renewal_payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,14 +70,14 @@ def test_notice_then_charge_on_the_day_pays_the_renewal_order(withholding, membe
     assert renewal.period_starts_at == membership.ends_at
     assert subjects() == [f'Your membership "{membership.plan.title}" renews soon']
     assert "¥99.00" in mail.outbox[0].body and day(membership, 0).isoformat() in mail.outbox[0].body
-    assert withholding.notices(agreement) == 0 and not Payment.objects.exists()
+    assert withholding.notices(agreement) == 0 and not renewal_payments().exists()
 
     run_at(withholding, beijing(day(membership, -1)))
     assert withholding.notices(agreement) == 1  # the gateway's pre-charge notice, the day before
-    assert not Payment.objects.exists()
+    assert not renewal_payments().exists()
 
     run_at(withholding, beijing(day(membership, 0), 7, 30))  # before the gateway's hours
-    assert not Payment.objects.exists()
+    assert not renewal_payments().exists()
 
     run_at(withholding, beijing(day(membership, 0), 10))
 
@@ -91,19 +89,23 @@ def test_notice_then_charge_on_the_day_pays_the_renewal_order(withholding, membe
     assert order.status == Order.Status.FULFILLED and order.total == 9900
     assert order.checkout_key == f"renewal:{membership.pk}:2"
     assert order.lines[0]["kind"] == "membership" and order.lines[0]["plan_id"] == membership.plan_id
-    payment = Payment.objects.get(payment_no=attempt.payment_no)
+    payment = renewal_payments().get(payment_no=attempt.payment_no)
     assert (payment.channel, payment.status, payment.order_id) == (withholding.channel, "succeeded", order.pk)
     # The charge's notification came to payments' withholding webhook and was applied there.
     assert GatewayEvent.objects.get(payment=payment).outcome == GatewayEvent.Outcome.PROCESSED
     assert withholding.charges(agreement) == ["SUCCESS"]
     assert subjects()[-1] == f'Your membership "{membership.plan.title}" was renewed'
-    assert Membership.objects.get(pk=membership.pk).grace_until is None
+    renewed = Membership.objects.get(pk=membership.pk)
+    assert renewed.grace_until is None
+    period = MembershipPeriod.objects.get(order_no=order.order_no)
+    assert (period.sequence, period.starts_at) == (2, membership.ends_at)  # from the end, not now
+    assert renewed.ends_at == period.ends_at > membership.ends_at
 
     # Later runs the same day charge nothing more.
     run_at(withholding, beijing(day(membership, 0), 15))
     run_at(withholding, beijing(day(membership, 1), 10))
     assert withholding.charges(agreement) == ["SUCCESS"]
-    assert RenewalAttempt.objects.count() == 1 and Payment.objects.count() == 1
+    assert RenewalAttempt.objects.count() == 1 and renewal_payments().count() == 1
 
 
 # Sandbox only: its switch makes a charge's answer pending; Alipay answers every charge at
@@ -119,7 +121,7 @@ def test_a_charge_answered_later_is_paid_by_its_notification(withholding, member
     attempt = RenewalAttempt.objects.get()
     assert attempt.gateway_state == "pending"  # the gateway accepted; the result came separately
     assert attempt.outcome == RenewalAttempt.Outcome.SUCCEEDED
-    payment = Payment.objects.get(payment_no=attempt.payment_no)
+    payment = renewal_payments().get(payment_no=attempt.payment_no)
     assert GatewayEvent.objects.get(payment=payment).outcome == GatewayEvent.Outcome.PROCESSED
     assert Renewal.objects.get().status == Renewal.Status.SUCCEEDED
 
@@ -133,9 +135,9 @@ def test_the_answer_alone_pays_when_the_notification_is_lost(withholding, member
 
     run_at(withholding, beijing(day(membership, 0)))
 
-    payment = Payment.objects.get()
+    payment = renewal_payments().get()
     assert payment.status == Payment.Status.SUCCEEDED
-    assert not GatewayEvent.objects.exists()
+    assert not GatewayEvent.objects.filter(payment=payment).exists()
     reasons = list(PaymentStatusChange.objects.filter(payment=payment).values_list("reason", flat=True))
     assert reasons == ["charge answer: paid"]
     assert Renewal.objects.get().status == Renewal.Status.SUCCEEDED
@@ -151,12 +153,12 @@ def test_the_query_sweep_settles_a_charge_whose_result_never_came(withholding, m
     settings.KPAY_PUBLIC_URL = "http://127.0.0.1:9"
 
     run_at(withholding, beijing(day(membership, 0)))
-    assert Payment.objects.get().status == Payment.Status.PENDING
+    assert renewal_payments().get().status == Payment.Status.PENDING
     assert Renewal.objects.get().status == Renewal.Status.CHARGING
 
     assert payments_sync_pending(now=timezone.now() + timedelta(minutes=3)) == 1  # asks with query_charge
 
-    assert Payment.objects.get().status == Payment.Status.SUCCEEDED
+    assert renewal_payments().get().status == Payment.Status.SUCCEEDED
     run_at(withholding, beijing(day(membership, 0), 10, 10))
     assert Renewal.objects.get().status == Renewal.Status.SUCCEEDED
     assert withholding.successful_charges(agreement) == 1
@@ -204,7 +206,7 @@ def test_failed_charges_are_retried_on_the_dunning_schedule_then_the_membership_
     ]
     assert all(a.order_no and a.payment_no and a.error_message for a in attempts)
     assert withholding.charges(agreement) == ["PAYERROR"] * 4
-    assert not Payment.objects.filter(status=Payment.Status.SUCCEEDED).exists()
+    assert not renewal_payments().filter(status=Payment.Status.SUCCEEDED).exists()
     lapsed = Membership.objects.get(pk=membership.pk)
     assert (lapsed.auto_renew, lapsed.grace_until) == (False, None)
     agreement.refresh_from_db()
@@ -251,7 +253,7 @@ def test_no_charge_without_the_gateways_notice_or_outside_its_hours(withholding,
     agreement = signed(withholding, membership)
 
     run_at(withholding, beijing(day(membership, 0), 9))
-    assert withholding.notices(agreement) == 1 and not Payment.objects.exists()
+    assert withholding.notices(agreement) == 1 and not renewal_payments().exists()
     assert Renewal.objects.get().charge_on == day(membership, 1)
     for when in (
         beijing(day(membership, 0), 21, 59),
@@ -259,7 +261,7 @@ def test_no_charge_without_the_gateways_notice_or_outside_its_hours(withholding,
         beijing(day(membership, 1), 22, 30),
     ):
         run_at(withholding, when)
-        assert not Payment.objects.exists(), when
+        assert not renewal_payments().exists(), when
 
     run_at(withholding, beijing(day(membership, 1), 8, 0))
 
@@ -278,7 +280,7 @@ def test_a_missed_window_gets_a_new_notice_before_any_charge(withholding, member
 
     run_at(withholding, beijing(day(membership, 3)))  # the beat was down through the window
 
-    assert withholding.notices(agreement) == 2 and not Payment.objects.exists()
+    assert withholding.notices(agreement) == 2 and not renewal_payments().exists()
     run_at(withholding, beijing(day(membership, 4)))
     assert withholding.charges(agreement) == ["SUCCESS"]
 
@@ -292,7 +294,7 @@ def test_a_price_above_the_signed_cap_is_never_charged(withholding, membership):
 
     renewal = Renewal.objects.get()
     assert renewal.status == Renewal.Status.FAILED and "above" in renewal.failure_reason
-    assert not Order.objects.exists() and not Payment.objects.exists()
+    assert not renewal_orders().exists() and not renewal_payments().exists()
     assert withholding.charges(agreement) == []
     assert subjects() == [f'Your membership "{membership.plan.title}" was not renewed']
     assert "¥129.00" in mail.outbox[0].body and "¥99.00" in mail.outbox[0].body
@@ -308,8 +310,8 @@ def test_a_lower_price_is_charged_as_it_is_now(withholding, membership):
     Plan.objects.filter(pk=membership.plan_id).update(price=7900)
     run_at(withholding, beijing(day(membership, -1)))
     run_at(withholding, beijing(day(membership, 0)))
-    assert Payment.objects.get().amount == 7900
-    assert Order.objects.get().total == 7900
+    assert renewal_payments().get().amount == 7900
+    assert renewal_orders().get().total == 7900
     assert withholding.successful_charges(agreement) == 1
 
 
@@ -347,7 +349,7 @@ def test_a_renewal_order_the_learner_paid_at_the_cashier_is_not_charged_again(
     cashier = payment_start(learner=membership.learner, order_no=order.order_no, channel="sandbox")
     press(cashier_url(cashier), "pay")
     assert Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED
-    assert Payment.objects.get(payment_no=attempt.payment_no).status == Payment.Status.CLOSED
+    assert renewal_payments().get(payment_no=attempt.payment_no).status == Payment.Status.CLOSED
 
     run_at(withholding, beijing(day(membership, 0), 10, 10))
 

@@ -10,9 +10,7 @@ from django.db import connection
 
 from memberships.models import Renewal, RenewalAttempt
 from memberships.services import renewal_advance, renewals_run
-from orders.models import Order
-from payments.models import Payment
-from tests.memberships.renewal_support import beijing, charge_day, only_on
+from tests.memberships.renewal_support import beijing, charge_day, only_on, renewal_orders, renewal_payments
 from tests.memberships.test_renewal_charging import run_at, signed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -52,7 +50,7 @@ def test_racing_beat_runs_plan_notify_and_charge_once(withholding, membership):
     race(4, lambda: renewals_run(now=charge_time))
 
     assert withholding.charges(agreement) == ["SUCCESS"]
-    assert Payment.objects.count() == 1 and Order.objects.count() == 1
+    assert renewal_payments().count() == 1 and renewal_orders().count() == 1
     assert RenewalAttempt.objects.count() == 1
     assert Renewal.objects.get().status == Renewal.Status.SUCCEEDED
 
@@ -70,4 +68,4 @@ def test_racing_steps_of_one_renewal_send_one_charge(withholding, membership):
 
     assert "succeeded" in results
     assert withholding.charges(agreement) == ["SUCCESS"]
-    assert Payment.objects.count() == 1 and RenewalAttempt.objects.get().sends == 1
+    assert renewal_payments().count() == 1 and RenewalAttempt.objects.get().sends == 1

@@ -8,8 +8,7 @@ from django.test import Client
 
 from memberships.models import Agreement, Membership, Renewal
 from memberships.services import renewal_turn_off, renewal_turn_on, renewals_run
-from payments.models import Payment
-from tests.memberships.renewal_support import beijing, charge_day
+from tests.memberships.renewal_support import beijing, charge_day, renewal_payments
 from tests.memberships.test_renewal_charging import run_at, signed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +38,7 @@ def test_off_from_the_site_ends_the_agreement_at_the_gateway_and_cancels_the_ren
     assert Renewal.objects.get().status == Renewal.Status.CANCELLED
 
     run_at(withholding, beijing(charge_day(membership)))
-    assert not Payment.objects.exists() and withholding.charges(agreement) == []
+    assert not renewal_payments().exists() and withholding.charges(agreement) == []
 
 
 def test_on_then_off_from_the_api(withholding, membership, api_client):
@@ -96,7 +95,7 @@ def test_the_payer_ending_it_in_their_wallet_turns_renewal_off(withholding, memb
     assert not Membership.objects.get(pk=membership.pk).auto_renew
     assert Renewal.objects.get().status == Renewal.Status.CANCELLED
     run_at(withholding, beijing(charge_day(membership)))
-    assert not Payment.objects.exists()
+    assert not renewal_payments().exists()
     # Turning it on again signs a new agreement.
     new = renewal_turn_on(
         learner=membership.learner, membership_id=membership.pk, channel=withholding.channel

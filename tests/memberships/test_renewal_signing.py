@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from memberships.exceptions import MembershipNotActive, RenewalAmountAboveLimit, RenewalNotOffered
-from memberships.models import Agreement, AgreementEvent, AgreementStatusChange, Membership
+from memberships.models import Agreement, AgreementEvent, AgreementStatusChange, Membership, Plan
 from memberships.services import renewal_turn_on
 from payments.exceptions import ChannelUnavailable
-from tests.memberships.renewal_support import make_membership, make_plan
+from tests.memberships.renewal_support import make_membership
 
 
 def test_signing_activates_the_agreement_and_turns_renewal_on(withholding, membership):
@@ -144,7 +144,8 @@ def test_the_webhook_of_an_unknown_gateway_is_a_404(db, client):
     ],
 )
 def test_renewal_is_refused_where_it_cannot_work(db, plan_fields, ends_in, error):
-    membership = make_membership(plan=make_plan(**plan_fields))
+    membership = make_membership()  # bought while the plan was on sale, then the plan changes
+    Plan.objects.filter(pk=membership.plan_id).update(**plan_fields)
     ends_at = timezone.now() + ends_in  # the membership and its period end then
     Membership.objects.filter(pk=membership.pk).update(ends_at=ends_at)
     membership.periods.update(starts_at=ends_at - timedelta(days=30), ends_at=ends_at)
