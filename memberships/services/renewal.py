@@ -533,15 +533,11 @@ def _send_notice(renewal_id: int, today: date, now: datetime) -> None:
         renewal.window_starts_on, renewal.window_ends_on = start, end
         renewal.gateway_notice_on = today
         renewal.amount = plan.price
-        renewal.busy_until = None
-        renewal.save()
-        RenewalStatusChange.objects.create(
-            renewal=renewal,
-            from_status=renewal.status,
-            to_status=renewal.status,
-            transition="notice",
-            reason=f"pre-charge notice of {format_yuan(plan.price)}: charges allowed {start} to {end}",
-            created_at=now,
+        _save_with_note(
+            renewal,
+            "notice",
+            f"pre-charge notice of {format_yuan(plan.price)}: charges allowed {start} to {end}",
+            now,
         )
 
 
@@ -567,13 +563,19 @@ def _reschedule(renewal_id: int, day: date, now: datetime) -> None:
         start, end = schedule.window_around(day, gateway.withholding_rules)
         renewal.window_starts_on, renewal.window_ends_on = start, end
         renewal.charge_on = max(renewal.charge_on, day)
-        renewal.busy_until = None
-        renewal.save()
-        RenewalStatusChange.objects.create(
-            renewal=renewal,
-            from_status=renewal.status,
-            to_status=renewal.status,
-            transition="reschedule",
-            reason=f"charge moved to {day} at the gateway",
-            created_at=now,
-        )
+        _save_with_note(renewal, "reschedule", f"charge moved to {day} at the gateway", now)
+
+
+def _save_with_note(renewal: Renewal, transition: str, reason: str, now: datetime) -> None:
+    """Save a renewal whose plan changed but not its status (its lease released), with a
+    line in its history saying why."""
+    renewal.busy_until = None
+    renewal.save()
+    RenewalStatusChange.objects.create(
+        renewal=renewal,
+        from_status=renewal.status,
+        to_status=renewal.status,
+        transition=transition,
+        reason=reason,
+        created_at=now,
+    )

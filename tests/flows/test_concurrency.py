@@ -1,10 +1,8 @@
 """Real concurrency on PostgreSQL: threads, each with its own connection, racing."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from courses.models import Enrollment
 from orders.models import Order
@@ -12,23 +10,9 @@ from orders.services import order_checkout
 from payments import ledger
 from payments.models import GatewayEvent, JournalEntry, Payment, PaymentStatusChange
 from payments.services import payment_start
+from tests.concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(n, fn):
-    """Run ``fn`` in ``n`` threads released at the same moment; return their results."""
-    barrier = threading.Barrier(n)
-
-    def run(_):
-        barrier.wait()
-        try:
-            return fn()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def test_20_concurrent_copies_of_one_notification_apply_once(learner, course, sandbox):

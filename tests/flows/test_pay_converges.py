@@ -2,19 +2,17 @@
 
 Real concurrency on PostgreSQL: threads, each with its own connection, released together."""
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from orders.services import order_checkout
 from payments.models import Payment, PaymentStatusChange
+from tests.concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -32,20 +30,6 @@ def gateway_latency(monkeypatch):
         return create(self, request)
 
     monkeypatch.setattr(SandboxGateway, "create_payment", slow_create)
-
-
-def race(n, fn):
-    barrier = threading.Barrier(n)
-
-    def run(_):
-        barrier.wait()
-        try:
-            return fn()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def assert_one_pending_attempt(order, payment_nos):

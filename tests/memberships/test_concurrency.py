@@ -2,39 +2,22 @@
 purchases of a plan converge on one open order, and deliveries racing for one membership
 lay their periods one after the other (the membership row lock, memberships.locks)."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import pytest
-from django.db import connection
 
 from memberships.models import Membership, MembershipPeriod
 from memberships.services.purchase import plan_checkout, plan_purchase
 from orders.models import Order
 from orders.services import order_place
 from payments.services import payment_start
+from tests.concurrency import race, race_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def race(n, fn):
-    """Run ``fn(i)`` in ``n`` threads released at the same moment; return their results."""
-    barrier = threading.Barrier(n)
-
-    def run(i):
-        barrier.wait()
-        try:
-            return fn(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
-
-
 def test_concurrent_purchases_of_one_plan_make_one_open_order(learner, plan):
-    results = race(10, lambda _i: plan_checkout(learner=learner, plan_slug=plan.slug))
+    results = race(10, lambda: plan_checkout(learner=learner, plan_slug=plan.slug))
 
     assert len({r.order.pk for r in results}) == 1
     assert sum(r.created for r in results) == 1
@@ -56,7 +39,7 @@ def test_concurrent_deliveries_never_overlap(learner, plan, sandbox, buy_plan, f
         body = sandbox.trade_event(payment)
         signed.append((body, sandbox.headers(body)))
 
-    statuses = race(4, lambda i: sandbox.post(*signed[i]).status_code)
+    statuses = race_all([lambda one=one: sandbox.post(*one).status_code for one in signed])
 
     assert statuses == [204] * 4
     membership = Membership.objects.get(learner=learner, plan=plan)

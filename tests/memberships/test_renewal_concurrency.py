@@ -1,34 +1,17 @@
 """One charge per period, with workers racing on PostgreSQL: several beat runs (or
 renewal steps) for the same membership at the same moment charge it once."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from memberships.models import Renewal, RenewalAttempt
 from memberships.services import renewal_advance, renewals_run
+from tests.concurrency import race
 from tests.memberships.renewal_support import beijing, charge_day, only_on, renewal_orders, renewal_payments
 from tests.memberships.test_renewal_charging import run_at, signed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(n, fn):
-    """Run ``fn`` in ``n`` threads released at the same moment; return their results."""
-    barrier = threading.Barrier(n)
-
-    def run(_):
-        barrier.wait()
-        try:
-            return fn()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 # Sandbox only: asserts the sandbox's own timings (notice one day ahead, hours from 08:00,
