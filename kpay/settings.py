@@ -174,9 +174,6 @@ USE_I18N = True
 USE_TZ = True
 
 # --- static ---------------------------------------------------------------
-# Files kept for a while, never served: bills uploaded for reconciliation wait here for the
-# worker (core.jobs). With workers on other hosts, point the default storage at shared storage.
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -188,8 +185,16 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 # (or an object store behind STORAGES["default"]) serves MEDIA_ROOT at MEDIA_URL.
 MEDIA_URL = env.str("KPAY_MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env.str("KPAY_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Files kept for a while and never served: bills uploaded for reconciliation wait here for
+# the worker (core.jobs). Not under MEDIA_ROOT, which the web server publishes. With workers
+# on other hosts, point this storage at storage they all reach.
+KPAY_PRIVATE_ROOT = Path(env.str("KPAY_PRIVATE_ROOT", default=str(VAR_DIR / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": KPAY_PRIVATE_ROOT},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -264,12 +264,12 @@ def reconciliation_job_start(*, actor, gateway_alias: str, bill_date: date, uplo
     params = {"gateway": gateway_alias, "bill_date": day, "file": "", "file_name": ""}
     if upload is not None:
         name = os.path.basename(upload.name or "bill")[:100]
-        stored = default_storage.save(f"reconciliation/bills/{uuid.uuid4().hex}/{name}", upload)
+        stored = storages["private"].save(f"reconciliation/bills/{uuid.uuid4().hex}/{name}", upload)
         try:
-            with default_storage.open(stored, "rb") as file:
+            with storages["private"].open(stored, "rb") as file:
                 _bill_file_check(gateway, file)  # InvalidBill: a form error, no job
         except Exception:
-            default_storage.delete(stored)
+            storages["private"].delete(stored)
             raise
         params["file"], params["file_name"] = stored, upload.name or name
     title = _("Reconcile %(gateway)s's bill of %(day)s") % {"gateway": gateway_alias, "day": day}
@@ -286,7 +286,7 @@ def reconciliation_job_run(*, job_id: int) -> Job | None:
         day = date.fromisoformat(params["bill_date"])
         try:
             if params["file"]:
-                with default_storage.open(params["file"], "rb") as file:
+                with storages["private"].open(params["file"], "rb") as file:
                     run = reconciliation_upload(
                         actor=job.created_by,
                         gateway_alias=params["gateway"],
@@ -299,7 +299,7 @@ def reconciliation_job_run(*, job_id: int) -> Job | None:
                 run = reconciliation_fetch(gateway_alias=params["gateway"], bill_date=day, progress=progress)
         finally:
             if params["file"]:
-                default_storage.delete(params["file"])
+                storages["private"].delete(params["file"])
         result = {
             "run_id": run.pk,
             "status": run.status,

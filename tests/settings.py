@@ -12,14 +12,21 @@ import tempfile
 from pathlib import Path
 
 from kpay.settings import *  # noqa: F403
-from kpay.settings import BASE_DIR, KPAY_GATEWAYS
+from kpay.settings import BASE_DIR, KPAY_GATEWAYS, STORAGES
 from kpay.settings import KPAY_KEY_DIR as _SITE_KEY_DIR
 from kpay.settings import KPAY_PUBLIC_URL as _SITE_URL
 
 KPAY_KEY_DIR = BASE_DIR / "var" / "test-keys"
-# Uploads (course covers) made by tests: a folder of this test run's own, removed at exit.
+# Uploads (course covers, bills to reconcile) made by tests: folders of this test run's
+# own, removed at exit.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="kpay-test-media-"))
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+KPAY_PRIVATE_ROOT = Path(tempfile.mkdtemp(prefix="kpay-test-private-"))
+atexit.register(shutil.rmtree, KPAY_PRIVATE_ROOT, ignore_errors=True)
+STORAGES = {
+    **STORAGES,
+    "private": {**STORAGES["private"], "OPTIONS": {"location": KPAY_PRIVATE_ROOT}},
+}
 KPAY_PUBLIC_URL = "http://testserver"
 CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
 # Simulator-backed gateways point at the site's own URL; in tests, at nothing (a test

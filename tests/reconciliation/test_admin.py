@@ -3,10 +3,11 @@ differences queue; support may look; merchants see none of it."""
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -86,7 +87,7 @@ def test_finance_uploads_a_bill_and_lands_on_its_run(
     progress = client.get(response["Location"])  # a finished job's page is its result's
     assert progress.status_code == 302 and progress["Location"].endswith(f"/{run.pk}/change/")
     assert client.get(progress["Location"]).status_code == 200
-    assert not default_storage.exists(job.params["file"])  # the uploaded bill is not kept
+    assert not storages["private"].exists(job.params["file"])  # the uploaded bill is not kept
 
 
 @pytest.mark.parametrize(
@@ -270,3 +271,13 @@ def test_list_pages_cost_the_same_whatever_the_rows(client, finance, course, tod
     assert Difference.objects.count() > 3 and ReconciliationRun.objects.count() == 4
     assert queries(RUNS) == one_run
     assert queries(DIFFERENCES) == one_difference
+
+
+def test_uploaded_bills_wait_where_the_web_server_never_serves_them(settings):
+    """Bills are payers' data: they wait for the worker in the private storage, outside
+    MEDIA_ROOT (which the web server publishes at MEDIA_URL)."""
+    from kpay import settings as site
+
+    private = storages["private"]
+    for root in (Path(private.location), site.KPAY_PRIVATE_ROOT):
+        assert not root.resolve().is_relative_to(Path(site.MEDIA_ROOT).resolve())
