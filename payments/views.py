@@ -38,7 +38,7 @@ from .wechat_auth import (
     session_openid,
     wechat_auth_finish,
     wechat_auth_needed,
-    wechat_auth_pending_next,
+    wechat_auth_return_url,
     wechat_auth_start,
 )
 
@@ -207,7 +207,7 @@ def wechat_authorize(request):
 def wechat_authorized(request):
     """Where WeChat sends the learner back (``?code=&state=``; no code when refused):
     keep the openid, or say why not; then back to where the authorisation started."""
-    next_url = _safe_next(request, wechat_auth_pending_next(request.session))
+    next_url = _safe_next(request, wechat_auth_return_url(request.session))
     try:
         wechat_auth_finish(
             session=request.session, code=request.GET.get("code", ""), state=request.GET.get("state", "")

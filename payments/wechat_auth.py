@@ -37,7 +37,8 @@ from .gateways.wechatpay.oauth import CODE_BEEN_USED, INVALID_CODE, WebAuthRefus
 JSAPI = "wechat_jsapi"
 OPENID_APPID_SESSION_KEY = "kpay_wechat_openid_appid"
 _PENDING_SESSION_KEY = "kpay_wechat_auth"  # {"state": …, "next": …} of the authorisation under way
-_TRIED_SESSION_KEY = "kpay_wechat_auth_tried"  # sent through once this session: never again unasked
+# Sent through once this session (never again unasked); holds where that went back to.
+_TRIED_SESSION_KEY = "kpay_wechat_auth_tried"
 
 
 def _web_auth() -> WeChatWebAuth | None:
@@ -80,16 +81,20 @@ def wechat_auth_start(*, session, next_url: str) -> str:
         raise WeChatAuthNotConfigured()
     state = secrets.token_hex(16)  # [a-zA-Z0-9], at most 128 bytes
     session[_PENDING_SESSION_KEY] = {"state": state, "next": next_url}
-    session[_TRIED_SESSION_KEY] = True
+    session[_TRIED_SESSION_KEY] = next_url
     # The domain registered for web authorisation on the Official Account: the public one.
     redirect_uri = settings.KPAY_PUBLIC_URL.rstrip("/") + reverse("payments:wechat-authorized")
     return auth.authorize_url(redirect_uri=redirect_uri, state=state)
 
 
-def wechat_auth_pending_next(session) -> str:
-    """Where the authorisation under way goes back to ("" when none is)."""
+def wechat_auth_return_url(session) -> str:
+    """Where the authorisation under way goes back to; when none is (a replayed or forged
+    answer), where the last one went back to; "" when there was none."""
     pending = session.get(_PENDING_SESSION_KEY)
-    return pending.get("next", "") if isinstance(pending, dict) else ""
+    if isinstance(pending, dict):
+        return pending.get("next", "")
+    last = session.get(_TRIED_SESSION_KEY)
+    return last if isinstance(last, str) else ""
 
 
 def wechat_auth_finish(*, session, code: str, state: str) -> str:
