@@ -211,6 +211,8 @@ def test_without_the_appsecret_wechat_falls_back_and_the_check_warns(in_wechat, 
     page = client.get(in_wechat)
     assert page.status_code == 200 and offered(page) == ["sandbox"]  # no redirect: nothing to go to
     assert "WeChat Pay inside WeChat is not available on this site yet" in page.content.decode()
+    in_chinese = client.get(in_wechat, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "本站暂不支持在微信内使用微信支付" in in_chinese
     direct = client.get(reverse("payments:wechat-authorize"), {"next": in_wechat}, follow=True)
     assert direct.request["PATH_INFO"] == in_wechat
     assert "not available on this site yet" in " ".join(messages_of(direct))
