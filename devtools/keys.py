@@ -128,6 +128,8 @@ class DevMaterial:
     apiv3_key: str
     v2_key_path: Path | None = None  # the v2 API key (papay), 32 characters
     v2_key: str = ""
+    mp_app_secret_path: Path | None = None  # the Official Account's AppSecret (web authorisation)
+    mp_app_secret: str = ""
 
 
 def ensure_dev_material(directory: str | Path) -> DevMaterial:
@@ -149,6 +151,8 @@ def ensure_dev_material(directory: str | Path) -> DevMaterial:
         apiv3_key=(directory / WECHATPAY_APIV3_KEY).read_text().strip(),
         v2_key_path=directory / WECHATPAY_V2_KEY,
         v2_key=(directory / WECHATPAY_V2_KEY).read_text().strip(),
+        mp_app_secret_path=directory / WECHAT_MP_APP_SECRET,
+        mp_app_secret=(directory / WECHAT_MP_APP_SECRET).read_text().strip(),
     )
 
 

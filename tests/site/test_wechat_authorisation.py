@@ -145,6 +145,16 @@ def test_a_code_used_twice_is_refused_by_wechat(in_wechat, client, learner):
     assert '"errcode": 40163' in refused.response_body
 
 
+def test_a_code_wechat_never_gave_is_refused(in_wechat, client):
+    state = parse_qs(urlsplit(_to_wechat(client, in_wechat)).query)["state"][0]
+    page = client.get(reverse("payments:wechat-authorized"), {"code": "made-up", "state": state}, follow=True)
+    assert page.status_code == 200 and "expired or was already used" in " ".join(messages_of(page))
+    assert (
+        '"errcode": 40029' in GatewayExchange.objects.get(operation="sns_oauth2_access_token").response_body
+    )
+    assert WECHAT_OPENID_SESSION_KEY not in client.session
+
+
 def test_an_errcode_from_wechat_is_a_message_not_an_error(in_wechat, client, settings):
     gateways = copy.deepcopy(settings.KPAY_GATEWAYS)
     options = gateways["wechatpay"]["OPTIONS"]

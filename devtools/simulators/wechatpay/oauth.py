@@ -16,16 +16,14 @@ gives a "snapshot page" virtual account (``is_snapshotuser: 1``). Simplification
 import base64
 import hashlib
 import secrets
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
-from devtools.keys import WECHAT_MP_APP_SECRET, dev_keys_ensure
+from .views import material
 
 CODE_LIFETIME = 300  # seconds, as WeChat's
 USED_MEMORY = 3600  # a used code is remembered (40163) for this long, then unknown (40029)
@@ -41,8 +39,8 @@ def simulated_openid(appid: str, user: str = DEFAULT_USER) -> str:
 
 
 def app_secret() -> str:
-    dev_keys_ensure(settings.KPAY_KEY_DIR)
-    return (Path(settings.KPAY_KEY_DIR) / WECHAT_MP_APP_SECRET).read_text().strip()
+    """The development AppSecret every simulated Official Account has."""
+    return material().mp_app_secret
 
 
 def _error_page(errcode: int, message: str) -> HttpResponse:
