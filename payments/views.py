@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from core.errors import KpayError
 from core.http import client_info
@@ -202,7 +202,7 @@ def wechat_authorize(request):
 
 
 @login_required
-@require_safe
+@require_GET  # not HEAD: the state is spent once
 @never_cache
 def wechat_authorized(request):
     """Where WeChat sends the learner back (``?code=&state=``; no code when refused):
