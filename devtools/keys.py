@@ -52,6 +52,7 @@ KEY_PAIRS = (
 WECHATPAY_PLATFORM_CERT = "wechatpay-platform.cert.pem"
 WECHATPAY_APIV3_KEY = "wechatpay-apiv3.key"
 WECHATPAY_V2_KEY = "wechatpay-v2.key"  # the v2 API key (委托代扣 papay signs with it)
+WECHAT_MP_APP_SECRET = "wechat-mp-appsecret.key"  # noqa: S105 - a file name: the Official Account AppSecret
 # Identifiers, not secrets: what the merchant platform would show for the development keys.
 WECHATPAY_CERT_SERIAL_NO = "4B6F70617920646576206D65726368616E742031"
 WECHATPAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0111111111111111111111111111"
@@ -85,6 +86,8 @@ def dev_keys_ensure(directory: str | Path) -> None:
             alphabet = string.ascii_letters + string.digits
             v2_key = "".join(secrets.choice(alphabet) for _ in range(32))
             _write_atomically(directory / WECHATPAY_V2_KEY, v2_key.encode(), 0o600)
+        if not (directory / WECHAT_MP_APP_SECRET).exists():
+            _write_atomically(directory / WECHAT_MP_APP_SECRET, secrets.token_hex(16).encode(), 0o600)
         if not (directory / DEVELOPMENT_KEYS_MARKER).exists():
             note = b"Development key material made by kpay's devtools: never use it in production.\n"
             _write_atomically(directory / DEVELOPMENT_KEYS_MARKER, note, 0o644)
@@ -125,6 +128,8 @@ class DevMaterial:
     apiv3_key: str
     v2_key_path: Path | None = None  # the v2 API key (papay), 32 characters
     v2_key: str = ""
+    mp_app_secret_path: Path | None = None  # the Official Account's AppSecret (web authorisation)
+    mp_app_secret: str = ""
 
 
 def ensure_dev_material(directory: str | Path) -> DevMaterial:
@@ -146,6 +151,8 @@ def ensure_dev_material(directory: str | Path) -> DevMaterial:
         apiv3_key=(directory / WECHATPAY_APIV3_KEY).read_text().strip(),
         v2_key_path=directory / WECHATPAY_V2_KEY,
         v2_key=(directory / WECHATPAY_V2_KEY).read_text().strip(),
+        mp_app_secret_path=directory / WECHAT_MP_APP_SECRET,
+        mp_app_secret=(directory / WECHAT_MP_APP_SECRET).read_text().strip(),
     )
 
 
@@ -154,6 +161,7 @@ def _complete(directory: Path) -> bool:
         directory / WECHATPAY_PLATFORM_CERT,
         directory / WECHATPAY_APIV3_KEY,
         directory / WECHATPAY_V2_KEY,
+        directory / WECHAT_MP_APP_SECRET,
     ]
     files += [directory / DEVELOPMENT_KEYS_MARKER]
     for name in KEY_PAIRS:

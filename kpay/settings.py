@@ -548,6 +548,10 @@ if KPAY_SANDBOX_ENABLED:
 # Automatic renewal (委托代扣 papay, withholding channel wechat_papay) needs the v2 API key
 # (WECHATPAY_V2_KEY or WECHATPAY_V2_KEY_FILE) and the template id WECHATPAY_PAPAY_PLAN_ID,
 # both or neither; WECHATPAY_PAPAY_MAX_AMOUNT (fen) is the template's per-charge cap.
+# WeChat Pay inside WeChat (JSAPI) needs the learner's openid, learnt by WeChat's web
+# authorisation (snsapi_base) of the Official Account whose appid is WECHATPAY_APPID: its
+# AppSecret is WECHAT_MP_APP_SECRET or WECHAT_MP_APP_SECRET_FILE (without it, a warning,
+# and WeChat Pay is not offered inside WeChat).
 if env.str("WECHATPAY_MCHID", default=""):
     KPAY_GATEWAYS["wechatpay"] = {
         "BACKEND": "payments.gateways.wechatpay.WeChatPayGateway",
@@ -566,6 +570,8 @@ if env.str("WECHATPAY_MCHID", default=""):
             "v2_key_path": env.str("WECHATPAY_V2_KEY_FILE", default=""),
             "papay_plan_id": env.str("WECHATPAY_PAPAY_PLAN_ID", default=""),
             "papay_max_amount": env.int("WECHATPAY_PAPAY_MAX_AMOUNT", default=50000),
+            "mp_app_secret": env.str("WECHAT_MP_APP_SECRET", default=""),
+            "mp_app_secret_path": env.str("WECHAT_MP_APP_SECRET_FILE", default=""),
         },
     }
 elif KPAY_SANDBOX_ENABLED:
@@ -582,6 +588,10 @@ elif KPAY_SANDBOX_ENABLED:
             "public_key_id": dev_keys.WECHATPAY_PUBLIC_KEY_ID,
             "v2_key_path": str(KPAY_KEY_DIR / dev_keys.WECHATPAY_V2_KEY),
             "papay_plan_id": "12535",
+            # WeChat's web authorisation (open.weixin.qq.com, api.weixin.qq.com), simulated
+            "mp_app_secret_path": str(KPAY_KEY_DIR / dev_keys.WECHAT_MP_APP_SECRET),
+            "oauth_authorize_base": f"{KPAY_PUBLIC_URL}/simulators/wechatpay/open",
+            "sns_api_base": f"{KPAY_PUBLIC_URL}/simulators/wechatpay/api",
         },
     }
 

@@ -37,6 +37,9 @@ def check_gateways(app_configs=None, **kwargs):
             continue
         for problem in backend.check_options(config.get("OPTIONS", {})):
             errors.append(Error(f"{where}: {problem}", id="kpay.E005"))
+        check_warnings = getattr(backend, "check_warnings", None)
+        for problem in check_warnings(config.get("OPTIONS", {})) if check_warnings else ():
+            errors.append(Warning(f"{where}: {problem}", id="kpay.W002"))
         if getattr(settings, "KPAY_ENV", "") == "production":
             for name in _development_material(config.get("OPTIONS", {})):
                 errors.append(

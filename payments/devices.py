@@ -34,8 +34,9 @@ DEVICE_CHANNELS = {
     Device.WECHAT: ("wechat_jsapi", "sandbox"),
 }
 _KNOWN = frozenset(channel for channels in DEVICE_CHANNELS.values() for channel in channels)
-# Where the site keeps the learner's WeChat openid once it knows it (WeChat's own login,
-# OAuth 2.0 ``snsapi_base``, fills it): without it JSAPI cannot be offered.
+# Where the site keeps the learner's WeChat openid once it knows it (WeChat's silent web
+# authorisation, ``snsapi_base``, fills it: payments.wechat_auth): without it JSAPI cannot
+# be offered.
 WECHAT_OPENID_SESSION_KEY = "kpay_wechat_openid"
 
 # What choosing a channel will do, under its label.

@@ -159,3 +159,52 @@ class PaymentNotUnapplied(RefundError):
 class UnappliedAlreadyReturned(RefundError):
     code = "unapplied_already_returned"
     message = _("This payment has been returned to its payer already, or its return is under way.")
+
+
+class WeChatAuthFailed(PaymentError):
+    """WeChat's web authorisation (the learner's openid, for WeChat Pay inside WeChat)
+    did not give an openid; the pay page offers the other ways."""
+
+    code = "wechat_auth_failed"
+    message = _(
+        "WeChat could not confirm your WeChat account, so WeChat Pay cannot be offered here. "
+        "You can try again, or pay another way."
+    )
+
+
+class WeChatAuthNotConfigured(WeChatAuthFailed):
+    code = "wechat_auth_not_configured"
+    message = _(
+        "WeChat Pay inside WeChat is not available on this site yet. To pay with WeChat Pay, "
+        "open this page in your browser (··· at the top right), or pay another way."
+    )
+
+
+class WeChatAuthRefused(WeChatAuthFailed):
+    code = "wechat_auth_refused"
+    message = _(
+        "WeChat did not share your WeChat account with this site, so WeChat Pay cannot be offered "
+        "here. You can try again, or pay another way."
+    )
+
+
+class WeChatAuthExpired(WeChatAuthFailed):
+    """The state did not match this session, or WeChat's one-time code was used or unknown."""
+
+    code = "wechat_auth_expired"
+    message = _(
+        "That WeChat sign-in link has expired or was already used. You can try again, or pay another way."
+    )
+
+
+class WeChatAuthUnavailable(WeChatAuthFailed):
+    code = "wechat_auth_unavailable"
+    message = _("WeChat is not answering. Please try again in a moment, or pay another way.")
+
+
+class WeChatAuthSnapshotPage(WeChatAuthFailed):
+    code = "wechat_auth_snapshot_page"
+    message = _(
+        "This page is open as a preview: tap the bottom of the screen to open it fully, then pay "
+        "with WeChat Pay."
+    )

@@ -7,7 +7,11 @@ import httpx
 from .models import GatewayExchange
 
 _MAX_BODY = 20_000
-_SECRET_PARAMS = re.compile(r'((?:signature|sign|nonce_str|ciphertext)["=:]+\s*"?)[^"&,\s]+', re.I)
+# WeChat's web authorisation sends the Official Account's AppSecret (``secret=``) and
+# answers with the learner's access and refresh tokens.
+_SECRET_PARAMS = re.compile(
+    r'((?:signature|sign|nonce_str|ciphertext|secret|access_token|refresh_token)["=:]+\s*"?)[^"&,\s]+', re.I
+)
 
 
 def redact(text: str) -> str:

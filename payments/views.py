@@ -14,10 +14,11 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from core.errors import KpayError
 from core.http import client_info
@@ -29,10 +30,17 @@ from orders.selectors import order_get_for_learner
 from promotions.selectors import redemption_for_order
 
 from . import selectors, services
-from .devices import SCAN_HINTS, WECHAT_OPENID_SESSION_KEY, Device, channels_for, device_of, presentation
+from .devices import SCAN_HINTS, Device, channels_for, device_of, presentation
 from .exceptions import InvalidRefundAmount, RefundExceedsPaid, RefundReasonRequired
 from .gateways import channel_label
 from .models import Payment, Refund
+from .wechat_auth import (
+    session_openid,
+    wechat_auth_finish,
+    wechat_auth_needed,
+    wechat_auth_return_url,
+    wechat_auth_start,
+)
 
 REFUND_REASON_MAX = Refund._meta.get_field("reason").max_length
 # Which field a refused refund request points at (the message says why).
@@ -72,7 +80,7 @@ def _device(request) -> Device:
 
 
 def _payer_id(request) -> str | None:
-    return request.session.get(WECHAT_OPENID_SESSION_KEY) or None
+    return session_openid(request.session)
 
 
 def _failed_payment(order: Order, *, payment_no: str = "") -> Payment | None:
@@ -105,9 +113,16 @@ def pay(request, order_no):
         return redirect("payments:result", order_no=order.order_no)
     now = timezone.now()
     device = _device(request)
-    channels = channels_for(device, payer_id_known=_payer_id(request) is not None)
-    offered = {choice.channel for choice in channels}
+    payer_id_known = _payer_id(request) is not None
     payable = order.is_payable and order.expires_at > now
+    # Inside WeChat, JSAPI needs the learner's openid: WeChat's silent authorisation, once.
+    wechat_auth = (
+        wechat_auth_needed(request.session) if device is Device.WECHAT and not payer_id_known else ""
+    )
+    if wechat_auth == "go" and payable:
+        return redirect(_wechat_authorize_url(request.get_full_path()))
+    channels = channels_for(device, payer_id_known=payer_id_known)
+    offered = {choice.channel for choice in channels}
     requested = request.GET.get("payment", "")
     payment = failed = None
     if payable:
@@ -150,9 +165,56 @@ def pay(request, order_no):
             # After a failure, the same way again if this device offers it.
             "preselected": failed.channel if failed and failed.channel in offered else "",
             "in_wechat": device is Device.WECHAT,
+            "wechat_auth": wechat_auth,
+            "wechat_authorize_url": _wechat_authorize_url(request.get_full_path())
+            if wechat_auth == "retry"
+            else "",
             "coupon_name": _coupon_name(order),
         },
     )
+
+
+def _wechat_authorize_url(next_url: str) -> str:
+    return f"{reverse('payments:wechat-authorize')}?{urlencode({'next': next_url})}"
+
+
+def _safe_next(request, next_url: str) -> str:
+    """``next_url`` if it stays on this site, else the learner's orders."""
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return reverse("orders:my-orders")
+
+
+@login_required
+@require_safe
+@never_cache
+def wechat_authorize(request):
+    """Send the learner (inside WeChat) through WeChat's silent web authorisation, to
+    learn their openid for WeChat Pay JSAPI, then back to ``?next=`` (this site only)."""
+    next_url = _safe_next(request, request.GET.get("next", ""))
+    try:
+        return redirect(wechat_auth_start(session=request.session, next_url=next_url))
+    except KpayError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(next_url)
+
+
+@login_required
+@require_GET  # not HEAD: the state is spent once
+@never_cache
+def wechat_authorized(request):
+    """Where WeChat sends the learner back (``?code=&state=``; no code when refused):
+    keep the openid, or say why not; then back to where the authorisation started."""
+    next_url = _safe_next(request, wechat_auth_return_url(request.session))
+    try:
+        wechat_auth_finish(
+            session=request.session, code=request.GET.get("code", ""), state=request.GET.get("state", "")
+        )
+    except KpayError as exc:
+        messages.error(request, str(exc.message))
+    return redirect(next_url)
 
 
 def _coupon_name(order: Order) -> str:

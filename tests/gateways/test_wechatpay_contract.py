@@ -34,6 +34,9 @@ def wechatpay_config(settings, **options) -> dict:
             "cert_serial_no": material.cert_serial_no,
             "public_key_path": str(material.pubkey_public_path),
             "public_key_id": material.public_key_id,
+            "mp_app_secret_path": str(material.mp_app_secret_path),
+            "oauth_authorize_base": CLOSED_LOOPBACK_URL + "/simulators/wechatpay/open",
+            "sns_api_base": CLOSED_LOOPBACK_URL + "/simulators/wechatpay/api",
             **options,
         },
     }

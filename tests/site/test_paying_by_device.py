@@ -1,6 +1,7 @@
 """The pay page offers the channels that suit the learner's device, labels each for what
 it does, shows a payment the way that device can complete it, and says when it failed."""
 
+import copy
 import json
 
 import pytest
@@ -62,6 +63,11 @@ def test_channels_are_offered_by_device(site, course, place_order):
     assert "WeChat Pay (mobile)" in content and "Alipay (mobile)" in content and "QR code" not in content
 
     # Inside WeChat: JSAPI once the site knows the learner's openid; Alipay never opens there.
+    # Without it the page first sends the learner to WeChat's silent authorisation, once
+    # (test_wechat_authorisation follows it through).
+    to_wechat = site.get(pay_url, HTTP_USER_AGENT=WECHAT)
+    assert to_wechat.status_code == 302 and to_wechat.url.startswith(reverse("payments:wechat-authorize"))
+    assert site.get(to_wechat.url, HTTP_USER_AGENT=WECHAT).status_code == 302  # to WeChat, not followed
     in_wechat = site.get(pay_url, HTTP_USER_AGENT=WECHAT)
     assert offered(in_wechat) == ["sandbox"]
     assert "Alipay does not open inside WeChat" in in_wechat.content.decode()
@@ -72,12 +78,15 @@ def test_channels_are_offered_by_device(site, course, place_order):
 
 
 def test_inside_wechat_without_a_usable_channel_the_page_says_how_to_pay(site, course, place_order, settings):
-    settings.KPAY_GATEWAYS = {
-        alias: config for alias, config in settings.KPAY_GATEWAYS.items() if alias != "sandbox"
-    }
+    gateways = copy.deepcopy(settings.KPAY_GATEWAYS)
+    del gateways["sandbox"]
+    del gateways["wechatpay"]["OPTIONS"]["mp_app_secret_path"]  # JSAPI cannot learn the openid
+    settings.KPAY_GATEWAYS = gateways
     order = place_order(course)
     page = site.get(reverse("payments:pay", args=[order.order_no]), HTTP_USER_AGENT=WECHAT)
-    assert offered(page) == [] and "Open in browser" in page.content.decode()
+    content = page.content.decode()
+    assert offered(page) == [] and "Open in browser" in content
+    assert "WeChat Pay inside WeChat is not available on this site yet" in content
 
 
 def test_sandbox_on_a_phone_is_a_button_to_its_cashier_not_a_qr_code(site, course, place_order):

@@ -1,11 +1,15 @@
-"""The WeChat Pay v3 API, and the v2 withholding (papay) APIs, as the simulator serves
-them under ``<site>/simulators/wechatpay``."""
+"""The WeChat Pay v3 API, the v2 withholding (papay) APIs, and the Official Account's web
+authorisation (``open/`` and ``api/``: WeChat's two hosts), as the simulator serves them
+under ``<site>/simulators/wechatpay``."""
 
 from django.urls import path
 
-from . import papay, views
+from . import oauth, papay, views
 
 urlpatterns = [
+    # 网页授权: open.weixin.qq.com and api.weixin.qq.com
+    path("open/connect/oauth2/authorize", oauth.authorize, name="wechat-oauth-authorize"),
+    path("api/sns/oauth2/access_token", oauth.access_token, name="wechat-oauth-access-token"),
     # 委托代扣 (papay): v2 XML APIs, the signing page, the v3 pre-charge notice
     path("papay/entrustweb", papay.entrustweb, name="wechatpay-papay-entrustweb"),
     path("papay/contracts/<str:token>/", papay.contract_page, name="wechatpay-papay-contract"),

@@ -62,6 +62,13 @@ from payments.gateways.signing import load_private_key, load_public_key, sign_sh
 
 from . import protocol
 from .bill import WeChatPayBillReader
+from .oauth import (
+    REAL_AUTHORIZE_BASE,
+    REAL_SNS_API_BASE,
+    WeChatWebAuth,
+    app_secret_read,
+    web_auth_check_options,
+)
 from .papay import WeChatPayWithholding, papay_check_options
 
 logger = logging.getLogger("payments.gateways")
@@ -115,6 +122,10 @@ class WeChatPayGateway(WeChatPayWithholding, Gateway):
         papay_plan_id: str = "",
         papay_max_amount: int | None = None,
         papay_server_ip: str = "127.0.0.1",
+        mp_app_secret: str = "",
+        mp_app_secret_path: str = "",
+        oauth_authorize_base: str = REAL_AUTHORIZE_BASE,
+        sns_api_base: str = REAL_SNS_API_BASE,
     ):
         super().__init__(alias)
         self.mchid, self.appid = mchid, appid
@@ -141,6 +152,21 @@ class WeChatPayGateway(WeChatPayWithholding, Gateway):
             papay_plan_id=papay_plan_id,
             papay_max_amount=papay_max_amount,
             papay_server_ip=papay_server_ip,
+        )
+        # WeChat's web authorisation (snsapi_base) gives JSAPI the payer's openid; without
+        # the Official Account's AppSecret there is none, and JSAPI is not offered.
+        app_secret = app_secret_read(secret=mp_app_secret, secret_path=mp_app_secret_path)
+        self.web_auth = (
+            WeChatWebAuth(
+                gateway=alias,
+                appid=appid,
+                app_secret=app_secret,
+                authorize_base=oauth_authorize_base,
+                sns_api_base=sns_api_base,
+                client=self._client,
+            )
+            if app_secret
+            else None
         )
 
     @classmethod
@@ -179,7 +205,18 @@ class WeChatPayGateway(WeChatPayWithholding, Gateway):
             problems.append("option 'public_key_id' must start with 'PUB_KEY_ID_'.")
         if cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"option 'platform_cert_dir': no folder at {cert_dir!r}.")
-        return problems + papay_check_options(options)
+        return problems + papay_check_options(options) + web_auth_check_options(options)
+
+    @classmethod
+    def check_warnings(cls, options: Mapping) -> list[str]:
+        if options.get("mp_app_secret") or options.get("mp_app_secret_path"):
+            return []
+        return [
+            "WeChat Pay JSAPI (wechat_jsapi) needs the learner's openid, which WeChat's web "
+            "authorisation gives only with the Official Account's AppSecret: set 'mp_app_secret' "
+            "or 'mp_app_secret_path' (WECHAT_MP_APP_SECRET or WECHAT_MP_APP_SECRET_FILE). Without "
+            "it, WeChat Pay is not offered inside WeChat."
+        ]
 
     @property
     def merchant_ids(self) -> Mapping[str, str]:
