@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, service_form_view, yuan
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, service_form_view, yuan, yuan_column
 from core.money import YuanField, fen_to_yuan
 from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
@@ -32,7 +32,7 @@ class PlanForm(forms.ModelForm):
     """A plan with its price typed in yuan (stored in fen)."""
 
     price_yuan = YuanField(
-        label=_("price (yuan)"),
+        label=_("price"),
         min_fen=1,
         max_fen=10**10,
         help_text=_(
@@ -55,7 +55,6 @@ class PlanForm(forms.ModelForm):
             "renewal_allowed",
             "is_active",
         )
-        labels = {"period": _("period length")}
 
     # The merchant of a merchant-staff user (set by PlanAdmin.get_form): they never
     # choose one, and may only pick its courses.
@@ -100,7 +99,8 @@ class PlanForm(forms.ModelForm):
 @admin.register(Plan)
 class PlanAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     form = PlanForm
-    list_display = ("title", "merchant", "period_label", "price_yuan", "all_courses", "is_active", "members")
+    price_shown = yuan_column("price", _("price"))
+    list_display = ("title", "merchant", "period_label", "price_shown", "all_courses", "is_active", "members")
     list_filter = ("is_active", "period", ("merchant", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("merchant",)
     search_fields = ("title", "slug")
@@ -153,10 +153,6 @@ class PlanAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
             kwargs["queryset"] = course_admin.get_queryset(request).select_related("merchant")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    @admin.display(description=_("price (yuan)"), ordering="price")
-    def price_yuan(self, plan):
-        return yuan(plan.price)
-
     @admin.display(description=_("period length"))
     def period_label(self, plan):
         return plan.period_label
@@ -168,10 +164,11 @@ class PlanAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 class MembershipPeriodInline(ReadOnlyInline):
     model = MembershipPeriod
-    fields = ("sequence", "order", "price_yuan", "starts_at", "last_day", "status", "ended_at", "refund")
+    fields = ("sequence", "order", "price_shown", "starts_at", "last_day", "status", "ended_at", "refund")
     verbose_name = _("period")
     verbose_name_plural = _("periods")
     ordering = ("sequence",)
+    price_shown = yuan_column("price", _("price paid"))
 
     def get_queryset(self, request):
         """Each period knows whether the user may refund its membership's merchant's orders."""
@@ -190,10 +187,6 @@ class MembershipPeriodInline(ReadOnlyInline):
     def order(self, period):
         url = reverse("admin:orders_order_changelist") + f"?q={period.order_no}"
         return format_html('<a href="{}">{}</a>', url, period.order_no)
-
-    @admin.display(description=_("paid (yuan)"))
-    def price_yuan(self, period):
-        return yuan(period.price)
 
     @admin.display(description=_("last day"))
     def last_day(self, period):
@@ -267,7 +260,7 @@ class MembershipAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelA
             refund.refresh_from_db()
             messages.success(
                 request,
-                _("Period #%(sequence)s ended; refund %(no)s of %(amount)s yuan is %(status)s.")
+                _("Period #%(sequence)s ended; refund %(no)s of %(amount)s is %(status)s.")
                 % {
                     "sequence": period.sequence,
                     "no": refund.refund_no,

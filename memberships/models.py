@@ -7,6 +7,7 @@ its refund window and its settlement with the merchant are those of that order.
 """
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.money import FenField
 from core.transitions import StatusChange
 from courses.models import CURRENCIES, Course, Merchant
 
@@ -29,25 +31,27 @@ class Plan(models.Model):
         YEAR = "year", _("Yearly")
         DAYS = "days", _("Every N days")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="plans")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="plans", verbose_name=_("merchant")
+    )
     slug = models.SlugField(_("slug"), unique=True)
     title = models.CharField(_("title"), max_length=120)
     description = models.TextField(_("description"), blank=True)
-    period = models.CharField(_("period"), max_length=10, choices=Period.choices, default=Period.MONTH)
+    period = models.CharField(_("period length"), max_length=10, choices=Period.choices, default=Period.MONTH)
     period_days = models.PositiveIntegerField(
         _("days in a period"), null=True, blank=True, help_text=_("Only for plans of every N days.")
     )
     # A changed price applies to periods bought (or renewed) after the change: each
     # period's order keeps the price it was sold at.
-    price = models.BigIntegerField(_("price (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    price = FenField(_("price"), validators=[MinValueValidator(1)])
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     # What it unlocks: every course of the merchant, including future ones, or a chosen set.
     all_courses = models.BooleanField(_("all of the merchant's courses"), default=True)
     courses = models.ManyToManyField(Course, blank=True, related_name="plans", verbose_name=_("courses"))
     renewal_allowed = models.BooleanField(_("automatic renewal offered"), default=True)
     is_active = models.BooleanField(_("on sale"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("membership plan")
@@ -84,14 +88,19 @@ class Membership(models.Model):
     kept by the services with the periods."""
 
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="memberships",
+        verbose_name=_("learner"),
     )
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("membership plan")
+    )
     ends_at = models.DateTimeField(_("access until"), null=True, blank=True)
     auto_renew = models.BooleanField(_("renews automatically"), default=False)
     # While a renewal charge is being retried (dunning), access continues until then.
     grace_until = models.DateTimeField(_("grace period until"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("membership")
@@ -121,16 +130,18 @@ class MembershipPeriod(models.Model):
         ACTIVE = "active", _("Paid")
         REFUNDED = "refunded", _("Refunded")
 
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="periods")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="periods", verbose_name=_("membership")
+    )
     sequence = models.PositiveIntegerField(_("period number"))
     # The order's number, as for enrollments (one period per order).
     order_no = models.CharField(_("order number"), max_length=32, unique=True)
-    price = models.BigIntegerField(_("price paid (fen)"))
+    price = FenField(_("price paid"))
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     ended_at = models.DateTimeField(_("ended early"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("membership period")
@@ -179,33 +190,39 @@ class Agreement(FSMModelMixin, models.Model):
 
     LIVE_STATUSES = (Status.PENDING, Status.ACTIVE)
 
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="agreements")
-    gateway = models.CharField(_("gateway"), max_length=32, help_text="Alias in KPAY_GATEWAYS")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("membership")
+    )
+    gateway = models.CharField(_("gateway"), max_length=32, help_text=_("Alias in KPAY_GATEWAYS"))
     channel = models.CharField(pgettext_lazy("renewal", "channel"), max_length=32)
     agreement_no = models.CharField(
         pgettext_lazy("renewal", "agreement number"), max_length=32, unique=True, editable=False
     )
     gateway_agreement_id = models.CharField(_("gateway's agreement id"), max_length=64, blank=True)
-    payer_id = models.CharField(max_length=128, blank=True)
+    payer_id = models.CharField(_("payer"), max_length=128, blank=True, help_text=_("openid, buyer id …"))
     status = FSMField(_("status"), default=Status.PENDING, choices=Status.choices, protected=True)
     # What the payer signed: a cap on each charge (the plan's price when signed) and the period.
-    amount_cap = models.BigIntegerField(_("most one charge may take (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    amount_cap = FenField(_("cap on each charge"), validators=[MinValueValidator(1)])
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     period_unit = models.CharField(
         pgettext_lazy("renewal", "period unit"), max_length=5, choices=PeriodUnit.choices
     )
-    period = models.PositiveIntegerField(_("period"))
+    period = models.PositiveIntegerField(_("period length"))
     first_charge_on = models.DateField(_("first charge planned on"))
     action = models.JSONField(
-        default=dict, help_text="What the learner opens to sign: a QR code or a redirect"
+        _("how to sign"),
+        default=dict,
+        help_text=_("What the learner opens to sign: a QR code or a redirect"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     signed_at = models.DateTimeField(pgettext_lazy("renewal", "signed"), null=True, blank=True)
     # The learner (or lapse) asked kpay to end it; the gateway's confirmation may follow.
-    termination_requested_at = models.DateTimeField(null=True, blank=True)
+    termination_requested_at = models.DateTimeField(_("termination requested at"), null=True, blank=True)
     terminated_at = models.DateTimeField(pgettext_lazy("renewal", "ended"), null=True, blank=True)
-    terminated_by = models.CharField(max_length=8, choices=TerminatedBy.choices, blank=True)
-    termination_reason = models.CharField(max_length=255, blank=True)
+    terminated_by = models.CharField(
+        _("terminated by"), max_length=8, choices=TerminatedBy.choices, blank=True
+    )
+    termination_reason = models.CharField(_("termination reason"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("withholding agreement")
@@ -261,15 +278,17 @@ class AgreementEvent(models.Model):
         DUPLICATE = "duplicate", _("Already handled")
         IGNORED = "ignored", _("Nothing to do")
 
-    gateway = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=128)
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="events")
-    state = models.CharField(max_length=16)
-    by_payer = models.BooleanField(default=False)
-    outcome = models.CharField(max_length=12, choices=Outcome.choices)
-    detail = models.CharField(max_length=255, blank=True)
-    payload = models.JSONField(help_text="The verified content")
-    received_at = models.DateTimeField()
+    gateway = models.CharField(_("gateway"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=128)
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="events", verbose_name=_("withholding agreement")
+    )
+    state = models.CharField(_("state"), max_length=16)
+    by_payer = models.BooleanField(_("by the payer"), default=False)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    payload = models.JSONField(_("payload"), help_text=_("The verified content"))
+    received_at = models.DateTimeField(_("received at"))
 
     class Meta:
         verbose_name = _("agreement notification")
@@ -300,34 +319,40 @@ class Renewal(FSMModelMixin, models.Model):
 
     OPEN_STATUSES = (Status.SCHEDULED, Status.CHARGING, Status.RETRYING)
 
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="renewals")
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="renewals")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="renewals", verbose_name=_("membership")
+    )
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="renewals", verbose_name=_("withholding agreement")
+    )
     sequence = models.PositiveIntegerField(pgettext_lazy("renewal", "period number"))
     status = FSMField(_("status"), default=Status.SCHEDULED, choices=Status.choices, protected=True)
     # The period it pays for starts where the membership's last paid period ends.
     period_starts_at = models.DateTimeField(pgettext_lazy("renewal", "period starts"))
-    amount = models.BigIntegerField(
-        _("amount (fen)"), help_text="The plan's price when last planned or charged"
+    amount = FenField(
+        _("amount"),
+        validators=[MinValueValidator(1)],
+        help_text=_("The plan's price when last planned or charged"),
     )
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     # The gateway's calendar (its time zone): the day of the next attempt, and the last
     # day the gateway allows it (the window a pre-charge notice, or its schedule, opened).
     charge_on = models.DateField(_("next charge on"))
-    window_starts_on = models.DateField(null=True, blank=True)
-    window_ends_on = models.DateField(null=True, blank=True)
+    window_starts_on = models.DateField(_("charges allowed from"), null=True, blank=True)
+    window_ends_on = models.DateField(_("charges allowed until"), null=True, blank=True)
     gateway_notice_on = models.DateField(_("gateway notified on"), null=True, blank=True)
     # A worker talking to the gateway about this renewal (a notice, a new charge date)
     # holds it until then; others leave it alone meanwhile.
-    busy_until = models.DateTimeField(null=True, blank=True, editable=False)
+    busy_until = models.DateTimeField(_("held by a worker until"), null=True, blank=True, editable=False)
     notice_emailed_at = models.DateTimeField(_("learner notified"), null=True, blank=True)
-    first_attempt_on = models.DateField(null=True, blank=True)
+    first_attempt_on = models.DateField(_("first attempt on"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt not before"), null=True, blank=True)
     attempts_made = models.PositiveSmallIntegerField(pgettext_lazy("renewal", "attempts"), default=0)
     grace_until = models.DateTimeField(_("access continues until"), null=True, blank=True)
     failure_reason = models.CharField(_("last failure"), max_length=255, blank=True)
     order_no = models.CharField(_("paid by order"), max_length=32, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = pgettext_lazy("renewal", "renewal")
@@ -414,11 +439,16 @@ class RenewalAttempt(models.Model):
         FAILED = "failed", _("Failed at the gateway")
         REFUSED = "refused", _("Not sent: refused by kpay")
 
-    renewal = models.ForeignKey(Renewal, on_delete=models.PROTECT, related_name="attempts")
+    renewal = models.ForeignKey(
+        Renewal,
+        on_delete=models.PROTECT,
+        related_name="attempts",
+        verbose_name=pgettext_lazy("renewal", "renewal"),
+    )
     number = models.PositiveSmallIntegerField(pgettext_lazy("renewal", "attempt"))
     attempted_at = models.DateTimeField(pgettext_lazy("renewal", "when"))
-    amount = models.BigIntegerField(_("amount asked (fen)"))
-    currency = models.CharField(max_length=3, choices=CURRENCIES, default="CNY")
+    amount = FenField(_("amount asked"), validators=[MinValueValidator(1)])
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     order_no = models.CharField(_("order number"), max_length=32, blank=True)
     payment_no = models.CharField(_("payment number"), max_length=32, blank=True)
     outcome = models.CharField(
@@ -427,9 +457,11 @@ class RenewalAttempt(models.Model):
     gateway_state = models.CharField(_("gateway's answer"), max_length=16, blank=True)
     error_code = models.CharField(pgettext_lazy("renewal", "error code"), max_length=64, blank=True)
     error_message = models.CharField(_("error"), max_length=255, blank=True)
-    sends = models.PositiveSmallIntegerField(default=0, help_text="Times the charge was sent to the gateway")
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveSmallIntegerField(
+        _("times sent"), default=0, help_text=_("Times the charge was sent to the gateway")
+    )
+    last_sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("renewal attempt")

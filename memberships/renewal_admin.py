@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, pretty_json, yuan
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, pretty_json, yuan_column
 from courses.admin_scope import MerchantScopedAdminMixin
 
 from .models import (
@@ -42,7 +42,7 @@ class AgreementAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAd
         "plan",
         "channel",
         "status",
-        "cap_yuan",
+        "cap_shown",
         "signed_at",
         "terminated_at",
         "terminated_by",
@@ -57,7 +57,7 @@ class AgreementAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAd
         "channel",
         "gateway_agreement_id",
         "status",
-        "cap_yuan",
+        "cap_shown",
         "currency",
         "period_unit",
         "period",
@@ -70,6 +70,7 @@ class AgreementAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAd
         "termination_reason",
     )
     inlines = [AgreementStatusChangeInline, AgreementEventInline]
+    cap_shown = yuan_column("amount_cap", _("cap on each charge"))
 
     @admin.display(description=_("learner"))
     def learner(self, agreement):
@@ -79,17 +80,13 @@ class AgreementAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAd
     def plan(self, agreement):
         return agreement.membership.plan
 
-    @admin.display(description=pgettext_lazy("renewal", "cap (yuan)"))
-    def cap_yuan(self, agreement):
-        return yuan(agreement.amount_cap)
-
 
 class RenewalAttemptInline(ReadOnlyInline):
     model = RenewalAttempt
     fields = (
         "number",
         "attempted_at",
-        "amount",
+        "amount_shown",
         "order_no",
         "payment_no",
         "outcome",
@@ -100,6 +97,7 @@ class RenewalAttemptInline(ReadOnlyInline):
         "finished_at",
     )
     verbose_name_plural = pgettext_lazy("renewal", "attempts")
+    amount_shown = yuan_column("amount", _("amount asked"))
 
 
 class RenewalStatusChangeInline(ReadOnlyInline):
@@ -136,7 +134,7 @@ class RenewalAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
     list_display = (
         "__str__",
         "status",
-        "amount_yuan",
+        "amount_shown",
         "charge_on",
         "attempts_made",
         "grace_until",
@@ -152,7 +150,7 @@ class RenewalAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "sequence",
         "status",
         "period_starts_at",
-        "amount_yuan",
+        "amount_shown",
         "charge_on",
         "window_starts_on",
         "window_ends_on",
@@ -168,10 +166,7 @@ class RenewalAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "finished_at",
     )
     inlines = [RenewalAttemptInline, RenewalStatusChangeInline]
-
-    @admin.display(description=_("amount (yuan)"))
-    def amount_yuan(self, renewal):
-        return yuan(renewal.amount)
+    amount_shown = yuan_column("amount", _("amount"))
 
 
 @admin.register(RenewalAttempt)
@@ -183,7 +178,7 @@ class RenewalAttemptAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mo
         "renewal",
         "number",
         "attempted_at",
-        "amount_yuan",
+        "amount_shown",
         "outcome",
         "gateway_state",
         "error_code",
@@ -194,10 +189,8 @@ class RenewalAttemptAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mo
     list_filter = ("outcome", "attempted_at")
     search_fields = ("order_no", "payment_no", "renewal__membership__learner__username")
     list_select_related = ("renewal__membership__learner", "renewal__membership__plan")
-
-    @admin.display(description=_("amount (yuan)"))
-    def amount_yuan(self, attempt):
-        return yuan(attempt.amount)
+    fields = ("renewal", *RenewalAttemptInline.fields, "last_sent_at")  # its amount in yuan, too
+    amount_shown = yuan_column("amount", _("amount asked"))
 
 
 @admin.register(AgreementEvent)
