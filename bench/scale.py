@@ -104,9 +104,9 @@ def fill(orders: int) -> None:
         UserFactory(username=f"bench-{role}", is_staff=True, password=PASSWORD).groups.add(
             Group.objects.get(name=role)
         )
-    MerchantStaffFactory(username="bench-merchant", password=PASSWORD, merchant=courses[0].merchant).groups.add(
-        Group.objects.get(name=roles.MERCHANT)
-    )
+    MerchantStaffFactory(
+        username="bench-merchant", password=PASSWORD, merchant=courses[0].merchant
+    ).groups.add(Group.objects.get(name=roles.MERCHANT))
     template_learner = UserFactory(username="bench-learner", password=PASSWORD)
     users = User._meta.db_table
     user_columns = [f.column for f in User._meta.concrete_fields if f.column != "id"]
@@ -171,10 +171,14 @@ def fill(orders: int) -> None:
         f"SELECT {', '.join(order_values.get(c, 't.' + c) for c in columns)} "
         f"FROM {table} t, generate_series(1, %(orders)s) g "
         f"JOIN bench_merchant m ON m.idx = mod(g, {MERCHANTS}) "
-        f"JOIN bench_learner l ON l.idx = mod(g * 7919, {LEARNERS}) "
+        f"JOIN bench_learner l ON l.idx = mod(g::bigint * 7919, {LEARNERS}) "
         "WHERE t.id = %(template)s ORDER BY g",
-        {"orders": orders, "template": template.pk, "start": now - timezone.timedelta(days=DAYS),
-         "window": now - timezone.timedelta(days=8)},
+        {
+            "orders": orders,
+            "template": template.pk,
+            "start": now - timezone.timedelta(days=DAYS),
+            "window": now - timezone.timedelta(days=8),
+        },
         label="orders",
     )
     template.delete()
@@ -250,12 +254,15 @@ def fill(orders: int) -> None:
     )
     # Commission at 10 %, half up (every bench merchant has the default rate).
     commission, share = "((p.amount + 5) / 10)", "(p.amount - (p.amount + 5) / 10)"
-    pending, available = "'merchant:' || o.merchant_id || ':pending'", "'merchant:' || o.merchant_id || ':available'"
+    pending, available = (
+        "'merchant:' || o.merchant_id || ':pending'",
+        "'merchant:' || o.merchant_id || ':available'",
+    )
     clearing = "%(clearing)s || p.channel"
     accounts = {"clearing": ledger.gateway_clearing(""), "commission": ledger.PLATFORM_COMMISSION}
     paid = f"FROM {Payment._meta.db_table} p JOIN {table} o ON o.id = p.order_id"
     execute(
-        f"INSERT INTO {journal} ({entry_columns}) "  # noqa: S608
+        f"INSERT INTO {journal} ({entry_columns}) "
         f"SELECT gen_random_uuid(), 'payment', {clearing}, "
         f"CASE WHEN leg = 0 THEN {pending} ELSE %(commission)s END, "
         f"CASE WHEN leg = 0 THEN {share} ELSE {commission} END, p.currency, o.merchant_id, o.id, p.id, "
@@ -265,7 +272,7 @@ def fill(orders: int) -> None:
         label="journal: payments",
     )
     execute(
-        f"INSERT INTO {journal} ({entry_columns}) "  # noqa: S608
+        f"INSERT INTO {journal} ({entry_columns}) "
         f"SELECT gen_random_uuid(), 'refund', CASE WHEN leg = 0 THEN {pending} ELSE %(commission)s END, "
         f"{clearing}, CASE WHEN leg = 0 THEN {share} ELSE {commission} END, p.currency, o.merchant_id, "
         "o.id, p.id, r.id, '', 'refund ' || r.refund_no, r.succeeded_at "
@@ -275,7 +282,7 @@ def fill(orders: int) -> None:
         label="journal: refunds",
     )
     execute(
-        f"INSERT INTO {journal} ({entry_columns}) "  # noqa: S608
+        f"INSERT INTO {journal} ({entry_columns}) "
         f"SELECT gen_random_uuid(), 'settlement', {pending}, {available}, {share}, p.currency, "
         "o.merchant_id, o.id, NULL, NULL, o.order_no, 'order ' || o.order_no || ' settled', o.completed_at "
         f"{paid} WHERE o.completed_at IS NOT NULL ORDER BY o.completed_at",
@@ -283,7 +290,7 @@ def fill(orders: int) -> None:
         label="journal: settlements",
     )
     execute(
-        f"INSERT INTO {journal} ({entry_columns}) "  # noqa: S608
+        f"INSERT INTO {journal} ({entry_columns}) "
         f"SELECT gen_random_uuid(), 'fee', {available}, {clearing}, (p.amount * 6 + 500) / 1000, p.currency, "
         "o.merchant_id, o.id, p.id, NULL, 'bench:' || p.payment_no, 'gateway fee', "
         "o.completed_at + interval '1 hour' "
@@ -300,15 +307,117 @@ def fill(orders: int) -> None:
 
 # -- timing --------------------------------------------------------------------------
 def time_pages(repeat: int, only: str) -> None:
-    raise NotImplementedError
+    """Each page ``repeat`` times after one warm-up request; p50 and p95 in ms."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from orders.models import Order
+    from payments.models import Payment, Refund
+
+    User = get_user_model()
+    merchant_user = User.objects.get(username="bench-merchant")
+    own_merchant = merchant_user.merchant_membership.merchant_id
+    order = Order.objects.filter(merchant_id=own_merchant, status="completed").order_by("-pk")[10]
+    learner = order.learner
+    payment = Payment.objects.get(order=order)
+    refund = Refund.objects.filter(order__merchant_id=own_merchant).order_by("-pk").first()
+    learner_pages = [
+        ("learner: my orders", reverse("orders:my-orders")),
+        ("learner: order page", reverse("orders:detail", args=[order.order_no])),
+    ]
+
+    def changelist(model) -> str:
+        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+    orders_url, payments_url = changelist(Order), changelist(Payment)
+    refunds_url, journal_url = (
+        reverse("admin:payments_refund_changelist"),
+        reverse("admin:payments_journalentry_changelist"),
+    )
+    admin_pages = [
+        ("orders", orders_url),
+        ("orders ?q=order no", f"{orders_url}?q={order.order_no}"),
+        ("orders ?status", f"{orders_url}?status__exact=refunded"),
+        ("payments", payments_url),
+        ("payments ?q=payment no", f"{payments_url}?q={payment.payment_no}"),
+        ("payments ?status", f"{payments_url}?status__exact=succeeded"),
+        ("refunds", refunds_url),
+        ("refunds ?q=order no", f"{refunds_url}?q={refund.order.order_no}"),
+        ("refunds ?status", f"{refunds_url}?status__exact=succeeded"),
+        ("journal", journal_url),
+        ("journal ?q=order no", f"{journal_url}?q={order.order_no}"),
+        ("journal ?q=payment no", f"{journal_url}?q={payment.payment_no}"),
+        ("journal ?kind", f"{journal_url}?kind__exact=refund"),
+        ("balances", reverse("admin:settlement_merchantbalance_changelist")),
+        ("statements", reverse("admin:settlement_settlementstatement_changelist")),
+        ("dashboard", reverse("admin:settlement_dashboard_changelist")),
+    ]
+    print(f"{'page':<44} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    client = Client()
+    client.force_login(learner)
+    for name, url in learner_pages:
+        if only in name:
+            time_page(client, name, url, repeat)
+    for username in ("bench-admin", "bench-finance", "bench-support", "bench-merchant"):
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        for name, url in admin_pages:
+            label = f"{username.removeprefix('bench-')}: {name}"
+            if only in label:
+                time_page(client, label, url, repeat)
+
+
+def time_page(client, name: str, url: str, repeat: int) -> None:
+    from django.db import reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)  # warm-up (and the status printed)
+    if response.status_code != 200:
+        print(f"{name:<44} {response.status_code:>6} {'-':>8} {'-':>8} {'-':>8}", flush=True)
+        return
+    timings = []
+    for _ in range(repeat):
+        reset_queries()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+    p50 = statistics.median(timings)
+    p95 = statistics.quantiles(timings, n=20)[-1] if len(timings) > 1 else p50
+    mark = "" if p50 < 50 else "  (over 50 ms)"
+    print(f"{name:<44} {200:>6} {p50:8.1f} {p95:8.1f} {len(queries):>8}{mark}", flush=True)
 
 
 def time_ledger_check() -> None:
-    raise NotImplementedError
+    """``ledger_check`` in a child process, so its peak memory is its own."""
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--ledger-check-child"], capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"-- ledger_check: {elapsed:.1f} s wall, peak RSS {peak_mb:.0f} MB (Django loaded included)")
+    print(result.stdout.strip() or result.stderr.strip()[-2000:])
 
 
 def ledger_check_child() -> None:
-    raise NotImplementedError
+    from payments.ledger import checks as ledger_check
+    from payments.models import JournalEntry
+
+    started = time.perf_counter()
+    breaches, per_check = [], []
+    for check in ledger_check.checks():
+        check_started = time.perf_counter()
+        breaches += [f"{check.__name__}: {breach}" for breach in check()]
+        per_check.append((time.perf_counter() - check_started, check.__name__))
+    elapsed = time.perf_counter() - started
+    entries = JournalEntry.objects.count()
+    print(f"{len(per_check)} checks over {entries:,} entries in {elapsed:.1f} s; {len(breaches)} breaches")
+    for breach in breaches[:5]:
+        print(f"  {breach}")
+    for seconds, name in sorted(per_check, reverse=True)[:6]:
+        print(f"  {name:<40} {seconds:6.1f} s")
 
 
 if __name__ == "__main__":

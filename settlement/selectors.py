@@ -18,7 +18,7 @@ from memberships import selectors as membership_selectors
 from payments import ledger
 from payments.models import JournalEntry
 
-from .models import Payout
+from .models import MerchantDay, Payout
 
 Kind = JournalEntry.Kind
 _AVAILABLE = ":available"
@@ -155,27 +155,45 @@ def daily_components(*, merchant_ids=None, since: date | None = None, until: dat
         entries = entries.filter(created_at__gte=day_start(since))
     if until is not None:
         entries = entries.filter(created_at__lt=day_start(until + timedelta(days=1)))
+    return components_by_merchant_day(entries)
+
+
+def components_by_merchant_day(entries: QuerySet[JournalEntry]) -> dict[tuple[int, date], dict[str, int]]:
+    """``{(merchant_id, local date): components}`` of ``entries`` that carry a merchant."""
+    entries = entries.filter(merchant__isnull=False).order_by()
     rows = entries.annotate(day=local_day()).values("merchant_id", "day").annotate(**component_aggregates())
     return {(row["merchant_id"], row["day"]): components_of(row) for row in rows}
 
 
 def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None = None) -> list[dict]:
     """Each local day from ``first_day`` to ``last_day``: paid (gross sales), refunds,
-    commission (net of reversals), fees and net settled to available. One grouped
-    query; days without entries are zeros."""
+    commission (net of reversals), fees and net settled to available. The merchants'
+    days as summarised (``settlement.summaries``: their rows and checkpoint in one
+    query) and the entries after the checkpoint (one grouped query over a range of
+    the primary key); days without entries are zeros."""
+    by_day = {}
+    days = MerchantDay.objects.filter(day__gte=first_day, day__lte=last_day)
+    if merchant_id is not None:
+        days = days.filter(merchant_id=merchant_id)
+    through = 0
+    for day, components, summarised in days.values_list("day", "components", "summary__through_entry"):
+        add_components(by_day.setdefault(day, dict(ZERO)), {**ZERO, **components})
+        through = summarised
     entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
-        created_at__gte=day_start(first_day), created_at__lt=day_start(last_day + timedelta(days=1))
+        pk__gt=through,
+        created_at__gte=day_start(first_day),
+        created_at__lt=day_start(last_day + timedelta(days=1)),
     )
-    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
-    by_day = {row["day"]: figures_from(components_of(row)) for row in rows}
+    for (_merchant_id, day), components in components_by_merchant_day(entries).items():
+        add_components(by_day.setdefault(day, dict(ZERO)), components)
     empty = figures_from(dict(ZERO))
-    days = []
+    result = []
     day = first_day
     while day <= last_day:
-        figures = by_day.get(day, empty)
-        days.append({"day": day, **figures})
+        figures = figures_from(by_day[day]) if day in by_day else empty
+        result.append({"day": day, **figures})
         day += timedelta(days=1)
-    return days
+    return result
 
 
 # -- balances and the dashboard ------------------------------------------------------------

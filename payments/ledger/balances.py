@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.db.models import Q, Sum
 
 from ..models import JournalEntry
-from .accounts import MERCHANT_ACCOUNT_KINDS, PLATFORM_COMMISSION, merchant_available, merchant_pending
+from .accounts import PLATFORM_COMMISSION, merchant_available, merchant_pending
 
 
 def payment_commission(payment) -> int:
@@ -27,25 +27,6 @@ def order_pending_balance(order) -> int:
         debited=Sum("amount", filter=Q(debit_account=account)),
     )
     return (totals["credited"] or 0) - (totals["debited"] or 0)
-
-
-def merchant_balances(merchant_ids=None) -> dict[int, dict[str, int]]:
-    """Each merchant's accounts as the merchant sees them (what it is owed, positive):
-    ``{merchant_id: {"pending": …, "available": …, "payouts": …, "paid_out": …}}``.
-    Two aggregate queries, however many merchants."""
-    entries = JournalEntry.objects.filter(merchant__isnull=False)
-    if merchant_ids is not None:
-        entries = entries.filter(merchant_id__in=list(merchant_ids))
-    result: dict[int, dict[str, int]] = {}
-    for account, balance in account_balances(entries).items():
-        parts = account.split(":")
-        if parts[0] == "merchant":
-            merchant_balance = result.setdefault(int(parts[1]), dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
-            merchant_balance[parts[2]] = -balance
-    if merchant_ids is not None:
-        for merchant_id in merchant_ids:
-            result.setdefault(merchant_id, dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
-    return result
 
 
 def merchant_available_balance(merchant_id: int) -> int:

@@ -12,6 +12,7 @@ the whole run stays cheap on a journal of millions of entries.
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db.models import (
     BigIntegerField,
@@ -33,7 +34,8 @@ from orders.models import Order
 from promotions.models import Coupon, PointsEntry, PointsLot, Redemption
 from promotions.points import points_returned, points_value
 
-from ..models import JournalEntry, Payment, Refund
+from ..models import JournalEntry, JournalSummary, Payment, Refund
+from . import summaries
 from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, POINTS_LIABILITY, gateway_clearing
 from .balances import account_balances
 
@@ -48,8 +50,34 @@ def register(check: Check) -> Check:
 
 
 def run() -> list[str]:
-    """Every breach of every registered check (empty when the books are sound)."""
-    return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
+    """Every breach of every registered check (empty when the books are sound). The
+    balance of every account is read once for the whole run, not once per check."""
+    with balances_read_once():
+        return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
+
+
+_balances_of_run: dict | None = None
+
+
+@contextmanager
+def balances_read_once() -> Iterator[None]:
+    """Inside, :func:`journal_account_balances` reads the journal once and reuses it
+    (two full scans per call, and several checks need them)."""
+    global _balances_of_run
+    _balances_of_run = {}
+    try:
+        yield
+    finally:
+        _balances_of_run = None
+
+
+def journal_account_balances() -> dict[str, int]:
+    """Every account's balance over the whole journal (see :func:`balances_read_once`)."""
+    if _balances_of_run is None:
+        return account_balances()
+    if "all" not in _balances_of_run:
+        _balances_of_run["all"] = account_balances()
+    return _balances_of_run["all"]
 
 
 def checks() -> list[Check]:
@@ -76,12 +104,23 @@ def accounts_well_formed() -> Iterator[str]:
     """Every account has a known name, and a merchant's account carries its merchant."""
     pattern = re.compile(ACCOUNT_PATTERN)
     for side in ("debit_account", "credit_account"):
-        accounts = JournalEntry.objects.values_list(side, "merchant_id").distinct()
+        # order_by(): the model's default ordering would make DISTINCT keep every row.
+        accounts = JournalEntry.objects.order_by().values_list(side, "merchant_id").distinct()
         for account, merchant_id in accounts:
             if not pattern.match(account):
                 yield f"unknown account {account!r}"
             elif account.startswith("merchant:") and account.split(":")[1] != str(merchant_id):
                 yield f"{account} on an entry of merchant {merchant_id}"
+
+
+@register
+def summaries_match_journal() -> Iterator[str]:
+    """Each summary of the journal (account balances, daily figures) is what the journal
+    says up to its checkpoint (``payments.ledger.summaries``)."""
+    through = dict(JournalSummary.objects.values_list("name", "through_entry"))
+    for summary in summaries.summaries():
+        for breach in summary.verify(through.get(summary.name, 0)):
+            yield f"{summary.name}: {breach}"
 
 
 @register
@@ -96,7 +135,7 @@ def entries_well_formed() -> Iterator[str]:
 @register
 def journal_balances() -> Iterator[str]:
     """All accounts sum to zero."""
-    total = sum(account_balances().values())
+    total = sum(journal_account_balances().values())
     if total:
         yield f"the accounts sum to {total}, not 0"
 
@@ -219,7 +258,7 @@ def clearing_matches_gateways() -> Iterator[str]:
         sign = 1 if row["credit_account"].startswith("gateway_clearing:") else -1
         channel = row["payment__channel"]
         received[channel] = received.get(channel, 0) - sign * row["total"]
-    balances = account_balances()
+    balances = journal_account_balances()
     channels = set(received) | {a.split(":", 1)[1] for a in balances if a.startswith("gateway_clearing:")}
     for channel in sorted(channels):
         held = balances.get(gateway_clearing(channel), 0)
@@ -312,7 +351,7 @@ def promotions_match_redemptions() -> Iterator[str]:
                 f"order {order_id}: platform:promotions holds {posted.get(order_id, 0)}, "
                 f"its platform coupon says {owed.get(order_id, 0)}"
             )
-    balance = account_balances().get(PLATFORM_PROMOTIONS, 0)
+    balance = journal_account_balances().get(PLATFORM_PROMOTIONS, 0)
     if balance != sum(owed.values()):
         owed_total = sum(owed.values())
         yield f"platform:promotions holds {balance}; platform coupons less refunds say {owed_total}"
@@ -337,7 +376,7 @@ def points_match_liability() -> Iterator[str]:
         Order.objects.filter(status__in=Order.OPEN_STATUSES).aggregate(total=Sum("points_discount"))["total"]
         or 0
     )
-    owed = -account_balances().get(POINTS_LIABILITY, 0)
+    owed = -journal_account_balances().get(POINTS_LIABILITY, 0)
     if owed != points_value(held) + reserved:
         yield (
             f"platform:points_liability owes {owed}; points held are worth {points_value(held)} "
