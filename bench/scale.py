@@ -64,6 +64,7 @@ def main() -> None:
         return
     if args.fill:
         fill(args.orders)
+    fold_summaries()
     time_pages(args.repeat, args.only)
     if not args.no_ledger_check and not args.only:
         time_ledger_check()
@@ -306,8 +307,20 @@ def fill(orders: int) -> None:
 
 
 # -- timing --------------------------------------------------------------------------
+def fold_summaries() -> None:
+    """What the beat does every minute: fold the new journal entries into the summaries
+    (the first time, the whole journal)."""
+    from payments.ledger import summaries
+
+    started = time.perf_counter()
+    folded = summaries.fold_all()
+    print(f"folded into the journal summaries: {folded} in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def time_pages(repeat: int, only: str) -> None:
     """Each page ``repeat`` times after one warm-up request; p50 and p95 in ms."""
+    import logging
+
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.urls import reverse
@@ -315,6 +328,7 @@ def time_pages(repeat: int, only: str) -> None:
     from orders.models import Order
     from payments.models import Payment, Refund
 
+    logging.disable(logging.INFO)  # no request log line per request
     User = get_user_model()
     merchant_user = User.objects.get(username="bench-merchant")
     own_merchant = merchant_user.merchant_membership.merchant_id

@@ -480,7 +480,7 @@ class AccountBalance(models.Model):
         related_name="+",
         verbose_name=_("merchant"),
     )
-    balance = models.BigIntegerField(_("balance"), default=0)
+    balance = FenField(_("balance"), default=0)
 
     class Meta:
         verbose_name = _("account balance")

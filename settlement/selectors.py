@@ -165,18 +165,20 @@ def components_by_merchant_day(entries: QuerySet[JournalEntry]) -> dict[tuple[in
     return {(row["merchant_id"], row["day"]): components_of(row) for row in rows}
 
 
-def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None = None) -> list[dict]:
-    """Each local day from ``first_day`` to ``last_day``: paid (gross sales), refunds,
-    commission (net of reversals), fees and net settled to available. The merchants'
-    days as summarised (``settlement.summaries``: their rows and checkpoint in one
-    query) and the entries after the checkpoint (one grouped query over a range of
-    the primary key); days without entries are zeros."""
-    by_day = {}
-    days = MerchantDay.objects.filter(day__gte=first_day, day__lte=last_day)
+def summarised_days(
+    *, first_day: date, last_day: date, merchant_id: int | None = None, membership: bool = False
+) -> dict[date, dict[str, int]]:
+    """``{local day: components}`` from ``first_day`` to ``last_day`` (days with entries
+    only), of every merchant or one, of all entries or of membership orders' only: the
+    summarised days (``settlement.summaries``: rows and their checkpoint read in one
+    query) and the entries after the checkpoint (one grouped query over a range of the
+    primary key)."""
+    by_day: dict[date, dict[str, int]] = {}
+    rows = MerchantDay.objects.filter(day__gte=first_day, day__lte=last_day, membership=membership)
     if merchant_id is not None:
-        days = days.filter(merchant_id=merchant_id)
+        rows = rows.filter(merchant_id=merchant_id)
     through = 0
-    for day, components, summarised in days.values_list("day", "components", "summary__through_entry"):
+    for day, components, summarised in rows.values_list("day", "components", "summary__through_entry"):
         add_components(by_day.setdefault(day, dict(ZERO)), {**ZERO, **components})
         through = summarised
     entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
@@ -184,8 +186,18 @@ def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None =
         created_at__gte=day_start(first_day),
         created_at__lt=day_start(last_day + timedelta(days=1)),
     )
+    if membership:
+        entries = entries.filter(membership_selectors.membership_orders_q("order__"))
     for (_merchant_id, day), components in components_by_merchant_day(entries).items():
         add_components(by_day.setdefault(day, dict(ZERO)), components)
+    return by_day
+
+
+def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None = None) -> list[dict]:
+    """Each local day from ``first_day`` to ``last_day``: paid (gross sales), refunds,
+    commission (net of reversals), fees and net settled to available
+    (:func:`summarised_days`); days without entries are zeros."""
+    by_day = summarised_days(first_day=first_day, last_day=last_day, merchant_id=merchant_id)
     empty = figures_from(dict(ZERO))
     result = []
     day = first_day
@@ -276,15 +288,11 @@ def membership_months(
     while len(starts) < months:
         starts.append(next_month(starts[-1]))
     bounds = [day_start(m) for m in starts] + [day_start(next_month(starts[-1]))]
-    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
-        membership_selectors.membership_orders_q("order__"),
-        created_at__gte=bounds[0],
-        created_at__lt=bounds[-1],
-    )
     by_month = {m: dict(ZERO) for m in starts}
-    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
-    for row in rows:
-        add_components(by_month[month_start(row["day"])], components_of(row))
+    last = next_month(starts[-1]) - timedelta(days=1)
+    days = summarised_days(first_day=starts[0], last_day=last, merchant_id=merchant_id, membership=True)
+    for day, components in days.items():
+        add_components(by_month[month_start(day)], components)
     instants = [min(bound, now) for bound in bounds]
     members = membership_selectors.members_at(instants=instants, merchant_id=merchant_id)
     result = []

@@ -21,14 +21,15 @@ import re
 import uuid
 from functools import cached_property
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-# Public numbers: 6-64 characters of [0-9A-Za-z_-] (orders/numbers.py; gateway ids).
-NUMBER_PATTERN = re.compile(r"[0-9A-Za-z_-]{6,64}")
+# Public numbers: 6-64 characters of [0-9A-Za-z_-] with a digit among them
+# (orders/numbers.py; gateway ids); a word without a digit is text.
+NUMBER_PATTERN = re.compile(r"(?=[^0-9]*[0-9])[0-9A-Za-z_-]{6,64}")
 # Above this many rows (the planner's estimate), a list shows an estimated count.
 EXACT_COUNT_LIMIT = 10_000
 
@@ -67,7 +68,10 @@ def planner_estimate(queryset) -> int | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return None
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. none(): nothing to estimate
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
@@ -99,11 +103,13 @@ class NumberSearchMixin(LargeTableAdminMixin):
         term = search_term.strip()
         if not term or not self.number_search_fields or not NUMBER_PATTERN.fullmatch(term):
             return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(self.number_query(term)), False
+        query = self.number_query(term)
+        return (queryset.filter(query) if query is not None else queryset.none()), False
 
-    def number_query(self, term: str) -> Q:
+    def number_query(self, term: str) -> Q | None:
+        """The exact lookups ``term`` can match; None when no field can hold it."""
         variants = sorted({term, term.upper()})
-        query = Q(pk__in=[])
+        query = None
         for lookup in self.number_search_fields:
             relation, _sep, name = lookup.rpartition("__")
             model = self.model
@@ -118,9 +124,10 @@ class NumberSearchMixin(LargeTableAdminMixin):
                         :100
                     ]
                 )
-                query |= Q(**{f"{relation}__in": ids})
+                lookup_query = Q(**{f"{relation}__in": ids})
             else:
-                query |= Q(**{f"{name}__in": values})
+                lookup_query = Q(**{f"{name}__in": values})
+            query = lookup_query if query is None else query | lookup_query
         return query
 
 
