@@ -269,6 +269,8 @@ class MerchantDay(models.Model):
     day, over the journal up to its summary's checkpoint (``settlement.summaries``): what
     the dashboard reads instead of summing a month of entries. ``ledger_check`` verifies it."""
 
+    SUMMARY = "merchant_days"  # its JournalSummary's name
+
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant")
     )

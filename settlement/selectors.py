@@ -16,6 +16,7 @@ from django.utils import timezone
 from courses.models import Merchant
 from memberships import selectors as membership_selectors
 from payments import ledger
+from payments.ledger import summaries
 from payments.models import JournalEntry
 
 from .models import MerchantDay, Payout
@@ -170,17 +171,16 @@ def summarised_days(
 ) -> dict[date, dict[str, int]]:
     """``{local day: components}`` from ``first_day`` to ``last_day`` (days with entries
     only), of every merchant or one, of all entries or of membership orders' only: the
-    summarised days (``settlement.summaries``: rows and their checkpoint read in one
-    query) and the entries after the checkpoint (one grouped query over a range of the
+    summarised days (``settlement.summaries``, read by ``summarised_rows``) and the
+    entries after the checkpoint (one grouped query over a range of the
     primary key)."""
     by_day: dict[date, dict[str, int]] = {}
     rows = MerchantDay.objects.filter(day__gte=first_day, day__lte=last_day, membership=membership)
     if merchant_id is not None:
         rows = rows.filter(merchant_id=merchant_id)
-    through = 0
-    for day, components, summarised in rows.values_list("day", "components", "summary__through_entry"):
+    listed, through = summaries.summarised_rows(rows, ["day", "components"], name=MerchantDay.SUMMARY)
+    for day, components in listed:
         add_components(by_day.setdefault(day, dict(ZERO)), {**ZERO, **components})
-        through = summarised
     entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
         pk__gt=through,
         created_at__gte=day_start(first_day),

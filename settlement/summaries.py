@@ -21,7 +21,7 @@ from payments.models import JournalEntry
 from .models import MerchantDay
 from .selectors import ZERO, add_components, components_by_merchant_day
 
-MERCHANT_DAYS = "merchant_days"
+MERCHANT_DAYS = MerchantDay.SUMMARY
 
 
 def _changes(entries: QuerySet) -> dict[tuple[int, date, bool], dict[str, int]]:

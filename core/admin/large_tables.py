@@ -81,10 +81,13 @@ def planner_estimate(queryset) -> int | None:
 
 
 class LargeTableAdminMixin:
-    """A changelist over a table of millions: estimated counts, no "N total" recount."""
+    """A changelist over a table of millions: estimated counts, no "N total" recount, and
+    pages of 50 rows (rendering the admin's rows, not the database, is then most of a
+    page's time: ~0.8 ms a row here), where search finds any one row."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    list_per_page = 50
 
 
 class NumberSearchMixin(LargeTableAdminMixin):

@@ -94,6 +94,21 @@ def fold(summary: Summary, *, upto: int) -> int:
     return count
 
 
+def summarised_rows(rows: QuerySet, fields: list[str], *, name: str) -> tuple[list[tuple], int]:
+    """``rows`` of a summary (``fields`` of each) and the checkpoint they hold the journal
+    to, consistently: the checkpoint comes in the same statement as the rows (one
+    snapshot). With no rows, it is read on its own and the rows asked again: rows are
+    only ever added, so if there are still none, none existed for entries up to it."""
+    listed = list(rows.values_list(*fields, "summary__through_entry"))
+    if not listed:
+        checkpoint = JournalSummary.objects.filter(name=name).values_list("through_entry", flat=True)
+        through = checkpoint.first() or 0
+        listed = list(rows.values_list(*fields, "summary__through_entry"))
+        if not listed:
+            return [], through
+    return [row[:-1] for row in listed], listed[0][-1]
+
+
 # -- account balances -----------------------------------------------------------------
 ACCOUNT_BALANCES = "account_balances"
 
@@ -136,19 +151,15 @@ register(Summary(ACCOUNT_BALANCES, _fold_balances, _verify_balances))
 
 def balances_now(merchant_ids=None) -> dict[str, int]:
     """Every account's balance now (or only the accounts of ``merchant_ids``): the summary
-    and the entries after its checkpoint. The summary rows and their checkpoint are read
-    in one statement (one snapshot), so a fold committing meanwhile is never counted twice;
-    no row means nothing summarised for those accounts, and all entries are added."""
+    and the entries after its checkpoint (:func:`summarised_rows`: a fold committing
+    meanwhile is never counted twice nor missed)."""
     rows = AccountBalance.objects.all()
     entries = JournalEntry.objects.all()
     if merchant_ids is not None:
         rows = rows.filter(merchant_id__in=list(merchant_ids))
         entries = entries.filter(merchant_id__in=list(merchant_ids))
-    balances: dict[str, int] = {}
-    through = 0
-    for account, balance, summarised in rows.values_list("account", "balance", "summary__through_entry"):
-        balances[account] = balance
-        through = summarised
+    listed, through = summarised_rows(rows, ["account", "balance"], name=ACCOUNT_BALANCES)
+    balances: dict[str, int] = dict(listed)
     for account, change in account_balances(entries.filter(pk__gt=through)).items():
         if merchant_ids is None or _merchant_of(account) is not None:
             balances[account] = balances.get(account, 0) + change
