@@ -1,6 +1,8 @@
 """Reading the journal: account balances, a merchant's accounts, a payment's commission."""
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db.models import Q, Sum
 
@@ -53,3 +55,27 @@ def account_balances(queryset=None) -> dict[str, int]:
     for row in queryset.values("credit_account").annotate(total=Sum("amount")):
         balances[row["credit_account"]] -= row["total"]
     return dict(balances)
+
+
+_balances_of_run: dict | None = None
+
+
+@contextmanager
+def balances_read_once() -> Iterator[None]:
+    """Inside, :func:`journal_account_balances` reads the journal once and reuses it
+    (two full scans per call, and several checks need them)."""
+    global _balances_of_run
+    _balances_of_run = {}
+    try:
+        yield
+    finally:
+        _balances_of_run = None
+
+
+def journal_account_balances() -> dict[str, int]:
+    """Every account's balance over the whole journal (see :func:`balances_read_once`)."""
+    if _balances_of_run is None:
+        return account_balances()
+    if "all" not in _balances_of_run:
+        _balances_of_run["all"] = account_balances()
+    return _balances_of_run["all"]

@@ -12,7 +12,6 @@ the whole run stays cheap on a journal of millions of entries.
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 
 from django.db.models import (
     BigIntegerField,
@@ -37,7 +36,7 @@ from promotions.points import points_returned, points_value
 from ..models import JournalEntry, JournalSummary, Payment, Refund
 from . import summaries
 from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, POINTS_LIABILITY, gateway_clearing
-from .balances import account_balances
+from .balances import balances_read_once, journal_account_balances
 
 Check = Callable[[], Iterable[str]]
 _CHECKS: list[Check] = []
@@ -54,30 +53,6 @@ def run() -> list[str]:
     balance of every account is read once for the whole run, not once per check."""
     with balances_read_once():
         return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
-
-
-_balances_of_run: dict | None = None
-
-
-@contextmanager
-def balances_read_once() -> Iterator[None]:
-    """Inside, :func:`journal_account_balances` reads the journal once and reuses it
-    (two full scans per call, and several checks need them)."""
-    global _balances_of_run
-    _balances_of_run = {}
-    try:
-        yield
-    finally:
-        _balances_of_run = None
-
-
-def journal_account_balances() -> dict[str, int]:
-    """Every account's balance over the whole journal (see :func:`balances_read_once`)."""
-    if _balances_of_run is None:
-        return account_balances()
-    if "all" not in _balances_of_run:
-        _balances_of_run["all"] = account_balances()
-    return _balances_of_run["all"]
 
 
 def checks() -> list[Check]:
@@ -178,8 +153,17 @@ def refund_bookkeeping() -> Iterator[str]:
     in_flight = Coalesce(
         Sum("refunds__amount", filter=Q(refunds__status__in=Refund.IN_FLIGHT_STATUSES)), Value(0)
     )
+    # Payments without refunds must claim none: only the others need the join.
+    claimed = Q(refunded_amount__gt=0) | Q(refund_reserved__gt=0)
+    unrefunded = Payment.objects.filter(claimed).exclude(refunds__isnull=False)
+    for row in unrefunded.values("payment_no", "refunded_amount", "refund_reserved")[:100]:
+        yield (
+            f"payment {row['payment_no']}: refunded {row['refunded_amount']} / in flight "
+            f"{row['refund_reserved']}, its refunds say 0 / 0"
+        )
+    with_refunds = Payment.objects.filter(pk__in=Refund.objects.values("payment_id"))
     bad = (
-        Payment.objects.annotate(succeeded=succeeded, in_flight=in_flight)
+        with_refunds.annotate(succeeded=succeeded, in_flight=in_flight)
         .filter(
             ~Q(refunded_amount=F("succeeded"))
             | ~Q(refund_reserved=F("in_flight"))
@@ -271,12 +255,26 @@ def clearing_matches_gateways() -> Iterator[str]:
 def settled_orders_left_nothing_pending() -> Iterator[str]:
     """A completed order has nothing left pending, and only completed orders were
     settled (each once: the database refuses a second settlement reference)."""
-    pending = _sum_of(
-        JournalEntry.objects.filter(order=OuterRef("pk"), credit_account__endswith=":pending")
-    ) - _sum_of(JournalEntry.objects.filter(order=OuterRef("pk"), debit_account__endswith=":pending"))
-    bad = Order.objects.filter(completed_at__isnull=False).annotate(pending=pending).exclude(pending=0)
-    for order in bad.values("order_no", "pending")[:100]:
-        yield f"order {order['order_no']} is completed with {order['pending']} still pending"
+    # One grouped pass over the entries of completed orders (two correlated sums per
+    # order took 10 s at 870,000 completed orders).
+    zero = Value(0, output_field=BigIntegerField())
+    pending = Sum(
+        Case(
+            When(credit_account__endswith=":pending", then=F("amount")),
+            When(debit_account__endswith=":pending", then=-F("amount")),
+            default=zero,
+            output_field=BigIntegerField(),
+        )
+    )
+    bad = (
+        JournalEntry.objects.filter(order__completed_at__isnull=False)
+        .order_by()
+        .values("order__order_no")
+        .annotate(pending=pending)
+        .exclude(pending=0)
+    )
+    for order in bad[:100]:
+        yield f"order {order['order__order_no']} is completed with {order['pending']} still pending"
     stray = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, order__completed_at__isnull=True)
     for entry in stray.values("pk", "order__order_no")[:100]:
         yield f"entry {entry['pk']} settled order {entry['order__order_no']}, which is not completed"
