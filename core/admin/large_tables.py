@@ -93,8 +93,9 @@ class LargeTableAdminMixin:
 class NumberSearchMixin(LargeTableAdminMixin):
     """Search by public number on indexed columns; anything else by ``search_fields``.
 
-    ``number_search_fields`` are exact lookups: a field of the model (``"payment_no"``) or
-    one on a related model (``"order__order_no"``), resolved to ids first. A term with the
+    ``number_search_fields`` are exact lookups on unique, indexed columns: a field of the
+    model (``"payment_no"``) or one on a related model (``"order__order_no"``,
+    ``"learner__username"``: usernames may hold digits), resolved to ids first. A term with the
     shape of a number (:data:`NUMBER_PATTERN`) is looked up there, as typed and in upper
     case (kpay's numbers are upper case); a UUID also matches UUID fields. Other terms
     (names, memos) go to the admin's ``search_fields``, the stock (slower) search.
@@ -152,6 +153,6 @@ def _valid_values(model, name: str, variants: list[str]) -> list:
 
 
 NUMBER_SEARCH_HELP = _(
-    "An order, payment or refund number (or a gateway transaction id) finds it exactly; "
-    "other words search the remaining fields (slower)."
+    "An order, payment or refund number, a gateway transaction id or a username finds its "
+    "rows exactly; other words search the remaining fields (slower)."
 )

@@ -255,8 +255,9 @@ def clearing_matches_gateways() -> Iterator[str]:
 def settled_orders_left_nothing_pending() -> Iterator[str]:
     """A completed order has nothing left pending, and only completed orders were
     settled (each once: the database refuses a second settlement reference)."""
-    # One grouped pass over the entries of completed orders (two correlated sums per
-    # order took 10 s at 870,000 completed orders).
+    # One grouped pass over the entries that touch a pending account, keeping the orders
+    # with something pending, then only those of them that are completed (two correlated
+    # sums per completed order took 10-17 s at 870,000 completed orders).
     zero = Value(0, output_field=BigIntegerField())
     pending = Sum(
         Case(
@@ -266,15 +267,22 @@ def settled_orders_left_nothing_pending() -> Iterator[str]:
             output_field=BigIntegerField(),
         )
     )
-    bad = (
-        JournalEntry.objects.filter(order__completed_at__isnull=False)
+    touches_pending = Q(credit_account__endswith=":pending") | Q(debit_account__endswith=":pending")
+    nonzero = (
+        JournalEntry.objects.filter(touches_pending, order__isnull=False)
         .order_by()
-        .values("order__order_no")
+        .values("order_id")
         .annotate(pending=pending)
         .exclude(pending=0)
     )
-    for order in bad[:100]:
-        yield f"order {order['order__order_no']} is completed with {order['pending']} still pending"
+    bad = dict(
+        Order.objects.filter(completed_at__isnull=False, pk__in=nonzero.values("order_id")).values_list(
+            "pk", "order_no"
+        )[:100]
+    )
+    amounts = dict(nonzero.filter(order_id__in=list(bad)).values_list("order_id", "pending"))
+    for pk, order_no in bad.items():
+        yield f"order {order_no} is completed with {amounts.get(pk)} still pending"
     stray = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, order__completed_at__isnull=True)
     for entry in stray.values("pk", "order__order_no")[:100]:
         yield f"entry {entry['pk']} settled order {entry['order__order_no']}, which is not completed"
