@@ -321,6 +321,8 @@ CELERY_BEAT_SCHEDULE = {
     "payments-sync-pending": {"task": "payments.tasks.sync_pending_payments", "schedule": 60.0},
     "payments-sync-refunds": {"task": "payments.tasks.sync_refunds", "schedule": 300.0},
     "payments-close-stale": {"task": "payments.tasks.close_stale_payments", "schedule": 300.0},
+    # Balances and daily figures as of a checkpoint (payments.ledger.summaries).
+    "payments-fold-journal-summaries": {"task": "payments.tasks.fold_journal_summaries", "schedule": 60.0},
     "core-sweep-idempotency-records": {"task": "core.tasks.sweep_idempotency_records", "schedule": 300.0},
     "settlement-settle-due-orders": {"task": "settlement.tasks.settle_due_orders", "schedule": 600.0},
     "promotions-expire-points": {"task": "promotions.tasks.expire_points", "schedule": 3600.0},

@@ -4,8 +4,16 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, StatusHistoryInline, risk_assessment_html, yuan, yuan_column
-from courses.admin_scope import MerchantScopedAdminMixin
+from core.admin import (
+    NUMBER_SEARCH_HELP,
+    NumberSearchMixin,
+    ReadOnlyAdminMixin,
+    StatusHistoryInline,
+    risk_assessment_html,
+    yuan,
+    yuan_column,
+)
+from courses.admin_scope import MerchantScopedAdminMixin, merchant_list_filter
 
 from .models import Order, OrderStatusChange
 
@@ -15,16 +23,18 @@ class OrderStatusChangeInline(StatusHistoryInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """An order, its lines and history. Apps downstream of orders extend this page by
     subclassing and re-registering (payments adds payments, refunds and "Refund this
     order"; the template shows ``extra_object_tools`` from the context), so orders never
     imports them."""
 
     list_display = ("order_no", "learner", "merchant", "status", "total_shown", "created_at")
-    list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter), "created_at")
+    list_filter = ("status", merchant_list_filter(), "created_at")
     list_select_related = ("learner", "merchant")
-    search_fields = ("order_no", "learner__username")
+    number_search_fields = ("order_no", "learner__username")
+    search_fields = ("learner__username",)
+    search_help_text = NUMBER_SEARCH_HELP
     ordering = ("-created_at", "-pk")
     fields = (
         ("order_no", "status"),

@@ -115,6 +115,9 @@ class Order(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["learner", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),
+            # The back office's list (newest first) and its status filter (bench/scale.py).
+            models.Index(fields=["-created_at", "-id"], name="order_admin_list_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="order_status_list_idx"),
             models.Index(fields=["client_ip", "created_at"], name="order_client_ip_idx"),
             models.Index(fields=["device_id", "created_at"], name="order_device_idx"),
             models.Index(

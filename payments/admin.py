@@ -17,7 +17,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import (
+    NUMBER_SEARCH_HELP,
     CsvExportMixin,
+    NumberSearchMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     StatusHistoryInline,
@@ -33,14 +35,14 @@ from core.admin import (
 )
 from core.money import YuanField
 from courses import permissions
-from courses.admin_scope import MerchantScopedAdminMixin
+from courses.admin_scope import MerchantScopedAdminMixin, merchant_list_filter
 from courses.models import Merchant
-from courses.roles import is_platform_staff
+from courses.roles import is_platform_staff, user_merchant
 from orders.admin import OrderAdmin
 from orders.models import Order
 
 from . import selectors, services
-from .gateways import channel_label
+from .gateways import channel_label, known_channels
 from .ledger import accounts
 from .models import (
     GatewayEvent,
@@ -104,19 +106,15 @@ def account_label(name: str, merchant=None) -> str:
     return name
 
 
-def _merchant_id(account: str) -> int | None:
-    kind, _sep, rest = account.partition(":")
-    merchant_id = rest.partition(":")[0]
-    return int(merchant_id) if kind == "merchant" and merchant_id.isdigit() else None
-
-
 class ChannelFilter(admin.SimpleListFilter):
     title = _("channel")
     parameter_name = "channel"
 
     def lookups(self, request, model_admin):
-        channels = model_admin.get_queryset(request).order_by().values_list("channel", flat=True).distinct()
-        return sorted(((channel, channel_label(channel)) for channel in channels), key=lambda c: str(c[1]))
+        """The configured channels (not a ``DISTINCT`` over millions of payments)."""
+        return sorted(
+            ((channel, channel_label(channel)) for channel in known_channels()), key=lambda c: str(c[1])
+        )
 
     def queryset(self, request, queryset):
         return queryset.filter(channel=self.value()) if self.value() else queryset
@@ -165,7 +163,7 @@ class UnappliedReturnForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """Payments, read-only; an unapplied one can be returned to its payer ("Return to
     payer", through ``services.refund_unapplied``)."""
 
@@ -185,10 +183,12 @@ class PaymentAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmi
         "status",
         ChannelFilter,
         FlaggedFilter,
-        ("order__merchant", admin.RelatedOnlyFieldListFilter),
+        merchant_list_filter("order__merchant"),
     )
     list_select_related = ("order", "order__merchant")
-    search_fields = ("payment_no", "gateway_txn_id", "order__order_no")
+    number_search_fields = ("payment_no", "gateway_txn_id", "order__order_no")
+    search_fields = ("payer_id", "flag")
+    search_help_text = NUMBER_SEARCH_HELP
     ordering = ("-created_at", "-pk")
     fields = (
         ("payment_no", "status"),
@@ -390,10 +390,25 @@ class AccountFilter(admin.SimpleListFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        names = selectors.journal_accounts(entries=model_admin.get_queryset(request))
-        ids = {name.split(":")[1] for name in names if name.startswith("merchant:")}
-        merchants = Merchant.objects.in_bulk([int(pk) for pk in ids if pk.isdigit()])
-        return [(name, account_label(name, merchants.get(_merchant_id(name)))) for name in names]
+        """The accounts there can be (not a ``DISTINCT`` over millions of entries): the
+        platform's, each configured channel's clearing, and the merchant accounts of the
+        merchant chosen in the merchant filter (merchant staff: their own)."""
+        names = [*_PLATFORM_ACCOUNTS, *(accounts.gateway_clearing(channel) for channel in known_channels())]
+        merchant = user_merchant(request.user)
+        if merchant is None and is_platform_staff(request.user):
+            chosen = request.GET.get("merchant__id__exact", "")
+            merchant = Merchant.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+        if merchant is not None:
+            names += [
+                account(merchant.pk)
+                for account in (
+                    accounts.merchant_pending,
+                    accounts.merchant_available,
+                    accounts.merchant_payouts,
+                    accounts.merchant_paid_out,
+                )
+            ]
+        return [(name, account_label(name, merchant)) for name in sorted(names)]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -402,7 +417,9 @@ class AccountFilter(admin.SimpleListFilter):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(
+    NumberSearchMixin, CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
+):
     """The journal (交易流水). Append-only: nobody adds, changes or deletes rows here."""
 
     csv_filename = "journal"
@@ -432,9 +449,11 @@ class JournalEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, MerchantScopedAdminM
         "order_link",
         "created_at",
     )
-    list_filter = ("kind", AccountFilter, ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("kind", merchant_list_filter(), AccountFilter)
     list_select_related = ("order", "payment", "refund", "merchant")
-    search_fields = ("posting_id", "order__order_no", "payment__payment_no", "reference", "memo")
+    number_search_fields = ("posting_id", "order__order_no", "payment__payment_no", "refund__refund_no")
+    search_fields = ("reference", "memo")
+    search_help_text = NUMBER_SEARCH_HELP
     ordering = ("-created_at", "-pk")
     fields = (
         ("posting_id", "kind"),
@@ -595,7 +614,7 @@ REFUND_DECISIONS = {
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
+class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     """The refund queue (filter by status). Refunds change only through the services:
     the approve, deny and retry pages, and "Refund this order" on an order's page."""
 
@@ -612,9 +631,11 @@ class RefundAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdmin
         "approvals",
         "created_at",
     )
-    list_filter = ("status", "origin", ("order__merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "origin", merchant_list_filter("order__merchant"))
     list_select_related = ("order", "order__merchant", "requested_by", "first_approved_by", "approved_by")
-    search_fields = ("refund_no", "order__order_no", "payment__payment_no", "gateway_refund_id")
+    number_search_fields = ("refund_no", "gateway_refund_id", "order__order_no", "payment__payment_no")
+    search_fields = ("reason",)
+    search_help_text = NUMBER_SEARCH_HELP
     ordering = ("-created_at", "-pk")
     fields = (
         ("refund_no", "status"),

@@ -72,6 +72,9 @@ class Payment(FSMModelMixin, models.Model):
         verbose_name_plural = _("payments")
         indexes = [
             models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"),
+            # The back office's list (newest first) and its status filter (bench/scale.py).
+            models.Index(fields=["-created_at", "-id"], name="payment_admin_list_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="payment_status_list_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=1), name="payment_amount_positive"),
@@ -222,6 +225,7 @@ class Refund(FSMModelMixin, models.Model):
         verbose_name_plural = _("refunds")
         indexes = [
             models.Index(fields=["status", "created_at"], name="refund_status_idx"),
+            models.Index(fields=["-created_at", "-id"], name="refund_admin_list_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=1), name="refund_amount_positive"),
@@ -418,7 +422,12 @@ class JournalEntry(models.Model):
         ordering = ["created_at", "pk"]
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
-        indexes = [models.Index(fields=["merchant", "created_at"], name="journal_merchant_time_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "created_at"], name="journal_merchant_time_idx"),
+            # The back office's list (newest first) and its kind filter (bench/scale.py).
+            models.Index(fields=["-created_at", "-id"], name="journal_admin_list_idx"),
+            models.Index(fields=["kind", "-created_at", "-id"], name="journal_kind_list_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "reference"], condition=~Q(reference=""), name="journal_reference_once"
@@ -439,3 +448,43 @@ class JournalEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Journal entries are append-only: post a reversing entry instead.")
+
+
+class JournalSummary(models.Model):
+    """A summary of the journal (``payments.ledger.summaries``) and its checkpoint: it
+    holds every entry with ``id <= through_entry``; readers add the entries after it."""
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    through_entry = models.BigIntegerField(_("through entry"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("journal summary")
+        verbose_name_plural = _("journal summaries")
+
+    def __str__(self):
+        return f"{self.name} through entry {self.through_entry}"
+
+
+class AccountBalance(models.Model):
+    """An account's balance (debits minus credits) over the journal up to its summary's
+    checkpoint. Written only by ``payments.ledger.summaries``; ``ledger_check`` verifies it."""
+
+    account = models.CharField(_("account"), max_length=64, primary_key=True)
+    summary = models.ForeignKey(JournalSummary, on_delete=models.PROTECT, related_name="balances")
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merchant"),
+    )
+    balance = FenField(_("balance"), default=0)
+
+    class Meta:
+        verbose_name = _("account balance")
+        verbose_name_plural = _("account balances")
+
+    def __str__(self):
+        return f"{self.account}: {self.balance}"

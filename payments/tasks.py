@@ -5,6 +5,7 @@ never import this module."""
 from celery import shared_task
 
 from . import monitoring, services
+from .ledger import summaries
 
 
 @shared_task(ignore_result=True)
@@ -51,3 +52,11 @@ def ledger_check_daily() -> int:
 def alert_stuck_refunds() -> int:
     """Hourly (beat): e-mail about refunds processing for more than a day (each once)."""
     return monitoring.refunds_stuck_alert()
+
+
+@shared_task(ignore_result=True)
+def fold_journal_summaries() -> dict[str, int]:
+    """Every minute (beat): fold the newly committed journal entries into its summaries
+    (account balances, settlement's daily figures). Idempotent: each summary's checkpoint
+    moves in the transaction that folds."""
+    return summaries.fold_all()

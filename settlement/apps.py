@@ -7,4 +7,4 @@ class SettlementConfig(AppConfig):
     verbose_name = _("Settlement and payouts")
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the ledger checks)
+        from . import checks, summaries  # noqa: F401  (register the ledger checks, the daily summary)

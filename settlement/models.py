@@ -262,3 +262,32 @@ class Dashboard(JournalEntry):
         proxy = True
         verbose_name = _("finance dashboard")
         verbose_name_plural = _("finance dashboard")
+
+
+class MerchantDay(models.Model):
+    """A merchant's journal components (``settlement.selectors.COMPONENTS``) on one local
+    day, over the journal up to its summary's checkpoint (``settlement.summaries``): what
+    the dashboard reads instead of summing a month of entries. ``ledger_check`` verifies it."""
+
+    SUMMARY = "merchant_days"  # its JournalSummary's name
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant")
+    )
+    day = models.DateField(_("day"))
+    # True: the entries of membership orders only (a subset, for the dashboard's
+    # membership months); False: all of the merchant's entries.
+    membership = models.BooleanField(_("membership orders only"), default=False)
+    summary = models.ForeignKey("payments.JournalSummary", on_delete=models.PROTECT, related_name="+")
+    components = models.JSONField(_("components"), default=dict)
+
+    class Meta:
+        verbose_name = _("merchant day")
+        verbose_name_plural = _("merchant days")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "day", "membership"], name="merchant_day_once")
+        ]
+        indexes = [models.Index(fields=["membership", "day", "merchant"], name="merchant_day_by_day_idx")]
+
+    def __str__(self):
+        return f"{self.merchant_id} {self.day}"

@@ -16,9 +16,10 @@ from django.utils import timezone
 from courses.models import Merchant
 from memberships import selectors as membership_selectors
 from payments import ledger
+from payments.ledger import summaries
 from payments.models import JournalEntry
 
-from .models import Payout
+from .models import MerchantDay, Payout
 
 Kind = JournalEntry.Kind
 _AVAILABLE = ":available"
@@ -155,27 +156,56 @@ def daily_components(*, merchant_ids=None, since: date | None = None, until: dat
         entries = entries.filter(created_at__gte=day_start(since))
     if until is not None:
         entries = entries.filter(created_at__lt=day_start(until + timedelta(days=1)))
+    return components_by_merchant_day(entries)
+
+
+def components_by_merchant_day(entries: QuerySet[JournalEntry]) -> dict[tuple[int, date], dict[str, int]]:
+    """``{(merchant_id, local date): components}`` of ``entries`` that carry a merchant."""
+    entries = entries.filter(merchant__isnull=False).order_by()
     rows = entries.annotate(day=local_day()).values("merchant_id", "day").annotate(**component_aggregates())
     return {(row["merchant_id"], row["day"]): components_of(row) for row in rows}
 
 
+def summarised_days(
+    *, first_day: date, last_day: date, merchant_id: int | None = None, membership: bool = False
+) -> dict[date, dict[str, int]]:
+    """``{local day: components}`` from ``first_day`` to ``last_day`` (days with entries
+    only), of every merchant or one, of all entries or of membership orders' only: the
+    summarised days (``settlement.summaries``, read by ``summarised_rows``) and the
+    entries after the checkpoint (one grouped query over a range of the
+    primary key)."""
+    by_day: dict[date, dict[str, int]] = {}
+    rows = MerchantDay.objects.filter(day__gte=first_day, day__lte=last_day, membership=membership)
+    if merchant_id is not None:
+        rows = rows.filter(merchant_id=merchant_id)
+    listed, through = summaries.summarised_rows(rows, ["day", "components"], name=MerchantDay.SUMMARY)
+    for day, components in listed:
+        add_components(by_day.setdefault(day, dict(ZERO)), {**ZERO, **components})
+    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
+        pk__gt=through,
+        created_at__gte=day_start(first_day),
+        created_at__lt=day_start(last_day + timedelta(days=1)),
+    )
+    if membership:
+        entries = entries.filter(membership_selectors.membership_orders_q("order__"))
+    for (_merchant_id, day), components in components_by_merchant_day(entries).items():
+        add_components(by_day.setdefault(day, dict(ZERO)), components)
+    return by_day
+
+
 def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None = None) -> list[dict]:
     """Each local day from ``first_day`` to ``last_day``: paid (gross sales), refunds,
-    commission (net of reversals), fees and net settled to available. One grouped
-    query; days without entries are zeros."""
-    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
-        created_at__gte=day_start(first_day), created_at__lt=day_start(last_day + timedelta(days=1))
-    )
-    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
-    by_day = {row["day"]: figures_from(components_of(row)) for row in rows}
+    commission (net of reversals), fees and net settled to available
+    (:func:`summarised_days`); days without entries are zeros."""
+    by_day = summarised_days(first_day=first_day, last_day=last_day, merchant_id=merchant_id)
     empty = figures_from(dict(ZERO))
-    days = []
+    result = []
     day = first_day
     while day <= last_day:
-        figures = by_day.get(day, empty)
-        days.append({"day": day, **figures})
+        figures = figures_from(by_day[day]) if day in by_day else empty
+        result.append({"day": day, **figures})
         day += timedelta(days=1)
-    return days
+    return result
 
 
 # -- balances and the dashboard ------------------------------------------------------------
@@ -258,15 +288,11 @@ def membership_months(
     while len(starts) < months:
         starts.append(next_month(starts[-1]))
     bounds = [day_start(m) for m in starts] + [day_start(next_month(starts[-1]))]
-    entries = merchant_entries(None if merchant_id is None else [merchant_id]).filter(
-        membership_selectors.membership_orders_q("order__"),
-        created_at__gte=bounds[0],
-        created_at__lt=bounds[-1],
-    )
     by_month = {m: dict(ZERO) for m in starts}
-    rows = entries.annotate(day=local_day()).values("day").annotate(**component_aggregates())
-    for row in rows:
-        add_components(by_month[month_start(row["day"])], components_of(row))
+    last = next_month(starts[-1]) - timedelta(days=1)
+    days = summarised_days(first_day=starts[0], last_day=last, merchant_id=merchant_id, membership=True)
+    for day, components in days.items():
+        add_components(by_month[month_start(day)], components)
     instants = [min(bound, now) for bound in bounds]
     members = membership_selectors.members_at(instants=instants, merchant_id=merchant_id)
     result = []

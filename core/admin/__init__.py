@@ -16,6 +16,7 @@ from .columns import admin_link, pretty_json, yuan, yuan_column, yuan_html
 from .csv_export import CsvExportMixin, csv_cell, csv_yuan
 from .history import StatusHistoryInline, status_label
 from .jobs import job_progress_url, job_result_url, register_job_result
+from .large_tables import NUMBER_SEARCH_HELP, LargeTableAdminMixin, NumberSearchMixin
 from .readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from .risk import decision_label, risk_assessment_html
 from .service_pages import service_form_view
@@ -25,7 +26,10 @@ admin.site.site_title = _("kpay back office")
 admin.site.index_title = _("Back office")
 
 __all__ = [
+    "NUMBER_SEARCH_HELP",
     "CsvExportMixin",
+    "LargeTableAdminMixin",
+    "NumberSearchMixin",
     "ReadOnlyAdminMixin",
     "ReadOnlyInline",
     "StatusHistoryInline",

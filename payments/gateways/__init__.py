@@ -47,6 +47,12 @@ def available_channels(*, payer_id_known: bool = True) -> list[str]:
     ]
 
 
+def known_channels() -> list[str]:
+    """Every channel a configured gateway can take payments by (withholding included),
+    for the back office's filters: what there can be, without reading the payments."""
+    return sorted({*_channel_aliases(), *_withholding_aliases()})
+
+
 @cache
 def _withholding_aliases() -> dict[str, str]:
     aliases: dict[str, str] = {}

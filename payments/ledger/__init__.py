@@ -83,7 +83,6 @@ from .accounts import (
 from .balances import (
     account_balances,
     merchant_available_balance,
-    merchant_balances,
     order_pending_balance,
     payment_commission,
 )
@@ -102,6 +101,7 @@ from .postings import (
     post_unapplied_refund,
     refund_split,
 )
+from .summaries import balances_now, merchant_balances
 
 __all__ = [
     "ACCOUNT_PATTERN",
@@ -113,6 +113,7 @@ __all__ = [
     "POINTS_LIABILITY",
     "UNAPPLIED_RECEIPTS",
     "account_balances",
+    "balances_now",
     "commission_for",
     "commission_reversed",
     "fee_memo",

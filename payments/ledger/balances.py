@@ -1,11 +1,13 @@
 """Reading the journal: account balances, a merchant's accounts, a payment's commission."""
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db.models import Q, Sum
 
 from ..models import JournalEntry
-from .accounts import MERCHANT_ACCOUNT_KINDS, PLATFORM_COMMISSION, merchant_available, merchant_pending
+from .accounts import PLATFORM_COMMISSION, merchant_available, merchant_pending
 
 
 def payment_commission(payment) -> int:
@@ -27,25 +29,6 @@ def order_pending_balance(order) -> int:
         debited=Sum("amount", filter=Q(debit_account=account)),
     )
     return (totals["credited"] or 0) - (totals["debited"] or 0)
-
-
-def merchant_balances(merchant_ids=None) -> dict[int, dict[str, int]]:
-    """Each merchant's accounts as the merchant sees them (what it is owed, positive):
-    ``{merchant_id: {"pending": …, "available": …, "payouts": …, "paid_out": …}}``.
-    Two aggregate queries, however many merchants."""
-    entries = JournalEntry.objects.filter(merchant__isnull=False)
-    if merchant_ids is not None:
-        entries = entries.filter(merchant_id__in=list(merchant_ids))
-    result: dict[int, dict[str, int]] = {}
-    for account, balance in account_balances(entries).items():
-        parts = account.split(":")
-        if parts[0] == "merchant":
-            merchant_balance = result.setdefault(int(parts[1]), dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
-            merchant_balance[parts[2]] = -balance
-    if merchant_ids is not None:
-        for merchant_id in merchant_ids:
-            result.setdefault(merchant_id, dict.fromkeys(MERCHANT_ACCOUNT_KINDS, 0))
-    return result
 
 
 def merchant_available_balance(merchant_id: int) -> int:
@@ -72,3 +55,27 @@ def account_balances(queryset=None) -> dict[str, int]:
     for row in queryset.values("credit_account").annotate(total=Sum("amount")):
         balances[row["credit_account"]] -= row["total"]
     return dict(balances)
+
+
+_balances_of_run: dict | None = None
+
+
+@contextmanager
+def balances_read_once() -> Iterator[None]:
+    """Inside, :func:`journal_account_balances` reads the journal once and reuses it
+    (two full scans per call, and several checks need them)."""
+    global _balances_of_run
+    _balances_of_run = {}
+    try:
+        yield
+    finally:
+        _balances_of_run = None
+
+
+def journal_account_balances() -> dict[str, int]:
+    """Every account's balance over the whole journal (see :func:`balances_read_once`)."""
+    if _balances_of_run is None:
+        return account_balances()
+    if "all" not in _balances_of_run:
+        _balances_of_run["all"] = account_balances()
+    return _balances_of_run["all"]

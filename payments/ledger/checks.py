@@ -33,9 +33,10 @@ from orders.models import Order
 from promotions.models import Coupon, PointsEntry, PointsLot, Redemption
 from promotions.points import points_returned, points_value
 
-from ..models import JournalEntry, Payment, Refund
+from ..models import JournalEntry, JournalSummary, Payment, Refund
+from . import summaries
 from .accounts import ACCOUNT_PATTERN, PLATFORM_PROMOTIONS, POINTS_LIABILITY, gateway_clearing
-from .balances import account_balances
+from .balances import balances_read_once, journal_account_balances
 
 Check = Callable[[], Iterable[str]]
 _CHECKS: list[Check] = []
@@ -48,8 +49,10 @@ def register(check: Check) -> Check:
 
 
 def run() -> list[str]:
-    """Every breach of every registered check (empty when the books are sound)."""
-    return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
+    """Every breach of every registered check (empty when the books are sound). The
+    balance of every account is read once for the whole run, not once per check."""
+    with balances_read_once():
+        return [f"{check.__name__}: {breach}" for check in _CHECKS for breach in check()]
 
 
 def checks() -> list[Check]:
@@ -76,12 +79,23 @@ def accounts_well_formed() -> Iterator[str]:
     """Every account has a known name, and a merchant's account carries its merchant."""
     pattern = re.compile(ACCOUNT_PATTERN)
     for side in ("debit_account", "credit_account"):
-        accounts = JournalEntry.objects.values_list(side, "merchant_id").distinct()
+        # order_by(): the model's default ordering would make DISTINCT keep every row.
+        accounts = JournalEntry.objects.order_by().values_list(side, "merchant_id").distinct()
         for account, merchant_id in accounts:
             if not pattern.match(account):
                 yield f"unknown account {account!r}"
             elif account.startswith("merchant:") and account.split(":")[1] != str(merchant_id):
                 yield f"{account} on an entry of merchant {merchant_id}"
+
+
+@register
+def summaries_match_journal() -> Iterator[str]:
+    """Each summary of the journal (account balances, daily figures) is what the journal
+    says up to its checkpoint (``payments.ledger.summaries``)."""
+    through = dict(JournalSummary.objects.values_list("name", "through_entry"))
+    for summary in summaries.summaries():
+        for breach in summary.verify(through.get(summary.name, 0)):
+            yield f"{summary.name}: {breach}"
 
 
 @register
@@ -96,7 +110,7 @@ def entries_well_formed() -> Iterator[str]:
 @register
 def journal_balances() -> Iterator[str]:
     """All accounts sum to zero."""
-    total = sum(account_balances().values())
+    total = sum(journal_account_balances().values())
     if total:
         yield f"the accounts sum to {total}, not 0"
 
@@ -139,8 +153,17 @@ def refund_bookkeeping() -> Iterator[str]:
     in_flight = Coalesce(
         Sum("refunds__amount", filter=Q(refunds__status__in=Refund.IN_FLIGHT_STATUSES)), Value(0)
     )
+    # Payments without refunds must claim none: only the others need the join.
+    claimed = Q(refunded_amount__gt=0) | Q(refund_reserved__gt=0)
+    unrefunded = Payment.objects.filter(claimed).exclude(refunds__isnull=False)
+    for row in unrefunded.values("payment_no", "refunded_amount", "refund_reserved")[:100]:
+        yield (
+            f"payment {row['payment_no']}: refunded {row['refunded_amount']} / in flight "
+            f"{row['refund_reserved']}, its refunds say 0 / 0"
+        )
+    with_refunds = Payment.objects.filter(pk__in=Refund.objects.values("payment_id"))
     bad = (
-        Payment.objects.annotate(succeeded=succeeded, in_flight=in_flight)
+        with_refunds.annotate(succeeded=succeeded, in_flight=in_flight)
         .filter(
             ~Q(refunded_amount=F("succeeded"))
             | ~Q(refund_reserved=F("in_flight"))
@@ -219,7 +242,7 @@ def clearing_matches_gateways() -> Iterator[str]:
         sign = 1 if row["credit_account"].startswith("gateway_clearing:") else -1
         channel = row["payment__channel"]
         received[channel] = received.get(channel, 0) - sign * row["total"]
-    balances = account_balances()
+    balances = journal_account_balances()
     channels = set(received) | {a.split(":", 1)[1] for a in balances if a.startswith("gateway_clearing:")}
     for channel in sorted(channels):
         held = balances.get(gateway_clearing(channel), 0)
@@ -232,12 +255,34 @@ def clearing_matches_gateways() -> Iterator[str]:
 def settled_orders_left_nothing_pending() -> Iterator[str]:
     """A completed order has nothing left pending, and only completed orders were
     settled (each once: the database refuses a second settlement reference)."""
-    pending = _sum_of(
-        JournalEntry.objects.filter(order=OuterRef("pk"), credit_account__endswith=":pending")
-    ) - _sum_of(JournalEntry.objects.filter(order=OuterRef("pk"), debit_account__endswith=":pending"))
-    bad = Order.objects.filter(completed_at__isnull=False).annotate(pending=pending).exclude(pending=0)
-    for order in bad.values("order_no", "pending")[:100]:
-        yield f"order {order['order_no']} is completed with {order['pending']} still pending"
+    # One grouped pass over the entries that touch a pending account, keeping the orders
+    # with something pending, then only those of them that are completed (two correlated
+    # sums per completed order took 10-17 s at 870,000 completed orders).
+    zero = Value(0, output_field=BigIntegerField())
+    pending = Sum(
+        Case(
+            When(credit_account__endswith=":pending", then=F("amount")),
+            When(debit_account__endswith=":pending", then=-F("amount")),
+            default=zero,
+            output_field=BigIntegerField(),
+        )
+    )
+    touches_pending = Q(credit_account__endswith=":pending") | Q(debit_account__endswith=":pending")
+    nonzero = (
+        JournalEntry.objects.filter(touches_pending, order__isnull=False)
+        .order_by()
+        .values("order_id")
+        .annotate(pending=pending)
+        .exclude(pending=0)
+    )
+    bad = dict(
+        Order.objects.filter(completed_at__isnull=False, pk__in=nonzero.values("order_id")).values_list(
+            "pk", "order_no"
+        )[:100]
+    )
+    amounts = dict(nonzero.filter(order_id__in=list(bad)).values_list("order_id", "pending"))
+    for pk, order_no in bad.items():
+        yield f"order {order_no} is completed with {amounts.get(pk)} still pending"
     stray = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, order__completed_at__isnull=True)
     for entry in stray.values("pk", "order__order_no")[:100]:
         yield f"entry {entry['pk']} settled order {entry['order__order_no']}, which is not completed"
@@ -312,7 +357,7 @@ def promotions_match_redemptions() -> Iterator[str]:
                 f"order {order_id}: platform:promotions holds {posted.get(order_id, 0)}, "
                 f"its platform coupon says {owed.get(order_id, 0)}"
             )
-    balance = account_balances().get(PLATFORM_PROMOTIONS, 0)
+    balance = journal_account_balances().get(PLATFORM_PROMOTIONS, 0)
     if balance != sum(owed.values()):
         owed_total = sum(owed.values())
         yield f"platform:promotions holds {balance}; platform coupons less refunds say {owed_total}"
@@ -337,7 +382,7 @@ def points_match_liability() -> Iterator[str]:
         Order.objects.filter(status__in=Order.OPEN_STATUSES).aggregate(total=Sum("points_discount"))["total"]
         or 0
     )
-    owed = -account_balances().get(POINTS_LIABILITY, 0)
+    owed = -journal_account_balances().get(POINTS_LIABILITY, 0)
     if owed != points_value(held) + reserved:
         yield (
             f"platform:points_liability owes {owed}; points held are worth {points_value(held)} "

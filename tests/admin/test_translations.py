@@ -420,6 +420,7 @@ def test_models_amounts_are_fen_fields_everywhere():
         ("reconciliation", "reconciliationrun", "file_size"),
         ("core", "job", "done"),
         ("core", "job", "total"),
+        ("payments", "journalsummary", "through_entry"),
     }
     from core.money import FenField
 
