@@ -63,6 +63,9 @@ def test_a_decline_at_the_cashier_says_so_and_the_order_can_still_be_paid(new_co
 
     expect(phone.locator("#state")).to_contain_text("Declined")
     assert wait_for(lambda: Payment.objects.get(order=order).status == Payment.Status.FAILED)
+    # The waiting pay page notices by itself (it reloads and says so); going elsewhere
+    # before that reload would race it.
+    expect(page.locator("[data-payment-failed]")).to_be_visible()
     page.goto(f"/payments/pay/{order.order_no}/result/")
     expect(page.locator("main")).to_contain_text(re.compile(r"did not go through|failed|declined", re.I))
     page.locator(f'main a[href="/payments/pay/{order.order_no}/"]').first.click()
