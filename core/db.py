@@ -37,12 +37,23 @@ def insert_sql(
 ) -> tuple[str, list]:
     """The ORM's ``INSERT`` of ``objs`` (one model, unsaved) as SQL and positional
     parameters, with ``RETURNING <returning>``: what ``bulk_create`` would send (with
-    its ``ignore_conflicts`` or ``update_conflicts``: ``on_conflict``, field names)."""
+    its ``ignore_conflicts`` or ``update_conflicts``: ``on_conflict``, field names).
+    Compiled once per shape (:data:`_SHAPES`)."""
     from django.db.models import sql
 
     model = type(objs[0])
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(objs[0], f.attname) is not None]
+    key = (connection.vendor, model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
+    key += (tuple(unique_fields), tuple(update_fields))
+    shape = _SHAPES.get(key)
+    if shape is not None:
+        statement, layout = shape
+        rows = [_values(fields, obj, add=True) for obj in objs]
+        if None not in rows:
+            if layout == "columns":
+                return statement, [list(column) for column in zip(*rows, strict=True)]
+            return statement, [value for row in rows for value in row]
     query = sql.InsertQuery(
         model,
         on_conflict=on_conflict,
@@ -54,7 +65,47 @@ def insert_sql(
     if returning:
         compiler.returning_fields = [model._meta.get_field(returning)]
     [(statement, params)] = compiler.as_sql()
+    if shape is None:
+        rows = [_values(fields, obj, add=False, sent=True) for obj in objs]
+        if None not in rows and _same(params, [value for row in rows for value in row]):
+            _SHAPES[key] = (statement, "rows")
+        elif None not in rows and _same(params, [list(column) for column in zip(*rows, strict=True)]):
+            _SHAPES[key] = (statement, "columns")  # PostgreSQL's INSERT … SELECT * FROM UNNEST(arrays)
     return statement, list(params)
+
+
+# The SQL text of a small INSERT or UPDATE depends only on its shape (model, fields,
+# rows, options); compiling it was most of the ORM's cost of such a write on the
+# paid-order path. Kept per shape, with how its parameters are laid out; the values are
+# prepared as the compiler prepares them (``pre_save``, ``get_db_prep_save``). A value
+# that is an expression (``F()``…) is compiled the ORM's way every time.
+_SHAPES: dict[tuple, tuple[str, str]] = {}
+
+
+def _values(fields, obj, *, add: bool, sent: bool = False) -> list | None:
+    """The parameters of ``obj``'s ``fields`` as the compiler prepares them (``sent``:
+    as it just did, without stamping ``auto_now`` fields again); None for an expression."""
+    values = []
+    for field in fields:
+        stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        value = getattr(obj, field.attname) if sent and stamped else field.pre_save(obj, add)
+        if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
+            return None
+        values.append(field.get_db_prep_save(value, connection=connection))
+    return values
+
+
+def _same(compiled: list, ours: list) -> bool:
+    """Whether parameters we prepared are the compiler's (JSON adapters compare by content)."""
+    if len(compiled) != len(ours):
+        return False
+    for a, b in zip(compiled, ours, strict=True):
+        if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+            if not _same(list(a), list(b)):
+                return False
+        elif type(a) is not type(b) or getattr(a, "obj", a) != getattr(b, "obj", b):
+            return False
+    return True
 
 
 def with_ctes(ctes: list[tuple[str, list]], final: tuple[str, list]) -> tuple[str, list]:
@@ -152,16 +203,29 @@ def db_update(obj, fields: list[str]) -> None:
     if batch is None:
         obj.save(update_fields=fields)
         return
+    statement, params = update_sql(obj, fields)
+    batch.add(statement, params)
+
+
+def update_sql(obj, fields: list[str]) -> tuple[str, list]:
+    """The ``UPDATE`` that ``obj.save(update_fields=fields)`` sends, as SQL and
+    parameters; compiled once per shape (:data:`_SHAPES`)."""
     from django.db.models import sql
 
     model = type(obj)
+    model_fields = [model._meta.get_field(name) for name in fields]
+    key = (connection.vendor, model, "update", tuple(fields))
+    values = _values(model_fields, obj, add=False)
+    pk = model._meta.pk.get_db_prep_value(obj.pk, connection=connection)
+    if key in _SHAPES and values is not None:
+        return _SHAPES[key][0], [*values, pk]
     query = sql.UpdateQuery(model)
-    query.add_update_fields(
-        [(field, None, field.pre_save(obj, False)) for field in (model._meta.get_field(n) for n in fields)]
-    )
+    query.add_update_fields([(field, None, field.pre_save(obj, False)) for field in model_fields])
     query.add_filter("pk", obj.pk)
     statement, params = query.get_compiler(connection=connection).as_sql()
-    batch.add(statement, params)
+    if values is not None and _same(list(params), [*values, pk]):
+        _SHAPES[key] = (statement, "rows")
+    return statement, list(params)
 
 
 def db_ctes(ctes: tuple[str, list]) -> None:
