@@ -394,6 +394,10 @@ def checks(args) -> list[tuple[str, bool, str]]:
     paid = Order.objects.filter(order_no=OuterRef("order_no"), paid_at__isnull=False)
     unbacked = Enrollment.objects.filter(status=Enrollment.Status.ACTIVE).exclude(Exists(paid)).count()
     fulfilled = Order.objects.filter(status=Order.Status.FULFILLED).count()
+    placed = Order.objects.count()  # a learner refused at checkout (the coupon used up) has none
+    from promotions.models import Redemption
+
+    redeemed = Redemption.objects.filter(status=Redemption.Status.CONSUMED).count()
     events = Counter(GatewayEvent.objects.values_list("outcome", flat=True))
     journal_twice = (
         Payment.objects.annotate(n=Count("journal_entries__posting_id", distinct=True))
@@ -406,7 +410,16 @@ def checks(args) -> list[tuple[str, bool, str]]:
     return [
         ("every order paid at most once", not twice, f"{len(twice)} paid twice {twice[:5]}"),
         ("every enrollment backed by a paid order", unbacked == 0, f"{unbacked} without one"),
-        ("every learner's order fulfilled", fulfilled == args.learners, f"{fulfilled} of {args.learners}"),
+        (
+            "every order placed was fulfilled",
+            fulfilled == placed,
+            f"{fulfilled} of {placed} ({args.learners} learners)",
+        ),
+        (
+            "the coupon used at most its quantity",
+            redeemed <= args.coupon_uses,
+            f"{redeemed} redemptions of {args.coupon_uses}",
+        ),
         ("one journal posting per payment", journal_twice == 0, f"{journal_twice} with more"),
         ("ledger_check clean", not breaches, f"{len(breaches)} breaches {breaches[:3]}"),
         ("notifications", True, f"outcomes {dict(events)}"),
