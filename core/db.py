@@ -1,6 +1,7 @@
 """Small database helpers that more than one app needs."""
 
-from contextlib import nullcontext
+import contextvars
+from contextlib import contextmanager, nullcontext
 
 from django.db import connection, transaction
 
@@ -31,22 +32,80 @@ def one_statement_writes() -> bool:
     return connection.vendor == "postgresql"
 
 
-def insert_sql(objs, *, returning: str | None = "id") -> tuple[str, list]:
+def insert_sql(
+    objs, *, returning: str | None = "id", on_conflict=None, unique_fields=(), update_fields=()
+) -> tuple[str, list]:
     """The ORM's ``INSERT`` of ``objs`` (one model, unsaved) as SQL and positional
-    parameters, with ``RETURNING <returning>``: what ``bulk_create`` would send."""
+    parameters, with ``RETURNING <returning>``: what ``bulk_create`` would send (with
+    its ``ignore_conflicts`` or ``update_conflicts``: ``on_conflict``, field names).
+    Compiled once per shape (:data:`_SHAPES`)."""
     from django.db.models import sql
 
     model = type(objs[0])
-    fields = [
-        f for f in model._meta.concrete_fields if not f.primary_key or getattr(objs[0], f.attname) is not None
-    ]
-    query = sql.InsertQuery(model)
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(objs[0], f.attname) is not None]
+    key = (connection.vendor, model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
+    key += (tuple(unique_fields), tuple(update_fields))
+    shape = _SHAPES.get(key)
+    if shape is not None:
+        statement, layout = shape
+        rows = [_values(fields, obj, add=True) for obj in objs]
+        if None not in rows:
+            if layout == "columns":
+                return statement, [list(column) for column in zip(*rows, strict=True)]
+            return statement, [value for row in rows for value in row]
+    query = sql.InsertQuery(
+        model,
+        on_conflict=on_conflict,
+        update_fields=[opts.get_field(name) for name in update_fields],
+        unique_fields=[opts.get_field(name) for name in unique_fields],
+    )
     query.insert_values(fields, objs)
     compiler = query.get_compiler(connection=connection)
     if returning:
         compiler.returning_fields = [model._meta.get_field(returning)]
     [(statement, params)] = compiler.as_sql()
+    if shape is None:
+        rows = [_values(fields, obj, add=False, sent=True) for obj in objs]
+        if None not in rows and _same(params, [value for row in rows for value in row]):
+            _SHAPES[key] = (statement, "rows")
+        elif None not in rows and _same(params, [list(column) for column in zip(*rows, strict=True)]):
+            _SHAPES[key] = (statement, "columns")  # PostgreSQL's INSERT … SELECT * FROM UNNEST(arrays)
     return statement, list(params)
+
+
+# The SQL text of a small INSERT or UPDATE depends only on its shape (model, fields,
+# rows, options); compiling it was most of the ORM's cost of such a write on the
+# paid-order path. Kept per shape, with how its parameters are laid out; the values are
+# prepared as the compiler prepares them (``pre_save``, ``get_db_prep_save``). A value
+# that is an expression (``F()``…) is compiled the ORM's way every time.
+_SHAPES: dict[tuple, tuple[str, str]] = {}
+
+
+def _values(fields, obj, *, add: bool, sent: bool = False) -> list | None:
+    """The parameters of ``obj``'s ``fields`` as the compiler prepares them (``sent``:
+    as it just did, without stamping ``auto_now`` fields again); None for an expression."""
+    values = []
+    for field in fields:
+        stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        value = getattr(obj, field.attname) if sent and stamped else field.pre_save(obj, add)
+        if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
+            return None
+        values.append(field.get_db_prep_save(value, connection=connection))
+    return values
+
+
+def _same(compiled: list, ours: list) -> bool:
+    """Whether parameters we prepared are the compiler's (JSON adapters compare by content)."""
+    if len(compiled) != len(ours):
+        return False
+    for a, b in zip(compiled, ours, strict=True):
+        if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+            if not _same(list(a), list(b)):
+                return False
+        elif type(a) is not type(b) or getattr(a, "obj", a) != getattr(b, "obj", b):
+            return False
+    return True
 
 
 def with_ctes(ctes: list[tuple[str, list]], final: tuple[str, list]) -> tuple[str, list]:
@@ -55,3 +114,126 @@ def with_ctes(ctes: list[tuple[str, list]], final: tuple[str, list]) -> tuple[st
     sql = "WITH " + ",\n".join(cte for cte, _ in ctes) + "\n" + final[0]
     params = [p for _, cte_params in ctes for p in cte_params] + list(final[1])
     return sql, params
+
+
+# -- a business step's writes in one round trip (PostgreSQL) ------------------------------
+#
+# Inside ``writes_in_one_statement()``, :func:`db_insert`, :func:`db_update` and
+# :func:`db_ctes` do not reach the database at once: they are kept and sent together,
+# as one statement of data-modifying CTEs, when the block ends, or just before any other
+# statement this connection sends meanwhile (so a read in between still sees them, and
+# the database applies every write in the order the code made it). It replaces one
+# round trip per write (the paid notification made eight) with one. Errors (a
+# constraint refusing a row) surface when the batch is sent: code that catches a
+# write's IntegrityError writes outside such a block. Outside a block, and on databases
+# without data-modifying CTEs, each helper is the ORM's own call, as before.
+
+_batch: contextvars.ContextVar["_WriteBatch | None"] = contextvars.ContextVar(
+    "kpay_write_batch", default=None
+)
+
+
+class _WriteBatch:
+    def __init__(self):
+        self.ctes: list[tuple[str, list]] = []
+        self.sending = False
+
+    def add(self, sql: str, params, *, cte: bool = False) -> None:
+        fragment = sql if cte else f"w{len(self.ctes)} AS ({sql})"
+        self.ctes.append((fragment, list(params)))
+
+    def send(self) -> None:
+        if not self.ctes:
+            return
+        ctes, self.ctes = self.ctes, []
+        self.sending = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(*with_ctes(ctes, ("SELECT 1", [])))
+        finally:
+            self.sending = False
+
+    def send_first(self, execute, sql, params, many, context):
+        """Connection execute wrapper: anything else this connection sends goes after
+        the writes kept so far."""
+        if self.ctes and not self.sending:
+            self.send()
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def writes_in_one_statement():
+    """Send the writes made through :func:`db_insert`, :func:`db_update` and
+    :func:`db_ctes` in this block as one statement (PostgreSQL; elsewhere, and nested,
+    each goes as it comes). Use inside the caller's transaction."""
+    if not one_statement_writes() or _batch.get() is not None:
+        yield
+        return
+    batch = _WriteBatch()
+    token = _batch.set(batch)
+    try:
+        with connection.execute_wrapper(batch.send_first):
+            yield
+            batch.send()
+    finally:
+        _batch.reset(token)
+
+
+def db_insert(objs, **bulk_create_options) -> list:
+    """``bulk_create(objs, **options)``, or kept for the block's one statement (then
+    the rows get no primary key back: nobody on such a path needs it)."""
+    batch = _batch.get()
+    if batch is None or not objs:
+        return type(objs[0])._default_manager.bulk_create(objs, **bulk_create_options) if objs else objs
+    from django.db.models.constants import OnConflict
+
+    if bulk_create_options.pop("ignore_conflicts", False):
+        bulk_create_options["on_conflict"] = OnConflict.IGNORE
+    elif bulk_create_options.pop("update_conflicts", False):
+        bulk_create_options["on_conflict"] = OnConflict.UPDATE
+    batch.add(*insert_sql(objs, returning=None, **bulk_create_options))
+    return objs
+
+
+def db_update(obj, fields: list[str]) -> None:
+    """``obj.save(update_fields=fields)``, or its ``UPDATE`` kept for the block's one
+    statement (no ``pre_save``/``post_save`` signals then: the models written on such a
+    path have no receiver of an update)."""
+    batch = _batch.get()
+    if batch is None:
+        obj.save(update_fields=fields)
+        return
+    statement, params = update_sql(obj, fields)
+    batch.add(statement, params)
+
+
+def update_sql(obj, fields: list[str]) -> tuple[str, list]:
+    """The ``UPDATE`` that ``obj.save(update_fields=fields)`` sends, as SQL and
+    parameters; compiled once per shape (:data:`_SHAPES`)."""
+    from django.db.models import sql
+
+    model = type(obj)
+    model_fields = [model._meta.get_field(name) for name in fields]
+    key = (connection.vendor, model, "update", tuple(fields))
+    values = _values(model_fields, obj, add=False)
+    pk = model._meta.pk.get_db_prep_value(obj.pk, connection=connection)
+    if key in _SHAPES and values is not None:
+        return _SHAPES[key][0], [*values, pk]
+    query = sql.UpdateQuery(model)
+    query.add_update_fields([(field, None, field.pre_save(obj, False)) for field in model_fields])
+    query.add_filter("pk", obj.pk)
+    statement, params = query.get_compiler(connection=connection).as_sql()
+    if values is not None and _same(list(params), [*values, pk]):
+        _SHAPES[key] = (statement, "rows")
+    return statement, list(params)
+
+
+def db_ctes(ctes: tuple[str, list]) -> None:
+    """Data-modifying CTEs (``name AS (…), …`` and their parameters, PostgreSQL only):
+    kept for the block's one statement, or sent now as ``WITH … SELECT 1``."""
+    batch = _batch.get()
+    if batch is None:
+        with connection.cursor() as cursor:
+            cursor.execute(*with_ctes([ctes], ("SELECT 1", [])))
+        return
+    batch.add(*ctes, cte=True)

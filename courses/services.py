@@ -1,11 +1,13 @@
 from collections.abc import Iterable
 
+from core.db import db_insert
+
 from .models import Enrollment, Lesson, LessonVisit
 
 
 def enrollment_grant(*, learner_id: int, course_ids: Iterable[int], order_no: str, at) -> None:
     """Give a learner access to courses: one statement, re-activating a revoked enrollment."""
-    Enrollment.objects.bulk_create(
+    db_insert(
         [
             Enrollment(
                 learner_id=learner_id,

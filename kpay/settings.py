@@ -100,6 +100,9 @@ MIDDLEWARE = [
     # root (WHITENOISE_ROOT: /favicon.ico), runserver serving /static/ itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.http.ClientIpMiddleware",
+    # Gateway notifications skip what follows (session, CSRF, user, language...):
+    # core.lean_requests, KPAY_LEAN_PATH_PREFIXES.
+    "core.lean_requests.LeanRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -384,6 +387,8 @@ SPECTACULAR_SETTINGS = {
 # --- kpay -----------------------------------------------------------------
 # The public base URL gateways call back (notify_url) and send learners back to.
 KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# URLs whose views may be marked lean (core.lean_requests): gateway notifications.
+KPAY_LEAN_PATH_PREFIXES = ["/payments/webhooks/"]
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
 # Idempotency-Key: how long a request holds its key (longer than any request may run;

@@ -1,7 +1,11 @@
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
+from django.utils import timezone
 
+from core.prepared import PreparedQuery
 from courses.access import course_access_exists
 from courses.models import Course
 from courses.selectors import course_list_published
@@ -17,20 +21,33 @@ def course_for_checkout(*, learner, slug: str) -> Course | None:
     """The course on sale, whether the learner may read it already (``owned``: enrolled,
     or through a membership, :mod:`courses.access`) and whether
     they paid for it in an order held for risk review (``held``), in one query."""
+    return _COURSE_FOR_CHECKOUT.first(learner_id=learner.pk, slug=slug, at=timezone.now())
+
+
+def _course_for_checkout(*, learner_id: int, slug: str, at) -> QuerySet[Course]:
     held = Order.objects.filter(
         Q(status=Order.Status.PAID) | Q(status=Order.Status.PARTIALLY_REFUNDED, fulfilled_at__isnull=True),
-        learner_id=learner.pk,
+        learner_id=learner_id,
         checkout_key=Cast(OuterRef("pk"), output_field=CharField()),  # checkout_key_for([pk])
     )
     return (
         course_list_published()
         .filter(slug=slug)
         .annotate(
-            owned=course_access_exists(learner_id=learner.pk, course_ref=OuterRef("pk")),
+            owned=course_access_exists(learner_id=learner_id, course_ref=OuterRef("pk"), at=at),
             held=Exists(held),
         )
-        .first()
     )
+
+
+# Checkout's first statement, compiled once (core.prepared): building this queryset
+# (its EXISTS subqueries) took longer than running it.
+_COURSE_FOR_CHECKOUT = PreparedQuery(
+    _course_for_checkout,
+    learner_id=-7_301_001,
+    slug="\x00slug",
+    at=datetime(1901, 2, 3, 4, 5, 6, 789_012, UTC),
+)
 
 
 def delivered_order_of_same_courses(*, order: Order) -> Order | None:

@@ -6,7 +6,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.db import insert_sql, one_statement_writes, statement_guard, with_ctes
+from core.db import (
+    db_ctes,
+    db_insert,
+    db_update,
+    insert_sql,
+    one_statement_writes,
+    statement_guard,
+    with_ctes,
+)
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
 from core.transitions import apply_transition
@@ -304,20 +312,13 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
         changes.append(
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
-    order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+    db_update(order, ["status", "paid_at", "fulfilled_at"])
+    db_insert(changes)
     if order.discount and one_statement_writes():
-        # The coupon's consumption travels with the order's history: one statement
-        # where there would be two (the paid-order path's statement budget).
-        history, params = insert_sql(changes, returning=None)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                *with_ctes(
-                    [redemption_consume_ctes(order_id=order.pk, at=at, reason=reason)], (history, params)
-                )
-            )
-        return
-    OrderStatusChange.objects.bulk_create(changes)
-    if order.discount:
+        # The coupon's consumption as CTEs: with the payment's other writes in one
+        # statement (payments.services.payment_capture, core.db).
+        db_ctes(redemption_consume_ctes(order_id=order.pk, at=at, reason=reason))
+    elif order.discount:
         redemption_consume(order_id=order.pk, at=at, reason=reason)
 
 

@@ -1,9 +1,11 @@
 """Reads of payments, refunds and the journal that more than one caller (or the admin) uses."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
+from core.prepared import PreparedQuery
 from orders.models import Order
 from orders.selectors import order_get_for_learner
 from promotions.selectors import redemption_for_order
@@ -14,14 +16,26 @@ from .models import JournalEntry, Payment, Refund
 def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | None:
     """The learner's order and its still-usable pending payment on the same channel, if
     any, in one query."""
+    return _ORDER_FOR_PAYMENT.first(learner_id=learner.pk, order_no=order_no, channel=channel, now=now)
+
+
+def _order_for_payment(*, learner_id: int, order_no: str, channel: str, now) -> QuerySet[Order]:
     reusable = Payment.objects.filter(
         order=OuterRef("pk"), channel=channel, status=Payment.Status.PENDING, expires_at__gt=now
     ).order_by("-created_at")
-    return (
-        Order.objects.filter(learner=learner, order_no=order_no)
-        .annotate(reusable_payment_id=Subquery(reusable.values("pk")[:1]))
-        .first()
+    return Order.objects.filter(learner_id=learner_id, order_no=order_no).annotate(
+        reusable_payment_id=Subquery(reusable.values("pk")[:1])
     )
+
+
+# Payment start's first statement, compiled once (core.prepared).
+_ORDER_FOR_PAYMENT = PreparedQuery(
+    _order_for_payment,
+    learner_id=-7_301_002,
+    order_no="\x00order",
+    channel="\x00channel",
+    now=datetime(1901, 2, 3, 4, 5, 6, 789_013, UTC),
+)
 
 
 def payment_pending_on_channel(*, order: Order, channel: str) -> Payment | None:

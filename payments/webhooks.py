@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.lean_requests import lean_request
 from core.metrics import notification_rejected
 
 from .exceptions import GatewayNotConfigured, InvalidNotification, UnknownTrade
@@ -23,6 +24,7 @@ def _reply(gateway, *, ok: bool, message: str = "", withholding: bool = False) -
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
 
+@lean_request
 @csrf_exempt
 @require_POST
 def gateway_webhook(request, alias: str):
@@ -32,6 +34,7 @@ def gateway_webhook(request, alias: str):
     return _handle(request, alias, withholding=False)
 
 
+@lean_request
 @csrf_exempt
 @require_POST
 def withholding_webhook(request, alias: str):

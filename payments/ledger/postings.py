@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
+from core.db import db_insert
 from core.money import prorate
 from promotions.services import discount_reversed
 
@@ -357,4 +358,4 @@ def _post(*, kind, legs, payment, order, merchant_id, at, refund=None) -> list[J
         for debit, credit, amount, memo in legs
         if amount > 0
     ]
-    return JournalEntry.objects.bulk_create(rows)
+    return db_insert(rows)  # with the caller's other writes, if it batches them (core.db)

@@ -5,6 +5,8 @@ refund life cycle."""
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import db_insert, writes_in_one_statement
+
 from .. import locks
 from ..exceptions import UnknownTrade
 from ..gateways.base import Gateway, Notification, NotificationKind, TradeState
@@ -35,8 +37,11 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
         payment = locks.payment_lock_by_number(payment_no=notification.trade_no, gateway=gateway.alias)
         if payment is None:
             raise UnknownTrade()
-        outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
-        _event_record(gateway, notification, payment, outcome, detail, now)
+        # The payment's, order's, journal's, enrollment's and the event's writes: one
+        # statement after the lock (core.db), not one each.
+        with writes_in_one_statement():
+            outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
+            _event_record(gateway, notification, payment, outcome, detail, now)
     return outcome
 
 
@@ -72,7 +77,7 @@ def _apply_payment_notification(payment: Payment, gateway: Gateway, notification
 
 
 def _event_record(gateway, notification, payment, outcome, detail, now) -> None:
-    GatewayEvent.objects.bulk_create(
+    db_insert(
         [
             GatewayEvent(
                 gateway=gateway.alias,

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.db import statement_guard
+from core.db import db_insert, db_update, statement_guard, writes_in_one_statement
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
 from core.tasks import enqueue_on_commit
@@ -179,6 +179,11 @@ def payment_capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, rea
     """Money arrived for a locked, pending payment: apply it to its order, or, if the
     order cannot take it, keep it as owed back (flagged for a refund). Returns the event
     outcome."""
+    with writes_in_one_statement():  # one round trip for what follows (core.db)
+        return _capture(payment, gateway_txn_id=gateway_txn_id, payer_id=payer_id, reason=reason, at=at)
+
+
+def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: str, at) -> str:
     order = payment.order
     if order.status == Order.Status.PENDING_PAYMENT:
         risk = _assess_payer(payment, order, payer_id=payer_id)
@@ -191,10 +196,8 @@ def payment_capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, rea
             gateway_txn_id=gateway_txn_id,
             payer_id=payer_id,
         )
-        payment.save(
-            update_fields=["status", "succeeded_at", "gateway_txn_id", "payer_id", "risk_assessment"]
-        )
-        change.save()
+        db_update(payment, ["status", "succeeded_at", "gateway_txn_id", "payer_id", "risk_assessment"])
+        db_insert([change])
         held = risk.decision != "allow" or order.risk_assessment.get("decision") == "review"
         order_record_payment(
             order=order,

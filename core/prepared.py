@@ -1,0 +1,94 @@
+"""Querysets compiled to SQL once, for the hottest reads of the paid-order path.
+
+Replaces, for the few queries a paid order cannot do without (the course at checkout,
+the order at payment start, the payment's lock in the notification), the ORM's work of
+building and compiling the same queryset on every call: resolving lookups and
+expressions, quoting names, laying out joins. On those queries that work cost more
+than PostgreSQL took to answer them (``bench/paid_order.py``'s profile). The queryset
+stays written as a queryset, in its selector; it is compiled the first time it is
+used, with stand-in values for its parameters, and later calls send the same SQL text
+with their own values and build the model instances as the ORM would (the same
+converters, ``from_db``, ``select_related`` and annotations).
+
+A parameter's stand-in must be a value the query would never contain otherwise (a
+negative id, a string with a NUL); a stand-in the compiled SQL does not carry as a
+parameter (the ORM folded it into the text) is refused at the first call, and the
+queryset is then run as a plain queryset every time.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection, connections
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+
+
+class PreparedQuery:
+    """``build(**params)`` returns the queryset; :meth:`first` runs it with ``params``.
+
+    ``stand_ins`` give each parameter a placeholder value of its type used to compile the
+    queryset once (per database connection)."""
+
+    def __init__(self, build: Callable[..., QuerySet], **stand_ins):
+        self.build = build
+        self.stand_ins = stand_ins
+        self._compiled: dict[str, _Compiled | None] = {}
+
+    def first(self, **params):
+        """The first row as a model instance (None if there is none)."""
+        if set(params) != set(self.stand_ins):
+            raise TypeError(f"expected parameters {sorted(self.stand_ins)}, got {sorted(params)}")
+        if connection.vendor not in self._compiled:
+            self._compiled[connection.vendor] = _Compiled.of(self.build(**self.stand_ins), self.stand_ins)
+        compiled = self._compiled[connection.vendor]
+        if compiled is None:
+            return self.build(**params).first()
+        return compiled.first(params)
+
+
+class _Compiled:
+    def __init__(self, queryset: QuerySet, sql: str, params: list, slots: dict[int, str]):
+        self.sql = sql
+        self.params = params
+        self.slots = slots  # parameter position -> name
+        self.db = queryset.db
+        self.compiler = queryset.query.get_compiler(using=queryset.db)
+        self.compiler.as_sql()  # fills select, klass_info, annotation_col_map
+        select, klass_info = self.compiler.select, self.compiler.klass_info
+        self.model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        self.model_slice = slice(fields[0], fields[-1] + 1)
+        self.init_list = [f[0].target.attname for f in select[self.model_slice]]
+        self.related_populators = get_related_populators(klass_info, select, self.db)
+        self.annotations = dict(self.compiler.annotation_col_map or {})
+
+    @classmethod
+    def of(cls, queryset: QuerySet, stand_ins: dict) -> "_Compiled | None":
+        if not queryset.ordered:
+            queryset = queryset.order_by("pk")
+        queryset = queryset[:1]
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        slots = {}
+        for position, value in enumerate(params):
+            for name, stand_in in stand_ins.items():
+                if type(value) is type(stand_in) and value == stand_in:
+                    slots[position] = name
+        if set(slots.values()) != set(stand_ins):
+            return None  # a parameter folded into the SQL text: no cached SQL for this one
+        return cls(queryset, sql, list(params), slots)
+
+    def first(self, params: dict):
+        values = list(self.params)
+        for position, name in self.slots.items():
+            values[position] = params[name]
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(self.sql, values)
+            rows = cursor.fetchall()
+        for row in self.compiler.results_iter(results=[rows]):
+            obj = self.model.from_db(self.db, self.init_list, row[self.model_slice])
+            for populator in self.related_populators:
+                populator.populate(row, obj)
+            for name, position in self.annotations.items():
+                setattr(obj, name, row[position])
+            return obj
+        return None
