@@ -9,6 +9,7 @@ from core.http import client_info
 from promotions.api import coupon_error_responses
 
 from . import selectors, services
+from .attribution import referral_from_request
 from .exceptions import OrderNotFound
 from .models import Order
 
@@ -131,6 +132,7 @@ class OrderListCreateApi(generics.GenericAPIView):
             learner=request.user,
             course_slug=data.validated_data["course"],
             client=client_info(request),
+            referral=referral_from_request(request),
             coupon=data.validated_data.get("coupon") or None,
             points=data.validated_data.get("points") or None,
         )

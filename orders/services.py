@@ -31,7 +31,7 @@ from promotions.services import (
     redemption_release,
 )
 
-from . import selectors
+from . import attribution, selectors
 from .delivery import order_lines_grant, order_lines_revoke
 from .exceptions import (
     CheckoutRefused,
@@ -86,6 +86,7 @@ def order_checkout(
     client: ClientInfo = UNKNOWN_CLIENT,
     coupon: str | None = None,
     points: int | None = None,
+    referral=None,
 ) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it."""
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
@@ -110,7 +111,9 @@ def order_checkout(
         checkout_key=selectors.checkout_key_for([course.pk]),
         course_ids=(course.pk,),
     )
-    return order_place(learner=learner, purchase=purchase, client=client, coupon=coupon, points=points)
+    return order_place(
+        learner=learner, purchase=purchase, client=client, coupon=coupon, points=points, referral=referral
+    )
 
 
 def order_place(
@@ -120,6 +123,7 @@ def order_place(
     client: ClientInfo = UNKNOWN_CLIENT,
     coupon: str | None = None,
     points: int | None = None,
+    referral=None,
 ) -> CheckoutResult:
     """Place an order for ``purchase`` (risk-assessed, priced with a coupon and points),
     or hand back the learner's open order for the same thing.
@@ -138,8 +142,19 @@ def order_place(
     learner's lots, oldest first, in one statement after the order's INSERT, in the
     same transaction: too few points and nothing is written (one statement, and the
     BEGIN/COMMIT if there is no coupon).
+
+    With a ``referral`` (what ``orders.attribution.referral_from_request`` found) the
+    registered attribution names the promoter it earns, if any, before risk control
+    (the promoter is one of its inputs), and records it with the order, in the same
+    transaction. Without one, nothing more is read or written.
     """
     now = timezone.now()
+    promoter_id = None
+    current_attribution = attribution.attribution()
+    if referral is not None and current_attribution is not None:
+        promoter_id = current_attribution.resolve(
+            learner=learner, purchase=purchase, referral=referral, at=now
+        )
     context = CheckoutContext(
         learner_id=learner.pk,
         merchant_id=purchase.merchant_id,
@@ -149,6 +164,7 @@ def order_place(
         ip=client.ip,
         device_id=client.device_id,
         coupon=str(coupon or "").strip()[:64],
+        promoter_id=promoter_id,
     )
     decision = assess_checkout(context)
     if decision.blocked:
@@ -157,7 +173,7 @@ def order_place(
     checkout_key = purchase.checkout_key
     for _attempt in range(2):
         try:
-            with statement_guard() if not (coupon or points) else transaction.atomic():
+            with statement_guard() if not (coupon or points or promoter_id) else transaction.atomic():
                 pricing = (
                     coupon_reserve(
                         learner=learner,
@@ -193,6 +209,10 @@ def order_place(
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
                 _order_insert(order, pricing=pricing, points=points or 0, at=now)
+                if promoter_id is not None:
+                    current_attribution.record(
+                        order=order, promoter_id=promoter_id, referral=referral, at=now
+                    )
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
@@ -305,6 +325,7 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
             apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+    attribution.order_paid(order=order, at=at)  # a referred order's commission; nothing read otherwise
     if order.discount and one_statement_writes():
         # The coupon's consumption travels with the order's history: one statement
         # where there would be two (the paid-order path's statement budget).
@@ -366,6 +387,7 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
             actor=actor,
             reason=reason,
         )
+    attribution.order_refunded(order=order, refunded_before=refunded - amount, at=at)
 
 
 def order_complete(*, order: Order, at, reason: str = "refund window ended") -> None:
@@ -379,6 +401,7 @@ def order_complete(*, order: Order, at, reason: str = "refund window ended") -> 
         raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot complete")
     order.save(update_fields=["status", "completed_at"])
     change.save()
+    attribution.order_completed(order=order, at=at)
 
 
 def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:
