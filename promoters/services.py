@@ -224,7 +224,8 @@ class PromoterAttribution:
         )
 
     def paid(self, *, order, at) -> None:
-        referral = OrderReferral.objects.select_for_update().filter(order=order).first()
+        # Under the order's row lock (orders.attribution): a repeated call changes nothing.
+        referral = OrderReferral.objects.filter(order=order).first()
         if referral is None or referral.commission:
             return
         referral.commission = ledger.commission_of(order=order, rate_bp=referral.rate_bp)

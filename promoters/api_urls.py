@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .api import MyPromotersApi, PromoterLinkCreateApi
+
+urlpatterns = [
+    path("promoter/", MyPromotersApi.as_view(), name="my-promoters"),
+    path("promoter/<int:promoter_id>/links/", PromoterLinkCreateApi.as_view(), name="promoter-links"),
+]
