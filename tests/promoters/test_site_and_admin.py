@@ -112,3 +112,20 @@ def test_merchant_staff_see_referred_sales_and_their_cost(
     page = client.get(reverse("admin:promoters_orderreferral_changelist"))
     assert page.status_code == 200
     assert order.order_no in page.text and "9.90" in page.text
+
+
+def test_finance_sees_who_a_payout_pays(
+    client, staff, learner, course, promoter, referral, buy_referred, no_refund_window, settle, settings
+):
+    from promoters.services import promoter_payout_request
+
+    settings.KPAY_PAYOUT_MIN = 100
+    order, _ = buy_referred(learner, course, referral)
+    settle(order)
+    payout = promoter_payout_request(user=promoter.user, promoter_id=promoter.pk, amount=500)
+    client.force_login(staff(roles.FINANCE, "finance-fay"))
+
+    page = client.get(reverse("admin:settlement_payout_changelist"))
+
+    assert page.status_code == 200
+    assert payout.payout_no in page.text and f"promoter:{promoter.pk}" in page.text
