@@ -43,12 +43,13 @@ class MyPromotersApi(APIView):
         return Response(PromoterOutput(promoters, many=True, context=context).data)
 
 
-class PromoterLinkCreateApi(APIView):
-    class Input(serializers.Serializer):
-        course = serializers.SlugField()
+class PromoterLinkInput(serializers.Serializer):
+    course = serializers.SlugField()
 
+
+class PromoterLinkCreateApi(APIView):
     @extend_schema(
-        request=Input,
+        request=PromoterLinkInput,
         responses={
             200: LinkOutput,
             **error_responses(
@@ -57,7 +58,7 @@ class PromoterLinkCreateApi(APIView):
         },
     )
     def post(self, request, promoter_id):
-        data = self.Input(data=request.data)
+        data = PromoterLinkInput(data=request.data)
         data.is_valid(raise_exception=True)
         promoter = selectors.promoter_of(user=request.user, promoter_id=promoter_id)
         if promoter is None:
@@ -67,3 +68,43 @@ class PromoterLinkCreateApi(APIView):
             raise CourseNotPromoted()
         link = services.link_for(promoter=promoter, course_id=course.pk)
         return Response(LinkOutput(link, context={"request": request}).data)
+
+
+class PayoutOutput(serializers.Serializer):
+    payout_no = serializers.CharField()
+    amount = serializers.IntegerField(help_text="In fen.")
+    status = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+
+
+class PromoterPayoutInput(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, help_text="In fen.")
+    account_name = serializers.CharField(max_length=120)
+    bank_name = serializers.CharField(max_length=120)
+    account_number = serializers.CharField(max_length=64)
+
+
+class PromoterPayoutCreateApi(APIView):
+    """Withdraw available commission (提现) through the payout flow: its limits, and
+    finance's decisions."""
+
+    @extend_schema(
+        request=PromoterPayoutInput,
+        responses={
+            201: PayoutOutput,
+            **error_responses(
+                {
+                    400: "`payout_below_minimum`, `payout_above_maximum`",
+                    404: "`promoter_not_found`",
+                    409: "`insufficient_balance`",
+                }
+            ),
+        },
+    )
+    def post(self, request, promoter_id):
+        data = PromoterPayoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payout = services.promoter_payout_request(
+            user=request.user, promoter_id=promoter_id, **data.validated_data
+        )
+        return Response(PayoutOutput(payout).data, status=201)
