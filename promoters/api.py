@@ -1,11 +1,12 @@
 """Promoters over the API: the learner's promoter memberships with their links and
 statistics, and a link to a course of the programme."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.api.schema import error_responses
 
 from . import selectors, services
@@ -43,6 +44,10 @@ class MyPromotersApi(APIView):
         return Response(PromoterOutput(promoters, many=True, context=context).data)
 
 
+# Any text reaches the views (a 404 in the error shape unless it is one of the user's promoters).
+PROMOTER_ID = OpenApiParameter("promoter_id", int, OpenApiParameter.PATH)
+
+
 class PromoterLinkInput(serializers.Serializer):
     course = serializers.SlugField()
 
@@ -50,6 +55,7 @@ class PromoterLinkInput(serializers.Serializer):
 class PromoterLinkCreateApi(APIView):
     @extend_schema(
         request=PromoterLinkInput,
+        parameters=[PROMOTER_ID],
         responses={
             200: LinkOutput,
             **error_responses(
@@ -90,6 +96,7 @@ class PromoterPayoutCreateApi(APIView):
 
     @extend_schema(
         request=PromoterPayoutInput,
+        parameters=[IDEMPOTENCY_PARAMETER, PROMOTER_ID],
         responses={
             201: PayoutOutput,
             **error_responses(
@@ -101,6 +108,7 @@ class PromoterPayoutCreateApi(APIView):
             ),
         },
     )
+    @idempotent
     def post(self, request, promoter_id):
         data = PromoterPayoutInput(data=request.data)
         data.is_valid(raise_exception=True)

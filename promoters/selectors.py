@@ -14,9 +14,16 @@ def promoters_of(*, user):
     )
 
 
-def promoter_of(*, user, promoter_id: int) -> Promoter | None:
-    """The user's own promoter row ``promoter_id`` (None: not theirs, or none)."""
-    return Promoter.objects.select_related("programme", "merchant").filter(pk=promoter_id, user=user).first()
+def promoter_of(*, user, promoter_id) -> Promoter | None:
+    """The user's own promoter row ``promoter_id`` (someone else's, or a number no row
+    can have, as the text of a URL may be: None)."""
+    try:
+        pk = int(promoter_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk < 2**63 or not getattr(user, "is_authenticated", False):
+        return None
+    return Promoter.objects.select_related("programme", "merchant").filter(pk=pk, user=user).first()
 
 
 def promoter_stats(*, promoters) -> dict[int, dict]:

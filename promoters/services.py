@@ -32,6 +32,7 @@ from .models import (
     ReferralLink,
 )
 from .permissions import may_decide_promoters
+from .selectors import promoter_of
 
 COOKIE = "kpay_ref"
 SALT = "promoters.referral"
@@ -251,7 +252,7 @@ def promoter_payout_request(
 ):
     """A promoter withdraws commission through the merchants' payout flow: the same
     limits, balance check and finance decisions (``settlement.payees``)."""
-    promoter = Promoter.objects.select_related("merchant").filter(pk=promoter_id, user_id=user.pk).first()
+    promoter = promoter_of(user=user, promoter_id=promoter_id)
     if promoter is None:
         raise PromoterNotFound()
     return payout_request(

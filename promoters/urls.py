@@ -8,5 +8,5 @@ urlpatterns = [
     path("r/<str:code>", views.follow, name="follow"),
     path("promoter/", views.page, name="page"),
     path("promoter/apply/<slug:merchant_slug>/", views.apply, name="apply"),
-    path("promoter/<int:promoter_id>/orders.csv", views.orders_csv, name="orders-csv"),
+    path("promoter/<str:promoter_id>/orders.csv", views.orders_csv, name="orders-csv"),
 ]
