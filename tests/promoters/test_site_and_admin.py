@@ -129,3 +129,48 @@ def test_finance_sees_who_a_payout_pays(
 
     assert page.status_code == 200
     assert payout.payout_no in page.text and f"promoter:{promoter.pk}" in page.text
+
+
+def test_the_promoter_page_and_api_are_constant_in_queries(
+    client, api_client, course, promoter, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    link_for(promoter=promoter, course_id=course.pk)
+    client.force_login(promoter.user)
+    api_client.force_authenticate(promoter.user)
+    with CaptureQueriesContext(connection) as one_page:
+        assert client.get("/promoter/").status_code == 200
+    with CaptureQueriesContext(connection) as one_api:
+        assert api_client.get("/api/v1/promoter/").status_code == 200
+    for _ in range(3):  # more programmes, promoters and links
+        other = CourseFactory()
+        programme = Programme.objects.create(merchant=other.merchant, rate_bp=700)
+        programme.courses.add(other)
+        more = Promoter.objects.create(
+            programme=programme,
+            merchant=other.merchant,
+            user=promoter.user,
+            status=Promoter.Status.APPROVED,
+            applied_at=promoter.applied_at,
+        )
+        link_for(promoter=more, course_id=other.pk)
+
+    with django_assert_max_num_queries(len(one_page)):
+        assert client.get("/promoter/").text.count("<svg") == 4
+    with django_assert_max_num_queries(len(one_api)):
+        assert len(api_client.get("/api/v1/promoter/").json()) == 4
+
+
+def test_a_refused_promoter_no_longer_attributes(learner, course, promoter, referral, buy_referred, staff):
+    from core.errors import KpayError
+    from promoters.models import OrderReferral
+    from promoters.services import promoter_refuse
+
+    with pytest.raises(KpayError) as not_theirs:  # platform support hold no promoters permission
+        promoter_refuse(promoter_id=promoter.pk, by=staff(roles.SUPPORT), note="fraud")
+    assert not_theirs.value.code == "promoter_not_allowed"
+    promoter_refuse(promoter_id=promoter.pk, by=merchant_staff(course.merchant), note="fraud")
+    buy_referred(learner, course, referral)
+    assert not OrderReferral.objects.exists()
