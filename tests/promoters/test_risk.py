@@ -72,3 +72,25 @@ def test_a_promoter_whose_referred_orders_are_refunded_is_stopped(
     with pytest.raises(KpayError) as refused:
         order_checkout(learner=UserFactory(), course_slug=course.slug, referral=made)
     assert refused.value.code == "checkout_refused"
+
+
+def test_a_referred_payment_from_the_promoters_own_payer_account_is_held(
+    learner, course, promoter, referral, buy_referred
+):
+    rule_save(
+        rule=Rule(
+            name="promoters at payment",
+            kind="promoter_fraud",
+            params={"min_orders": 5, "max_ratio": "0.50"},
+            action="review",
+        ),
+        actor=None,
+    )
+    # The promoter once paid an order of their own: the sandbox's payer is always the same.
+    buy_referred(promoter.user, CourseFactory(), None)
+
+    order, payment = buy_referred(learner, course, referral)
+
+    assert order.status == Order.Status.PAID  # delivery held for review
+    hits = [v for v in payment.risk_assessment["verdicts"] if v.get("hit")]
+    assert [v["kind"] for v in hits] == ["promoter_fraud"], payment.risk_assessment
