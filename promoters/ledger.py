@@ -17,10 +17,22 @@ Every entry carries the order and the merchant, so the merchant's pending balanc
 order (:func:`payments.ledger.order_pending_balance`) is its share less the commission.
 """
 
-from collections import defaultdict
 from collections.abc import Iterator
 
-from django.db.models import Q, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from core.money import prorate
 from payments.ledger import commission_for, merchant_available, merchant_pending
@@ -131,48 +143,68 @@ def promoter_balances(promoter_ids) -> dict[int, dict[str, int]]:
     return result
 
 
+def _sum(entries):
+    """A correlated ``SUM(amount)`` of the outer referral's order's ``entries``, 0 for none."""
+    summed = (
+        entries.filter(order=OuterRef("order"), kind=JournalEntry.Kind.PROMOTER)
+        .order_by()
+        .annotate(total=Func(F("amount"), function="SUM"))
+        .values("total")
+    )
+    return Coalesce(
+        Subquery(summed, output_field=BigIntegerField()), Value(0), output_field=BigIntegerField()
+    )
+
+
+def _net(kind: str):
+    """What the order's entries left in its promoter's ``kind`` account (credits less debits)."""
+    credited = JournalEntry.objects.filter(
+        credit_account__startswith="promoter:", credit_account__endswith=f":{kind}"
+    )
+    debited = JournalEntry.objects.filter(
+        debit_account__startswith="promoter:", debit_account__endswith=f":{kind}"
+    )
+    return ExpressionWrapper(_sum(credited) - _sum(debited), output_field=BigIntegerField())
+
+
 @register
 def promoter_commissions_match_referrals() -> Iterator[str]:
     """Each referred order's promoter entries are what its commission and refunds say:
-    posted ``C`` when paid, ``round_half_up(C × refunded / total)`` of it given back, and
-    the rest pending until the order completes, available after; and a promoter's
-    entries carry the promoter's merchant."""
-    owed: dict[int, dict[str, int]] = defaultdict(lambda: {"pending": 0, "available": 0, "accrued": 0})
-    entries = JournalEntry.objects.filter(kind=JournalEntry.Kind.PROMOTER).values(
-        "order_id", "debit_account", "credit_account", "reference", "merchant_id"
+    posted ``C`` when paid, ``round_half_up(C × refunded / total)`` of it given back
+    (:func:`core.money.prorate`, in SQL), the rest pending until the order completes,
+    available after; and no promoter entries for an order nobody referred. Two queries
+    that return only the orders in breach."""
+    commission, refunded, total = F("commission"), F("order__refunded_amount"), F("order__total")
+    kept = ExpressionWrapper(
+        commission - (2 * commission * refunded + total) / (2 * total), output_field=BigIntegerField()
     )
-    rows = entries.annotate(total=Sum("amount"))
-    for row in rows:
-        figures = owed[row["order_id"]]
-        for side, sign in (("credit_account", 1), ("debit_account", -1)):
-            parts = row[side].split(":")
-            if parts[0] == "promoter":
-                figures[parts[2]] += sign * row["total"]
-        if row["reference"].endswith(":accrued"):
-            figures["accrued"] += row["total"]
-    referrals = OrderReferral.objects.select_related("order").filter(
-        Q(commission__gt=0) | Q(order_id__in=list(owed))
-    )
-    reported = 0
-    for referral in referrals:
-        order = referral.order
-        figures = owed.pop(order.pk, {"pending": 0, "available": 0, "accrued": 0})
-        kept = referral.commission - reversed_part(
-            commission=referral.commission, refunded=order.refunded_amount, total=order.total
+    settled = Q(order__completed_at__isnull=False)
+    bad = (
+        OrderReferral.objects.annotate(
+            accrued=_sum(JournalEntry.objects.filter(reference__endswith=":accrued")),
+            pending=_net("pending"),
+            available=_net("available"),
+            kept=kept,
         )
-        settled = order.completed_at is not None
-        want = {
-            "accrued": referral.commission,
-            "pending": 0 if settled else kept,
-            "available": kept if settled else 0,
-        }
-        if figures != want:
-            who = f"order {order.order_no} (promoter {referral.promoter_id})"
-            yield f"{who}: journal {figures}, expected {want}"
-            reported += 1
-        if reported >= 100:
-            return
-    for order_id in sorted(owed)[:100]:
+        .annotate(
+            want_pending=Case(
+                When(settled, then=Value(0)), default=F("kept"), output_field=BigIntegerField()
+            ),
+            want_available=Case(
+                When(settled, then=F("kept")), default=Value(0), output_field=BigIntegerField()
+            ),
+        )
+        .exclude(accrued=F("commission"), pending=F("want_pending"), available=F("want_available"))
+        .values("order__order_no", "promoter_id", "commission", "accrued", "pending", "available", "kept")
+    )
+    for row in bad[:100]:
+        yield (
+            f"order {row['order__order_no']} (promoter {row['promoter_id']}): "
+            f"accrued {row['accrued']} of {row['commission']}, pending {row['pending']}, "
+            f"available {row['available']}; keeps {row['kept']}"
+        )
+    orphans = JournalEntry.objects.filter(kind=JournalEntry.Kind.PROMOTER, order__referral__isnull=True)
+    for order_id in orphans.values_list("order_id", flat=True).distinct()[:100]:
         yield f"promoter entries of order {order_id}, which no promoter referred"
 
 

@@ -124,3 +124,30 @@ def test_a_click_outside_the_window_does_not_attribute(learner, course, promoter
 def test_a_promoter_never_earns_on_their_own_purchase(course, promoter, referral, buy_referred):
     buy_referred(promoter.user, course, referral)
     assert not OrderReferral.objects.exists()
+
+
+def test_ledger_check_finds_a_commission_the_journal_does_not_hold(
+    learner, course, promoter, referral, buy_referred
+):
+    from payments.ledger import checks as ledger_check
+    from payments.models import JournalEntry
+
+    order, _payment = buy_referred(learner, course, referral)
+    assert ledger_check.run() == []
+    extra = JournalEntry.objects.create(
+        kind=JournalEntry.Kind.PROMOTER,
+        debit_account=f"merchant:{order.merchant_id}:pending",
+        credit_account=f"promoter:{promoter.pk}:pending",
+        amount=1,
+        merchant_id=order.merchant_id,
+        order=order,
+        created_at=timezone.now(),
+    )
+    try:
+        breaches = ledger_check.run()
+        assert breaches == [
+            f"promoter_commissions_match_referrals: order {order.order_no} (promoter {promoter.pk}): "
+            "accrued 990 of 990, pending 991, available 0; keeps 990"
+        ]
+    finally:
+        JournalEntry.objects.filter(pk=extra.pk).delete()  # around the model: entries are append-only
