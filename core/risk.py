@@ -53,6 +53,8 @@ class CheckoutContext:
     # "" for none. None where it is not known (the payment stage, back-tests): rules then
     # read the learner's redemptions instead.
     coupon: str | None = None
+    # The promoter the checkout is attributed to (``orders.attribution``), if any.
+    promoter_id: int | None = None
     at: datetime = field(default_factory=timezone.now)
 
 

@@ -74,6 +74,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "renewalstatuschange": ("view",),
             "renewalattempt": ("view",),
         },
+        # Their promoter programme (分销), deciding who promotes it, and referred sales.
+        "promoters": {
+            "programme": ("add", "change", "view"),
+            "promoter": ("change", "view"),
+            "promoterstatuschange": ("view",),
+            "orderreferral": ("view",),
+        },
     },
     SUPPORT: {
         "reconciliation": {"reconciliationrun": ("view",), "difference": ("view",)},
@@ -145,6 +152,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         # Reconciliation: run or upload bills ("add"), resolve differences ("change").
         "reconciliation": {"reconciliationrun": ("add", "view"), "difference": ("change", "view")},
         "courses": {"merchant": ("view",)},
+        "promoters": {"promoter": ("view",), "orderreferral": ("view",)},  # promoter balances
         "orders": {"order": ("view",), "orderstatuschange": ("view",)},
         "payments": {
             "payment": ("view",),

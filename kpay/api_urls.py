@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("promotions.api_urls")),
     path("", include("payments.api_urls")),
     path("", include("memberships.api_urls")),
+    path("", include("promoters.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("core.api.docs_urls")),  # docs/ (Swagger UI) and redoc/
     # Last: any other path under the API is a 404 in the API's error shape.

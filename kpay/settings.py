@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "riskcontrol",
     "settlement",
     "reconciliation",
+    "promoters",
 ]
 
 MIDDLEWARE = [

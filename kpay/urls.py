@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("promotions.urls")),
     path("", include("memberships.urls")),
+    path("", include("promoters.urls")),
     path("", include("courses.urls")),
 ]
 

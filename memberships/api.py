@@ -13,6 +13,7 @@ from core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.api.schema import error_responses, idempotent_error_responses, merge_responses
 from core.http import client_info
 from orders.api import OrderOutput
+from orders.attribution import referral_from_request
 from promotions.api import coupon_error_responses
 
 from . import selectors
@@ -138,6 +139,7 @@ class PlanOrderCreateApi(APIView):
             client=client_info(request),
             coupon=data.validated_data.get("coupon") or None,
             points=data.validated_data.get("points") or None,
+            referral=referral_from_request(request),
         )
         return Response(
             OrderOutput(result.order).data,

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from core.errors import KpayError
 from core.http import client_info
+from orders.attribution import referral_from_request
 from promotions import selectors as promotion_selectors
 from promotions.exceptions import PointsInvalid
 from promotions.points import points_cap, points_value
@@ -100,6 +101,7 @@ def plan_buy(request, slug):
             client=client_info(request),
             coupon=coupon or None,
             points=points or None,
+            referral=referral_from_request(request),
         )
     except ValueError:
         messages.error(request, str(PointsInvalid.message))

@@ -9,6 +9,7 @@ from core.http import client_info
 from promotions.api import coupon_error_responses
 
 from . import selectors, services
+from .attribution import referral_from_request, referred_promoter_id
 from .exceptions import OrderNotFound
 from .models import Order
 
@@ -50,6 +51,7 @@ class ReturnedPaymentOutput(serializers.Serializer):
 class OrderOutput(serializers.ModelSerializer):
     lines = OrderLineOutput(source="line_items", many=True, read_only=True)
     returned_payments = serializers.SerializerMethodField()
+    referred = serializers.SerializerMethodField(help_text="Whether a promoter referred the order (分销).")
 
     class Meta:
         model = Order
@@ -68,7 +70,11 @@ class OrderOutput(serializers.ModelSerializer):
             "fulfilled_at",
             "lines",
             "returned_payments",
+            "referred",
         ]
+
+    def get_referred(self, order) -> bool:
+        return referred_promoter_id(order) is not None
 
     @extend_schema_field(ReturnedPaymentOutput(many=True))
     def get_returned_payments(self, order) -> list:
@@ -131,6 +137,7 @@ class OrderListCreateApi(generics.GenericAPIView):
             learner=request.user,
             course_slug=data.validated_data["course"],
             client=client_info(request),
+            referral=referral_from_request(request),
             coupon=data.validated_data.get("coupon") or None,
             points=data.validated_data.get("points") or None,
         )

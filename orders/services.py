@@ -39,7 +39,7 @@ from promotions.services import (
     redemption_release,
 )
 
-from . import selectors
+from . import attribution, selectors
 from .delivery import order_lines_grant, order_lines_revoke
 from .exceptions import (
     CheckoutRefused,
@@ -94,6 +94,7 @@ def order_checkout(
     client: ClientInfo = UNKNOWN_CLIENT,
     coupon: str | None = None,
     points: int | None = None,
+    referral=None,
 ) -> CheckoutResult:
     """Place an order for one course, or hand back the learner's open order for it."""
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
@@ -118,7 +119,9 @@ def order_checkout(
         checkout_key=selectors.checkout_key_for([course.pk]),
         course_ids=(course.pk,),
     )
-    return order_place(learner=learner, purchase=purchase, client=client, coupon=coupon, points=points)
+    return order_place(
+        learner=learner, purchase=purchase, client=client, coupon=coupon, points=points, referral=referral
+    )
 
 
 def order_place(
@@ -128,6 +131,7 @@ def order_place(
     client: ClientInfo = UNKNOWN_CLIENT,
     coupon: str | None = None,
     points: int | None = None,
+    referral=None,
 ) -> CheckoutResult:
     """Place an order for ``purchase`` (risk-assessed, priced with a coupon and points),
     or hand back the learner's open order for the same thing.
@@ -146,8 +150,19 @@ def order_place(
     learner's lots, oldest first, in one statement after the order's INSERT, in the
     same transaction: too few points and nothing is written (one statement, and the
     BEGIN/COMMIT if there is no coupon).
+
+    With a ``referral`` (what ``orders.attribution.referral_from_request`` found) the
+    registered attribution names the promoter it earns, if any, before risk control
+    (the promoter is one of its inputs), and records it with the order, in the same
+    transaction. Without one, nothing more is read or written.
     """
     now = timezone.now()
+    promoter_id = None
+    current_attribution = attribution.attribution()
+    if referral is not None and current_attribution is not None:
+        promoter_id = current_attribution.resolve(
+            learner=learner, purchase=purchase, referral=referral, at=now
+        )
     context = CheckoutContext(
         learner_id=learner.pk,
         merchant_id=purchase.merchant_id,
@@ -157,6 +172,7 @@ def order_place(
         ip=client.ip,
         device_id=client.device_id,
         coupon=str(coupon or "").strip()[:64],
+        promoter_id=promoter_id,
     )
     decision = assess_checkout(context)
     if decision.blocked:
@@ -165,7 +181,7 @@ def order_place(
     checkout_key = purchase.checkout_key
     for _attempt in range(2):
         try:
-            with statement_guard() if not (coupon or points) else transaction.atomic():
+            with statement_guard() if not (coupon or points or promoter_id) else transaction.atomic():
                 pricing = (
                     coupon_reserve(
                         learner=learner,
@@ -201,6 +217,10 @@ def order_place(
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
                 _order_insert(order, pricing=pricing, points=points or 0, at=now)
+                if promoter_id is not None:
+                    current_attribution.record(
+                        order=order, promoter_id=promoter_id, referral=referral, at=now
+                    )
             return CheckoutResult(order, created=True)
         except IntegrityError:
             existing = selectors.open_order_for(learner=learner, checkout_key=checkout_key)
@@ -314,6 +334,7 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
         )
     db_update(order, ["status", "paid_at", "fulfilled_at"])
     db_insert(changes)
+    attribution.order_paid(order=order, at=at)  # a referred order's commission; nothing read otherwise
     if order.discount and one_statement_writes():
         # The coupon's consumption as CTEs: with the payment's other writes in one
         # statement (payments.services.payment_capture, core.db).
@@ -367,6 +388,7 @@ def order_record_refund(*, order: Order, amount: int, at, actor=None, reason: st
             actor=actor,
             reason=reason,
         )
+    attribution.order_refunded(order=order, refunded_before=refunded - amount, at=at)
 
 
 def order_complete(*, order: Order, at, reason: str = "refund window ended") -> None:
@@ -380,6 +402,7 @@ def order_complete(*, order: Order, at, reason: str = "refund window ended") -> 
         raise OrderStateConflict(f"order {order.order_no} is {order.status}: it cannot complete")
     order.save(update_fields=["status", "completed_at"])
     change.save()
+    attribution.order_completed(order=order, at=at)
 
 
 def order_deliver(*, order_id: int, actor=None, reason: str) -> Order:

@@ -18,6 +18,7 @@ from promotions.exceptions import PointsInvalid, PromotionError
 from promotions.points import points_cap, points_value
 
 from . import selectors, services
+from .attribution import referral_from_request
 from .models import Order
 
 ORDERS_PAGE_SIZE = 20
@@ -48,6 +49,7 @@ def checkout(request, slug):
             learner=request.user,
             course_slug=slug,
             client=client_info(request),
+            referral=referral_from_request(request),
             coupon=coupon or None,
             points=points,
         )

@@ -373,6 +373,7 @@ class JournalEntry(models.Model):
         PAYOUT_RETURNED = "payout_returned", _("Payout returned to available (rejected or failed)")
         PAYOUT_PAID = "payout_paid", _("Payout paid")
         POINTS = "points", _("Points earned, granted, deducted, expired or clawed back")
+        PROMOTER = "promoter", _("Promoter commission: accrued, reversed or settled")
 
     posting_id = models.UUIDField(_("posting"), default=uuid.uuid4, db_index=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -61,7 +61,7 @@ class RuleForm(forms.ModelForm):
     kind's fields are read; the page shows only them (static/js/rule-kind.js)."""
 
     kind = forms.ChoiceField(
-        label=_("kind"), choices=[("", "---------"), *((n, k.label) for n, k in KINDS.items())]
+        label=_("kind"), choices=lambda: [("", "---------"), *((n, k.label) for n, k in KINDS.items())]
     )
 
     class Meta:
@@ -123,11 +123,18 @@ class RuleForm(forms.ModelForm):
         super()._update_errors(errors)
 
 
-for _kind_name, _kind in KINDS.items():
-    for _name, _param in _kind.params.items():
-        _field = _param.admin_field()
-        RuleForm.base_fields[_param_field(_kind_name, _name)] = _field
-        RuleForm.declared_fields[_param_field(_kind_name, _name)] = _field
+def declare_kind_fields() -> None:
+    """Give the form a field per parameter of every kind, those registered later too
+    (by apps above risk control, from their ``AppConfig.ready``, after this module)."""
+    for kind_name, kind in KINDS.items():
+        for name, param in kind.params.items():
+            if _param_field(kind_name, name) not in RuleForm.base_fields:
+                field = param.admin_field()
+                RuleForm.base_fields[_param_field(kind_name, name)] = field
+                RuleForm.declared_fields[_param_field(kind_name, name)] = field
+
+
+declare_kind_fields()
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -186,6 +193,7 @@ class RuleAdmin(admin.ModelAdmin):
         js = ["js/rule-kind.js"]
 
     def get_fieldsets(self, request, obj=None):
+        declare_kind_fields()
         return [
             (None, {"fields": ["name", "kind", "action", "priority", ("enabled", "monitor_only")]}),
             *(

@@ -360,6 +360,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "payout_no",
         "merchant",
+        "payee_shown",
         "amount_shown",
         "status",
         "requested_by",
@@ -377,7 +378,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
     ordering = ("-requested_at", "-pk")
     fields = (
         ("payout_no", "status"),
-        ("merchant", "amount_shown", "currency"),
+        ("merchant", "payee_shown", "amount_shown", "currency"),
         ("account_name", "bank_name", "account_number"),
         ("requested_by", "requested_at"),
         ("decided_by", "decided_at", "decision_note"),
@@ -388,6 +389,7 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         "payout_no",
         "status",
         "merchant",
+        "payee_shown",
         "amount_shown",
         "currency",
         "account_name",
@@ -405,6 +407,11 @@ class PayoutAdmin(CsvExportMixin, MerchantScopedAdminMixin, admin.ModelAdmin):
         "transfer_reference",
     )
     inlines = [PayoutStatusChangeInline]
+
+    @admin.display(description=_("payee"), ordering="payee")
+    def payee_shown(self, obj):
+        """Who is paid: the merchant itself, or one of its promoters (settlement.payees)."""
+        return obj.payee or _("the merchant")
 
     # -- permissions: requests and decisions go through the services' own rules --
     def has_add_permission(self, request):

@@ -19,7 +19,7 @@ from payments import ledger
 from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 
-from . import selectors
+from . import payees, selectors
 from .models import Payout, SettlementStatement
 
 LIMIT = 100
@@ -104,23 +104,24 @@ def payouts_match_journal() -> Iterator[str]:
     ``paid_out`` its paid ones; each payout posted the stages its status implies, once."""
     kinds = [JournalEntry.Kind.PAYOUT, JournalEntry.Kind.PAYOUT_RETURNED, JournalEntry.Kind.PAYOUT_PAID]
     entries = JournalEntry.objects.filter(kind__in=kinds)
-    held: dict[tuple[int, str], int] = defaultdict(int)
+    held: dict[tuple[str, str], int] = defaultdict(int)  # (owner, account): the owner's payouts
     for account, balance in ledger.account_balances(entries).items():
-        parts = account.split(":")
-        if parts[0] == "merchant" and parts[2] in ("payouts", "paid_out"):
-            held[(int(parts[1]), parts[2])] = -balance
-    expected: dict[tuple[int, str], int] = defaultdict(int)
-    rows = Payout.objects.order_by().values("merchant_id", "status").annotate(total=Sum("amount"))
+        owner, _, kind = account.rpartition(":")
+        if kind in ("payouts", "paid_out"):
+            held[(owner, kind)] = -balance
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    rows = Payout.objects.order_by().values("merchant_id", "payee", "status").annotate(total=Sum("amount"))
     for row in rows:
+        owner = payees.owner_of(payee=row["payee"], merchant_id=row["merchant_id"])
         if row["status"] in Payout.IN_FLIGHT_STATUSES:
-            expected[(row["merchant_id"], "payouts")] += row["total"]
+            expected[(owner, "payouts")] += row["total"]
         elif row["status"] == Payout.Status.PAID:
-            expected[(row["merchant_id"], "paid_out")] += row["total"]
+            expected[(owner, "paid_out")] += row["total"]
     for key in sorted(set(held) | set(expected)):
         if held.get(key, 0) != expected.get(key, 0):
-            merchant_id, account = key
+            owner, account = key
             yield (
-                f"merchant {merchant_id}: {account} holds {held.get(key, 0)}, "
+                f"{owner.replace(':', ' ')}: {account} holds {held.get(key, 0)}, "
                 f"its payouts say {expected.get(key, 0)}"
             )
 

@@ -128,6 +128,9 @@ class Payout(FSMModelMixin, models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("merchant")
     )
+    # Empty: the merchant's own balance. Otherwise the journal owner paid out through
+    # the merchant's payout flow, e.g. ``promoter:<id>`` (settlement.payees).
+    payee = models.CharField(_("payee"), max_length=40, blank=True, default="", editable=False)
     amount = FenField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     status = FSMField(_("status"), default=Status.REQUESTED, choices=Status.choices, protected=True)

@@ -40,6 +40,7 @@ def plan_checkout(
     client: ClientInfo = UNKNOWN_CLIENT,
     coupon: str | None = None,
     points: int | None = None,
+    referral=None,
 ) -> CheckoutResult:
     """A learner buys one period of a plan on sale (or gets back their open order for
     it): the checkout of courses (risk, coupon, points, one INSERT), another line kind.
@@ -48,5 +49,10 @@ def plan_checkout(
     if plan is None:
         raise PlanNotAvailable()
     return order_place(
-        learner=learner, purchase=plan_purchase(plan=plan), client=client, coupon=coupon, points=points
+        learner=learner,
+        purchase=plan_purchase(plan=plan),
+        client=client,
+        coupon=coupon,
+        points=points,
+        referral=referral,
     )

@@ -37,6 +37,7 @@ POINTS_EXPENSE = "platform:points_expense"  # points given (earned, granted) les
 ACCOUNT_PATTERN = (
     r"^(gateway_clearing:[a-z0-9_]+"
     r"|merchant:[0-9]+:(pending|available|payouts|paid_out)"
+    r"|promoter:[0-9]+:(pending|available|payouts|paid_out)"  # the promoters app's
     r"|platform:(commission|gateway_fees|unapplied_receipts|promotions|points_liability|points_expense))$"
 )
 

@@ -31,10 +31,11 @@ def order_pending_balance(order) -> int:
     return (totals["credited"] or 0) - (totals["debited"] or 0)
 
 
-def merchant_available_balance(merchant_id: int) -> int:
+def merchant_available_balance(merchant_id: int, *, owner: str = "") -> int:
     """What the merchant may withdraw now (negative: what it owes). One query; the
-    caller locks the merchant first when it is about to spend it."""
-    account = merchant_available(merchant_id)
+    caller locks the merchant first when it is about to spend it. With ``owner``
+    (``promoter:<id>``), the available balance of that owner, kept under the merchant."""
+    account = f"{owner}:available" if owner else merchant_available(merchant_id)
     totals = JournalEntry.objects.filter(merchant_id=merchant_id).aggregate(
         credited=Sum("amount", filter=Q(credit_account=account)),
         debited=Sum("amount", filter=Q(debit_account=account)),

@@ -22,8 +22,6 @@ from .accounts import (
     gateway_clearing,
     merchant_account_for,
     merchant_available,
-    merchant_paid_out,
-    merchant_payouts,
     merchant_pending,
 )
 from .balances import order_pending_balance, payment_commission
@@ -315,18 +313,21 @@ def post_payout(*, payout, stage: str, at) -> JournalEntry:
       requests can never both spend it);
     * ``returned``: payouts → available (rejected, or the transfer failed);
     * ``paid``: payouts → paid_out (transferred, with the bank's reference).
+
+    A payout with a ``payee`` (``promoter:<id>``) moves that owner's accounts instead.
     """
     merchant_id = payout.merchant_id
+    owner = getattr(payout, "payee", "") or f"merchant:{merchant_id}"
     moves = {
-        "requested": (JournalEntry.Kind.PAYOUT, merchant_available, merchant_payouts),
-        "returned": (JournalEntry.Kind.PAYOUT_RETURNED, merchant_payouts, merchant_available),
-        "paid": (JournalEntry.Kind.PAYOUT_PAID, merchant_payouts, merchant_paid_out),
+        "requested": (JournalEntry.Kind.PAYOUT, "available", "payouts"),
+        "returned": (JournalEntry.Kind.PAYOUT_RETURNED, "payouts", "available"),
+        "paid": (JournalEntry.Kind.PAYOUT_PAID, "payouts", "paid_out"),
     }
     kind, source, target = moves[stage]
     return JournalEntry.objects.create(
         kind=kind,
-        debit_account=source(merchant_id),
-        credit_account=target(merchant_id),
+        debit_account=f"{owner}:{source}",
+        credit_account=f"{owner}:{target}",
         amount=payout.amount,
         currency=payout.currency,
         merchant_id=merchant_id,

@@ -15,6 +15,7 @@ from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
 from core.tasks import enqueue_on_commit
 from core.transitions import apply_transition
+from orders.attribution import referred_promoter_id
 from orders.exceptions import OrderNotFound
 from orders.models import Order
 from orders.numbers import new_public_number
@@ -169,6 +170,7 @@ def _assess_payer(payment: Payment, order: Order, *, payer_id: str):
         ip=order.client_ip,
         device_id=order.device_id or None,
         payer_id=payer_id or None,
+        promoter_id=referred_promoter_id(order),
     )
     risk = assess_payment(context)
     payment.risk_assessment = risk.as_record(stage="payment", context=context)

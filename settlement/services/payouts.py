@@ -36,6 +36,7 @@ from courses.models import Merchant
 from orders.numbers import new_public_number
 from payments import ledger
 
+from .. import payees
 from ..crypto import last4
 from ..exceptions import (
     DecisionNoteRequired,
@@ -73,14 +74,24 @@ def payout_request(
     bank_name: str = "",
     account_number: str = "",
     now=None,
+    payee: str = "",
 ) -> Payout:
     """A merchant's staff ask to withdraw ``amount`` fen of its available balance.
 
     Between ``KPAY_PAYOUT_MIN`` and ``KPAY_PAYOUT_MAX``, and never more than is
     available: the merchant's row is locked, the balance read and the amount set aside
     in one transaction.
+
+    With a ``payee`` (``promoter:<id>``: :mod:`settlement.payees`) it is that payee's
+    balance, held in the journal under the merchant, that is withdrawn, by whom the
+    payee's kind allows, within the same limits and under the same merchant lock.
     """
-    if not permissions.may_request_payout(by, merchant_id=merchant.pk):
+    allowed = (
+        payees.may_request(by, payee=payee, merchant_id=merchant.pk)
+        if payee
+        else permissions.may_request_payout(by, merchant_id=merchant.pk)
+    )
+    if not allowed:
         raise PayoutNotAllowed()
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidPayoutAmount()
@@ -92,12 +103,15 @@ def payout_request(
     now = now or timezone.now()
     with transaction.atomic():
         merchant_lock(merchant_id=merchant.pk)
-        available = ledger.merchant_available_balance(merchant.pk)
+        available = ledger.merchant_available_balance(
+            merchant.pk, owner=payees.owner_of(payee=payee, merchant_id=merchant.pk)
+        )
         if amount > available:
             raise InsufficientBalance()
         payout = Payout.objects.create(
             payout_no=new_public_number("W"),
             merchant_id=merchant.pk,
+            payee=payee,
             amount=amount,
             currency="CNY",
             account_name=account_name.strip()[:120],

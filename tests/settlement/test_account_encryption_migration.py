@@ -52,7 +52,10 @@ def test_existing_numbers_are_encrypted_and_the_migration_reverses():
         token, last4 = raw(with_number.pk)
         assert "9876" not in token and token.startswith("gAAAA") and last4 == "9876"
         assert raw(without.pk) == ("", "")
-        assert Payout.objects.get(pk=with_number.pk).account_number == "6222020000009876"
+        # Today's model at that migration: read only the columns it had then.
+        assert (
+            Payout.objects.only("account_number").get(pk=with_number.pk).account_number == "6222020000009876"
+        )
 
         migrate(BEFORE)
         assert raw_plain(with_number.pk) == "6222020000009876"
