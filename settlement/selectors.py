@@ -2,9 +2,11 @@
 
 Every figure of a statement, the dashboard and the ledger checks comes from one set of
 *components* (:data:`COMPONENTS`): conditional sums over journal entries that carry a
-merchant, all additive over time. A merchant's entries only touch its own accounts
-(``ledger_check.accounts_well_formed``), so account suffixes are enough to tell them
-apart, and one grouped query sums any number of merchants, days or periods.
+merchant, all additive over time. A merchant's entries touch only its own ``merchant:``
+accounts (``ledger_check.accounts_well_formed``) besides the platform's, gateways' and its
+promoters' (``promoter:<p>:…``, carried on the merchant's entries too), so the
+components name the ``merchant:`` side explicitly, and one grouped query sums any number
+of merchants, days or periods.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -22,7 +24,16 @@ from payments.models import JournalEntry
 from .models import MerchantDay, Payout
 
 Kind = JournalEntry.Kind
+_MERCHANT = "merchant:"
 _AVAILABLE = ":available"
+
+
+def _merchant_side(side: str, suffix: str = "") -> Q:
+    """The entry's ``side`` (debit_account or credit_account) is one of the merchant's
+    accounts (ending in ``suffix``): not a promoter's, whose entries carry the merchant."""
+    q = Q(**{f"{side}__startswith": _MERCHANT})
+    return q & Q(**{f"{side}__endswith": suffix}) if suffix else q
+
 
 # name -> filter; each is SUM(amount) over the entries matching it, except the counts.
 COMPONENTS: dict[str, Q] = {
@@ -30,21 +41,22 @@ COMPONENTS: dict[str, Q] = {
     "payment_commission": Q(kind=Kind.PAYMENT, credit_account=ledger.PLATFORM_COMMISSION),
     "refunds": Q(kind=Kind.REFUND),
     "refund_commission": Q(kind=Kind.REFUND, debit_account=ledger.PLATFORM_COMMISSION),
-    "fees_charged": Q(kind=Kind.FEE, debit_account__startswith="merchant:"),
-    "fees_returned": Q(kind=Kind.FEE, credit_account__startswith="merchant:"),
+    "fees_charged": Q(kind=Kind.FEE) & _merchant_side("debit_account"),
+    "fees_returned": Q(kind=Kind.FEE) & _merchant_side("credit_account"),
     "platform_coupons_paid": Q(kind=Kind.PAYMENT, debit_account=ledger.PLATFORM_PROMOTIONS),
     "platform_coupons_refunded": Q(kind=Kind.REFUND, credit_account=ledger.PLATFORM_PROMOTIONS),
     "points_paid": Q(kind=Kind.PAYMENT, debit_account=ledger.POINTS_LIABILITY),
     "points_refunded": Q(kind=Kind.REFUND, credit_account=ledger.POINTS_LIABILITY),
-    "settled_in": Q(kind=Kind.SETTLEMENT, credit_account__endswith=_AVAILABLE),
-    "settled_out": Q(kind=Kind.SETTLEMENT, debit_account__endswith=_AVAILABLE),
-    "charged_available": Q(kind__in=[Kind.REFUND, Kind.FEE], debit_account__endswith=_AVAILABLE),
-    "fees_returned_available": Q(kind=Kind.FEE, credit_account__endswith=_AVAILABLE),
-    "payouts_requested": Q(kind=Kind.PAYOUT),
-    "payouts_returned": Q(kind=Kind.PAYOUT_RETURNED),
-    "payouts_paid": Q(kind=Kind.PAYOUT_PAID),
-    "available_in": Q(credit_account__endswith=_AVAILABLE),
-    "available_out": Q(debit_account__endswith=_AVAILABLE),
+    "settled_in": Q(kind=Kind.SETTLEMENT) & _merchant_side("credit_account", _AVAILABLE),
+    "settled_out": Q(kind=Kind.SETTLEMENT) & _merchant_side("debit_account", _AVAILABLE),
+    "charged_available": Q(kind__in=[Kind.REFUND, Kind.FEE]) & _merchant_side("debit_account", _AVAILABLE),
+    "fees_returned_available": Q(kind=Kind.FEE) & _merchant_side("credit_account", _AVAILABLE),
+    # A promoter's payouts (payee ``promoter:<p>``) carry the merchant too: not its own.
+    "payouts_requested": Q(kind=Kind.PAYOUT) & _merchant_side("debit_account"),
+    "payouts_returned": Q(kind=Kind.PAYOUT_RETURNED) & _merchant_side("credit_account"),
+    "payouts_paid": Q(kind=Kind.PAYOUT_PAID) & _merchant_side("credit_account"),
+    "available_in": _merchant_side("credit_account", _AVAILABLE),
+    "available_out": _merchant_side("debit_account", _AVAILABLE),
 }
 COUNTS: dict[str, tuple[str, Q]] = {
     "order_count": ("order", Q(kind=Kind.PAYMENT)),

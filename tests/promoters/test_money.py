@@ -151,3 +151,55 @@ def test_ledger_check_finds_a_commission_the_journal_does_not_hold(
         ]
     finally:
         JournalEntry.objects.filter(pk=extra.pk).delete()  # around the model: entries are append-only
+
+
+def test_merchant_figures_leave_out_its_promoters_accounts(
+    learner, course, promoter, referral, buy_referred, no_refund_window, settle, settings
+):
+    """A promoter's entries carry the merchant, but its available balance and payouts are
+    not the merchant's: statements, the daily summary and the debt filter say so."""
+    from courses.models import Merchant
+    from payments.ledger import summaries
+    from settlement import selectors
+
+    settings.KPAY_PAYOUT_MIN = 100
+    order, _payment = buy_referred(learner, course, referral)
+    settle(order)
+    commission = OrderReferral.objects.get(order=order).commission
+    promoter_payout_request(user=promoter.user, promoter_id=promoter.pk, amount=commission)
+    merchant_id = order.merchant_id
+    available = ledger.merchant_available_balance(merchant_id)
+    assert commission > 0 and available > 0
+
+    today = timezone.localdate()
+    figures = selectors.statement_figures(period_start=today, period_end=today, merchant_ids=[merchant_id])
+    assert figures[merchant_id]["closing_available"] == available
+    assert figures[merchant_id]["settled"] == available
+    assert figures[merchant_id]["payouts_requested"] == 0
+    summaries.fold_all()  # the daily summary folds the same components
+    (day,) = selectors.dashboard_days(first_day=today, last_day=today, merchant_id=merchant_id)
+    assert day["closing_available"] == available
+    merchants = Merchant.objects.filter(pk=merchant_id)
+    assert list(selectors.merchants_by_available_balance(merchants, in_debt=False)) == [order.merchant]
+
+
+def test_a_settled_order_whose_commission_stayed_pending_is_a_breach(
+    learner, course, promoter, referral, buy_referred, no_refund_window, settle
+):
+    """The completed orders' pending check nets a move from the merchant's pending to the
+    promoter's, yet still finds commission left pending after settlement."""
+    from payments.ledger import checks as ledger_check
+    from payments.models import JournalEntry
+
+    order, _payment = buy_referred(learner, course, referral)
+    order = settle(order)
+    assert list(ledger_check.settled_orders_left_nothing_pending()) == []
+    moved = JournalEntry.objects.get(order=order, reference=f"{order.order_no}:settled")
+    gone = dict(JournalEntry.objects.filter(pk=moved.pk).values().get())
+    JournalEntry.objects.filter(pk=moved.pk).delete()  # around the model: entries are append-only
+    try:
+        assert list(ledger_check.settled_orders_left_nothing_pending()) == [
+            f"order {order.order_no} is completed with {moved.amount} still pending"
+        ]
+    finally:
+        JournalEntry.objects.create(**gone)
