@@ -14,6 +14,13 @@ from . import services
 from .ledger import promoter_balances
 from .models import OrderReferral, Programme, Promoter
 
+BALANCE_LABELS = {
+    "pending": _("pending"),
+    "available": _("available"),
+    "payouts": _("payouts"),
+    "paid_out": _("paid out"),
+}
+
 
 @admin.register(Programme)
 class ProgrammeAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
@@ -46,7 +53,9 @@ class PromoterAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.ModelAdm
     @admin.display(description=_("balances"))
     def balances(self, obj):
         figures = promoter_balances([obj.pk])[obj.pk]
-        return "; ".join(f"{name}: {format_yuan(amount, symbol=True)}" for name, amount in figures.items())
+        return "; ".join(
+            f"{BALANCE_LABELS[name]}: {format_yuan(amount, symbol=True)}" for name, amount in figures.items()
+        )
 
     def _decide(self, request, queryset, service):
         for promoter in queryset:
@@ -73,4 +82,4 @@ class OrderReferralAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mod
     date_hierarchy = "created_at"
 
     order_total = yuan_column("order__total", _("paid"))
-    commission_shown = yuan_column("commission", _("commission"))
+    commission_shown = yuan_column("commission", _("promoter commission"))

@@ -128,7 +128,9 @@ class PromoterStatusChange(StatusChange):
 class ReferralLink(models.Model):
     """A promoter's personal link to one course: ``/r/<code>``."""
 
-    promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="links")
+    promoter = models.ForeignKey(
+        Promoter, on_delete=models.CASCADE, related_name="links", verbose_name=_("promoter")
+    )
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", verbose_name=_("course"))
     code = models.CharField(_("code"), max_length=16, unique=True, default=new_code, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -145,15 +147,24 @@ class ReferralLink(models.Model):
 class Click(models.Model):
     """One visit through a referral link."""
 
-    link = models.ForeignKey(ReferralLink, on_delete=models.CASCADE, related_name="clicks")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    link = models.ForeignKey(
+        ReferralLink, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("referral link")
     )
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    device_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("learner"),
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    device_id = models.CharField(_("device ID"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("clicked at"))
 
     class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
         indexes = [models.Index(fields=["link", "created_at"], name="click_link_time_idx")]
 
     def __str__(self):
@@ -164,9 +175,17 @@ class LearnerReferral(models.Model):
     """A learner's last referral click, kept on the user (at login, or when they click
     while logged in), so it follows them across devices and logins."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    link = models.ForeignKey(ReferralLink, on_delete=models.CASCADE, related_name="+")
-    clicked_at = models.DateTimeField()
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("learner")
+    )
+    link = models.ForeignKey(
+        ReferralLink, on_delete=models.CASCADE, related_name="+", verbose_name=_("referral link")
+    )
+    clicked_at = models.DateTimeField(_("clicked at"))
+
+    class Meta:
+        verbose_name = _("learner referral")
+        verbose_name_plural = _("learner referrals")
 
     def __str__(self):
         return f"{self.user_id} <- {self.link_id}"
@@ -182,11 +201,20 @@ class OrderReferral(models.Model):
     promoter = models.ForeignKey(
         Promoter, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("promoter")
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", editable=False)
-    link = models.ForeignKey(ReferralLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", editable=False, verbose_name=_("merchant")
+    )
+    link = models.ForeignKey(
+        ReferralLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("referral link"),
+    )
     rate_bp = models.PositiveIntegerField(_("rate (basis points)"))
     clicked_at = models.DateTimeField(_("clicked at"))
-    commission = FenField(_("commission"), default=0)
+    commission = FenField(_("promoter commission"), default=0)
     created_at = models.DateTimeField(_("attributed at"))
 
     class Meta:
