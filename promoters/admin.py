@@ -80,6 +80,18 @@ class OrderReferralAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.Mod
     list_display = ("order", "promoter", "order_total", "commission_shown", "rate_bp", "created_at")
     list_select_related = ("order", "promoter__user")
     date_hierarchy = "created_at"
+    # The commission in yuan, never the raw fen of the model's field.
+    fields = (
+        "order",
+        "promoter",
+        "link",
+        "rate_bp",
+        "order_total",
+        "commission_shown",
+        "clicked_at",
+        "created_at",
+    )
+    readonly_fields = ("order_total", "commission_shown")
 
     order_total = yuan_column("order__total", _("paid"))
     commission_shown = yuan_column("commission", _("promoter commission"))
