@@ -25,7 +25,7 @@ class SettlementStatement(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="statements", verbose_name=_("merchant")
     )
-    period_start = models.DateField(_("from"))
+    period_start = models.DateField(pgettext_lazy("period", "from"))
     period_end = models.DateField(_("to (inclusive)"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     gross_sales = FenField(_("gross sales"), help_text=_("Orders paid in the period"))
