@@ -30,6 +30,11 @@ class CouponNotApplicable(PromotionError):
     message = _("This coupon cannot be used for this course.")
     http_status = 409
 
+    @classmethod
+    def for_item(cls, *, is_course: bool) -> "CouponNotApplicable":
+        """The refusal in the words of what is bought: a course, or a membership plan."""
+        return cls() if is_course else cls(_("This coupon cannot be used for this membership plan."))
+
 
 class CouponMinimumNotMet(PromotionError):
     code = "coupon_minimum_not_met"

@@ -128,11 +128,11 @@ def _check_applies(coupon: Coupon, *, item: _Item, covers_course: bool, at) -> N
     if coupon.funded_by == Coupon.Funding.MERCHANT and coupon.merchant_id != item.merchant_id:
         in_scope = False
     if not in_scope or coupon.currency != item.currency:
-        raise CouponNotApplicable()
+        raise CouponNotApplicable.for_item(is_course=item.course_id is not None)
     if item.price < coupon.min_spend:
         raise CouponMinimumNotMet()
     if coupon.discount_for(item.price) <= 0:
-        raise CouponNotApplicable()
+        raise CouponNotApplicable.for_item(is_course=item.course_id is not None)
 
 
 def _priced(coupon: Coupon, *, item: _Item, wallet_coupon_id: int | None = None) -> Pricing:

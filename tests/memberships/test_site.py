@@ -100,7 +100,7 @@ def test_refusals_come_back_as_messages(site, plan, studio):
     refused = site.post(
         reverse("memberships:buy", args=[plan.slug]), {"coupon_code": "ONECOURSE"}, follow=True
     )
-    assert messages_of(refused) == ["This coupon cannot be used for this course."]
+    assert messages_of(refused) == ["This coupon cannot be used for this membership plan."]
     assert refused.redirect_chain[-1][0] == reverse("memberships:plan", args=[plan.slug])
     bad_points = site.post(reverse("memberships:buy", args=[plan.slug]), {"points": "lots"}, follow=True)
     assert messages_of(bad_points) == ["Points must be a whole number above zero."]
