@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from core.errors import KpayError
 from core.http import client_info
 from core.money import format_yuan
-from courses.models import Merchant
+from courses.models import Course, Merchant
 from settlement.exceptions import (
     InsufficientBalance,
     InvalidPayoutAmount,
@@ -26,8 +26,9 @@ from settlement.exceptions import (
 from settlement.models import Payout
 
 from . import selectors, services
+from .exceptions import CourseNotPromoted
 from .forms import WithdrawalForm
-from .models import Promoter
+from .models import Programme, Promoter
 
 
 def _yuan(fen: int) -> str:
@@ -69,6 +70,12 @@ def apply(request, merchant_slug):
         )
     except KpayError as exc:
         messages.error(request, str(exc.message))
+    else:
+        messages.success(
+            request,
+            _("Your application was sent to %(merchant)s: its staff will decide on it.")
+            % {"merchant": merchant.name},
+        )
     return redirect("promoters:page")
 
 
@@ -90,6 +97,34 @@ def _payouts_by_promoter(promoters) -> dict[int, list[Payout]]:
     return found
 
 
+def _courses_by_programme(promoters) -> dict[int, list[Course]]:
+    """The published courses of each promoter's programme (one query)."""
+    found = defaultdict(list)
+    rows = (
+        Programme.courses.through.objects.filter(
+            programme_id__in={p.programme_id for p in promoters}, course__status=Course.Status.PUBLISHED
+        )
+        .select_related("course")
+        .order_by("course__title", "course_id")
+    )
+    for row in rows:
+        found[row.programme_id].append(row.course)
+    return found
+
+
+def _open_programmes(promoters) -> list[Programme]:
+    """Programmes a learner may still apply to (one query)."""
+    programmes = list(
+        Programme.objects.filter(active=True, merchant__is_active=True)
+        .exclude(pk__in=[p.programme_id for p in promoters])
+        .select_related("merchant")
+        .order_by("merchant__name")
+    )
+    for programme in programmes:
+        programme.rate_percent = f"{programme.rate_bp / 100:g}"  # 2000 basis points: 20
+    return programmes
+
+
 def _may_withdraw(promoter: Promoter, available: int) -> bool:
     """Whether the page offers the form: an approved promoter, or a refused one with
     commission earned before (the payout flow decides the rest)."""
@@ -102,8 +137,10 @@ def _render_page(request, *, bound: WithdrawalForm | None = None):
     promoters = selectors.promoters_of(user=request.user)
     stats = selectors.promoter_stats(promoters=promoters)
     payouts = _payouts_by_promoter(promoters)
+    courses = _courses_by_programme(promoters)
     rows = []
     for promoter in promoters:
+        linked = {link.course_id for link in promoter.links.all()}
         mine = payouts.get(promoter.pk, [])
         available = stats[promoter.pk]["available"]
         if bound is not None and bound.promoter.pk == promoter.pk:
@@ -123,12 +160,18 @@ def _render_page(request, *, bound: WithdrawalForm | None = None):
                     }
                     for link in promoter.links.all()
                 ],
+                # The programme's courses with no link yet: "Get my link".
+                "unlinked": [c for c in courses.get(promoter.programme_id, []) if c.pk not in linked]
+                if promoter.status == Promoter.Status.APPROVED
+                else [],
                 "payouts": mine,
                 "form": form,
                 "debt": -available if available < 0 else 0,
             }
         )
-    return render(request, "promoters/page.html", {"rows": rows})
+    return render(
+        request, "promoters/page.html", {"rows": rows, "open_programmes": _open_programmes(promoters)}
+    )
 
 
 @require_safe
@@ -156,6 +199,33 @@ def _refusal_on_form(form: WithdrawalForm, exc: KpayError, *, available: int) ->
         form.add_error(None, str(exc.message))
         return
     form.add_error("amount", message)
+
+
+@require_POST
+@login_required
+def make_link(request, promoter_id):
+    """The promoter's link to one course of the programme (made once; again: the same)."""
+    promoter = selectors.promoter_of(user=request.user, promoter_id=promoter_id)
+    if promoter is None:
+        raise Http404()
+    course = Course.objects.filter(pk=_int_or_none(request.POST.get("course"))).first()
+    try:
+        if course is None:
+            raise CourseNotPromoted()
+        services.link_for(promoter=promoter, course_id=course.pk)
+    except KpayError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Your link to %(course)s is ready.") % {"course": course.title})
+    return redirect(f"{reverse('promoters:page')}#promoter-{promoter.pk}")
+
+
+def _int_or_none(text) -> int | None:
+    try:
+        number = int(text)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
 
 
 @require_POST
