@@ -30,14 +30,13 @@ from .exceptions import CourseNotPromoted
 from .forms import WithdrawalForm
 from .models import Programme, Promoter
 
+COOKIE_MAX_AGE = 365 * 24 * 3600  # the programme's window decides, at checkout
+PAYOUTS_SHOWN = 20  # a promoter's latest withdrawals on the page
+
 
 def _yuan(fen: int) -> str:
     """An amount as the site shows it: ``¥1234.56``."""
     return format_yuan(fen, symbol=True)
-
-
-COOKIE_MAX_AGE = 365 * 24 * 3600  # the programme's window decides, at checkout
-PAYOUTS_SHOWN = 20  # a promoter's latest withdrawals on the page
 
 
 @require_safe
