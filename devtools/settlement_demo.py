@@ -5,8 +5,10 @@ A fortnight of business is played through the real services on a demo clock: ord
 bought and paid on each simulated channel (the gateway's notification applied in-process,
 no network; the trade written in that simulator's books, so its daily bill lists it and
 finance can reconcile the demo's days), settled once their refund window is over, a payout
-paid and one waiting in the queue, and the daily statements of those days. Nothing is
-written around kpay's services, so the journal and every ledger check stay sound.
+paid and one waiting in the queue, and the daily statements of those days. Some buyers
+come through the demo promoter's links (:data:`REFERRED`, :mod:`devtools.promoter_demo`):
+their orders carry the promoter's commission, settled with them or still pending. Nothing
+is written around kpay's services, so the journal and every ledger check stay sound.
 
 Run once: when the demo buyers already have orders, nothing is added.
 """
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 from core.errors import KpayError
 from courses.models import Course, Merchant
+from devtools import promoter_demo
 from devtools.simulators.books import record_paid_trade
 from orders.models import Order
 from orders.services import order_checkout
@@ -53,6 +56,9 @@ PURCHASES = [
     (1, 11, 5, "writing-that-works", "alipay_qr"),
     (1, 15, 6, "photography-basics", "sandbox"),
 ]
+# The purchases (days ago, hour, buyer number) whose buyer followed the demo promoter's link
+# to the course an hour before: four settled (their commission available), two pending.
+REFERRED = {(13, 10, 2), (12, 9, 3), (11, 9, 4), (10, 9, 2), (2, 9, 3), (1, 10, 4)}
 
 
 @contextmanager
@@ -78,12 +84,13 @@ def _simulated(channel: str) -> bool:
     return gateway.alias == "sandbox" or any("/simulators/" in str(value) for value in options.values())
 
 
-def _pay(buyer, slug: str, channel: str) -> Order:
+def _pay(buyer, slug: str, channel: str, referral=None) -> Order:
     """Buy and pay as the buyer would, the gateway's side played in-process: the trade is
     created and paid in the simulator's books (nothing answers HTTP while the demo is
-    seeded) and its notification is applied to kpay, now (on the demo clock)."""
+    seeded) and its notification is applied to kpay, now (on the demo clock). With a
+    ``referral`` (a promoter's click), checkout attributes the order as the site would."""
     gateway = gateway_for_channel(channel)
-    order = order_checkout(learner=buyer, course_slug=slug).order
+    order = order_checkout(learner=buyer, course_slug=slug, referral=referral).order
     action = PaymentAction(kind="qr", code_url=f"demo://{channel}/{order.order_no}")
     with mock.patch.object(gateway, "create_payment", return_value=action):
         payment = payment_start(learner=buyer, order_no=order.order_no, channel=channel)
@@ -106,10 +113,24 @@ def _pay(buyer, slug: str, channel: str) -> Order:
     return order
 
 
-def seed_finance_demo(*, merchant: Merchant) -> str:
-    """Play the demo fortnight once; returns a line saying what there is."""
+def _buyer(number: int):
+    buyer, created = get_user_model().objects.get_or_create(
+        username=f"{BUYER_PREFIX}{number}", defaults={"email": f"{BUYER_PREFIX}{number}@kpay.localhost"}
+    )
+    if created:
+        buyer.set_unusable_password()
+        buyer.save(update_fields=["password"])
+    return buyer
+
+
+def seed_finance_demo(*, merchant: Merchant, promoter=None) -> str:
+    """Play the demo fortnight once; returns a line saying what there is. With the demo
+    ``promoter``, the :data:`REFERRED` purchases come through its links."""
     users = get_user_model().objects
     if Order.objects.filter(learner__username__startswith=BUYER_PREFIX).exists():
+        if promoter is not None and "sandbox" in settings.KPAY_GATEWAYS:
+            # Seeded before the promoter demo: a referred order now, so the promoter has figures.
+            promoter_demo.referred_order_now(promoter=promoter, pay=_pay, buyer=_buyer(7), now=timezone.now())
         return "Finance demo: already there."
     if "sandbox" not in settings.KPAY_GATEWAYS:
         return "Finance demo: skipped (needs the sandbox gateway)."
@@ -119,14 +140,20 @@ def seed_finance_demo(*, merchant: Merchant) -> str:
             continue
         if not _simulated(channel):
             channel = "sandbox"
-        buyer, created = users.get_or_create(
-            username=f"{BUYER_PREFIX}{number}", defaults={"email": f"{BUYER_PREFIX}{number}@kpay.localhost"}
-        )
-        if created:
-            buyer.set_unusable_password()
-            buyer.save(update_fields=["password"])
+        buyer = _buyer(number)
+        referral = None
+        if promoter is not None and (days_ago, hour, number) in REFERRED:
+            referral = promoter_demo.demo_click(
+                promoter=promoter,
+                slug=slug,
+                at=_at(days_ago, hour) - timedelta(hours=1),
+                user=buyer,
+                visitor=number,
+            )
         with _clock(_at(days_ago, hour)):
-            _pay(buyer, slug, channel)
+            _pay(buyer, slug, channel, referral=referral)
+    if promoter is not None:
+        promoter_demo.browsing_clicks(promoter=promoter, at=_at)
 
     settled_at = _at(2, 12)
     with _clock(settled_at):

@@ -102,6 +102,7 @@ class PromoterPayoutCreateApi(APIView):
             **error_responses(
                 {
                     400: "`payout_below_minimum`, `payout_above_maximum`",
+                    403: "`promoter_not_approved` (an application not decided yet)",
                     404: "`promoter_not_found`",
                     409: "`insufficient_balance`",
                 }

@@ -43,3 +43,15 @@ class CourseNotPromoted(PromoterError):
     code = "course_not_promoted"
     message = _("This course is not part of the merchant's promoter programme.")
     http_status = 400
+
+
+class PromoterNotApproved(PromoterError):
+    code = "promoter_not_approved"
+    message = _("Your application has not been approved yet: there is no commission to withdraw.")
+    http_status = 403
+
+
+class WithdrawalInProgress(PromoterError):
+    code = "promoter_withdrawal_in_progress"
+    message = _("This withdrawal is already being requested; please reload the page in a moment.")
+    http_status = 409

@@ -2,6 +2,7 @@
 a learner carries, attribution at checkout and the commission's life in the journal
 (:mod:`promoters.ledger`), and withdrawals through the payout flow."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.http import UNKNOWN_CLIENT, ClientInfo
+from core.models import IdempotencyRecord
 from core.transitions import apply_transition
+from settlement.models import Payout
 from settlement.services import payout_request
 
 from . import ledger
@@ -19,8 +22,10 @@ from .exceptions import (
     CourseNotPromoted,
     ProgrammeNotOpen,
     PromoterNotAllowed,
+    PromoterNotApproved,
     PromoterNotFound,
     PromoterStateConflict,
+    WithdrawalInProgress,
 )
 from .models import (
     Click,
@@ -255,6 +260,10 @@ def promoter_payout_request(
     promoter = promoter_of(user=user, promoter_id=promoter_id)
     if promoter is None:
         raise PromoterNotFound()
+    if promoter.status == Promoter.Status.APPLIED:
+        # Nothing was ever earned yet. A refused promoter keeps what they earned before,
+        # and may withdraw what is available of it.
+        raise PromoterNotApproved()
     return payout_request(
         merchant=promoter.merchant,
         amount=amount,
@@ -265,3 +274,40 @@ def promoter_payout_request(
         now=now,
         payee=promoter.account_owner,
     )
+
+
+SITE_WITHDRAWAL_SCOPE = "site: promoter withdrawal"
+
+
+def promoter_payout_request_once(
+    *, user, token: str, promoter_id, amount: int, **details
+) -> tuple[Payout, bool]:
+    """:func:`promoter_payout_request` once per ``token`` (the withdrawal form's, made when
+    the form is shown): a double click, or the form sent again from the browser's history,
+    returns the payout the first one made, ``(payout, False)``; else ``(payout, True)``.
+
+    The token is kept as the user's :class:`core.models.IdempotencyRecord` in the payout's
+    own transaction: a second request with it waits on the first one's INSERT of the unique
+    (user, key) and then finds its payout; if the first was refused, nothing of it was kept
+    and the form may be sent again with the same token."""
+    key = f"promoter-withdrawal:{(token or '').strip()}"[:255]
+    if key.endswith(":"):
+        raise WithdrawalInProgress()  # no token: the form was not ours (never a silent second payout)
+    fingerprint = hashlib.sha256(f"{promoter_id}:{amount}".encode()).hexdigest()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=user, key=key, scope=SITE_WITHDRAWAL_SCOPE, fingerprint=fingerprint, status_code=201
+                )
+        except IntegrityError:
+            record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            payout_no = ((record and record.response_body) or {}).get("payout_no")
+            payout = Payout.objects.filter(payout_no=payout_no).first() if payout_no else None
+            if payout is None:
+                raise WithdrawalInProgress() from None
+            return payout, False
+        payout = promoter_payout_request(user=user, promoter_id=promoter_id, amount=amount, **details)
+        record.response_body = {"payout_no": payout.payout_no}
+        record.save(update_fields=["response_body"])
+    return payout, True

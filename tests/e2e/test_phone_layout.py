@@ -3,6 +3,8 @@ no element is wider than the viewport or sticks out of it (issue 14: an order wi
 refund scrolled sideways, order numbers overflowed their cards, the pay page's order
 table was cut off, the refund form's amounts were clipped)."""
 
+import re
+
 from django.urls import reverse
 
 from courses import roles
@@ -64,4 +66,33 @@ def test_on_a_phone_an_order_with_refunds_fits(new_context, learner, staff):
 
     page.goto(reverse("payments:refund-request", args=[order.order_no]))
     expect(page.locator("main input[name=amount]")).to_be_visible()
+    assert_fits_the_screen(page)
+
+
+def test_on_a_phone_the_promoter_page_fits(new_context, learner):
+    """Its links (long URLs in a box to copy), QR codes, the withdrawal form and the
+    withdrawals' table fit the screen."""
+    from django.utils import timezone
+
+    from promoters.models import Programme, Promoter
+    from promoters.services import link_for
+
+    course = long_course()
+    programme = Programme.objects.create(merchant=course.merchant, rate_bp=1000)
+    programme.courses.add(course)
+    now = timezone.now()
+    promoter = Promoter.objects.create(
+        programme=programme,
+        merchant=course.merchant,
+        user=learner,
+        status=Promoter.Status.APPROVED,
+        applied_at=now,
+        decided_at=now,
+    )
+    link_for(promoter=promoter, course_id=course.pk)
+    page = new_context(phone=True).new_page()
+    log_in(page, learner, next_url=reverse("promoters:page"))
+
+    expect(page.locator("main .promoter-links input")).to_have_value(re.compile(r"/r/"))
+    expect(page.locator("main form.withdraw")).to_be_visible()
     assert_fits_the_screen(page)

@@ -70,3 +70,18 @@ def test_withdrawing_commission(
     assert made.status_code == 201 and made.json()["status"] == "requested"
     payout = Payout.objects.get()
     assert payout.payee == f"promoter:{promoter.pk}" and payout.account_last4 == "2222"
+
+
+def test_an_applicant_has_nothing_to_withdraw(api_client, learner, programme):
+    from promoters.services import promoter_apply
+
+    applied = promoter_apply(user=learner, merchant_id=programme.merchant_id)
+    api_client.force_authenticate(learner)
+    account = {"account_name": "Pat", "bank_name": "ICBC", "account_number": "6222000011112222"}
+
+    refused = api_client.post(
+        f"/api/v1/promoter/{applied.pk}/payouts/", {"amount": 100, **account}, format="json"
+    )
+
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "promoter_not_approved"
+    assert not Payout.objects.exists()

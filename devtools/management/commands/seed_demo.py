@@ -1,5 +1,6 @@
 """Demo data for a development machine: staff for every role, two merchants, courses,
-and a few weeks of finance (settled orders, statements, payouts).
+a promoter programme with an approved promoter, and a few weeks of finance (settled
+orders, some of them referred, statements, payouts).
 
 Safe to run again: rows are matched by username and slug and brought back to the
 demo state. A demo user's password is set only when the user is made: running it again
@@ -18,6 +19,7 @@ from django.db import transaction
 
 from courses import roles
 from courses.models import Category, Course, Lesson, Merchant, MerchantMember
+from devtools import promoter_demo
 from devtools.demo_covers import demo_cover
 from devtools.settlement_demo import seed_finance_demo
 from memberships.models import Plan
@@ -167,7 +169,9 @@ LOGINS = [
     DemoLogin("finance", roles.FINANCE, sees="orders, payments, journal, balances, payouts, dashboard"),
     DemoLogin("risk", roles.RISK, sees="risk rules, back-tests and the review queue"),
     DemoLogin("learner", "learner", sees="the site, not the admin"),
+    DemoLogin(promoter_demo.PROMOTER_USERNAME, "promoter", sees="the site and its promoter page, /promoter/"),
 ]
+SITE_ROLES = ("learner", "promoter")  # no admin: a promoter is a learner of the site
 
 
 class Command(BaseCommand):
@@ -186,14 +190,17 @@ class Command(BaseCommand):
                 self._user(login, merchants)
             self._plans(merchants)
             self._risk_rules()
-        self._finance(merchants)
+            promoter = promoter_demo.demo_promoter(merchant=merchants["demo-studio"])
+        self._finance(merchants, promoter)
         self._print_logins(merchants)
 
-    def _finance(self, merchants):
+    def _finance(self, merchants, promoter):
         """Settled orders, statements and payouts, so the finance console has something
-        to show (played through settlement's services: :mod:`devtools.settlement_demo`)."""
-        summary = seed_finance_demo(merchant=merchants["demo-studio"])
+        to show (played through settlement's services: :mod:`devtools.settlement_demo`),
+        some of the orders referred by the demo promoter."""
+        summary = seed_finance_demo(merchant=merchants["demo-studio"], promoter=promoter)
         self.stdout.write(summary)
+        self.stdout.write(promoter_demo.summary(promoter))
 
     def _plans(self, merchants):
         """Each demo merchant's membership plan (as its staff would make it in the admin)."""
@@ -284,7 +291,7 @@ class Command(BaseCommand):
         user.email = f"{login.username}@kpay.localhost"
         user.is_active = True
         user.is_superuser = login.role == "superuser"
-        user.is_staff = login.role not in ("learner",)
+        user.is_staff = login.role not in SITE_ROLES
         if created:
             # Only now: a new password hash would end every session of the user
             # (the session keeps a hash of it), and undo a password someone chose.
