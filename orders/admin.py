@@ -1,6 +1,7 @@
 """Orders in the back office: read-only. Orders change state only through services."""
 
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +31,12 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
     imports them."""
 
     list_display = ("order_no", "learner", "merchant", "status", "total_shown", "created_at")
-    list_filter = ("status", merchant_list_filter(), "created_at")
+    list_filter = (
+        "status",
+        merchant_list_filter(),
+        ("promoter_id", admin.EmptyFieldListFilter),  # referred orders (分销)
+        "created_at",
+    )
     list_select_related = ("learner", "merchant")
     number_search_fields = ("order_no", "learner__username")
     search_fields = ("learner__username",)
@@ -45,6 +51,7 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
         ("paid_at", "fulfilled_at", "completed_at", "closed_at"),
         ("refunded_shown", "refunded_at"),
         ("client_ip", "device_id"),
+        "referred_by",
         "risk",
     )
     readonly_fields = (
@@ -69,6 +76,7 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
         "refunded_at",
         "client_ip",
         "device_id",
+        "referred_by",
         "risk",
     )
     inlines = [OrderStatusChangeInline]
@@ -98,6 +106,18 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
             _("amount"),
             rows,
         )
+
+    @admin.display(description=_("referred by promoter"))
+    def referred_by(self, order):
+        """The promoter (分销) of ``Order.promoter_id``, linked to their page when an app
+        above (promoters) registers one; orders never imports it."""
+        if order.promoter_id is None:
+            return "-"
+        try:
+            url = reverse("admin:promoters_promoter_change", args=[order.promoter_id])
+        except NoReverseMatch:
+            return str(order.promoter_id)
+        return format_html('<a href="{}">{}</a>', url, _("promoter %(id)s") % {"id": order.promoter_id})
 
     @admin.display(description=_("checkout risk assessment"))
     def risk(self, order):

@@ -6,10 +6,12 @@
 * ``from_request(request)``: by the checkout views, for the referral the request carries
   (a cookie, the session, or what was stored on the user at login), or None;
 * ``resolve(learner=, purchase=, referral=, at=)``: at checkout, before risk control, for the
-  promoter id the referral earns the order (None: no attribution). It goes into the
-  checkout's risk context (``core.risk.CheckoutContext.promoter_id``), so it is stored
-  with the order's risk assessment: that is how :func:`referred_promoter_id` knows an
-  order was referred without reading another table (the paid-order path's budget);
+  promoter id the referral earns the order (None: no attribution). It is written in the
+  order's own INSERT, as ``Order.promoter_id`` (a column, no statement more): that is how
+  :func:`referred_promoter_id` knows an order was referred without reading another table
+  (the paid-order path's budget). It is also an input of the checkout's risk context
+  (``core.risk.CheckoutContext.promoter_id``, for the ``promoter_fraud`` rule kind), but
+  nothing reads it back from the risk record;
 * ``record(order=, promoter_id=, referral=, at=)``: in the checkout's transaction, after
   the order's INSERT;
 * ``paid(order=, at=)``, ``refunded(order=, refunded_before=, at=)``,
@@ -47,10 +49,8 @@ def referral_from_request(request):
 
 
 def referred_promoter_id(order) -> int | None:
-    """The promoter the order was attributed to at checkout, from its risk record."""
-    inputs = (order.risk_assessment or {}).get("inputs") or {}
-    promoter_id = inputs.get("promoter_id")
-    return promoter_id if isinstance(promoter_id, int) and not isinstance(promoter_id, bool) else None
+    """The promoter the order was attributed to at checkout (``Order.promoter_id``)."""
+    return order.promoter_id
 
 
 def _notify(event: str, order, **kwargs) -> None:

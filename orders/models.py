@@ -99,6 +99,17 @@ class Order(FSMModelMixin, models.Model):
         editable=False,
         help_text=_("Inputs, each rule's verdict, the decision and the time it took"),
     )
+    # The promoter (分销) who referred the order, decided at checkout and written in the
+    # order's own INSERT (orders.attribution): an id of ``promoters.Promoter``, a plain
+    # column because orders sits below promoters. Money (the commission's postings) reads
+    # this, never the risk record.
+    promoter_id = models.PositiveBigIntegerField(
+        _("referred by promoter"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The promoter whose link brought the order (分销), if any"),
+    )
     created_at = models.DateTimeField(_("placed at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("payment deadline"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
@@ -129,6 +140,12 @@ class Order(FSMModelMixin, models.Model):
                 fields=["paid_at"],
                 condition=Q(completed_at__isnull=True, status__in=["fulfilled", "partially_refunded"]),
                 name="order_settlement_due_idx",
+            ),
+            # Referred orders only (a small part of all): a promoter's orders, newest first.
+            models.Index(
+                fields=["promoter_id", "-created_at"],
+                condition=Q(promoter_id__isnull=False),
+                name="order_promoter_idx",
             ),
         ]
         constraints = [

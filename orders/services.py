@@ -214,6 +214,7 @@ def order_place(
                     client_ip=client.ip,
                     device_id=(client.device_id or "")[:64],
                     risk_assessment=decision.as_record(stage="checkout", context=context),
+                    promoter_id=promoter_id,  # in the order's own INSERT: no statement more
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
                 _order_insert(order, pricing=pricing, points=points or 0, at=now)

@@ -15,6 +15,9 @@ they arrive from the bills.
 
 Every entry carries the order and the merchant, so the merchant's pending balance of an
 order (:func:`payments.ledger.order_pending_balance`) is its share less the commission.
+The promoter's accounts are named by the order's own column (``Order.promoter_id``,
+written at checkout), never by the checkout's risk record; ``ledger_check`` checks that
+each referral row names the same promoter as its order.
 """
 
 from collections.abc import Iterator
@@ -28,18 +31,20 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
-    Sum,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce
 
 from core.money import prorate
-from payments.ledger import commission_for, merchant_available, merchant_pending
+from orders.models import Order
+from payments.ledger import commission_for, merchant_available, merchant_pending, summaries
 from payments.ledger.checks import register
 from payments.models import JournalEntry
 
 from .models import OrderReferral, Promoter
+
+PROMOTER_ACCOUNT_KINDS = ("pending", "available", "payouts", "paid_out")
 
 
 def promoter_account(promoter_id: int, kind: str) -> str:
@@ -80,7 +85,7 @@ def post_commission_accrued(*, referral: OrderReferral, order, amount: int, at) 
             referral=referral,
             order=order,
             debit=merchant_pending(order.merchant_id),
-            credit=promoter_account(referral.promoter_id, "pending"),
+            credit=promoter_account(order.promoter_id, "pending"),
             amount=amount,
             at=at,
             memo=f"order {order.order_no}: promoter commission",
@@ -98,7 +103,7 @@ def post_commission_reversed(*, referral: OrderReferral, order, refunded_before:
         _entry(
             referral=referral,
             order=order,
-            debit=promoter_account(referral.promoter_id, kind),
+            debit=promoter_account(order.promoter_id, kind),
             credit=merchant,
             amount=after - before,
             at=at,
@@ -114,8 +119,8 @@ def post_commission_settled(*, referral: OrderReferral, order, at) -> None:
         _entry(
             referral=referral,
             order=order,
-            debit=promoter_account(referral.promoter_id, "pending"),
-            credit=promoter_account(referral.promoter_id, "available"),
+            debit=promoter_account(order.promoter_id, "pending"),
+            credit=promoter_account(order.promoter_id, "available"),
             amount=pending,
             at=at,
             memo=f"order {order.order_no} settled: promoter commission available",
@@ -125,21 +130,15 @@ def post_commission_settled(*, referral: OrderReferral, order, at) -> None:
 
 def promoter_balances(promoter_ids) -> dict[int, dict[str, int]]:
     """``{promoter_id: {"pending", "available", "payouts", "paid_out"}}`` as the promoter
-    sees them (owed to them: positive). Two aggregate queries."""
+    sees them (owed to them: positive): the journal's account balances summary and the
+    entries after its checkpoint (:func:`payments.ledger.summaries.balances_of`), as a
+    merchant's balances are read, never a sum over the whole journal."""
     promoter_ids = list(promoter_ids)
-    result = {pk: dict.fromkeys(("pending", "available", "payouts", "paid_out"), 0) for pk in promoter_ids}
-    if not promoter_ids:
-        return result
-    accounts = [promoter_account(pk, kind) for pk in promoter_ids for kind in result[promoter_ids[0]]]
-    for side, sign in (("credit_account", 1), ("debit_account", -1)):
-        rows = (
-            JournalEntry.objects.filter(**{f"{side}__in": accounts})
-            .values(side)
-            .annotate(total=Sum("amount"))
-        )
-        for row in rows:
-            _, pk, kind = row[side].split(":")
-            result[int(pk)][kind] += sign * row["total"]
+    result = {pk: dict.fromkeys(PROMOTER_ACCOUNT_KINDS, 0) for pk in promoter_ids}
+    accounts = [promoter_account(pk, kind) for pk in promoter_ids for kind in PROMOTER_ACCOUNT_KINDS]
+    for account, balance in summaries.balances_of(accounts).items():
+        _, pk, kind = account.split(":")
+        result[int(pk)][kind] = -balance
     return result
 
 
@@ -206,6 +205,22 @@ def promoter_commissions_match_referrals() -> Iterator[str]:
     orphans = JournalEntry.objects.filter(kind=JournalEntry.Kind.PROMOTER, order__referral__isnull=True)
     for order_id in orphans.values_list("order_id", flat=True).distinct()[:100]:
         yield f"promoter entries of order {order_id}, which no promoter referred"
+
+
+@register
+def referrals_match_their_orders() -> Iterator[str]:
+    """An order names a promoter (``Order.promoter_id``) exactly when a referral row does,
+    and the same one. Two queries that return only the orders in breach."""
+    mismatched = (
+        OrderReferral.objects.exclude(order__promoter_id=F("promoter_id"))
+        .values_list("order__order_no", "promoter_id", "order__promoter_id")
+        .order_by("order_id")
+    )
+    for order_no, promoter_id, on_order in mismatched[:100]:
+        yield f"order {order_no}: referred by promoter {promoter_id}, the order says {on_order}"
+    unrecorded = Order.objects.filter(promoter_id__isnull=False, referral__isnull=True)
+    for order_no, promoter_id in unrecorded.values_list("order_no", "promoter_id").order_by("pk")[:100]:
+        yield f"order {order_no} names promoter {promoter_id} but has no referral"
 
 
 @register

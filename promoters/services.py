@@ -218,6 +218,9 @@ class PromoterAttribution:
         referral.rate_bp = programme.rate_bp
         return promoter.pk
 
+    # The money hooks below (paid, refunded, completed) are called for orders whose own
+    # column names a promoter (``Order.promoter_id``, written in the order's INSERT), and
+    # post to that promoter's accounts; the referral row holds the rate and commission.
     def record(self, *, order, promoter_id: int, referral: Referral, at) -> None:
         OrderReferral.objects.create(
             order=order,

@@ -159,6 +159,7 @@ class SettlementStatementAdmin(
         "gross_yuan",
         "refunds_yuan",
         "commission_yuan",
+        "promoter_commission_yuan",
         "fees_yuan",
         "net_yuan",
         "settled_yuan",
@@ -183,6 +184,7 @@ class SettlementStatementAdmin(
                     ("gross_yuan", "order_count"),
                     ("refunds_yuan", "refund_count"),
                     "commission_yuan",
+                    "promoter_commission_yuan",
                     "fees_yuan",
                     "net_yuan",
                     "platform_coupons_yuan",
@@ -216,6 +218,7 @@ class SettlementStatementAdmin(
         "refunds_yuan",
         "refund_count",
         "commission_yuan",
+        "promoter_commission_yuan",
         "fees_yuan",
         "net_yuan",
         "platform_coupons_yuan",
@@ -240,6 +243,7 @@ class SettlementStatementAdmin(
     gross_yuan = yuan_column("gross_sales", _("gross sales"))
     refunds_yuan = yuan_column("refunds", _("refunds"))
     commission_yuan = yuan_column("commission", _("commission"), signed=True)
+    promoter_commission_yuan = yuan_column("promoter_commission", _("promoter commission"), signed=True)
     fees_yuan = yuan_column("gateway_fees", _("gateway fees"), signed=True)
     net_yuan = yuan_column("net", _("net"), signed=True)
     platform_coupons_yuan = yuan_column(
@@ -740,6 +744,7 @@ _DASHBOARD_COLUMN_LABELS = (
     ("gross_sales", _("paid")),
     ("refunds", _("refunds")),
     ("commission", _("commission")),
+    ("promoter_commission", _("promoter commission")),
     ("gateway_fees", _("gateway fees")),
     ("net", _("net")),
     ("settled", _("settled to available")),

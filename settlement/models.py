@@ -31,8 +31,17 @@ class SettlementStatement(models.Model):
     gross_sales = FenField(_("gross sales"), help_text=_("Orders paid in the period"))
     refunds = FenField(_("refunds"))
     commission = FenField(_("commission"), help_text=_("Net of refunded commission"))
+    # Out of the merchant's share, after the platform's commission and before gateway
+    # fees (README, "Promoters": deduction order).
+    promoter_commission = FenField(
+        _("promoter commission"),
+        default=0,
+        help_text=_("Commission of promoters (分销) on referred orders, net of what refunds gave back"),
+    )
     gateway_fees = FenField(_("gateway fees"))
-    net = FenField(_("net"), help_text=_("Gross sales - refunds - commission - gateway fees"))
+    net = FenField(
+        _("net"), help_text=_("Gross sales - refunds - commission - promoter commission - gateway fees")
+    )
     # Parts of gross sales (net of refunds) the platform paid the merchant for: its
     # coupons (platform:promotions) and the points learners paid with (platform:points_liability).
     platform_coupons = FenField(
@@ -47,7 +56,11 @@ class SettlementStatement(models.Model):
     )
     settled = FenField(_("settled to available"))
     charge_backs = FenField(
-        _("charge-backs"), help_text=_("Refunds and fees of settled orders, charged to available")
+        _("charge-backs"),
+        help_text=_(
+            "Refunds and fees of settled orders, charged to available, less the promoter "
+            "commission refunds gave back to it"
+        ),
     )
     payouts_requested = FenField(_("payouts requested"))
     payouts_returned = FenField(_("payouts returned"))
@@ -63,6 +76,7 @@ class SettlementStatement(models.Model):
         "gross_sales",
         "refunds",
         "commission",
+        "promoter_commission",
         "gateway_fees",
         "net",
         "platform_coupons",
@@ -91,7 +105,13 @@ class SettlementStatement(models.Model):
                 condition=Q(period_end__gte=F("period_start")), name="statement_period_ordered"
             ),
             models.CheckConstraint(
-                condition=Q(net=F("gross_sales") - F("refunds") - F("commission") - F("gateway_fees")),
+                condition=Q(
+                    net=F("gross_sales")
+                    - F("refunds")
+                    - F("commission")
+                    - F("promoter_commission")
+                    - F("gateway_fees")
+                ),
                 name="statement_net_is_sum",
             ),
         ]

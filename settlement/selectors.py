@@ -47,6 +47,11 @@ COMPONENTS: dict[str, Q] = {
     "platform_coupons_refunded": Q(kind=Kind.REFUND, credit_account=ledger.PLATFORM_PROMOTIONS),
     "points_paid": Q(kind=Kind.PAYMENT, debit_account=ledger.POINTS_LIABILITY),
     "points_refunded": Q(kind=Kind.REFUND, credit_account=ledger.POINTS_LIABILITY),
+    # A referred order's promoter commission, out of the merchant's share (pending), and
+    # what refunds gave back of it (to pending, or to available once the order settled).
+    "promoter_commission": Q(kind=Kind.PROMOTER) & _merchant_side("debit_account"),
+    "promoter_returned": Q(kind=Kind.PROMOTER) & _merchant_side("credit_account"),
+    "promoter_returned_available": Q(kind=Kind.PROMOTER) & _merchant_side("credit_account", _AVAILABLE),
     "settled_in": Q(kind=Kind.SETTLEMENT) & _merchant_side("credit_account", _AVAILABLE),
     "settled_out": Q(kind=Kind.SETTLEMENT) & _merchant_side("debit_account", _AVAILABLE),
     "charged_available": Q(kind__in=[Kind.REFUND, Kind.FEE]) & _merchant_side("debit_account", _AVAILABLE),
@@ -90,17 +95,22 @@ def figures_from(components: dict[str, int], *, opening_available: int = 0) -> d
     gross = c["payments"]
     refunds = c["refunds"]
     commission = c["payment_commission"] - c["refund_commission"]
+    promoter = c["promoter_commission"] - c["promoter_returned"]
     fees = c["fees_charged"] - c["fees_returned"]
     return {
         "gross_sales": gross,
         "refunds": refunds,
         "commission": commission,
+        "promoter_commission": promoter,
         "gateway_fees": fees,
-        "net": gross - refunds - commission - fees,
+        "net": gross - refunds - commission - promoter - fees,
         "platform_coupons": c["platform_coupons_paid"] - c["platform_coupons_refunded"],
         "points_redeemed": c["points_paid"] - c["points_refunded"],
         "settled": c["settled_in"] - c["settled_out"],
-        "charge_backs": c["charged_available"] - c["fees_returned_available"],
+        # So that opening + settled - charge-backs - payouts requested + returned = closing.
+        "charge_backs": (
+            c["charged_available"] - c["fees_returned_available"] - c["promoter_returned_available"]
+        ),
         "payouts_requested": c["payouts_requested"],
         "payouts_returned": c["payouts_returned"],
         "payouts_paid": c["payouts_paid"],
@@ -221,7 +231,16 @@ def dashboard_days(*, first_day: date, last_day: date, merchant_id: int | None =
 
 
 # -- balances and the dashboard ------------------------------------------------------------
-DASHBOARD_TOTALS = ("gross_sales", "refunds", "commission", "gateway_fees", "net", "settled", "order_count")
+DASHBOARD_TOTALS = (
+    "gross_sales",
+    "refunds",
+    "commission",
+    "promoter_commission",
+    "gateway_fees",
+    "net",
+    "settled",
+    "order_count",
+)
 
 
 def _merchant_sum(within: Q):

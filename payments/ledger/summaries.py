@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ..models import AccountBalance, JournalEntry, JournalSummary
 from .accounts import MERCHANT_ACCOUNT_KINDS
@@ -169,6 +169,27 @@ def balances_now(merchant_ids=None) -> dict[str, int]:
     for account, change in account_balances(entries.filter(pk__gt=through)).items():
         if merchant_ids is None or _merchant_of(account) is not None:
             balances[account] = balances.get(account, 0) + change
+    return balances
+
+
+def balances_of(accounts) -> dict[str, int]:
+    """The balances of ``accounts`` now (debits minus credits; 0 for an account never
+    moved): their summary rows and the entries after the checkpoint that move them
+    (:func:`summarised_rows`), two aggregates over a range of the primary key. For
+    owners other than merchants (a promoter's ``promoter:<id>:…`` accounts)."""
+    accounts = list(accounts)
+    balances = dict.fromkeys(accounts, 0)
+    if not accounts:
+        return balances
+    rows = AccountBalance.objects.filter(account__in=accounts)
+    listed, through = summarised_rows(rows, ["account", "balance"], name=ACCOUNT_BALANCES)
+    balances.update(listed)
+    after = JournalEntry.objects.filter(
+        Q(debit_account__in=accounts) | Q(credit_account__in=accounts), pk__gt=through
+    )
+    for account, change in account_balances(after).items():
+        if account in balances:
+            balances[account] += change
     return balances
 
 

@@ -421,6 +421,7 @@ def test_models_amounts_are_fen_fields_everywhere():
         ("core", "job", "done"),
         ("core", "job", "total"),
         ("payments", "journalsummary", "through_entry"),
+        ("orders", "order", "promoter_id"),  # an id (promoters.Promoter), not money
     }
     from core.money import FenField
 

@@ -80,7 +80,8 @@ def test_checkout_on_the_site_records_the_promoter(client, link, learner, course
     assert (
         referral.promoter == promoter and referral.link == link and referral.commission == 0
     )  # not paid yet
-    assert order.risk_assessment["inputs"]["promoter_id"] == promoter.pk
+    assert order.promoter_id == promoter.pk  # the order's own column
+    assert order.risk_assessment["inputs"]["promoter_id"] == promoter.pk  # the promoter_fraud rule's input
 
 
 def test_the_api_checkout_uses_the_referral_kept_on_the_user(api_client, link, learner, course, promoter):
@@ -101,6 +102,7 @@ def test_a_course_outside_the_programme_is_not_attributed(learner, promoter, ref
     other = CourseFactory(merchant=promoter.merchant)
     order, _ = buy_referred(learner, other, referral)
     assert not OrderReferral.objects.exists()
+    assert order.promoter_id is None
     assert order.risk_assessment["inputs"]["promoter_id"] is None
 
 
@@ -132,3 +134,50 @@ def test_a_link_is_only_for_approved_promoters_and_programme_courses(programme, 
     with pytest.raises(KpayError) as not_promoted:
         link_for(promoter=approved, course_id=CourseFactory(merchant=course.merchant).pk)
     assert not_promoted.value.code == "course_not_promoted"
+
+
+# -- what a course link refers (README, "Promoters": attribution) ----------------------------
+def test_a_course_link_refers_another_course_of_the_programme(
+    learner, course, promoter, programme, referral, buy_referred
+):
+    """The link sets the referral to its promoter (客户关系绑定), not to its course: another
+    course of the programme bought within the window is the promoter's sale too, at the
+    programme's rate, and the referral remembers the link that was clicked."""
+    other = CourseFactory(merchant=course.merchant, price=19900)
+    programme.courses.add(other)
+
+    order, _payment = buy_referred(learner, other, referral)
+
+    referred = OrderReferral.objects.get(order=order)
+    assert order.promoter_id == promoter.pk and referred.promoter == promoter
+    assert referred.link.course == course  # the course link clicked, not the course bought
+    assert referred.commission == 1990  # 10% of the 199.00 paid
+
+
+def test_a_course_link_refers_a_plan_of_the_programme_but_not_another(
+    learner, course, promoter, programme, referral
+):
+    from memberships.services.purchase import plan_checkout
+    from tests.memberships.helpers import PlanFactory
+
+    in_programme, outside = PlanFactory(merchant=course.merchant), PlanFactory(merchant=course.merchant)
+    programme.plans.add(in_programme)
+
+    bought = plan_checkout(learner=learner, plan_slug=in_programme.slug, referral=referral).order
+    not_referred = plan_checkout(learner=UserFactory(), plan_slug=outside.slug, referral=referral).order
+
+    assert bought.promoter_id == promoter.pk
+    assert OrderReferral.objects.get(order=bought).link.course == course
+    assert not_referred.promoter_id is None
+    assert not OrderReferral.objects.filter(order=not_referred).exists()
+
+
+def test_a_course_link_never_refers_another_merchants_programme(learner, course, referral, buy_referred):
+    from promoters.models import Programme
+
+    elsewhere = CourseFactory()
+    Programme.objects.create(merchant=elsewhere.merchant, rate_bp=2000).courses.add(elsewhere)
+
+    order, _payment = buy_referred(learner, elsewhere, referral)
+
+    assert order.promoter_id is None and not OrderReferral.objects.exists()

@@ -203,3 +203,68 @@ def test_a_settled_order_whose_commission_stayed_pending_is_a_breach(
         ]
     finally:
         JournalEntry.objects.create(**gone)
+
+
+def journal_sums(promoter) -> dict[str, int]:
+    """The promoter's four accounts summed over the whole journal (owed to them: positive)."""
+    from django.db.models import Sum
+
+    from payments.models import JournalEntry
+
+    sums = {}
+    for kind in ("pending", "available", "payouts", "paid_out"):
+        account = f"promoter:{promoter.pk}:{kind}"
+        credited = JournalEntry.objects.filter(credit_account=account).aggregate(t=Sum("amount"))["t"] or 0
+        debited = JournalEntry.objects.filter(debit_account=account).aggregate(t=Sum("amount"))["t"] or 0
+        sums[kind] = credited - debited
+    return sums
+
+
+def test_promoter_balances_are_the_summary_and_the_entries_after_it(
+    learner,
+    course,
+    promoter,
+    referral,
+    buy_referred,
+    no_refund_window,
+    settle,
+    refund,
+    settings,
+    django_assert_num_queries,
+):
+    """Read as a merchant's are (payments.ledger.summaries): the account balances summary
+    plus the entries after its checkpoint; equal to the journal's sums before a fold,
+    after it, and with entries after it."""
+    from payments.ledger import summaries
+    from payments.models import AccountBalance
+    from tests.factories import UserFactory
+
+    settings.KPAY_PAYOUT_MIN = 100
+    order, _payment = buy_referred(learner, course, referral)
+    settle(order)
+    promoter_payout_request(user=promoter.user, promoter_id=promoter.pk, amount=500, account_name="P")
+    expected = {"pending": 0, "available": 490, "payouts": 500, "paid_out": 0}
+    assert journal_sums(promoter) == expected
+    assert balances(promoter) == expected  # nothing folded yet: all from the entries
+
+    summaries.fold_all()
+    assert AccountBalance.objects.filter(account=f"promoter:{promoter.pk}:available", balance=-490).exists()
+    assert balances(promoter) == expected == journal_sums(promoter)
+
+    second, _ = buy_referred(UserFactory(), course, referral)  # after the checkpoint
+    refund(second, 3300)
+    expected = {**expected, "pending": 990 - 330}
+    assert balances(promoter) == expected == journal_sums(promoter)
+    with django_assert_num_queries(3):  # the summary's rows, two aggregates after its checkpoint
+        promoter_balances([promoter.pk, promoter.pk + 1])
+
+    summaries.fold_all()
+    assert balances(promoter) == expected == journal_sums(promoter)
+
+    # It is the summary that is read, not the whole journal: a wrong summary row shows.
+    row = AccountBalance.objects.get(account=f"promoter:{promoter.pk}:available")
+    AccountBalance.objects.filter(pk=row.pk).update(balance=row.balance - 7)
+    try:
+        assert balances(promoter)["available"] == 490 + 7
+    finally:
+        AccountBalance.objects.filter(pk=row.pk).update(balance=row.balance)

@@ -83,6 +83,7 @@ def test_statement_figures_on_crafted_orders_refunds_fees_and_payouts(crafted):
         "gross_sales": 4 * 9900,
         "refunds": 3000 + 9900,
         "commission": 4 * 990 - 300 - 990,
+        "promoter_commission": 0,  # no order was referred
         "gateway_fees": 54 + 59,
         "net": 39600 - 12900 - 2670 - 113,
         "platform_coupons": 0,
