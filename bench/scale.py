@@ -190,6 +190,7 @@ def fill(orders: int) -> None:
     payment_values = {
         "payment_no": "'P' || substr(o.order_no, 2)",
         "order_id": "o.id",
+        "merchant_id": "o.merchant_id",
         "channel": channel,
         "gateway": gateway,
         "amount": "o.total",
@@ -220,6 +221,7 @@ def fill(orders: int) -> None:
         "refund_no": "'R' || substr(o.order_no, 2)",
         "payment_id": "p.id",
         "order_id": "o.id",
+        "merchant_id": "o.merchant_id",
         "amount": "p.amount",
         "currency": "p.currency",
         "reason": "'bench'",
