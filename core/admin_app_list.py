@@ -7,12 +7,13 @@ and one per app (~90 here), and sorting by lazily translated names, each compari
 translating and capitalising them again. :class:`CachedAppListMixin` builds the same list
 (``tests/admin/test_admin_floor.py`` compares it with Django's, for every role) with each
 model admin's permission methods called exactly as Django calls them, every request, and
-the URLs looked up once per URL configuration and script prefix.
+the URLs looked up once per URL configuration and script prefix (``core.admin_urls``).
 """
 
 from django.apps import apps
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.text import capfirst
+
+from core.admin_urls import cached_reverse
 
 
 class CachedAppListMixin:
@@ -20,14 +21,7 @@ class CachedAppListMixin:
     repeated ``reverse()`` and lazy-name work (module docstring)."""
 
     def _admin_url(self, name: str, **kwargs) -> str | None:
-        cache = self.__dict__.setdefault("_kpay_url_cache", {})
-        key = (name, tuple(sorted(kwargs.items())), get_urlconf(), get_script_prefix())
-        if key not in cache:
-            try:
-                cache[key] = reverse(f"admin:{name}", kwargs=kwargs or None, current_app=self.name)
-            except NoReverseMatch:
-                cache[key] = None
-        return cache[key]
+        return cached_reverse(f"admin:{name}", current_app=self.name, **kwargs)
 
     def _build_app_dict(self, request, label=None):
         app_dict = {}

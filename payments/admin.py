@@ -186,6 +186,7 @@ class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         merchant_list_filter(),
     )
     list_select_related = ("order", "merchant")
+    list_defer = ("action", "risk_assessment", "order__lines", "order__risk_assessment")
     number_search_fields = ("payment_no", "gateway_txn_id", "order__order_no")
     search_fields = ("payer_id", "flag")
     search_help_text = NUMBER_SEARCH_HELP
@@ -447,6 +448,12 @@ class JournalEntryAdmin(
     )
     list_filter = ("kind", merchant_list_filter(), AccountFilter)
     list_select_related = ("order", "payment", "refund", "merchant")
+    list_defer = (
+        "order__lines",
+        "order__risk_assessment",
+        "payment__action",
+        "payment__risk_assessment",
+    )
     number_search_fields = ("posting_id", "order__order_no", "payment__payment_no", "refund__refund_no")
     search_fields = ("reference", "memo")
     search_help_text = NUMBER_SEARCH_HELP
@@ -629,6 +636,7 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
     )
     list_filter = ("status", "origin", merchant_list_filter())
     list_select_related = ("order", "merchant", "requested_by", "first_approved_by", "approved_by")
+    list_defer = ("order__lines", "order__risk_assessment")
     number_search_fields = ("refund_no", "gateway_refund_id", "order__order_no", "payment__payment_no")
     search_fields = ("reason",)
     search_help_text = NUMBER_SEARCH_HELP
