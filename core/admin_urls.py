@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.admin.utils import quote
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
-_PK = "kpaypk"  # stands for the object's (quoted) key in a cached change URL
+PK_PLACEHOLDER = "kpaypk"  # stands for the object's (quoted) key in a cached change URL
 _cache: dict = {}
 
 
@@ -26,14 +26,20 @@ def cached_reverse(name: str, *, current_app: str = "admin", **kwargs) -> str | 
     return _cache[key]
 
 
+def admin_change_url_template(opts, *, current_app: str = "admin") -> str:
+    """The admin change page of model ``opts`` with :data:`PK_PLACEHOLDER` for the key."""
+    name = f"admin:{opts.app_label}_{opts.model_name}_change"
+    key = _key(name, current_app)
+    template = _cache.get(key)
+    if template is None:
+        template = _cache[key] = reverse(name, args=(PK_PLACEHOLDER,), current_app=current_app)
+    return template
+
+
 def admin_change_url(opts, pk, *, current_app: str = "admin") -> str:
     """The admin change page of the object of model ``opts`` with key ``pk``: what
     ``reverse("admin:<app>_<model>_change", args=(quote(pk),))`` gives (as the admin's
     ``ChangeList.url_for_result``), the name reversed once. Raises ``NoReverseMatch`` as
     ``reverse`` does."""
-    name = f"admin:{opts.app_label}_{opts.model_name}_change"
-    key = _key(name, current_app)
-    template = _cache.get(key)
-    if template is None:
-        template = _cache[key] = reverse(name, args=(_PK,), current_app=current_app)
-    return template.replace(_PK, str(quote(pk)))
+    template = admin_change_url_template(opts, current_app=current_app)
+    return template.replace(PK_PLACEHOLDER, str(quote(pk)))

@@ -28,7 +28,7 @@ from django.db import connections
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_urls import admin_change_url
+from core.admin_urls import admin_change_url, admin_change_url_template
 
 # Public numbers: 6-64 characters of [0-9A-Za-z_-] with a digit among them
 # (orders/numbers.py; gateway ids); a word without a digit is text.
@@ -95,6 +95,10 @@ class CachedUrlChangeList(ChangeList):
     def url_for_result(self, result):
         pk = getattr(result, self.pk_attname)
         return admin_change_url(self.opts, pk, current_app=self.model_admin.admin_site.name)
+
+    def url_for_result_template(self) -> str:
+        """:meth:`url_for_result` with ``core.admin_urls.PK_PLACEHOLDER`` for the key."""
+        return admin_change_url_template(self.opts, current_app=self.model_admin.admin_site.name)
 
 
 class LargeTableAdminMixin:
