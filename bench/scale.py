@@ -358,6 +358,8 @@ def time_pages(repeat: int, only: str) -> None:
         ("payments", payments_url),
         ("payments ?q=payment no", f"{payments_url}?q={payment.payment_no}"),
         ("payments ?status", f"{payments_url}?status__exact=succeeded"),
+        # No failed payment in the fill: the same page without rows, what every page costs.
+        ("payments, empty (the floor)", f"{payments_url}?status__exact=failed"),
         ("refunds", refunds_url),
         ("refunds ?q=order no", f"{refunds_url}?q={refund.order.order_no}"),
         ("refunds ?status", f"{refunds_url}?status__exact=succeeded"),

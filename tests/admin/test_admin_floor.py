@@ -151,3 +151,22 @@ def test_list_rows_are_djangos(
             stock.setattr(rows, "_fast_path", lambda cl: False)
             django_page = client.get(url).text
         assert _without_token(ours.text) == _without_token(django_page), url
+
+
+@pytest.mark.parametrize("query", ["", "?status__exact=succeeded&q=P1", "?merchant__id__exact=1&o=-3"])
+def test_the_merchant_filter_offers_djangos_choices(superuser, own_merchant, other_merchant, query):
+    """Each merchant's link is the list's query string with that merchant (Django builds
+    the string again per merchant; kpay once)."""
+    from django.contrib.admin import SimpleListFilter
+
+    request = request_for(superuser, admin_url(Payment) + query)
+    request.GET = request.GET.copy()
+    changelist = admin.site.get_model_admin(Payment).get_changelist_instance(request)
+    (merchants,) = [spec for spec in changelist.filter_specs if spec.parameter_name == "merchant__id__exact"]
+
+    def shown(choices):
+        return [{**choice, "display": str(choice["display"])} for choice in choices]
+
+    ours = shown(merchants.choices(changelist))
+    assert ours == shown(SimpleListFilter.choices(merchants, changelist))
+    assert len(ours) == 3 and other_merchant.name in [choice["display"] for choice in ours]
