@@ -162,7 +162,11 @@ def test_the_merchant_filter_offers_djangos_choices(superuser, own_merchant, oth
     request = request_for(superuser, admin_url(Payment) + query)
     request.GET = request.GET.copy()
     changelist = admin.site.get_model_admin(Payment).get_changelist_instance(request)
-    (merchants,) = [spec for spec in changelist.filter_specs if spec.parameter_name == "merchant__id__exact"]
+    (merchants,) = [
+        spec
+        for spec in changelist.filter_specs
+        if getattr(spec, "parameter_name", "") == "merchant__id__exact"
+    ]
 
     def shown(choices):
         return [{**choice, "display": str(choice["display"])} for choice in choices]
