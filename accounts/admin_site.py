@@ -14,6 +14,7 @@ from django.contrib.admin.sites import AdminSite
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_app_list import CachedAppListMixin
 from core.work_queues import work_queues
 
 
@@ -87,7 +88,7 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
         return cleaned
 
 
-class KpayAdminSite(AdminSite):
+class KpayAdminSite(CachedAppListMixin, AdminSite):
     login_form = StaffAuthenticationForm
     login_template = "admin/kpay_login.html"
 

@@ -118,6 +118,7 @@ def fill(lines: int) -> None:
     template_payment = Payment.objects.create(
         payment_no="TEMPLATE",
         order=template_order,
+        merchant_id=template_order.merchant_id,
         channel=CHANNEL,
         gateway=GATEWAY,
         amount=9900,
@@ -148,6 +149,7 @@ def fill(lines: int) -> None:
         overrides = {
             "payment_no": "'P' || substr(o.order_no, 2)",
             "order_id": "o.id",
+            "merchant_id": "o.merchant_id",
             "amount": "o.total",
             "gateway_txn_id": "'4200' || lpad(substr(o.order_no, 2), 24, '0')",
             "created_at": "o.created_at",

@@ -110,6 +110,7 @@ def fill(orders: int, learners: int) -> None:
             Payment(
                 payment_no=f"Q{pk:019d}",
                 order_id=pk,
+                merchant_id=course.merchant_id,
                 channel="sandbox",
                 gateway="sandbox",
                 amount=9900,

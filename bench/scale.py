@@ -190,6 +190,7 @@ def fill(orders: int) -> None:
     payment_values = {
         "payment_no": "'P' || substr(o.order_no, 2)",
         "order_id": "o.id",
+        "merchant_id": "o.merchant_id",
         "channel": channel,
         "gateway": gateway,
         "amount": "o.total",
@@ -220,6 +221,7 @@ def fill(orders: int) -> None:
         "refund_no": "'R' || substr(o.order_no, 2)",
         "payment_id": "p.id",
         "order_id": "o.id",
+        "merchant_id": "o.merchant_id",
         "amount": "p.amount",
         "currency": "p.currency",
         "reason": "'bench'",
@@ -356,6 +358,8 @@ def time_pages(repeat: int, only: str) -> None:
         ("payments", payments_url),
         ("payments ?q=payment no", f"{payments_url}?q={payment.payment_no}"),
         ("payments ?status", f"{payments_url}?status__exact=succeeded"),
+        # No failed payment in the fill: the same page without rows, what every page costs.
+        ("payments, empty (the floor)", f"{payments_url}?status__exact=failed"),
         ("refunds", refunds_url),
         ("refunds ?q=order no", f"{refunds_url}?q={refund.order.order_no}"),
         ("refunds ?status", f"{refunds_url}?status__exact=succeeded"),

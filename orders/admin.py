@@ -38,6 +38,7 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
         "created_at",
     )
     list_select_related = ("learner", "merchant")
+    list_defer = ("lines", "risk_assessment")
     number_search_fields = ("order_no", "learner__username")
     search_fields = ("learner__username",)
     search_help_text = NUMBER_SEARCH_HELP

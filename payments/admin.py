@@ -167,7 +167,7 @@ class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
     """Payments, read-only; an unapplied one can be returned to its payer ("Return to
     payer", through ``services.refund_unapplied``)."""
 
-    merchant_field = "order__merchant"
+    merchant_field = "merchant"
     change_form_template = "admin/payments/payment/change_form.html"
     list_display = (
         "payment_no",
@@ -183,9 +183,10 @@ class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
         "status",
         ChannelFilter,
         FlaggedFilter,
-        merchant_list_filter("order__merchant"),
+        merchant_list_filter(),
     )
-    list_select_related = ("order", "order__merchant")
+    list_select_related = ("order", "merchant")
+    list_defer = ("action", "risk_assessment", "order__lines", "order__risk_assessment")
     number_search_fields = ("payment_no", "gateway_txn_id", "order__order_no")
     search_fields = ("payer_id", "flag")
     search_help_text = NUMBER_SEARCH_HELP
@@ -228,10 +229,6 @@ class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
     @admin.display(description=_("order"), ordering="order__order_no")
     def order_link(self, payment):
         return admin_link(payment.order)
-
-    @admin.display(description=_("merchant"), ordering="order__merchant__name")
-    def merchant(self, payment):
-        return payment.order.merchant
 
     amount_shown = yuan_column("amount", _("amount"))
     refunded_shown = yuan_column("refunded_amount", _("refunded"))
@@ -451,6 +448,12 @@ class JournalEntryAdmin(
     )
     list_filter = ("kind", merchant_list_filter(), AccountFilter)
     list_select_related = ("order", "payment", "refund", "merchant")
+    list_defer = (
+        "order__lines",
+        "order__risk_assessment",
+        "payment__action",
+        "payment__risk_assessment",
+    )
     number_search_fields = ("posting_id", "order__order_no", "payment__payment_no", "refund__refund_no")
     search_fields = ("reference", "memo")
     search_help_text = NUMBER_SEARCH_HELP
@@ -618,7 +621,7 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
     """The refund queue (filter by status). Refunds change only through the services:
     the approve, deny and retry pages, and "Refund this order" on an order's page."""
 
-    merchant_field = "order__merchant"
+    merchant_field = "merchant"
     change_form_template = "admin/payments/refund/change_form.html"
     list_display = (
         "refund_no",
@@ -631,8 +634,9 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
         "approvals",
         "created_at",
     )
-    list_filter = ("status", "origin", merchant_list_filter("order__merchant"))
-    list_select_related = ("order", "order__merchant", "requested_by", "first_approved_by", "approved_by")
+    list_filter = ("status", "origin", merchant_list_filter())
+    list_select_related = ("order", "merchant", "requested_by", "first_approved_by", "approved_by")
+    list_defer = ("order__lines", "order__risk_assessment")
     number_search_fields = ("refund_no", "gateway_refund_id", "order__order_no", "payment__payment_no")
     search_fields = ("reason",)
     search_help_text = NUMBER_SEARCH_HELP
@@ -682,10 +686,6 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
     def payment_link(self, refund):
         return admin_link(refund.payment)
 
-    @admin.display(description=_("merchant"), ordering="order__merchant__name")
-    def merchant(self, refund):
-        return refund.order.merchant
-
     amount_shown = yuan_column("amount", _("amount"))
 
     @admin.display(description=_("approvals"))
@@ -708,7 +708,7 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
 
     def decisions_for(self, request, refund) -> list[tuple[str, str]]:
         """The (url, label) of each decision ``request.user`` may take on ``refund`` now."""
-        if not permissions.may_approve_refund(request.user, merchant_id=refund.order.merchant_id):
+        if not permissions.may_approve_refund(request.user, merchant_id=refund.merchant_id):
             return []
         wanted = {Refund.Status.REQUESTED: ("approve", "deny"), Refund.Status.FAILED: ("retry",)}
         actions = wanted.get(refund.status, ())
@@ -732,7 +732,7 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
         refund = self.get_queryset(request).filter(pk=refund_id).first()
         if refund is None:
             raise Http404
-        if not permissions.may_approve_refund(request.user, merchant_id=refund.order.merchant_id):
+        if not permissions.may_approve_refund(request.user, merchant_id=refund.merchant_id):
             raise PermissionDenied
         service, label, note_required = REFUND_DECISIONS[action]
 

@@ -9,9 +9,9 @@ so a column header never needs one). A page shows a model's amount (a
 import json
 
 from django.contrib import admin
-from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin_urls import admin_change_url
 from core.money import display_yuan
 
 
@@ -49,8 +49,7 @@ def admin_link(obj, label=None) -> str:
     """A link to ``obj``'s admin page (the page itself decides who may see it)."""
     if obj is None:
         return "-"
-    opts = obj._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    url = admin_change_url(obj._meta, obj.pk)  # reversed once per model (a column calls it per row)
     return format_html('<a href="{}">{}</a>', url, obj if label is None else label)
 
 

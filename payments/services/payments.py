@@ -87,6 +87,7 @@ def payment_start(
     payment = Payment(
         payment_no=payment_no,
         order=order,
+        merchant_id=order.merchant_id,
         channel=channel,
         gateway=gateway.alias,
         amount=order.total,

@@ -199,6 +199,7 @@ def refund_open(
         refund_no=new_public_number("R"),
         payment=payment,
         order=payment.order,
+        merchant_id=payment.merchant_id,
         amount=amount,
         currency=payment.currency,
         reason=reason,

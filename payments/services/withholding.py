@@ -78,6 +78,7 @@ def withholding_payment_prepare(
         payment = Payment(
             payment_no=new_public_number("P"),
             order=order,
+            merchant_id=order.merchant_id,
             channel=channel,
             gateway=gateway_alias,
             amount=order.total,

@@ -1,10 +1,12 @@
 """A merchant's staff see and edit their own merchant's data in the admin, nothing else."""
 
 import pytest
+from django.db.models import F
 
 from courses.models import Course, Lesson, Merchant
 from orders.models import Order
-from payments.models import GatewayEvent, JournalEntry, Payment
+from payments.models import GatewayEvent, JournalEntry, Payment, Refund
+from payments.services import refund_request
 from tests.factories import LessonFactory, UserFactory
 
 from .pages import admin_url
@@ -93,28 +95,55 @@ def test_posting_to_another_merchants_course_changes_nothing(merchant_client, ot
     assert other_course.title == "Theirs: Secret Recipe" and other_course.price == 4900
 
 
-def test_orders_payments_and_journal_show_only_own_rows(merchant_client, two_paid_orders):
-    (our_order, _), (their_order, their_payment) = two_paid_orders
+def refund_of(order) -> Refund:
+    return refund_request(learner=order.learner, order_no=order.order_no, amount=100, reason="r")
 
-    for model in (Order, Payment, JournalEntry):
+
+def test_payments_and_refunds_carry_their_orders_merchant(two_paid_orders, own_merchant, other_merchant):
+    """What merchant staff's payment and refund lists filter on, written by the services."""
+    (our_order, our_payment), (their_order, their_payment) = two_paid_orders
+    ours, theirs = refund_of(our_order), refund_of(their_order)
+    assert (our_payment.merchant_id, ours.merchant_id) == (own_merchant.pk, own_merchant.pk)
+    assert (their_payment.merchant_id, theirs.merchant_id) == (other_merchant.pk, other_merchant.pk)
+    assert not Payment.objects.exclude(merchant_id=F("order__merchant_id")).exists()
+    assert not Refund.objects.exclude(merchant_id=F("order__merchant_id")).exists()
+
+
+def test_orders_payments_refunds_and_journal_show_only_own_rows(merchant_client, two_paid_orders):
+    (our_order, our_payment), (their_order, their_payment) = two_paid_orders
+    our_refund, their_refund = refund_of(our_order), refund_of(their_order)
+
+    for model in (Order, Payment, Refund, JournalEntry):
         response = merchant_client.get(admin_url(model))
         assert response.status_code == 200, model
         assert our_order.order_no in response.text, model
         assert their_order.order_no not in response.text, model
         assert their_payment.payment_no not in response.text, model
+        assert their_refund.refund_no not in response.text, model
         assert "Rival Academy" not in response.text, model
+    assert our_payment.payment_no in merchant_client.get(admin_url(Payment)).text
+    assert our_refund.refund_no in merchant_client.get(admin_url(Refund)).text
+    # Asking for the other merchant by the filter's parameter shows nothing of theirs.
+    response = merchant_client.get(admin_url(Payment), {"merchant__id__exact": their_order.merchant_id})
+    assert their_payment.payment_no not in response.text
 
     their_entry = JournalEntry.objects.filter(order=their_order).first()
     for url in (
         admin_url(Order, "change", their_order.pk),
         admin_url(Payment, "change", their_payment.pk),
+        admin_url(Refund, "change", their_refund.pk),
         admin_url(JournalEntry, "change", their_entry.pk),
     ):
         assert_hidden(merchant_client, url, their_order.order_no, their_payment.payment_no)
 
-    # Their own order and journal lines open (read-only).
+    # Their own order, payment, refund and journal lines open (read-only).
     our_entry = JournalEntry.objects.filter(order=our_order).first()
-    for url in (admin_url(Order, "change", our_order.pk), admin_url(JournalEntry, "change", our_entry.pk)):
+    for url in (
+        admin_url(Order, "change", our_order.pk),
+        admin_url(Payment, "change", our_payment.pk),
+        admin_url(Refund, "change", our_refund.pk),
+        admin_url(JournalEntry, "change", our_entry.pk),
+    ):
         response = merchant_client.get(url)
         assert response.status_code == 200 and our_order.order_no in response.text
         assert 'name="_save"' not in response.text

@@ -140,6 +140,7 @@ def payment_for_charge(learner, course=None) -> Payment:
     return Payment.objects.create(
         payment_no=new_public_number("P"),
         order=order,
+        merchant_id=order.merchant_id,
         channel="alipay_agreement",
         gateway="alipay",
         amount=order.total,

@@ -136,6 +136,7 @@ def charge_payment(learner, course) -> Payment:
     return Payment.objects.create(
         payment_no=new_public_number("P"),
         order=order,
+        merchant_id=order.merchant_id,
         channel="wechat_papay",
         gateway="wechatpay",
         amount=order.total,

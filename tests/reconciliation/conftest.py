@@ -60,6 +60,7 @@ def unpaid(course, *, gateway="wechatpay", channel="wechat_native") -> Payment:
     return Payment.objects.create(
         payment_no=new_public_number("P"),
         order=order,
+        merchant_id=order.merchant_id,
         channel=channel,
         gateway=gateway,
         amount=order.total,

@@ -50,6 +50,7 @@ def payments_in_every_situation(course, settings, refunded):
     twice = Payment.objects.create(
         payment_no=new_public_number("P"),
         order=pending.order,
+        merchant_id=pending.merchant_id,
         channel="wechat_native",
         gateway="wechatpay",
         amount=pending.amount,

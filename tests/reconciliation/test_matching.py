@@ -272,6 +272,7 @@ def test_the_fee_of_a_settled_order_is_charged_to_available_and_an_unapplied_pay
     twice = Payment.objects.create(
         payment_no=new_public_number("P"),
         order=first.order,
+        merchant_id=first.merchant_id,
         channel="wechat_native",
         gateway="wechatpay",
         amount=first.amount,

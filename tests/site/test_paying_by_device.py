@@ -116,6 +116,7 @@ def test_a_payment_under_way_on_a_desktop_channel_is_not_pushed_on_a_phone(
     Payment.objects.create(
         payment_no="P-desktop-qr",
         order=order,
+        merchant_id=order.merchant_id,
         channel="wechat_native",
         gateway="wechatpay",
         amount=order.total,

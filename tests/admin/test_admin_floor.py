@@ -1,0 +1,176 @@
+"""What every admin page costs before its rows: the list of apps and models (the sidebar,
+the home page) is Django's, built and rendered for less (``core.admin_app_list``,
+``core.templatetags.admin_nav``), with the same permission checks."""
+
+import re
+from pathlib import Path
+
+import django.contrib.admin
+import pytest
+from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.template import Context, engines
+from django.test import RequestFactory
+
+from courses import roles
+from payments.models import Payment
+
+from .pages import admin_url
+
+pytestmark = pytest.mark.django_db
+
+DJANGO_APP_LIST = Path(django.contrib.admin.__file__).parent / "templates" / "admin" / "app_list.html"
+
+
+@pytest.fixture(params=["superuser", roles.FINANCE, roles.SUPPORT, "merchant", "nobody"])
+def viewer(request, superuser, staff_in, merchant_user):
+    if request.param == "superuser":
+        return superuser
+    if request.param == "merchant":
+        return merchant_user
+    if request.param == "nobody":
+        from tests.factories import UserFactory
+
+        return UserFactory(username="staff-without-role", is_staff=True)
+    return staff_in(request.param)
+
+
+def request_for(user, path="/admin/"):
+    request = RequestFactory().get(path)
+    request.user = user
+    return request
+
+
+def plain(app_list):
+    """The list with its lazy names as text (Django's are lazy, kpay's already text)."""
+    return [
+        {**app, "name": str(app["name"]), "models": [{**m, "name": str(m["name"])} for m in app["models"]]}
+        for app in app_list
+    ]
+
+
+def django_app_list(request, app_label=None):
+    """The stock ``AdminSite.get_app_list`` with kpay's registry."""
+    return AdminSite.get_app_list(_StockSite(admin.site), request, app_label)
+
+
+class _StockSite(AdminSite):
+    def __init__(self, site):
+        super().__init__(name=site.name)
+        self._registry = site._registry
+
+
+def test_the_app_list_is_djangos_for_every_role(viewer):
+    request = request_for(viewer)
+    ours = admin.site.get_app_list(request)
+    assert plain(ours) == plain(django_app_list(request))
+    assert plain(admin.site.get_app_list(request, "payments")) == plain(django_app_list(request, "payments"))
+    if viewer.is_superuser:
+        assert any(model["model"] is Payment for app in ours for model in app["models"])
+
+
+def squeeze(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", html)).strip()
+
+
+@pytest.mark.parametrize("show_changelinks", [False, True])
+@pytest.mark.parametrize("path", ["/admin/", "/admin/payments/payment/", "/admin/payments/"])
+def test_the_app_list_markup_is_djangos(viewer, show_changelinks, path):
+    request = request_for(viewer, path)
+    app_list = admin.site.get_app_list(request)
+    context = {"app_list": app_list, "request": request, "show_changelinks": show_changelinks}
+    engine = engines["django"].engine
+    stock = engine.from_string(DJANGO_APP_LIST.read_text()).render(Context(context))
+    ours = engine.get_template("admin/app_list.html").render(Context(context))
+    assert squeeze(ours) == squeeze(stock)
+    if path != "/admin/" and any(app["app_label"] == "payments" for app in app_list):
+        assert ours.count("current-app") == 1
+
+
+def test_names_in_the_app_list_are_escaped(superuser, monkeypatch):
+    request = request_for(superuser)
+    app_list = admin.site.get_app_list(request)
+    app_list[0]["name"] = 'Evil <script>"'
+    app_list[0]["models"][0]["name"] = "<b>bold</b>"
+    html = (
+        engines["django"]
+        .engine.get_template("admin/app_list.html")
+        .render(Context({"app_list": app_list, "request": request}))
+    )
+    assert "<script>" not in html and "<b>" not in html
+    assert "Evil &lt;script&gt;&quot;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_an_admin_page_shows_the_sidebar_with_the_users_models_only(client, merchant_user):
+    client.force_login(merchant_user)
+    page = client.get(admin_url(Payment)).text
+    assert 'id="nav-sidebar"' in page
+    assert admin_url(Payment) in page
+    assert "/admin/auth/user/" not in page and "/admin/payments/gatewayevent/" not in page
+
+
+# -- the rows ------------------------------------------------------------------------
+def _without_token(html: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+@pytest.mark.parametrize("who", ["superuser", "merchant"])
+def test_list_rows_are_djangos(
+    client, who, superuser, merchant_user, own_course, other_course, pay, monkeypatch
+):
+    """Every large list, as the platform and as a merchant, filtered or not, shows exactly
+    what Django's own row rendering shows, and through kpay's rows."""
+    import core.admin.rows as rows
+    from orders.models import Order
+    from payments.models import JournalEntry, Refund
+    from payments.services import refund_request
+    from tests.factories import UserFactory
+
+    for course in (own_course, other_course, own_course):
+        order, _ = pay(UserFactory(), course)
+    refund_request(learner=order.learner, order_no=order.order_no, amount=100, reason="a <b>reason</b>")
+    client.force_login(superuser if who == "superuser" else merchant_user)
+    fast_rows = []
+    fast_path = rows._fast_path
+    monkeypatch.setattr(rows, "_fast_path", lambda cl: fast_rows.append(cl) or fast_path(cl))
+    pages = [
+        admin_url(Order),
+        admin_url(Order) + "?status__exact=fulfilled&o=2",
+        admin_url(Payment),
+        admin_url(Payment) + "?status__exact=succeeded",
+        admin_url(Refund),
+        admin_url(JournalEntry),
+        admin_url(JournalEntry) + "?kind__exact=payment",
+    ]
+    for url in pages:
+        ours = client.get(url)
+        assert ours.status_code == 200, url
+        assert fast_path(fast_rows[-1]), url
+        assert 'class="field-' in ours.text
+        with monkeypatch.context() as stock:
+            stock.setattr(rows, "_fast_path", lambda cl: False)
+            django_page = client.get(url).text
+        assert _without_token(ours.text) == _without_token(django_page), url
+
+
+@pytest.mark.parametrize("query", ["", "?status__exact=succeeded&q=P1", "?merchant__id__exact=1&o=-3"])
+def test_the_merchant_filter_offers_djangos_choices(superuser, own_merchant, other_merchant, query):
+    """Each merchant's link is the list's query string with that merchant (Django builds
+    the string again per merchant; kpay once)."""
+    from django.contrib.admin import SimpleListFilter
+
+    request = request_for(superuser, admin_url(Payment) + query)
+    request.GET = request.GET.copy()
+    changelist = admin.site.get_model_admin(Payment).get_changelist_instance(request)
+    (merchants,) = [
+        spec
+        for spec in changelist.filter_specs
+        if getattr(spec, "parameter_name", "") == "merchant__id__exact"
+    ]
+
+    def shown(choices):
+        return [{**choice, "display": str(choice["display"])} for choice in choices]
+
+    ours = shown(merchants.choices(changelist))
+    assert ours == shown(SimpleListFilter.choices(merchants, changelist))
+    assert len(ours) == 3 and other_merchant.name in [choice["display"] for choice in ours]
