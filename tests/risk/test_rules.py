@@ -73,6 +73,28 @@ def test_failed_payments_per_learner(learner, course, sandbox):
     assert hits("failed_payments_per_learner", params, context(learner))
 
 
+def test_failed_payments_per_learner_counts_every_order_and_no_one_elses(learner, sandbox):
+    """The count goes order by order (the learner's orders, then each one's payments):
+    two failed payments of one order and one of another count three; another learner's
+    failed payment and a payment outside the window do not count."""
+    from payments.services import payment_start
+
+    other = UserFactory()
+    first, second, others = (
+        order_checkout(learner=buyer, course_slug=CourseFactory().slug).order
+        for buyer in (learner, learner, other)
+    )
+    for buyer, order in ((learner, first), (learner, first), (learner, second), (other, others)):
+        payment = payment_start(learner=buyer, order_no=order.order_no, channel="sandbox")
+        sandbox.pay(payment, event_type="TRADE.FAILED", state="PAYERROR")
+    params = {"window_minutes": 30, "max_count": 3}
+    assert hits("failed_payments_per_learner", params, context(learner))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 4}, context(learner))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 2}, context(other))
+    later = context(learner, at=timezone.now() + timedelta(hours=1))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 1}, later)
+
+
 def test_learner_daily_total(learner, course, sandbox):
     from payments.services import payment_start
 
