@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) one assessment")
     args = parser.parse_args()
 
-    old_config = setup_databases(verbosity=0, interactive=False, keepdb=args.keepdb)
+    old_config = setup_databases(verbosity=0, interactive=False, keepdb=args.keepdb, serialized_aliases=())
     try:
         with transaction.atomic():  # a failed fill leaves nothing behind for --keepdb
             fill(args.orders, args.learners)
@@ -156,7 +156,13 @@ def fill_in_sql(orders, learners, first_learner, course, line, now) -> None:
             f"INSERT INTO {Order._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
             f"SELECT {select} FROM {Order._meta.db_table} t, generate_series(0, %(count)s - 1) g, "
             f"LATERAL (SELECT {created} + g * interval '0 s' AS at) c WHERE t.id = %(template)s",
-            {"now": now, "learners": learners, "devices": learners * 2, "count": orders, "template": template.pk},
+            {
+                "now": now,
+                "learners": learners,
+                "devices": learners * 2,
+                "count": orders,
+                "template": template.pk,
+            },
         )
     template.delete()
 
@@ -240,7 +246,11 @@ def measure(count: int, learners: int, *, explain: bool = False) -> None:
         ("busy ip", "orders_per_client", {"by": "ip", "window_minutes": 60, "max_count": 30}),
         ("shared device", "accounts_per_client", {"by": "device", "window_minutes": 60 * 24, "max_count": 3}),
         ("refunder", "refund_ratio", {"min_orders": 5, "max_ratio": "0.5"}),
-        ("coupon farm", "coupon_accounts_per_client", {"by": "device", "window_minutes": 60 * 24, "max_count": 3}),
+        (
+            "coupon farm",
+            "coupon_accounts_per_client",
+            {"by": "device", "window_minutes": 60 * 24, "max_count": 3},
+        ),
         ("promoter fraud", "promoter_fraud", {"min_orders": 10, "max_ratio": "0.3"}),
     ]
     Rule.objects.all().delete()
