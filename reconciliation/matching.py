@@ -15,7 +15,6 @@ A payment the gateway reports paid but kpay does not is asked about through
 one is recorded as such, and anything else stays open, the payment flagged.
 """
 
-import functools
 import logging
 import queue
 import threading
@@ -147,26 +146,6 @@ def one_of(model, field: str, values) -> Q:
     return Q(RawSQL(f"{column} = ANY(%s)", (values,), output_field=BooleanField()))  # noqa: S611
 
 
-def _payments_by_number(numbers) -> dict[str, dict]:
-    """PAYMENT_FIELDS of the payments numbered ``numbers``, by number. On PostgreSQL in
-    SQL written here: the ORM's rows cost more Python than reading the bill's lines
-    (a million of them per bill, bench/reconciliation.py)."""
-    if connection.vendor != "postgresql":
-        rows = Payment.objects.filter(one_of(Payment, "payment_no", numbers)).values(*PAYMENT_FIELDS)
-        return {row["payment_no"]: row for row in rows}
-    with connection.cursor() as cursor:
-        cursor.execute(_payments_sql(), [list(numbers)])
-        return {row[1]: dict(zip(PAYMENT_FIELDS, row, strict=True)) for row in cursor.fetchall()}
-
-
-@functools.cache
-def _payments_sql() -> str:
-    quote, field = connection.ops.quote_name, Payment._meta.get_field
-    columns = ", ".join(quote(field(name).column) for name in PAYMENT_FIELDS)
-    number = quote(field("payment_no").column)
-    return f"SELECT {columns} FROM {quote(Payment._meta.db_table)} WHERE {number} = ANY(%s)"  # noqa: S608
-
-
 def bill_day_bounds(day) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=BILL_TIMEZONE)
     return start, start + timedelta(days=1)
@@ -272,7 +251,8 @@ class Reconciler:
         refund_nos = {line.refund_no for line in lines if line.kind == BillLineKind.REFUND and line.refund_no}
         payments, refunds = {}, {}
         if trade_nos:
-            payments = _payments_by_number(trade_nos)
+            rows = Payment.objects.filter(one_of(Payment, "payment_no", trade_nos)).values(*PAYMENT_FIELDS)
+            payments = {row["payment_no"]: row for row in rows}
         if refund_nos:
             rows = Refund.objects.filter(one_of(Refund, "refund_no", refund_nos)).values(*REFUND_FIELDS)
             refunds = {row["refund_no"]: row for row in rows}
