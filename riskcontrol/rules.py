@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -74,7 +75,13 @@ class Facts:
         ]
         with connection.cursor() as cursor:
             statement, prepare = _prepared(sql, len(params))
-            cursor.execute(statement, params)
+            try:
+                cursor.execute(statement, params)
+            except Exception:
+                # Whether a PREPARE sent with it was made is not known: start afresh, with
+                # names this connection has never used.
+                _forget_prepared()
+                raise
             if prepare:  # the PREPARE went first, in the same round trip
                 cursor.nextset()
             row = cursor.fetchone()
@@ -127,9 +134,9 @@ def _prepared(sql: str, count: int) -> tuple[str, bool]:
     raw = connection.connection
     state = getattr(connection, "_riskcontrol_prepared", None)
     if state is None or state[0] is not raw:
-        state = connection._riskcontrol_prepared = (raw, set())
-    names = state[1]
-    name = _statement_name(sql)
+        state = connection._riskcontrol_prepared = (raw, set(), f"riskcontrol_{next(_GENERATIONS)}_")
+    _raw, names, prefix = state
+    name = prefix + _statement_digest(sql)
     execute = f"EXECUTE {name}({', '.join(['%s'] * count)})"
     if name in names:
         return execute, False
@@ -141,9 +148,16 @@ def _prepared(sql: str, count: int) -> tuple[str, bool]:
     return f"PREPARE {name} AS {numbered}; {execute}", True
 
 
+_GENERATIONS = itertools.count(1)
+
+
+def _forget_prepared() -> None:
+    connection._riskcontrol_prepared = None
+
+
 @functools.lru_cache(maxsize=256)
-def _statement_name(sql: str) -> str:
-    return f"riskcontrol_{hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]}"
+def _statement_digest(sql: str) -> str:
+    return hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 @functools.cache
