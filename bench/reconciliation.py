@@ -36,7 +36,7 @@ import django
 
 django.setup()
 
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import setup_databases, teardown_databases
 
 from core.money import fen_to_yuan
@@ -70,28 +70,60 @@ def main() -> None:
         action="store_true",
         help="journal the payments too, and time manage.py ledger_check over the whole journal afterwards",
     )
+    parser.add_argument(
+        "--keepdb",
+        action="store_true",
+        help="keep the filled database and the bill (in $TMPDIR) for the next run, which forgets"
+        " the previous runs (their fees, differences and runs) before reconciling",
+    )
+    parser.add_argument("--profile", help="cProfile the reconciliation into this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: reconcile this bill file
     args = parser.parse_args()
     if args.child:
-        reconcile_in_child(Path(args.child), args.tracemalloc)
+        reconcile_in_child(Path(args.child), args.tracemalloc, args.profile)
         return
 
-    old_config = setup_databases(verbosity=0, interactive=False)
+    old_config = setup_databases(verbosity=0, interactive=False, keepdb=args.keepdb, serialized_aliases=())
     try:
         with tempfile.TemporaryDirectory(prefix="kpay-bench-") as directory:
-            bill = Path(directory) / f"wechatpay-{BILL_DAY}.csv.gz"
-            fill(args.lines)
-            if args.ledger_check:
-                journal_payments()
-            write_bill(bill, args.lines)
+            if args.keepdb:
+                directory = Path(tempfile.gettempdir()) / f"kpay-bench-{connection.settings_dict['NAME']}"
+                directory.mkdir(exist_ok=True)
+            bill = Path(directory) / f"wechatpay-{BILL_DAY}-{args.lines}.csv.gz"
+            if not (args.keepdb and kept(args.lines)):
+                fill(args.lines)
+                if args.ledger_check:
+                    journal_payments()
+            if not (args.keepdb and bill.exists()):
+                write_bill(bill, args.lines)
             runs = 2 if args.again else 1
             for attempt in range(runs):
                 print(f"-- reconciliation {attempt + 1} of {runs}")
-                child(bill, args.tracemalloc)
+                child(bill, args.tracemalloc, args.profile)
             if args.ledger_check:
                 time_ledger_check()
     finally:
-        teardown_databases(old_config, verbosity=0)
+        if not args.keepdb:
+            teardown_databases(old_config, verbosity=0)
+
+
+def kept(lines: int) -> bool:
+    """--keepdb: whether the database holds the bench's payments; if so, forget the
+    previous runs (fees posted, differences, runs) so that this one starts afresh."""
+    from payments.models import JournalEntry, Payment
+    from reconciliation.models import Difference, ReconciliationRun
+
+    if Payment.objects.filter(payment_no__startswith="P").count() != lines:
+        return False
+    with transaction.atomic():
+        JournalEntry.objects.filter(kind=JournalEntry.Kind.FEE)._raw_delete(JournalEntry.objects.db)
+        Difference.objects.all().delete()
+        ReconciliationRun.objects.all().delete()
+        Payment.objects.filter(payment_no=payment_no(PENDING_IN_KPAY)).update(flag="")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"kept          {lines:,} paid orders and payments from a previous --keepdb run")
+    return True
 
 
 def fill(lines: int) -> None:
@@ -329,14 +361,79 @@ def write_bill(path: Path, lines: int) -> None:
     print(f"bill          {count:,} lines, {size / 1e6:.1f} MB gzip, written in {took:.1f} s")
 
 
-def child(bill: Path, trace: bool) -> None:
+def child(bill: Path, trace: bool, profile: str | None) -> None:
     """Reconcile in a fresh process on the test database, for a clean peak-memory figure."""
     env = dict(os.environ, BENCH_DATABASE_NAME=connection.settings_dict["NAME"])
     command = [sys.executable, __file__, "--child", str(bill)] + (["--tracemalloc"] if trace else [])
+    command += ["--profile", profile] if profile else []
     subprocess.run(command, env=env, check=True)  # noqa: S603
 
 
-def reconcile_in_child(bill: Path, trace: bool) -> None:
+def high_water_kib() -> int | None:
+    """This process's peak RSS (VmHWM). Unlike getrusage's ru_maxrss, which Linux carries
+    over an exec from the forked parent (the bench's own process, database filled), it is
+    the child's alone."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class BackendCPU:
+    """CPU time of the PostgreSQL backends serving the test database (this process's
+    connections), sampled from /proc every 0.2 s: unlike wall time it does not stretch
+    with the machine's load. Linux, with PostgreSQL on this machine, only."""
+
+    def __init__(self, database: str):
+        import threading
+
+        import psycopg
+
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        self._watcher = psycopg.connect(**params, autocommit=True)
+        self._database, self._seen, self._stop = database, {}, threading.Event()
+        self._start = self._sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> dict[int, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [
+            pid
+            for (pid,) in self._watcher.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [self._database],
+            )
+        ]
+        times = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            times[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        self._seen.update(times)
+        return times
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def stop(self) -> float:
+        """Seconds of backend CPU since the start."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self._watcher.close()
+        return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._seen.items())
+
+
+def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> None:
     import tracemalloc
 
     from django.conf import settings
@@ -352,17 +449,29 @@ def reconcile_in_child(bill: Path, trace: bool) -> None:
     from reconciliation import services
 
     reset_queries()
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = high_water_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         tracemalloc.start()
+    backends = BackendCPU(connection.settings_dict["NAME"])
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    load = os.getloadavg()[0]
     started, cpu = time.perf_counter(), time.process_time()
     with bill.open("rb") as file:
         run = services.reconciliation_upload(
             actor=None, gateway_alias=GATEWAY, bill_date=BILL_DAY, file=file, file_name=bill.name
         )
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    backend_cpu = backends.stop()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     traced = tracemalloc.get_traced_memory()[1] if trace else None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = high_water_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     differences = {kind: count for kind, count in run.differences.values_list("kind").annotate(n=Count("pk"))}
     print(f"run           {run}: {run.get_status_display()} {run.error}")
     print(f"lines         {run.lines:,} ({run.payment_lines:,} payments, {run.refund_lines:,} refunds)")
@@ -371,7 +480,10 @@ def reconcile_in_child(bill: Path, trace: bool) -> None:
     journal_fees = JournalEntry.objects.filter(kind=JournalEntry.Kind.FEE).count()
     posted = f"{run.fees_posted:,} ({fen_to_yuan(run.fees_posted_total)} yuan)"
     print(f"fees posted   {posted}; fee entries in the journal: {journal_fees:,}")
-    print(f"wall time     {elapsed:.1f} s (CPU in this process {cpu:.1f} s)")
+    print(
+        f"wall time     {elapsed:.1f} s (CPU in this process {cpu:.1f} s, in PostgreSQL {backend_cpu:.1f} s)"
+    )
+    print(f"load average  {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"peak RSS      {peak / 1024:.0f} MB (before the run, Django loaded: {baseline / 1024:.0f} MB)")
     if traced is not None:
         print(f"tracemalloc   peak {traced / 1e6:.0f} MB of Python allocations (tracing slows the run)")

@@ -73,6 +73,28 @@ def test_failed_payments_per_learner(learner, course, sandbox):
     assert hits("failed_payments_per_learner", params, context(learner))
 
 
+def test_failed_payments_per_learner_counts_every_order_and_no_one_elses(learner, sandbox):
+    """The count goes order by order (the learner's orders, then each one's payments):
+    two failed payments of one order and one of another count three; another learner's
+    failed payment and a payment outside the window do not count."""
+    from payments.services import payment_start
+
+    other = UserFactory()
+    first, second, others = (
+        order_checkout(learner=buyer, course_slug=CourseFactory().slug).order
+        for buyer in (learner, learner, other)
+    )
+    for buyer, order in ((learner, first), (learner, first), (learner, second), (other, others)):
+        payment = payment_start(learner=buyer, order_no=order.order_no, channel="sandbox")
+        sandbox.pay(payment, event_type="TRADE.FAILED", state="PAYERROR")
+    params = {"window_minutes": 30, "max_count": 3}
+    assert hits("failed_payments_per_learner", params, context(learner))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 4}, context(learner))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 2}, context(other))
+    later = context(learner, at=timezone.now() + timedelta(hours=1))
+    assert not hits("failed_payments_per_learner", {**params, "max_count": 1}, later)
+
+
 def test_learner_daily_total(learner, course, sandbox):
     from payments.services import payment_start
 
@@ -297,3 +319,33 @@ def test_the_rule_page_shows_its_audit_trail_read_only(admin_client, admin_user)
     assert not (trail.has_add_permission or trail.has_change_permission or trail.has_delete_permission)
     text = page.content.decode()
     assert "¥1.00" in text and "¥2.00" in text  # before and after, in words, in yuan
+
+
+@pytest.mark.postgres
+def test_the_learners_statement_is_prepared_once_then_executed(learner, course):
+    """On PostgreSQL the learner's row with its aggregates is one statement: PREPARE and
+    EXECUTE in one string the first time on a connection, EXECUTE after; a failure makes
+    the connection start afresh (PREPARE again, under a name never used on it)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from riskcontrol import rules as rules_module
+
+    order_checkout(learner=learner, course_slug=course.slug)
+    params = KINDS["orders_per_learner"].clean_params({"window_minutes": 60, "max_count": 1})
+    params_of_none = KINDS["orders_per_learner"].clean_params({"window_minutes": 60, "max_count": 2})
+
+    def assess(max_count_params):
+        with CaptureQueriesContext(connection) as queries:
+            _decision, verdicts, _us = evaluate(
+                "checkout", context(learner), [rule("orders_per_learner", max_count_params)]
+            )
+        return verdicts[0]["hit"], [query["sql"].split()[0] for query in queries]
+
+    rules_module._forget_prepared()
+    assert assess(params) == (True, ["PREPARE"])
+    assert assess(params) == (True, ["EXECUTE"])
+    assert assess(params_of_none) == (False, ["EXECUTE"])  # the same statement, other limits
+    rules_module._forget_prepared()  # as after a failed statement
+    assert assess(params) == (True, ["PREPARE"])
+    assert assess(params) == (True, ["EXECUTE"])

@@ -43,6 +43,17 @@ def _cell(value: str) -> str:
     return value[1:] if value[:1] == "`" else value
 
 
+def _fen(yuan: str) -> int:
+    """``yuan_to_fen`` for the bill's usual form (``"99.01"``, ``"-0.01"``), without a
+    Decimal: a million lines read two amounts each. Anything else goes to yuan_to_fen."""
+    negative = yuan[:1] == "-"
+    whole, dot, cents = (yuan[1:] if negative else yuan).partition(".")
+    if dot and len(cents) == 2 and whole.isdecimal() and cents.isdecimal():
+        fen = int(whole) * 100 + int(cents)
+        return -fen if negative else fen
+    return yuan_to_fen(yuan)
+
+
 class WeChatPayBillReader(BillReader):
     def __init__(self, source: BinaryIO):
         kind = bill_format(source)
@@ -108,7 +119,7 @@ class WeChatPayBillReader(BillReader):
             trade_no, state = _cell(row[i_trade]), _cell(row[i_state])
             try:
                 at = datetime.fromisoformat(_cell(row[i_time])).replace(tzinfo=BEIJING)
-                fee = yuan_to_fen(_cell(row[i_fee]))
+                fee = _fen(_cell(row[i_fee]))
                 if state == REFUND_STATE and i_refund_no is not None:
                     refund_state = _cell(row[i_refund_state]) if i_refund_state is not None else SUCCESS
                     line = BillLine(
@@ -130,7 +141,7 @@ class WeChatPayBillReader(BillReader):
                         line_no=line_no,
                         trade_no=trade_no,
                         txn_id=_cell(row[i_txn]),
-                        amount=yuan_to_fen(_cell(row[i_amount])),
+                        amount=_fen(_cell(row[i_amount])),
                         fee=fee,
                         status=state,
                         succeeded=state == SUCCESS,
