@@ -67,8 +67,8 @@ def parse_args():
     parser.add_argument("--lease", type=int, default=20)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
-    if not args.database.startswith("kpay_speed_bench"):
-        parser.error("--database must start with kpay_speed_bench (it is dropped and recreated)")
+    if not (args.database.startswith("kpay_") and "bench" in args.database):
+        parser.error("--database must start with kpay_ and name a bench (it is dropped and recreated)")
     return args
 
 
