@@ -31,6 +31,7 @@ from .db import _batch, _WriteBatch, one_statement_writes, with_ctes, writes_in_
 from .prepared import PreparedQuery, _Compiled
 
 _CONVERTED: dict[tuple[bytes, str], tuple] = {}
+_ONLY_WHEN_ASKED = 2**62  # a prepare_threshold never reached: psycopg prepares only on request
 _SHAPES_KEPT = 64  # statements of more shapes are converted each time (they are not a hot path)
 
 
@@ -61,6 +62,12 @@ def _cursor_class():
     class Cursor(ServerBindingCursor):
         _query_cls = CachedQuery
 
+        def _convert_query(self, query, params=None):
+            # Kept where Django's query log reads it: psycopg leaves ``_query`` unset
+            # when it runs a prepared statement.
+            self._query = super()._convert_query(query, params)
+            return self._query
+
     _Cursor = Cursor
     return _Cursor
 
@@ -87,6 +94,10 @@ def _bound_cursor():
     connection.ensure_connection()
     raw = _cursor_class()(connection.connection)
     if getattr(settings, "KPAY_PREPARED_WRITES", True):
+        if connection.connection.prepare_threshold is None:
+            # Django turns psycopg's preparing off (None) unless OPTIONS say otherwise;
+            # then only what is asked for (``prepare=True``, here) is prepared.
+            connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
         execute = raw.execute  # Django's wrapper passes no ``prepare``: psycopg's cursor is told
 
         def prepared(query, params=None, **kwargs):
