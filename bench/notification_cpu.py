@@ -13,10 +13,14 @@ middleware, the real gateway and Celery publishing on Redis) and its CPU time
 requests of the bare view (``bench/flash_urls.py``: one row updated), the yardstick.
 gunicorn's own HTTP parsing is not in it (the same for both).
 
-It recreates its database (``--database``, default ``kpay_notify_bench_cpu``), creates
+It recreates its database (``--database``, default ``kpay_speed_bench_cpu``), creates
 the orders and payments through the services (not timed), and drops it afterwards
-unless ``--keep-db``. Redis: ``--cache`` and ``--broker`` (the published tasks are
-flushed afterwards).
+unless ``--keep-db``. Redis: ``--cache`` and ``--broker`` (DB 1 and 2 unless told, as
+``bench/flash_sale.py``; both flushed before and after).
+
+``--ab module.name=module.name`` serves every other notification with the first name
+bound to the second (e.g. the old and the new way of a step), so both are measured in
+the same window.
 """
 
 import argparse
@@ -42,9 +46,9 @@ def parse_args():
     parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumulative)")
     parser.add_argument("--lines", type=int, default=40, help="the profile's lines")
     parser.add_argument("--log-level", default="WARNING", help="the app's LOG_LEVEL (INFO: a log line each)")
-    parser.add_argument("--database", default="kpay_notify_bench_cpu")
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/7")
-    parser.add_argument("--cache", default="redis://127.0.0.1:6379/6")
+    parser.add_argument("--database", default="kpay_speed_bench_cpu")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/2")
+    parser.add_argument("--cache", default="redis://127.0.0.1:6379/1")
     parser.add_argument("--port", type=int, default=8110)
     parser.add_argument("--lease", type=int, default=20)
     parser.add_argument("--keep-db", action="store_true")
