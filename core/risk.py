@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -74,7 +74,9 @@ class RiskDecision:
 
     def as_record(self, *, stage: str, context) -> dict:
         """The assessment as stored with what it assessed: inputs, verdicts, decision, time."""
-        inputs = asdict(context)
+        # ``dataclasses.asdict`` deep-copies every value (the time, the course ids): the
+        # context's fields are immutable, so read as they are.
+        inputs = {name: getattr(context, name) for name in _field_names(type(context))}
         inputs["at"] = context.at.isoformat()
         return {
             "stage": stage,
@@ -84,6 +86,11 @@ class RiskDecision:
             "duration_us": self.duration_us,
             "assessed_at": timezone.now().isoformat(),
         }
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def explain_reason(reason: dict) -> str:

@@ -7,7 +7,7 @@ lock serialises everything that can pay or refund it.
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from core.prepared import PreparedQuery
+from core.bound import BoundQuery
 
 from .exceptions import RefundNotFound
 from .models import Payment, Refund
@@ -32,10 +32,9 @@ def _payment_lock_by_number(*, payment_no: str, gateway: str) -> QuerySet[Paymen
 
 
 # The notification's first statement, compiled once (core.prepared): the lock's
-# queryset (two joins, an EXISTS) cost more to build than to run.
-_PAYMENT_LOCK_BY_NUMBER = PreparedQuery(
-    _payment_lock_by_number, payment_no="\x00payment", gateway="\x00gateway"
-)
+# queryset (two joins, an EXISTS) cost more to build than to run. Bound, prepared, and
+# sent with the transaction's BEGIN (core.bound).
+_PAYMENT_LOCK_BY_NUMBER = BoundQuery(_payment_lock_by_number, payment_no="\x00payment", gateway="\x00gateway")
 
 
 def payment_lock_for_refund(*, order_id: int) -> Payment | None:

@@ -3,7 +3,11 @@
 Block beats review beats allow; an ``allow`` hit (an allowlist) wins over review but
 never over block; monitor-only rules are recorded and never decide. Rules are read
 from the cache (refreshed when one changes, at most a minute stale elsewhere), so
-an assessment costs no SQL beyond what its counting rules ask.
+an assessment costs no SQL beyond what its counting rules ask; each process keeps what
+it read for ``RULES_LOCAL_SECONDS`` (2 s) more, so a flash sale's checkouts and
+notifications do not each ask the cache (a round trip to Redis and a new client: about
+a tenth of a notification's CPU). A rule's change thus reaches every process within
+two seconds, and the process that made it at once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,15 @@ logger = logging.getLogger(__name__)
 
 RULES_CACHE_KEY = "riskcontrol:rules:v1"
 RULES_CACHE_SECONDS = 60
+RULES_LOCAL_SECONDS = 2.0
+_local: tuple[float, list[dict]] | None = None  # (read at, rules): this process's copy
 
 
 def enabled_rules() -> list[dict]:
+    global _local
+    now = time.monotonic()
+    if _local is not None and now - _local[0] < RULES_LOCAL_SECONDS:
+        return _local[1]
     rules = cache.get(RULES_CACHE_KEY)
     if rules is None:
         rules = list(
@@ -33,11 +43,19 @@ def enabled_rules() -> list[dict]:
             .values("pk", "name", "kind", "params", "action", "monitor_only")
         )
         cache.set(RULES_CACHE_KEY, rules, RULES_CACHE_SECONDS)
+    _local = (now, rules)
     return rules
+
+
+def forget_rules() -> None:
+    """Drop this process's copy of the rules (a change, or a test's fresh cache)."""
+    global _local
+    _local = None
 
 
 @receiver([post_save, post_delete], sender=Rule, dispatch_uid="riskcontrol.rules_changed")
 def _rules_changed(**kwargs):
+    forget_rules()
     cache.delete(RULES_CACHE_KEY)
 
 

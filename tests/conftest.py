@@ -36,9 +36,13 @@ def _fresh_cache():
     """Throttle counters and cached values must not leak from one test to the next."""
     from django.core.cache import cache
 
+    from riskcontrol.engine import forget_rules
+
     cache.clear()
+    forget_rules()  # the rules each process keeps for two seconds
     yield
     cache.clear()
+    forget_rules()
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ refund life cycle."""
 from django.db import transaction
 from django.utils import timezone
 
-from core.db import db_insert, writes_in_one_statement
+from core.bound import writes_in_one_bound_statement
+from core.db import db_insert
 
 from .. import locks
 from ..exceptions import UnknownTrade
@@ -38,8 +39,9 @@ def payment_notification_handle(*, gateway: Gateway, notification: Notification)
         if payment is None:
             raise UnknownTrade()
         # The payment's, order's, journal's, enrollment's and the event's writes: one
-        # statement after the lock (core.db), not one each.
-        with writes_in_one_statement():
+        # statement after the lock (core.db), not one each, bound and prepared on the
+        # server (core.bound).
+        with writes_in_one_bound_statement():
             outcome, detail = _apply_payment_notification(payment, gateway, notification, now)
             _event_record(gateway, notification, payment, outcome, detail, now)
     return outcome

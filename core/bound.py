@@ -1,0 +1,166 @@
+"""The notification's two statements, bound and prepared on the server (PostgreSQL).
+
+:func:`core.db.writes_in_one_statement` sends a step's writes as one statement of
+data-modifying CTEs. Through Django's default cursor (client-side binding) that statement
+costs, in the web worker, more than its writes' values: psycopg parses the text for its
+placeholders on every call (a statement this long, or with more than 50 parameters, is
+kept out of psycopg's cache) and quotes every value into the text; PostgreSQL then parses,
+analyses and plans those nine CTEs again for every notification.
+
+:func:`writes_in_one_bound_statement` is the same block (the same writes, kept the same
+way, sent at the same moments), whose statement goes out with **server-side binding**:
+the text is converted once per shape (``_CONVERTED``), the values travel as parameters,
+and, unless ``KPAY_PREPARED_WRITES`` is off (PgBouncer in transaction mode older than
+1.21: README, "Beyond one machine"), the statement is **prepared** on the connection
+(psycopg names it and re-uses it; PostgreSQL plans it once per connection). Anything
+else on the connection keeps Django's cursor. The statement still goes through Django's
+cursor wrapper, so execute wrappers and query logging (the query budget's tests) see it.
+
+:class:`BoundQuery` is :class:`core.prepared.PreparedQuery` (a locking read compiled once)
+sent the same way, and, as a transaction's first statement, in one round trip with its
+``BEGIN`` (psycopg's pipeline mode: the two are sent together, then both answers read);
+its rows' converters are looked up once, not per call.
+"""
+
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+
+from .db import _batch, _WriteBatch, one_statement_writes, with_ctes, writes_in_one_statement
+from .prepared import PreparedQuery, _Compiled
+
+_CONVERTED: dict[tuple[bytes, str], tuple] = {}
+_ONLY_WHEN_ASKED = 2**62  # a prepare_threshold never reached: psycopg prepares only on request
+_SHAPES_KEPT = 64  # statements of more shapes are converted each time (they are not a hot path)
+
+
+def _cursor_class():
+    """Django's server-side binding cursor, converting each statement's text once."""
+    global _Cursor
+    if _Cursor is not None:
+        return _Cursor
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import _queries
+
+    class CachedQuery(_queries.PostgresQuery):
+        __slots__ = ()
+
+        def convert(self, query, vars):
+            if vars is None or not isinstance(query, str | bytes):
+                return super().convert(query, vars)
+            query = self._ensure_bytes(query)
+            key = (query, self._tx.encoding)
+            converted = _CONVERTED.get(key)
+            if converted is None:
+                converted = _queries._query2pg_nocache(query, self._tx.encoding)
+                if len(_CONVERTED) < _SHAPES_KEPT:
+                    _CONVERTED[key] = converted
+            self.query, self._want_formats, self._order, self._parts = converted
+            self.dump(vars)
+
+    class Cursor(ServerBindingCursor):
+        _query_cls = CachedQuery
+
+        def _convert_query(self, query, params=None):
+            # Kept where Django's query log reads it: psycopg leaves ``_query`` unset
+            # when it runs a prepared statement.
+            self._query = super()._convert_query(query, params)
+            return self._query
+
+    _Cursor = Cursor
+    return _Cursor
+
+
+_Cursor = None
+
+
+class _BoundBatch(_WriteBatch):
+    def send(self) -> None:
+        if not self.ctes:
+            return
+        ctes, self.ctes = self.ctes, []
+        self.sending = True
+        try:
+            with _bound_cursor() as cursor:
+                cursor.execute(*with_ctes(ctes, ("SELECT 1", [])))
+        finally:
+            self.sending = False
+
+
+def _bound_cursor():
+    """A Django cursor (wrappers, logging, errors) over a server-binding psycopg cursor
+    that prepares what it runs unless ``KPAY_PREPARED_WRITES`` is off."""
+    connection.ensure_connection()
+    raw = _cursor_class()(connection.connection)
+    if getattr(settings, "KPAY_PREPARED_WRITES", True):
+        if connection.connection.prepare_threshold is None:
+            # Django turns psycopg's preparing off (None) unless OPTIONS say otherwise;
+            # then only what is asked for (``prepare=True``, here) is prepared.
+            connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
+        execute = raw.execute  # Django's wrapper passes no ``prepare``: psycopg's cursor is told
+
+        def prepared(query, params=None, **kwargs):
+            return execute(query, params, prepare=True, **kwargs)
+
+        raw.execute = prepared
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(raw)
+
+
+class BoundQuery(PreparedQuery):
+    """:class:`core.prepared.PreparedQuery` bound and prepared on the server; as its
+    transaction's first statement, sent together with the ``BEGIN`` (PostgreSQL)."""
+
+    def first(self, **params):
+        if connection.vendor != "postgresql":
+            return super().first(**params)
+        if set(params) != set(self.stand_ins):
+            raise TypeError(f"expected parameters {sorted(self.stand_ins)}, got {sorted(params)}")
+        if connection.vendor not in self._compiled:
+            self._compiled[connection.vendor] = _Compiled.of(self.build(**self.stand_ins), self.stand_ins)
+        compiled = self._compiled[connection.vendor]
+        if compiled is None:
+            return self.build(**params).first()
+        values = list(compiled.params)
+        for position, name in compiled.slots.items():
+            values[position] = params[name]
+        with _bound_cursor() as cursor:
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        converters = getattr(compiled, "bound_converters", None)
+        if converters is None:
+            compiler = compiled.compiler
+            converters = compiled.bound_converters = compiler.get_converters(
+                [s[0] for s in compiler.select[0 : compiler.col_count]]
+            )
+        if converters:
+            rows = list(compiled.compiler.apply_converters(rows, converters))
+        row = rows[0]
+        obj = compiled.model.from_db(compiled.db, compiled.init_list, row[compiled.model_slice])
+        for populator in compiled.related_populators:
+            populator.populate(row, obj)
+        for name, position in compiled.annotations.items():
+            setattr(obj, name, row[position])
+        return obj
+
+
+@contextmanager
+def writes_in_one_bound_statement():
+    """:func:`core.db.writes_in_one_statement`, its statement bound and prepared on the
+    server (PostgreSQL); elsewhere, and nested in another such block, the same as it."""
+    if not one_statement_writes() or _batch.get() is not None:
+        with writes_in_one_statement():
+            yield
+        return
+    batch = _BoundBatch()
+    token = _batch.set(batch)
+    try:
+        with connection.execute_wrapper(batch.send_first):
+            yield
+            batch.send()
+    finally:
+        _batch.reset(token)
