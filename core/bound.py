@@ -10,7 +10,7 @@ analyses and plans those nine CTEs again for every notification.
 :func:`writes_in_one_bound_statement` is the same block (the same writes, kept the same
 way, sent at the same moments), whose statement goes out with **server-side binding**:
 the text is converted once per shape (``_CONVERTED``), the values travel as parameters,
-and, unless ``KPAY_PREPARED_WRITES`` is off (PgBouncer in transaction mode older than
+and, unless ``KPAY_PREPARED_STATEMENTS`` is off (PgBouncer in transaction mode older than
 1.21: README, "Beyond one machine"), the statement is **prepared** on the connection
 (psycopg names it and re-uses it; PostgreSQL plans it once per connection). Anything
 else on the connection keeps Django's cursor. The statement still goes through Django's
@@ -82,18 +82,18 @@ class _BoundBatch(_WriteBatch):
         ctes, self.ctes = self.ctes, []
         self.sending = True
         try:
-            with _bound_cursor() as cursor:
+            with bound_cursor() as cursor:
                 cursor.execute(*with_ctes(ctes, ("SELECT 1", [])))
         finally:
             self.sending = False
 
 
-def _bound_cursor():
+def bound_cursor():
     """A Django cursor (wrappers, logging, errors) over a server-binding psycopg cursor
-    that prepares what it runs unless ``KPAY_PREPARED_WRITES`` is off."""
+    that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off."""
     connection.ensure_connection()
     raw = _cursor_class()(connection.connection)
-    if getattr(settings, "KPAY_PREPARED_WRITES", True):
+    if getattr(settings, "KPAY_PREPARED_STATEMENTS", True):
         if connection.connection.prepare_threshold is None:
             # Django turns psycopg's preparing off (None) unless OPTIONS say otherwise;
             # then only what is asked for (``prepare=True``, here) is prepared.
@@ -125,7 +125,7 @@ class BoundQuery(PreparedQuery):
         values = list(compiled.params)
         for position, name in compiled.slots.items():
             values[position] = params[name]
-        with _bound_cursor() as cursor:
+        with bound_cursor() as cursor:
             with connection.wrap_database_errors, connection.connection.pipeline():
                 cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
             rows = cursor.fetchall()

@@ -392,7 +392,7 @@ KPAY_PUBLIC_URL = env.str("KPAY_PUBLIC_URL", default="http://127.0.0.1:8000").rs
 KPAY_LEAN_PATH_PREFIXES = ["/payments/webhooks/"]
 # The notification's lock and its one statement of writes are prepared on the
 # connection (core.bound). Off behind PgBouncer in transaction mode older than 1.21.
-KPAY_PREPARED_WRITES = env.bool("KPAY_PREPARED_WRITES", default=True)
+KPAY_PREPARED_STATEMENTS = env.bool("KPAY_PREPARED_STATEMENTS", default=True)
 KPAY_ORDER_TTL = _duration("KPAY_ORDER_TTL", "30m")
 KPAY_REFUND_WINDOW = _duration("KPAY_REFUND_WINDOW", "7d")
 # Idempotency-Key: how long a request holds its key (longer than any request may run;

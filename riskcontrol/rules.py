@@ -11,9 +11,7 @@ with every aggregate the enabled rules asked for in one query, whatever their nu
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
-import itertools
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -28,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
+from core.bound import bound_cursor
 from orders.models import Order
 from payments.models import Payment, Refund
 from promotions.models import Coupon, Redemption, WalletCoupon
@@ -73,17 +72,11 @@ class Facts:
             *(param for name in names for param in self.aggregates[name].params),
             self.context.learner_id,
         ]
-        with connection.cursor() as cursor:
-            statement, prepare = _prepared(sql, len(params))
-            try:
-                cursor.execute(statement, params)
-            except Exception:
-                # Whether a PREPARE sent with it was made is not known: start afresh, with
-                # names this connection has never used.
-                _forget_prepared()
-                raise
-            if prepare:  # the PREPARE went first, in the same round trip
-                cursor.nextset()
+        # Bound and prepared on the connection by psycopg (core.bound): PostgreSQL plans
+        # the dozen subqueries once per connection, not on every assessment (planning took
+        # 1.2 ms against 0.3 ms of running at a million orders).
+        with bound_cursor() as cursor:
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -114,50 +107,6 @@ def _learner_sql(names: tuple[str, ...], subqueries: tuple[str, ...]) -> str:
     columns = [quote(user.get_field(name).column) for name in ("email", "date_joined")]
     columns += [f"{sql} AS {quote(name)}" for name, sql in zip(names, subqueries, strict=True)]
     return f"SELECT {', '.join(columns)} FROM {quote(user.db_table)} WHERE {quote(user.pk.column)} = %s"
-
-
-# Statements prepared on this connection: (the driver's connection they belong to, names).
-PREPARED_PER_CONNECTION = 64
-
-
-def _prepared(sql: str, count: int) -> tuple[str, bool]:
-    """``EXECUTE`` of ``sql`` prepared on this connection, preceded by its ``PREPARE`` the
-    first time (one round trip: both go as one string); and whether it is.
-
-    Planning the learner's row with a dozen subqueries took PostgreSQL longer than
-    running it (1.2 ms against 0.3 ms at a million orders, bench/risk_assessment.py); a
-    prepared statement is planned for a few executions, then PostgreSQL keeps a generic
-    plan (index scans whatever the values). One statement per set of enabled rules and
-    connection, up to PREPARED_PER_CONNECTION; beyond that (rules edited over and over
-    in a long-lived process), or if ``sql`` holds a literal %, it is sent as it is.
-    """
-    raw = connection.connection
-    state = getattr(connection, "_riskcontrol_prepared", None)
-    if state is None or state[0] is not raw:
-        state = connection._riskcontrol_prepared = (raw, set(), f"riskcontrol_{next(_GENERATIONS)}_")
-    _raw, names, prefix = state
-    name = prefix + _statement_digest(sql)
-    execute = f"EXECUTE {name}({', '.join(['%s'] * count)})"
-    if name in names:
-        return execute, False
-    parts = sql.split("%s")
-    if len(names) >= PREPARED_PER_CONNECTION or len(parts) != count + 1 or "%" in "".join(parts):
-        return sql, False
-    numbered = "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
-    names.add(name)
-    return f"PREPARE {name} AS {numbered}; {execute}", True
-
-
-_GENERATIONS = itertools.count(1)
-
-
-def _forget_prepared() -> None:
-    connection._riskcontrol_prepared = None
-
-
-@functools.lru_cache(maxsize=256)
-def _statement_digest(sql: str) -> str:
-    return hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 @functools.cache

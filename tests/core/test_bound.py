@@ -39,7 +39,7 @@ def _enrol(learner, course, order_no):
 @pytest.mark.django_db
 @pytest.mark.parametrize("prepared", [True, False])
 def test_bound_writes_go_as_one_statement_prepared_unless_told_not_to(settings, prepared):
-    settings.KPAY_PREPARED_WRITES = prepared
+    settings.KPAY_PREPARED_STATEMENTS = prepared
     course = CourseFactory()
     learners = UserFactory.create_batch(3)
     before = _prepared_statements()

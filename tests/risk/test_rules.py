@@ -322,30 +322,34 @@ def test_the_rule_page_shows_its_audit_trail_read_only(admin_client, admin_user)
 
 
 @pytest.mark.postgres
-def test_the_learners_statement_is_prepared_once_then_executed(learner, course):
-    """On PostgreSQL the learner's row with its aggregates is one statement: PREPARE and
-    EXECUTE in one string the first time on a connection, EXECUTE after; a failure makes
-    the connection start afresh (PREPARE again, under a name never used on it)."""
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_learners_statement_is_prepared_once_per_connection(settings, learner, course, prepared):
+    """On PostgreSQL the learner's row with its aggregates is one statement, bound on the
+    server and prepared on the connection the first time (psycopg's protocol-level
+    preparing, which PgBouncer 1.21+ follows), then re-used whatever the rule's limits;
+    ``KPAY_PREPARED_STATEMENTS=false`` prepares nothing."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from riskcontrol import rules as rules_module
-
+    settings.KPAY_PREPARED_STATEMENTS = prepared
     order_checkout(learner=learner, course_slug=course.slug)
     params = KINDS["orders_per_learner"].clean_params({"window_minutes": 60, "max_count": 1})
     params_of_none = KINDS["orders_per_learner"].clean_params({"window_minutes": 60, "max_count": 2})
+
+    def prepared_statements() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return cursor.fetchone()[0]
 
     def assess(max_count_params):
         with CaptureQueriesContext(connection) as queries:
             _decision, verdicts, _us = evaluate(
                 "checkout", context(learner), [rule("orders_per_learner", max_count_params)]
             )
-        return verdicts[0]["hit"], [query["sql"].split()[0] for query in queries]
+        return verdicts[0]["hit"], len(queries)
 
-    rules_module._forget_prepared()
-    assert assess(params) == (True, ["PREPARE"])
-    assert assess(params) == (True, ["EXECUTE"])
-    assert assess(params_of_none) == (False, ["EXECUTE"])  # the same statement, other limits
-    rules_module._forget_prepared()  # as after a failed statement
-    assert assess(params) == (True, ["PREPARE"])
-    assert assess(params) == (True, ["EXECUTE"])
+    before = prepared_statements()
+    assert assess(params) == (True, 1)
+    assert assess(params) == (True, 1)
+    assert assess(params_of_none) == (False, 1)  # the same statement, other limits
+    assert prepared_statements() - before == (1 if prepared else 0)
