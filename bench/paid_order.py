@@ -5,7 +5,11 @@ Checkout (with the risk assessment) → payment start (the cashier URL's signatu
 gateway's signed notification through the webhook view (verification, lock, payment,
 order, ledger, enrollment, event). The gateway's own work (signing the notification) is
 not timed. Each step's time is split into waiting on the database (from sending a
-statement to having its rows) and the rest (Python: Django, kpay, the signature).
+statement to having its rows) and the rest (Python: Django, kpay, the signature); each
+step's Python CPU time (``time.process_time``) and statements are printed beside it, and
+with ``--profile`` its function calls per order: both hardly move with the machine's
+load, unlike wall times. The commit floor (a one-row INSERT in autocommit, timed in the
+same run) is what one durable commit costs on this machine at that moment.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kpay .venv/bin/python bench/paid_order.py --orders 500
     … bench/paid_order.py --profile 200   # and where the Python time goes (cProfile)
@@ -82,27 +86,36 @@ def run(count: int, warmup: int, profile: int) -> None:
     course = CourseFactory(price=9900)
     learners = UserFactory.create_batch(count + warmup + profile)
     wait = DatabaseWait()
-    profiler = cProfile.Profile()
     totals, statements, cpu = [], [], []
-    steps = {step: ([], []) for step in STEPS}  # wall, database (ms)
+    steps = {step: ([], [], [], []) for step in STEPS}  # wall, database, CPU (ms), statements
+    calls = {step: cProfile.Profile() for step in STEPS}  # function calls per step (--profile)
 
     def timed(step, record, call, *args, **kwargs):
-        before, started, cpu_started = wait.seconds, time.perf_counter(), time.process_time()
-        result = call(*args, **kwargs)
-        wall, db = time.perf_counter() - started, wait.seconds - before
+        profiling = profiler_on[0]
+        if profiling:
+            calls[step].enable()
+        with CaptureQueriesContext(connection) as sent:
+            before, started, cpu_started = wait.seconds, time.perf_counter(), time.process_time()
+            result = call(*args, **kwargs)
+            wall, db = time.perf_counter() - started, wait.seconds - before
+            step_cpu = time.process_time() - cpu_started
+        if profiling:
+            calls[step].disable()
         if record:
-            cpu.append((time.process_time() - cpu_started) * 1000)
-        if record:
-            steps[step][0].append(wall * 1000)
-            steps[step][1].append(db * 1000)
+            cpu.append(step_cpu * 1000)
+            for column, value in zip(
+                steps[step], (wall * 1000, db * 1000, step_cpu * 1000, len(sent)), strict=True
+            ):
+                column.append(value)
         return result, wall
+
+    profiler_on = [False]
 
     with connection.execute_wrapper(wait):
         for i, learner in enumerate(learners):
             record = warmup <= i < warmup + count
             profiling = i >= warmup + count
-            if profiling:
-                profiler.enable()
+            profiler_on[0] = profiling
             with CaptureQueriesContext(connection) as first:
                 result, t1 = timed(
                     "checkout", record, order_checkout, learner=learner, course_slug=course.slug
@@ -115,19 +128,16 @@ def run(count: int, warmup: int, profile: int) -> None:
                     order_no=result.order.order_no,
                     channel="sandbox",
                 )
-            profiler.disable()
             body = sandbox.trade_event(payment)  # the gateway's side
             headers = sandbox.headers(body)
-            if profiling:
-                profiler.enable()
             with CaptureQueriesContext(connection) as second:
                 response, t3 = timed("notification", record, sandbox.post, body, headers)
-            profiler.disable()
             assert response.status_code == 204, response.content
             if record:
                 totals.append((t1 + t2 + t3) * 1000)
                 statements.append(len(first) + len(second))
     assert Order.objects.filter(status=Order.Status.FULFILLED).count() == len(learners)
+    floor = commit_floor(count)
 
     totals.sort()
     print(f"database      {connection.vendor} ({settings.DATABASES['default']['NAME']})")
@@ -138,16 +148,32 @@ def run(count: int, warmup: int, profile: int) -> None:
     print(f"mean          {statistics.fmean(totals):.2f} ms")
     print(f"throughput    {1000 / statistics.fmean(totals):.0f} paid orders/s on one connection")
     print(f"Python CPU    {sum(cpu) / count:.2f} ms/order (this process; the reference prints the same)")
-    print("per step (median ms)   total   database   python")
-    for step, (walls, dbs) in steps.items():
+    print(f"commit floor  {floor:.2f} ms (median one-row INSERT in autocommit, this run)")
+    print("per step (median ms)   total   database   python   python CPU   statements   calls/order")
+    for step, (walls, dbs, cpus, sent) in steps.items():
         python = [w - d for w, d in zip(walls, dbs, strict=True)]
+        step_calls = pstats.Stats(calls[step]).total_calls / profile if profile else float("nan")
         print(
             f"  {step:<20} {statistics.median(walls):7.2f}   {statistics.median(dbs):8.2f}"
-            f"   {statistics.median(python):6.2f}"
+            f"   {statistics.median(python):6.2f}   {statistics.median(cpus):10.2f}"
+            f"   {max(sent):10d}   {step_calls:11.0f}"
         )
     if profile:
         print(f"\nprofile of {profile} paid orders (kpay's part), by own time:")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(*calls.values()).sort_stats("tottime").print_stats(25)
+
+
+def commit_floor(count: int) -> float:
+    """The median time of a one-row INSERT in autocommit (one durable commit, its WAL
+    flush included) in this run: what a step that writes costs at least."""
+    times = []
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_commit_floor (n integer)")  # in the bench's own database
+        for n in range(count):
+            started = time.perf_counter()
+            cursor.execute("INSERT INTO bench_commit_floor VALUES (%s)", [n])
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
