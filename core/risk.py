@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -74,7 +74,9 @@ class RiskDecision:
 
     def as_record(self, *, stage: str, context) -> dict:
         """The assessment as stored with what it assessed: inputs, verdicts, decision, time."""
-        inputs = asdict(context)
+        # The context's fields as they are (ints, strings, a tuple of ids): ``asdict``'s
+        # deep copy of each was a tenth of checkout's Python.
+        inputs = {f.name: getattr(context, f.name) for f in fields(context)}
         inputs["at"] = context.at.isoformat()
         return {
             "stage": stage,
