@@ -5,7 +5,11 @@ Checkout (with the risk assessment) → payment start (the cashier URL's signatu
 gateway's signed notification through the webhook view (verification, lock, payment,
 order, ledger, enrollment, event). The gateway's own work (signing the notification) is
 not timed. Each step's time is split into waiting on the database (from sending a
-statement to having its rows) and the rest (Python: Django, kpay, the signature).
+statement to having its rows) and the rest (Python: Django, kpay, the signature); each
+step's Python CPU time (``time.process_time``) and statements are printed beside it, and
+with ``--profile`` its function calls per order: both hardly move with the machine's
+load, unlike wall times. The commit floor (a one-row INSERT in autocommit, timed in the
+same run) is what one durable commit costs on this machine at that moment.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kpay .venv/bin/python bench/paid_order.py --orders 500
     … bench/paid_order.py --profile 200   # and where the Python time goes (cProfile)
@@ -23,6 +27,7 @@ import pstats
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,8 +60,11 @@ class DatabaseWait:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=300, help="paid orders to time (default 300)")
-    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=30, help="untimed orders first (default 30)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N more orders")
+    parser.add_argument(
+        "--step", choices=STEPS, help="with --profile: that step's profile only, by cumulative CPU time"
+    )
     parser.add_argument("--log", action="store_true", help="keep the request log (stderr) on")
     args = parser.parse_args()
     if not args.log:
@@ -64,12 +72,12 @@ def main() -> None:
 
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
-        run(args.orders, args.warmup, args.profile)
+        run(args.orders, args.warmup, args.profile, args.step)
     finally:
         teardown_databases(old_config, verbosity=0)
 
 
-def run(count: int, warmup: int, profile: int) -> None:
+def run(count: int, warmup: int, profile: int, only: str | None = None) -> None:
     from django.conf import settings
 
     from orders.models import Order
@@ -82,72 +90,94 @@ def run(count: int, warmup: int, profile: int) -> None:
     course = CourseFactory(price=9900)
     learners = UserFactory.create_batch(count + warmup + profile)
     wait = DatabaseWait()
-    profiler = cProfile.Profile()
-    totals, statements, cpu = [], [], []
-    steps = {step: ([], []) for step in STEPS}  # wall, database (ms)
+    totals, cpu = [], []
+    steps = {step: ([], [], []) for step in STEPS}  # wall, database, CPU (ms)
+    # Statements per step, BEGIN/COMMIT included, counted on the last warm-up orders only:
+    # capturing them (Django's debug cursor) costs Python time the timed orders must not pay.
+    sent = {step: [] for step in STEPS}
+    counted = range(max(0, warmup - 10), warmup)
+    # Function calls per step (--profile), timed in CPU time: waiting on the database or for
+    # a core on a loaded machine is not counted against the code that waits.
+    calls = {step: cProfile.Profile(time.process_time) for step in STEPS}
 
-    def timed(step, record, call, *args, **kwargs):
-        before, started, cpu_started = wait.seconds, time.perf_counter(), time.process_time()
-        result = call(*args, **kwargs)
-        wall, db = time.perf_counter() - started, wait.seconds - before
+    def timed(i, step, call, *args, **kwargs):
+        profiling, record = i >= warmup + count, warmup <= i < warmup + count
+        if profiling:
+            calls[step].enable()
+        with CaptureQueriesContext(connection) if i in counted else nullcontext() as captured:
+            before, started, cpu_started = wait.seconds, time.perf_counter(), time.process_time()
+            result = call(*args, **kwargs)
+            wall, db = time.perf_counter() - started, wait.seconds - before
+            step_cpu = time.process_time() - cpu_started
+        if profiling:
+            calls[step].disable()
+        if captured is not None:
+            sent[step].append(len(captured))
         if record:
-            cpu.append((time.process_time() - cpu_started) * 1000)
-        if record:
-            steps[step][0].append(wall * 1000)
-            steps[step][1].append(db * 1000)
+            cpu.append(step_cpu * 1000)
+            for column, value in zip(steps[step], (wall * 1000, db * 1000, step_cpu * 1000), strict=True):
+                column.append(value)
         return result, wall
 
     with connection.execute_wrapper(wait):
         for i, learner in enumerate(learners):
-            record = warmup <= i < warmup + count
-            profiling = i >= warmup + count
-            if profiling:
-                profiler.enable()
-            with CaptureQueriesContext(connection) as first:
-                result, t1 = timed(
-                    "checkout", record, order_checkout, learner=learner, course_slug=course.slug
-                )
-                payment, t2 = timed(
-                    "payment start",
-                    record,
-                    payment_start,
-                    learner=learner,
-                    order_no=result.order.order_no,
-                    channel="sandbox",
-                )
-            profiler.disable()
+            result, t1 = timed(i, "checkout", order_checkout, learner=learner, course_slug=course.slug)
+            payment, t2 = timed(
+                i,
+                "payment start",
+                payment_start,
+                learner=learner,
+                order_no=result.order.order_no,
+                channel="sandbox",
+            )
             body = sandbox.trade_event(payment)  # the gateway's side
             headers = sandbox.headers(body)
-            if profiling:
-                profiler.enable()
-            with CaptureQueriesContext(connection) as second:
-                response, t3 = timed("notification", record, sandbox.post, body, headers)
-            profiler.disable()
+            response, t3 = timed(i, "notification", sandbox.post, body, headers)
             assert response.status_code == 204, response.content
-            if record:
+            if warmup <= i < warmup + count:
                 totals.append((t1 + t2 + t3) * 1000)
-                statements.append(len(first) + len(second))
     assert Order.objects.filter(status=Order.Status.FULFILLED).count() == len(learners)
+    floor = commit_floor(count)
 
     totals.sort()
     print(f"database      {connection.vendor} ({settings.DATABASES['default']['NAME']})")
     print(f"paid orders   {count} (after {warmup} warm-up)")
+    statements = [sum(per_order) for per_order in zip(*sent.values(), strict=True)]
     print(f"statements    {max(statements)} per paid order (min {min(statements)}, BEGIN/COMMIT included)")
     print(f"median        {statistics.median(totals):.2f} ms")
     print(f"p95           {totals[int(len(totals) * 0.95) - 1]:.2f} ms")
     print(f"mean          {statistics.fmean(totals):.2f} ms")
     print(f"throughput    {1000 / statistics.fmean(totals):.0f} paid orders/s on one connection")
     print(f"Python CPU    {sum(cpu) / count:.2f} ms/order (this process; the reference prints the same)")
-    print("per step (median ms)   total   database   python")
-    for step, (walls, dbs) in steps.items():
+    print(f"commit floor  {floor:.2f} ms (median one-row INSERT in autocommit, this run)")
+    print("per step (median ms)   total   database   python   python CPU   statements   calls/order")
+    for step, (walls, dbs, cpus) in steps.items():
         python = [w - d for w, d in zip(walls, dbs, strict=True)]
+        step_calls = pstats.Stats(calls[step]).total_calls / profile if profile else float("nan")
         print(
             f"  {step:<20} {statistics.median(walls):7.2f}   {statistics.median(dbs):8.2f}"
-            f"   {statistics.median(python):6.2f}"
+            f"   {statistics.median(python):6.2f}   {statistics.median(cpus):10.2f}"
+            f"   {max(sent[step]):10d}   {step_calls:11.0f}"
         )
-    if profile:
-        print(f"\nprofile of {profile} paid orders (kpay's part), by own time:")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    if profile and only:
+        print(f"\nprofile of {profile} paid orders' {only}, by cumulative CPU time:")
+        pstats.Stats(calls[only]).sort_stats("cumulative").print_stats(60)
+    elif profile:
+        print(f"\nprofile of {profile} paid orders (kpay's part), by own CPU time:")
+        pstats.Stats(*calls.values()).sort_stats("tottime").print_stats(25)
+
+
+def commit_floor(count: int) -> float:
+    """The median time of a one-row INSERT in autocommit (one durable commit, its WAL
+    flush included) in this run: what a step that writes costs at least."""
+    times = []
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_commit_floor (n integer)")  # in the bench's own database
+        for n in range(count):
+            started = time.perf_counter()
+            cursor.execute("INSERT INTO bench_commit_floor VALUES (%s)", [n])
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ class CoreConfig(AppConfig):
     def ready(self):
         # Celery signal receivers: the request id into tasks, queue lag, one beat (connected on import).
         from . import beat, metrics, request_id  # noqa: F401
+        from .db import cache_long_statements
         from .sentry import init_sentry
 
         init_sentry()
+        cache_long_statements()

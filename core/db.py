@@ -27,6 +27,28 @@ def statement_guard():
 # Other databases (the embedded SQLite default) take the ORM path, statement by statement.
 
 
+# psycopg turns a statement's ``%s`` placeholders into its template once per statement
+# text (an LRU cache of 128), but only for statements of at most 50 parameters; above
+# that it parses the text again on every execute (``psycopg._queries._split_query``).
+# The paid-order path's one-statement writes take just over 50 (checkout's, 52; the
+# notification's, 52), and parsing them was a fifth of checkout's Python. The cache
+# keeps its size; each entry may now hold a statement of up to this many parameters.
+STATEMENT_CACHE_PARAMS = 200
+
+
+def cache_long_statements() -> None:
+    """Let psycopg cache the conversion of statements of up to
+    :data:`STATEMENT_CACHE_PARAMS` parameters (called once, from ``CoreConfig.ready``)."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # another driver: nothing to tune
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+            _queries.MAX_CACHED_STATEMENT_PARAMS, STATEMENT_CACHE_PARAMS
+        )
+
+
 def one_statement_writes() -> bool:
     """Whether the database runs data-modifying CTEs (PostgreSQL does, SQLite does not)."""
     return connection.vendor == "postgresql"
@@ -72,6 +94,42 @@ def insert_sql(
         elif None not in rows and _same(params, [list(column) for column in zip(*rows, strict=True)]):
             _SHAPES[key] = (statement, "columns")  # PostgreSQL's INSERT … SELECT * FROM UNNEST(arrays)
     return statement, list(params)
+
+
+def save_new(obj) -> None:
+    """``obj.save(force_insert=True)`` with the INSERT compiled once per shape
+    (:func:`insert_sql`): ``pre_save`` and ``post_save`` are sent as ``save()`` sends
+    them, the primary key comes back, ``IntegrityError`` is the ORM's. For a model of
+    the paid-order path that does not override ``save()`` (others take ``save()``);
+    compiling the INSERT was most of ``save()``'s cost there (``bench/paid_order.py``)."""
+    from django.db.models import Model
+    from django.db.models.signals import post_save, pre_save
+
+    model = type(obj)
+    pk = model._meta.pk
+    plain = _PLAIN_SAVE.get(model)
+    if plain is None:
+        plain = _PLAIN_SAVE[model] = not (
+            model.save is not Model.save
+            or model._meta.parents
+            or any(field.has_db_default() for field in model._meta.concrete_fields)
+        )
+    if not plain or getattr(obj, pk.attname) is not None:
+        obj.save(force_insert=True)
+        return
+    using = connection.alias
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    statement, params = insert_sql([obj], returning=pk.name)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        (value,) = cursor.fetchone()
+    setattr(obj, pk.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+
+
+_PLAIN_SAVE: dict[type, bool] = {}  # per model: save() is Model.save, no parents, no db_default
 
 
 # The SQL text of a small INSERT or UPDATE depends only on its shape (model, fields,

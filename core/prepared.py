@@ -36,14 +36,27 @@ class PreparedQuery:
 
     def first(self, **params):
         """The first row as a model instance (None if there is none)."""
+        compiled = self._compiled_for(params)
+        if compiled is None:
+            return self.build(**params).first()
+        return compiled.first(params)
+
+    def statement(self, **params) -> tuple[str, list, list[str]] | None:
+        """The compiled SQL with ``params``' values and the names of its columns (the
+        model's attnames and the annotations; "" for a related model's), to send inside a
+        larger statement (a CTE); None if this query has no cached SQL (then use
+        :meth:`first`)."""
+        compiled = self._compiled_for(params)
+        if compiled is None or compiled.columns is None:
+            return None
+        return compiled.sql, compiled.values(params), compiled.columns
+
+    def _compiled_for(self, params) -> "_Compiled | None":
         if set(params) != set(self.stand_ins):
             raise TypeError(f"expected parameters {sorted(self.stand_ins)}, got {sorted(params)}")
         if connection.vendor not in self._compiled:
             self._compiled[connection.vendor] = _Compiled.of(self.build(**self.stand_ins), self.stand_ins)
-        compiled = self._compiled[connection.vendor]
-        if compiled is None:
-            return self.build(**params).first()
-        return compiled.first(params)
+        return self._compiled[connection.vendor]
 
 
 class _Compiled:
@@ -61,6 +74,17 @@ class _Compiled:
         self.init_list = [f[0].target.attname for f in select[self.model_slice]]
         self.related_populators = get_related_populators(klass_info, select, self.db)
         self.annotations = dict(self.compiler.annotation_col_map or {})
+        # The values' converters, found once (``results_iter`` looks them up on every call).
+        self.fields = [s[0] for s in select[: self.compiler.col_count]]
+        self.converters = self.compiler.get_converters(self.fields)
+        self.composite = self.compiler.has_composite_fields(self.fields)
+        # The names of the columns the SQL returns (None: more than the instance's).
+        self.columns = None
+        if not self.compiler.has_extra_select:
+            self.columns = [""] * len(select)
+            self.columns[self.model_slice] = self.init_list
+            for name, position in self.annotations.items():
+                self.columns[position] = name
 
     @classmethod
     def of(cls, queryset: QuerySet, stand_ins: dict) -> "_Compiled | None":
@@ -77,14 +101,25 @@ class _Compiled:
             return None  # a parameter folded into the SQL text: no cached SQL for this one
         return cls(queryset, sql, list(params), slots)
 
-    def first(self, params: dict):
+    def values(self, params: dict) -> list:
         values = list(self.params)
         for position, name in self.slots.items():
             values[position] = params[name]
+        return values
+
+    def first(self, params: dict):
         with connections[self.db].cursor() as cursor:
-            cursor.execute(self.sql, values)
+            cursor.execute(self.sql, self.values(params))
             rows = cursor.fetchall()
-        for row in self.compiler.results_iter(results=[rows]):
+        return self.instance(rows)
+
+    def instance(self, rows: list):
+        rows = rows[:1]
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        if self.composite:
+            rows = self.compiler.composite_fields_to_tuples(rows, self.fields)
+        for row in rows:
             obj = self.model.from_db(self.db, self.init_list, row[self.model_slice])
             for populator in self.related_populators:
                 populator.populate(row, obj)

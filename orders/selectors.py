@@ -24,6 +24,13 @@ def course_for_checkout(*, learner, slug: str) -> Course | None:
     return _COURSE_FOR_CHECKOUT.first(learner_id=learner.pk, slug=slug, at=timezone.now())
 
 
+def course_for_checkout_statement(*, learner_id: int, slug: str, at) -> tuple[str, list, list[str]] | None:
+    """:func:`course_for_checkout`'s SQL, its parameters and its columns' names, to run
+    inside checkout's one statement (``orders.hot_checkout``); None where it has no
+    cached SQL."""
+    return _COURSE_FOR_CHECKOUT.statement(learner_id=learner_id, slug=slug, at=at)
+
+
 def _course_for_checkout(*, learner_id: int, slug: str, at) -> QuerySet[Course]:
     held = Order.objects.filter(
         Q(status=Order.Status.PAID) | Q(status=Order.Status.PARTIALLY_REFUNDED, fulfilled_at__isnull=True),

@@ -39,7 +39,7 @@ from promotions.services import (
     redemption_release,
 )
 
-from . import attribution, selectors
+from . import attribution, hot_checkout, selectors
 from .delivery import order_lines_grant, order_lines_revoke
 from .exceptions import (
     CheckoutRefused,
@@ -96,7 +96,21 @@ def order_checkout(
     points: int | None = None,
     referral=None,
 ) -> CheckoutResult:
-    """Place an order for one course, or hand back the learner's open order for it."""
+    """Place an order for one course, or hand back the learner's open order for it.
+
+    A course this process sold before is placed in one statement (``orders.hot_checkout``,
+    PostgreSQL, without a coupon or points): the course's read travels in the order's
+    INSERT, which runs only if the course is still as known; otherwise checkout goes the
+    ordinary way below."""
+    if not coupon and points is None:
+        purchase, guard = hot_checkout.known_course(learner=learner, slug=course_slug)
+        if purchase is not None:
+            try:
+                return order_place(
+                    learner=learner, purchase=purchase, client=client, referral=referral, guard=guard
+                )
+            except (hot_checkout.CourseChanged, CheckoutRefused):
+                pass  # nothing written: decide on the course as it is, the ordinary way
     course = selectors.course_for_checkout(learner=learner, slug=course_slug)
     if course is None:
         raise CourseNotAvailable()
@@ -119,6 +133,7 @@ def order_checkout(
         checkout_key=selectors.checkout_key_for([course.pk]),
         course_ids=(course.pk,),
     )
+    hot_checkout.remember(course, purchase)  # for the next checkout of this course
     return order_place(
         learner=learner, purchase=purchase, client=client, coupon=coupon, points=points, referral=referral
     )
@@ -132,6 +147,7 @@ def order_place(
     coupon: str | None = None,
     points: int | None = None,
     referral=None,
+    guard: "hot_checkout.CourseGuard | None" = None,
 ) -> CheckoutResult:
     """Place an order for ``purchase`` (risk-assessed, priced with a coupon and points),
     or hand back the learner's open order for the same thing.
@@ -155,6 +171,10 @@ def order_place(
     registered attribution names the promoter it earns, if any, before risk control
     (the promoter is one of its inputs), and records it with the order, in the same
     transaction. Without one, nothing more is read or written.
+
+    With a ``guard`` (``orders.hot_checkout``, no coupon nor points) the order's INSERT
+    carries the course's read and runs only if it finds the course as ``purchase`` took
+    it; otherwise it raises ``hot_checkout.CourseChanged`` and nothing is written.
     """
     now = timezone.now()
     promoter_id = None
@@ -217,7 +237,10 @@ def order_place(
                     promoter_id=promoter_id,  # in the order's own INSERT: no statement more
                     expires_at=now + settings.KPAY_ORDER_TTL,
                 )
-                _order_insert(order, pricing=pricing, points=points or 0, at=now)
+                if guard is not None:
+                    hot_checkout.order_insert_guarded(order, guard=guard, at=now)
+                else:
+                    _order_insert(order, pricing=pricing, points=points or 0, at=now)
                 if promoter_id is not None:
                     current_attribution.record(
                         order=order, promoter_id=promoter_id, referral=referral, at=now

@@ -1,16 +1,17 @@
 """Payments: starting one, capturing the money a gateway reports, syncing with the gateway,
 closing trades nobody can complete. Network calls are made outside transactions."""
 
+import functools
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from core.db import db_insert, db_update, statement_guard, writes_in_one_statement
+from core.db import db_insert, db_update, save_new, statement_guard, writes_in_one_statement
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
 from core.tasks import enqueue_on_commit
@@ -41,6 +42,16 @@ BATCH = 200  # payments handled per periodic run
 
 def _public_url(path: str) -> str:
     return f"{settings.KPAY_PUBLIC_URL}{path}"
+
+
+def _notify_url(alias: str) -> str:
+    """The gateway's notification URL, reversed once per alias, public URL and prefix."""
+    return _notify_url_of(alias, settings.KPAY_PUBLIC_URL, get_script_prefix())
+
+
+@functools.lru_cache(maxsize=64)
+def _notify_url_of(alias: str, public_url: str, prefix: str) -> str:
+    return f"{public_url}{reverse('payments:webhook', args=[alias])}"
 
 
 def payment_start(
@@ -77,7 +88,7 @@ def payment_start(
             currency=order.currency,
             description=order.description,
             channel=channel,
-            notify_url=_public_url(reverse("payments:webhook", args=[gateway.alias])),
+            notify_url=_notify_url(gateway.alias),
             return_url=_public_url(reverse("payments:result", args=[order.order_no])),
             expires_at=order.expires_at,
             client_ip=client.ip,
@@ -98,7 +109,7 @@ def payment_start(
     for _attempt in range(2):
         try:
             with statement_guard():
-                payment.save(force_insert=True)
+                save_new(payment)  # payment.save(force_insert=True), its INSERT compiled once
             return payment
         except IntegrityError:
             winner = selectors.payment_pending_on_channel(order=order, channel=channel)

@@ -1,5 +1,7 @@
 """The whole path of one paid order in at most 9 SQL statements (8 once the risk rules
-are cached): the notification's writes travel in one statement.
+are cached): the notification's writes travel in one statement. A course this process
+sold before is checked out in one statement (the course's read travels in the order's
+INSERT, ``orders.hot_checkout``): 7 in all.
 
 Run as a transactional test so each service's transaction is a real BEGIN/COMMIT, as
 in production, rather than a SAVEPOINT pair inside the test's own transaction.
@@ -14,6 +16,7 @@ from orders.services import order_checkout
 from payments.services import payment_start
 
 PAID_ORDER_BUDGET = 9
+KNOWN_COURSE_BUDGET = 7  # checkout 1, payment start 2, the notification 4 (BEGIN/COMMIT included)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -31,6 +34,30 @@ def test_one_paid_order_takes_at_most_9_statements(learner, course, sandbox):
     assert order.status == Order.Status.FULFILLED
     statements = [q["sql"] for q in checkout.captured_queries + confirmation.captured_queries]
     assert len(statements) <= PAID_ORDER_BUDGET, "\n".join(statements)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_paid_order_of_a_course_sold_before_takes_at_most_7_statements(learner, course, sandbox):
+    from tests.factories import UserFactory
+
+    _paid_order_statements(UserFactory(), course, sandbox)  # the first sale reads the course
+    with CaptureQueriesContext(connection) as checkout:
+        order = order_checkout(learner=learner, course_slug=course.slug).order
+    with CaptureQueriesContext(connection) as start:
+        payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    body = sandbox.trade_event(payment)
+    headers = sandbox.headers(body)
+    with CaptureQueriesContext(connection) as confirmation:
+        assert sandbox.post(body, headers).status_code == 204
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert len(checkout) == 1, "\n".join(q["sql"] for q in checkout.captured_queries)
+    assert len(start) == 2, "\n".join(q["sql"] for q in start.captured_queries)
+    statements = [q["sql"] for q in checkout.captured_queries + start.captured_queries]
+    statements += [q["sql"] for q in confirmation.captured_queries]
+    assert len(statements) <= KNOWN_COURSE_BUDGET, "\n".join(statements)
 
 
 def _paid_order_statements(learner, course, sandbox, coupon=None) -> list[str]:
