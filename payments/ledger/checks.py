@@ -352,7 +352,7 @@ def settled_orders_left_nothing_pending() -> Iterator[str]:
         if completed:
             yield f"order {order_no} is completed with {amount} still pending"
         else:
-            yield f"order {order_no} is not completed, yet {settlements} settlement entries settled it"
+            yield f"{settlements} settlement entries settled order {order_no}, which is not completed"
     # (the index on the entries' order finds those of no order at once)
     for pk in JournalEntry.objects.filter(settlement, order__isnull=True).values_list("pk", flat=True)[:100]:
         yield f"entry {pk} settled no order"
