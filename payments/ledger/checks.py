@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
+    CharField,
     Count,
     ExpressionWrapper,
     F,
@@ -255,29 +256,31 @@ def refund_bookkeeping() -> Iterator[str]:
 def reversals_within_postings() -> Iterator[str]:
     """No refund took back from an account more than its payment's posting gave it
     (an applied payment's, or an unapplied one's: the unapplied receipts)."""
-    legs: dict[tuple[int, str], int] = {}
+    # Summed in the database by payment and account (a merchant's accounts as one: a
+    # refund after settlement is charged to available what pending was given), only the
+    # breaches coming back: 140,000 (payment, account) rows at 35,000 refunded payments
+    # were summed in Python.
     postings = [JournalEntry.Kind.PAYMENT, JournalEntry.Kind.UNAPPLIED]
+    posting = Q(kind__in=postings)
+    account = Case(When(posting, then=F("credit_account")), default=F("debit_account"))
+    merchant = Q(posting, credit_account__startswith="merchant:") | Q(
+        ~posting, debit_account__startswith="merchant:"
+    )
+    role = Case(When(merchant, then=Value("merchant")), default=account, output_field=CharField())
+    signed = Case(When(posting, then=F("amount")), default=-F("amount"), output_field=BigIntegerField())
     rows = (
         JournalEntry.objects.filter(
             payment__refunded_amount__gt=0, kind__in=[*postings, JournalEntry.Kind.REFUND]
         )
-        .values("payment_id", "kind", "debit_account", "credit_account")
-        .annotate(total=Sum("amount"))
+        .order_by()
+        .annotate(role=role)
+        .values("payment_id", "role")
+        .annotate(net=Sum(signed))
+        .filter(net__lt=0)
+        .values_list("payment_id", "role", "net")
     )
-    for row in rows:
-        if row["kind"] in postings:
-            key, sign = (row["payment_id"], row["credit_account"]), 1
-        else:
-            key, sign = (row["payment_id"], row["debit_account"]), -1
-        legs[key] = legs.get(key, 0) + sign * row["total"]
-    merged: dict[tuple[int, str], int] = {}
-    for (payment_id, account), amount in legs.items():
-        # A refund after settlement is charged to available what pending was given.
-        role = "merchant" if account.startswith("merchant:") else account
-        merged[(payment_id, role)] = merged.get((payment_id, role), 0) + amount
-    for (payment_id, role), amount in merged.items():
-        if amount < 0:
-            yield f"payment {payment_id}: refunds took {-amount} more from {role} than it was given"
+    for payment_id, account_role, amount in rows[:100]:
+        yield f"payment {payment_id}: refunds took {-amount} more from {account_role} than it was given"
 
 
 @register

@@ -182,3 +182,30 @@ def test_a_run_reads_one_read_only_snapshot():
         ledger_check._CHECKS.remove(snapshot_settings)
     assert seen == ["repeatable read", "on", ledger_check.WORK_MEM]
     assert not connection.in_atomic_block
+
+
+def test_a_refund_taking_more_than_its_payment_gave_is_caught(paid):
+    """A refund leg that takes back from the merchant more than the payment's posting
+    gave it (here one fen more than its share)."""
+    order, payment = paid
+    share = JournalEntry.objects.get(
+        payment=payment, credit_account=ledger.merchant_pending(order.merchant_id)
+    )
+    execute("UPDATE payments_payment SET refunded_amount = 1 WHERE id = %s", [payment.pk])
+    entry = JournalEntry.objects.create(
+        kind=JournalEntry.Kind.REFUND,
+        debit_account=ledger.merchant_pending(order.merchant_id),
+        credit_account=share.debit_account,
+        amount=share.amount + 1,
+        merchant_id=order.merchant_id,
+        order=order,
+        payment=payment,
+        created_at=order.paid_at,
+    )
+    try:
+        breaches = ledger_check.run()
+        took = f"payment {payment.pk}: refunds took 1 more from merchant than it was given"
+        assert f"reversals_within_postings: {took}" in breaches
+    finally:
+        execute("DELETE FROM payments_journalentry WHERE id = %s", [entry.pk])
+        execute("UPDATE payments_payment SET refunded_amount = 0 WHERE id = %s", [payment.pk])
