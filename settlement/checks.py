@@ -12,8 +12,10 @@
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import QuerySet, Sum
 
 from payments import ledger
 from payments.ledger import checks as ledger_check
@@ -23,6 +25,44 @@ from . import payees, selectors
 from .models import Payout, SettlementStatement
 
 LIMIT = 100
+
+
+def journal_days(entries: QuerySet[JournalEntry]) -> dict[tuple[int, date], dict[str, int]]:
+    """``{(merchant_id, local date): components}`` of ``entries`` that carry a merchant:
+    the figures of :func:`selectors.components_by_merchant_day` (what the summary folds
+    and the statements are built from), read faster over the whole journal.
+
+    ``components_by_merchant_day`` counts orders and refunds with ``COUNT(DISTINCT …)``
+    beside the sums, which makes PostgreSQL sort every entry by merchant and day (two
+    million rows, on disk: 7-10 s at 3.2 million entries on the shared machine). Here
+    the sums are hashed by merchant and day (a few thousand groups, in memory) and each
+    count takes a narrow pass of its own: the distinct (merchant, day, item) hashed, then
+    counted."""
+    entries = entries.filter(merchant__isnull=False).order_by().annotate(day=selectors.local_day())
+    sums = {name: Sum("amount", filter=q) for name, q in selectors.COMPONENTS.items()}
+    rows = entries.values("merchant_id", "day").annotate(**sums)
+    days = {(row["merchant_id"], row["day"]): selectors.components_of(row) for row in rows}
+    _add_counts(days, entries)
+    return days
+
+
+def _add_counts(days: dict, entries: QuerySet[JournalEntry]) -> None:
+    """The counts (``selectors.COUNTS``) of ``entries`` (annotated with their ``day``) by
+    merchant and day, set on ``days``."""
+    quote = connection.ops.quote_name
+    for name, (field, within) in selectors.COUNTS.items():
+        column = JournalEntry._meta.get_field(field).column
+        distinct = entries.filter(within).values("merchant_id", "day", column).distinct()
+        distinct_sql, params = distinct.query.sql_with_params()
+        sql = (
+            f"SELECT {quote('merchant_id')}, {quote('day')}, COUNT({quote(column)}) "  # noqa: S608
+            f"FROM ({distinct_sql}) d GROUP BY {quote('merchant_id')}, {quote('day')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for merchant_id, day, count in cursor.fetchall():
+                day = date.fromisoformat(day) if isinstance(day, str) else day  # (SQLite's)
+                days.setdefault((merchant_id, day), dict(selectors.ZERO))[name] = count
 
 
 def _statements():
@@ -44,7 +84,7 @@ def statements_match_journal() -> Iterator[str]:
     if not statements:
         return
     merchant_ids = {s.merchant_id for s in statements}
-    daily = selectors.daily_components(merchant_ids=merchant_ids)
+    daily = journal_days(selectors.merchant_entries(merchant_ids))
     days: dict[int, list] = defaultdict(list)
     for (merchant_id, day), components in daily.items():
         days[merchant_id].append((day, components))

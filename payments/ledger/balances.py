@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db.models import Q, Sum
+from django.db.models import Min, Q, Sum
 
 from ..models import JournalEntry
 from .accounts import PLATFORM_COMMISSION, merchant_available, merchant_pending
@@ -58,13 +58,28 @@ def account_balances(queryset=None) -> dict[str, int]:
     return dict(balances)
 
 
+def account_pair_totals() -> list[tuple[str, str, int | None, int, int]]:
+    """Each ``(debit account, credit account, merchant id)`` of the journal with the sum
+    and the smallest of its entries' amounts: one pass over the journal, a few hundred
+    groups (hashed in the database), from which every balance follows, every account is
+    seen with the merchant of its entries and every entry's amount and accounts are
+    vouched for (``ledger_check.accounts_well_formed``, ``entries_well_formed``)."""
+    rows = (
+        JournalEntry.objects.order_by()
+        .values("debit_account", "credit_account", "merchant_id")
+        .annotate(total=Sum("amount"), smallest=Min("amount"))
+        .values_list("debit_account", "credit_account", "merchant_id", "total", "smallest")
+    )
+    return list(rows)
+
+
 _balances_of_run: dict | None = None
 
 
 @contextmanager
 def balances_read_once() -> Iterator[None]:
-    """Inside, :func:`journal_account_balances` reads the journal once and reuses it
-    (two full scans per call, and several checks need them)."""
+    """Inside, :func:`journal_account_balances` and :func:`journal_account_totals` read
+    the journal once (one grouped pass) and reuse it: several checks need them."""
     global _balances_of_run
     _balances_of_run = {}
     try:
@@ -73,10 +88,23 @@ def balances_read_once() -> Iterator[None]:
         _balances_of_run = None
 
 
+def journal_account_totals() -> list[tuple[str, str, int | None, int, int]]:
+    """:func:`account_pair_totals` of the whole journal (see :func:`balances_read_once`)."""
+    if _balances_of_run is None:
+        return account_pair_totals()
+    if "totals" not in _balances_of_run:
+        _balances_of_run["totals"] = account_pair_totals()
+    return _balances_of_run["totals"]
+
+
 def journal_account_balances() -> dict[str, int]:
     """Every account's balance over the whole journal (see :func:`balances_read_once`)."""
     if _balances_of_run is None:
         return account_balances()
     if "all" not in _balances_of_run:
-        _balances_of_run["all"] = account_balances()
+        balances: dict[str, int] = defaultdict(int)
+        for debit, credit, _merchant_id, total, _smallest in journal_account_totals():
+            balances[debit] += total
+            balances[credit] -= total
+        _balances_of_run["all"] = dict(balances)
     return _balances_of_run["all"]

@@ -131,3 +131,81 @@ def test_a_settlement_of_an_order_still_in_its_window_is_caught(paid):
         assert any(b.startswith("settled_orders_left_nothing_pending:") for b in ledger_check.run())
     finally:
         execute("DELETE FROM payments_journalentry WHERE id = %s", [entry.pk])
+
+
+def test_a_settlement_of_no_order_is_caught(paid):
+    order, _payment = paid
+    entry = JournalEntry.objects.create(
+        kind=JournalEntry.Kind.SETTLEMENT,
+        debit_account=ledger.merchant_pending(order.merchant_id),
+        credit_account=ledger.merchant_available(order.merchant_id),
+        amount=1,
+        merchant_id=order.merchant_id,
+        reference="no-order",
+        created_at=order.paid_at,
+    )
+    try:
+        breaches = ledger_check.run()
+        assert f"settled_orders_left_nothing_pending: entry {entry.pk} settled no order" in breaches
+    finally:
+        execute("DELETE FROM payments_journalentry WHERE id = %s", [entry.pk])
+
+
+def test_timings_name_every_check(paid):
+    out = io.StringIO()
+    call_command("ledger_check", "--timings", stdout=out, stderr=io.StringIO())
+    printed = out.getvalue()
+    for check in ledger_check.checks():
+        assert f" s  {check.__name__}\n" in printed
+    assert f"({len(ledger_check.checks())} checks)" in printed
+    assert "ledger OK" in printed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_reads_one_read_only_snapshot():
+    """Outside any transaction, every check of a run reads the same snapshot: one
+    ``REPEATABLE READ`` transaction, read-only, with the run's ``work_mem``."""
+    seen = []
+
+    def snapshot_settings():
+        with connection.cursor() as cursor:
+            for setting in ("transaction_isolation", "transaction_read_only", "work_mem"):
+                cursor.execute(f"SHOW {setting}")
+                seen.append(cursor.fetchone()[0])
+        return []
+
+    ledger_check.register(snapshot_settings)
+    try:
+        assert ledger_check.run() == []
+    finally:
+        ledger_check._CHECKS.remove(snapshot_settings)
+    assert seen == ["repeatable read", "on", ledger_check.WORK_MEM]
+    assert not connection.in_atomic_block
+
+
+def test_a_refund_taking_more_than_its_payment_gave_is_caught(paid):
+    """A refund leg that takes back from the merchant more than the payment's posting
+    gave it (here one fen more than its share)."""
+    order, payment = paid
+    share = JournalEntry.objects.get(
+        payment=payment, credit_account=ledger.merchant_pending(order.merchant_id)
+    )
+    execute("UPDATE payments_payment SET refunded_amount = 1 WHERE id = %s", [payment.pk])
+    entry = JournalEntry.objects.create(
+        kind=JournalEntry.Kind.REFUND,
+        debit_account=ledger.merchant_pending(order.merchant_id),
+        credit_account=share.debit_account,
+        amount=share.amount + 1,
+        merchant_id=order.merchant_id,
+        order=order,
+        payment=payment,
+        created_at=order.paid_at,
+    )
+    try:
+        breaches = ledger_check.run()
+        took = f"payment {payment.pk}: refunds took 1 more from merchant than it was given"
+        assert f"reversals_within_postings: {took}" in breaches
+    finally:
+        execute("DELETE FROM payments_journalentry WHERE id = %s", [entry.pk])
+        execute("UPDATE payments_payment SET refunded_amount = 0 WHERE id = %s", [payment.pk])

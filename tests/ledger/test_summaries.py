@@ -66,6 +66,33 @@ def test_ledger_check_reports_a_summary_that_drifted(paid):
     assert ledger_check.run() == []
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("component", ["payments", "order_count"])
+def test_ledger_check_reports_a_merchant_day_that_drifted(paid, component):
+    """A merchant's day in settlement's summary that no longer says what the journal
+    says (an amount, or a count of orders) is reported, and a day the journal never had."""
+    from settlement.models import MerchantDay
+
+    order, _payment = paid
+    summaries.fold_all()
+    row = MerchantDay.objects.get(merchant_id=order.merchant_id, membership=False)
+    good = dict(row.components)
+    MerchantDay.objects.filter(pk=row.pk).update(components={**good, component: good[component] + 1})
+    drifted = f"summaries_match_journal: merchant_days: merchant {order.merchant_id} on {row.day}"
+    assert any(breach.startswith(drifted) for breach in ledger_check.run())
+    MerchantDay.objects.filter(pk=row.pk).update(components=good)
+    assert ledger_check.run() == []
+    stray = MerchantDay.objects.create(
+        merchant_id=order.merchant_id,
+        day=row.day - timedelta(days=400),
+        summary_id=MerchantDay.SUMMARY,
+        components={"payments": 1},
+    )
+    assert any(f"on {stray.day}" in breach for breach in ledger_check.run())
+    stray.delete()
+    assert ledger_check.run() == []
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_checkpoint_never_passes_an_uncommitted_entry():

@@ -242,3 +242,16 @@ def test_weekly_statements_cover_monday_to_sunday_and_follow_on_without_overlap(
     settings.KPAY_STATEMENT_PERIOD = "day"
     assert statements_generate_due(now=selectors.day_start(next_monday + timedelta(days=2))) == 0
     assert SettlementStatement.objects.count() == 1  # no activity since: nothing to state
+
+
+def test_the_checks_read_the_folds_figures_another_way(crafted):
+    """``checks.journal_days`` (the sums hashed by merchant and day, each count in a pass
+    of its own) gives every merchant's every day exactly what the fold's query gives."""
+    from payments.models import JournalEntry
+
+    entries = selectors.merchant_entries()
+    expected = selectors.components_by_merchant_day(entries)
+    assert {components["order_count"] for components in expected.values()} != {0}
+    assert checks.journal_days(entries) == expected
+    some = JournalEntry.objects.filter(kind=JournalEntry.Kind.REFUND)
+    assert checks.journal_days(some) == selectors.components_by_merchant_day(some)

@@ -1,4 +1,9 @@
-"""``manage.py ledger_check``: verify every invariant of the journal; exit 1 on any breach."""
+"""``manage.py ledger_check``: verify every invariant of the journal; exit 1 on any breach.
+
+``--timings`` prints each check's wall time (slowest first) and the run's, to see which
+invariant a growing journal makes expensive."""
+
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,8 +14,18 @@ from payments.models import JournalEntry
 class Command(BaseCommand):
     help = "Verify the journal (交易流水) against itself and the records it mirrors; exit 1 on any breach."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--timings", action="store_true", help="print each check's wall time")
+
     def handle(self, *args, **options):
-        breaches = ledger_check.run()
+        timings: list[tuple[str, float]] = []
+        started = time.perf_counter()
+        breaches = ledger_check.run(timings=timings)
+        elapsed = time.perf_counter() - started
+        if options["timings"]:
+            for name, seconds in sorted(timings, key=lambda timing: -timing[1]):
+                self.stdout.write(f"{seconds:8.2f} s  {name}")
+            self.stdout.write(f"{elapsed:8.2f} s  ({len(timings)} checks)")
         for breach in breaches:
             self.stderr.write(breach)
         if breaches:
