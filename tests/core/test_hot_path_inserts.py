@@ -34,6 +34,7 @@ def _payment(order, payment_no, channel=None):
     return Payment(
         payment_no=payment_no,
         order=order,
+        merchant_id=order.merchant_id,
         channel=channel or f"c-{payment_no}",  # one pending payment per order and channel
         gateway="sandbox",
         amount=order.total,
