@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection
 
-from .db import _batch, _WriteBatch, one_statement_writes, with_ctes, writes_in_one_statement
+from .db import _WriteBatch, with_ctes, writes_in_one_statement
 from .prepared import PreparedQuery, _Compiled
 
 _CONVERTED: dict[tuple[bytes, str], tuple] = {}
@@ -152,15 +152,5 @@ class BoundQuery(PreparedQuery):
 def writes_in_one_bound_statement():
     """:func:`core.db.writes_in_one_statement`, its statement bound and prepared on the
     server (PostgreSQL); elsewhere, and nested in another such block, the same as it."""
-    if not one_statement_writes() or _batch.get() is not None:
-        with writes_in_one_statement():
-            yield
-        return
-    batch = _BoundBatch()
-    token = _batch.set(batch)
-    try:
-        with connection.execute_wrapper(batch.send_first):
-            yield
-            batch.send()
-    finally:
-        _batch.reset(token)
+    with writes_in_one_statement(_BoundBatch):
+        yield

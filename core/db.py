@@ -220,14 +220,15 @@ class _WriteBatch:
 
 
 @contextmanager
-def writes_in_one_statement():
+def writes_in_one_statement(batch_class: type[_WriteBatch] | None = None):
     """Send the writes made through :func:`db_insert`, :func:`db_update` and
     :func:`db_ctes` in this block as one statement (PostgreSQL; elsewhere, and nested,
-    each goes as it comes). Use inside the caller's transaction."""
+    each goes as it comes). Use inside the caller's transaction. ``batch_class`` sends
+    the statement its own way (:mod:`core.bound`: bound and prepared on the server)."""
     if not one_statement_writes() or _batch.get() is not None:
         yield
         return
-    batch = _WriteBatch()
+    batch = (batch_class or _WriteBatch)()
     token = _batch.set(batch)
     try:
         with connection.execute_wrapper(batch.send_first):
