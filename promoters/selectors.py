@@ -1,9 +1,15 @@
 """Reads for the promoter page, its CSV and the API."""
 
-from django.db.models import Count
+from collections import defaultdict
+
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
+
+from courses.models import Course
+from settlement.models import Payout
 
 from .ledger import promoter_balances
-from .models import Click, OrderReferral, Promoter
+from .models import Click, OrderReferral, Programme, Promoter
 
 
 def promoters_of(*, user):
@@ -49,4 +55,66 @@ def promoter_stats(*, promoters) -> dict[int, dict]:
 def referred_orders(*, promoter):
     return OrderReferral.objects.filter(promoter=promoter, order__paid_at__isnull=False).select_related(
         "order"
+    )
+
+
+def payouts_by_promoter(promoters, *, shown: int) -> dict[int, list[Payout]]:
+    """Each promoter's latest ``shown`` withdrawals (one query, however many promoters:
+    ranked per payee, so one busy programme does not crowd out another's). A read of
+    settlement's payouts for the page; the account number stays encrypted and unread."""
+    owners = {promoter.account_owner: promoter.pk for promoter in promoters}
+    found = defaultdict(list)
+    if owners:
+        payouts = (
+            Payout.objects.filter(merchant_id__in={p.merchant_id for p in promoters}, payee__in=owners)
+            .defer("account_number")
+            .annotate(
+                latest=Window(
+                    RowNumber(),
+                    partition_by=[F("payee")],
+                    order_by=[F("requested_at").desc(), F("pk").desc()],
+                )
+            )
+            .filter(latest__lte=shown)
+            .order_by("-requested_at", "-pk")
+        )
+        for payout in payouts:
+            found[owners[payout.payee]].append(payout)
+    return found
+
+
+def courses_by_programme(promoters) -> dict[int, list[Course]]:
+    """The published courses of each promoter's programme (one query)."""
+    found = defaultdict(list)
+    rows = (
+        Programme.courses.through.objects.filter(
+            programme_id__in={p.programme_id for p in promoters}, course__status=Course.Status.PUBLISHED
+        )
+        .select_related("course")
+        .order_by("course__title", "course_id")
+    )
+    for row in rows:
+        found[row.programme_id].append(row.course)
+    return found
+
+
+def open_programmes(promoters) -> list[Programme]:
+    """Programmes a learner may still apply to (one query)."""
+    programmes = list(
+        Programme.objects.filter(active=True, merchant__is_active=True)
+        .exclude(pk__in=[p.programme_id for p in promoters])
+        .select_related("merchant")
+        .order_by("merchant__name")
+    )
+    for programme in programmes:
+        programme.rate_percent = f"{programme.rate_bp / 100:g}"  # 2000 basis points: 20
+    return programmes
+
+
+def last_payout(promoter) -> Payout | None:
+    """The promoter's latest withdrawal (the form offers its account again)."""
+    return (
+        Payout.objects.filter(merchant_id=promoter.merchant_id, payee=promoter.account_owner)
+        .order_by("-requested_at", "-pk")
+        .first()
     )

@@ -2,7 +2,6 @@
 with its links, figures, withdrawals (提现) and the CSV of referred orders."""
 
 import csv
-from collections import defaultdict
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,12 +22,11 @@ from settlement.exceptions import (
     PayoutAboveMaximum,
     PayoutBelowMinimum,
 )
-from settlement.models import Payout
 
 from . import selectors, services
 from .exceptions import CourseNotPromoted
 from .forms import WithdrawalForm
-from .models import Programme, Promoter
+from .models import Promoter
 
 COOKIE_MAX_AGE = 365 * 24 * 3600  # the programme's window decides, at checkout
 PAYOUTS_SHOWN = 20  # a promoter's latest withdrawals on the page
@@ -78,52 +76,6 @@ def apply(request, merchant_slug):
     return redirect("promoters:page")
 
 
-def _payouts_by_promoter(promoters) -> dict[int, list[Payout]]:
-    """Each promoter's latest withdrawals (one query, however many promoters). A read of
-    settlement's payouts for the page; the account number stays encrypted and unread."""
-    owners = {promoter.account_owner: promoter.pk for promoter in promoters}
-    found = defaultdict(list)
-    if owners:
-        payouts = (
-            Payout.objects.filter(merchant_id__in={p.merchant_id for p in promoters}, payee__in=owners)
-            .defer("account_number")
-            .order_by("-requested_at", "-pk")
-        )
-        for payout in payouts[: PAYOUTS_SHOWN * len(owners)]:
-            mine = found[owners[payout.payee]]
-            if len(mine) < PAYOUTS_SHOWN:
-                mine.append(payout)
-    return found
-
-
-def _courses_by_programme(promoters) -> dict[int, list[Course]]:
-    """The published courses of each promoter's programme (one query)."""
-    found = defaultdict(list)
-    rows = (
-        Programme.courses.through.objects.filter(
-            programme_id__in={p.programme_id for p in promoters}, course__status=Course.Status.PUBLISHED
-        )
-        .select_related("course")
-        .order_by("course__title", "course_id")
-    )
-    for row in rows:
-        found[row.programme_id].append(row.course)
-    return found
-
-
-def _open_programmes(promoters) -> list[Programme]:
-    """Programmes a learner may still apply to (one query)."""
-    programmes = list(
-        Programme.objects.filter(active=True, merchant__is_active=True)
-        .exclude(pk__in=[p.programme_id for p in promoters])
-        .select_related("merchant")
-        .order_by("merchant__name")
-    )
-    for programme in programmes:
-        programme.rate_percent = f"{programme.rate_bp / 100:g}"  # 2000 basis points: 20
-    return programmes
-
-
 def _may_withdraw(promoter: Promoter, available: int) -> bool:
     """Whether the page offers the form: an approved promoter, or a refused one with
     commission earned before (the payout flow decides the rest)."""
@@ -135,8 +87,8 @@ def _may_withdraw(promoter: Promoter, available: int) -> bool:
 def _render_page(request, *, bound: WithdrawalForm | None = None):
     promoters = selectors.promoters_of(user=request.user)
     stats = selectors.promoter_stats(promoters=promoters)
-    payouts = _payouts_by_promoter(promoters)
-    courses = _courses_by_programme(promoters)
+    payouts = selectors.payouts_by_promoter(promoters, shown=PAYOUTS_SHOWN)
+    courses = selectors.courses_by_programme(promoters)
     rows = []
     for promoter in promoters:
         linked = {link.course_id for link in promoter.links.all()}
@@ -169,7 +121,9 @@ def _render_page(request, *, bound: WithdrawalForm | None = None):
             }
         )
     return render(
-        request, "promoters/page.html", {"rows": rows, "open_programmes": _open_programmes(promoters)}
+        request,
+        "promoters/page.html",
+        {"rows": rows, "open_programmes": selectors.open_programmes(promoters)},
     )
 
 
@@ -236,11 +190,7 @@ def withdraw(request, promoter_id):
     promoter = selectors.promoter_of(user=request.user, promoter_id=promoter_id)
     if promoter is None:
         raise Http404()
-    last = (
-        Payout.objects.filter(merchant_id=promoter.merchant_id, payee=promoter.account_owner)
-        .order_by("-requested_at", "-pk")
-        .first()
-    )
+    last = selectors.last_payout(promoter)
     form = WithdrawalForm(request.POST, promoter=promoter, last_payout=last)
     if form.is_valid():
         data = form.cleaned_data

@@ -86,3 +86,47 @@ def test_the_promoter_page_in_chinese(client, course, promoter):
         assert chinese in text, chinese
     assert "佣金提现" in text and "推广订单（CSV）" in text and "开户名" in text
     assert "Withdraw commission" not in text and "Your links" not in text
+
+
+def test_each_promoter_keeps_its_latest_withdrawals_however_busy_another_is(programme):
+    """The page shows each programme's latest withdrawals: one busy programme of the same
+    learner does not crowd out another's older ones (ranked per payee, one query)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from promoters import selectors
+    from settlement.models import Payout
+
+    from .conftest import make_promoter
+
+    busy = make_promoter(programme)
+    other_course = CourseFactory()
+    other_programme = Programme.objects.create(merchant=other_course.merchant, rate_bp=1000)
+    quiet = make_promoter(other_programme, user=busy.user)
+    now = timezone.now()
+
+    def payout(promoter, n, minutes_ago):
+        return Payout.objects.create(
+            payout_no=f"T{promoter.pk}-{n}",
+            merchant_id=promoter.merchant_id,
+            payee=promoter.account_owner,
+            amount=10_000,
+            currency="CNY",
+            account_name="A",
+            bank_name="B",
+            account_number="6222020000000000",
+            account_last4="0000",
+            requested_by=promoter.user,
+            requested_at=now - timedelta(minutes=minutes_ago),
+        )
+
+    busy_ones = [payout(busy, n, minutes_ago=n) for n in range(5)]
+    old = payout(quiet, 0, minutes_ago=600)
+
+    shown = selectors.payouts_by_promoter([busy, quiet], shown=2)
+
+    assert shown[busy.pk] == busy_ones[:2]
+    assert shown[quiet.pk] == [old]
+    # Rows written here without the payout flow's journal: gone before the ledger's check.
+    Payout.objects.filter(payee__in=[busy.account_owner, quiet.account_owner]).delete()
