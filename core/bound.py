@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection
 
-from .db import _WriteBatch, with_ctes, writes_in_one_statement
+from .db import _WriteBatch, writes_in_one_statement
 from .prepared import PreparedQuery, _Compiled
 
 _CONVERTED: dict[tuple[bytes, str], tuple] = {}
@@ -76,16 +76,8 @@ _Cursor = None
 
 
 class _BoundBatch(_WriteBatch):
-    def send(self) -> None:
-        if not self.ctes:
-            return
-        ctes, self.ctes = self.ctes, []
-        self.sending = True
-        try:
-            with bound_cursor() as cursor:
-                cursor.execute(*with_ctes(ctes, ("SELECT 1", [])))
-        finally:
-            self.sending = False
+    def cursor(self):
+        return bound_cursor()
 
 
 def bound_cursor():

@@ -206,10 +206,14 @@ class _WriteBatch:
         ctes, self.ctes = self.ctes, []
         self.sending = True
         try:
-            with connection.cursor() as cursor:
+            with self.cursor() as cursor:
                 cursor.execute(*with_ctes(ctes, ("SELECT 1", [])))
         finally:
             self.sending = False
+
+    def cursor(self):
+        """The cursor the statement goes through (:mod:`core.bound` binds it on the server)."""
+        return connection.cursor()
 
     def send_first(self, execute, sql, params, many, context):
         """Connection execute wrapper: anything else this connection sends goes after
