@@ -1,10 +1,12 @@
 """kpay's admin site: Django's, plus a second factor (TOTP, django-otp) for every staff
 user when ``settings.KPAY_ADMIN_OTP_REQUIRED`` is on (the default in production).
 
-The admin login asks for the password and the current code of the user's authenticator app;
-a session is admitted to the admin only once a device has verified it. A staff user with no
-device yet is sent to ``accounts:otp-setup`` (re-enter the password, scan the QR code,
-confirm a code). Settings are read per request, so tests can switch the requirement.
+The admin login asks for the password and the current code of the user's authenticator app
+(or one of their recovery codes, ``accounts.otp``, each usable once); a session is admitted
+to the admin only once a device has verified it. A staff user with no device yet is sent to
+``accounts:otp-setup`` (with the enrolment link a superuser issued: re-enter the password,
+scan the QR code, confirm a code). Settings are read per request, so tests can switch the
+requirement.
 """
 
 from django import forms
@@ -47,9 +49,9 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
         label=_("Authenticator code"),
         required=False,
-        max_length=16,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text=_("The 6-digit code your authenticator app shows for kpay."),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+        help_text=_("The 6-digit code your authenticator app shows for kpay, or one of your recovery codes."),
     )
 
     error_messages = {
@@ -81,7 +83,9 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
             token = cleaned.get("otp_token")
             if not token:
                 raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
-            device = verify_totp(user, token)
+            from .otp import verify_recovery_code
+
+            device = verify_totp(user, token) or verify_recovery_code(user, token)
             if device is None:
                 raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
             user.otp_device = device  # django_otp persists it in the session on login

@@ -2,7 +2,9 @@
 
 Hooked on the user model's save, so it holds whatever changed the password: the site, the
 admin, ``manage.py changepassword`` or any ``set_password()`` followed by ``save()``
-(``set_unusable_password()`` too). Only a bulk ``QuerySet.update(password=…)`` bypasses it.
+(``set_unusable_password()`` too). A bulk ``QuerySet.update(password=…)`` or raw SQL sends
+no signal: on PostgreSQL and SQLite a database trigger (migration ``accounts.0004``) revokes
+the tokens on those paths too; on other databases only this signal holds.
 Like Django's session check (``get_session_auth_hash``) it looks at the stored hash, so a
 hasher upgrade on login also starts the user's tokens afresh.
 """

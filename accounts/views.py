@@ -21,6 +21,7 @@ from django_otp import login as otp_login
 
 from core.http import next_url
 
+from . import otp
 from .admin_site import verify_totp
 from .api import lockout_message
 
@@ -79,6 +80,7 @@ def locked_out(request, original_response=None, credentials=None):
 
 
 SETUP_DEVICE_KEY = "kpay_otp_setup_device"
+ENROLMENT_KEY = "kpay_otp_enrolment"
 
 
 class PasswordAgainForm(forms.Form):
@@ -103,9 +105,11 @@ def _qr_svg(text: str) -> str:
 @sensitive_post_parameters("password")
 @require_http_methods(["GET", "HEAD", "POST"])
 def otp_setup(request):
-    """A staff user sets up their authenticator app (TOTP) for the admin: re-enter the
-    password, scan the QR code, confirm one code. Only while the user has no confirmed
-    device: replacing one takes a superuser deleting the old one in the admin."""
+    """A staff user sets up their authenticator app (TOTP) for the admin: follow the
+    enrolment link a superuser issued (:func:`otp_enrol`), re-enter the password, scan
+    the QR code, confirm one code; the recovery codes are then shown, once. Only while
+    the user has no confirmed device: replacing one takes a superuser resetting it in
+    the admin and issuing a new link."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     user = request.user
@@ -113,6 +117,10 @@ def otp_setup(request):
         raise PermissionDenied
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return render(request, "accounts/otp_setup.html", {"step": "done"})
+    enrolment = otp.enrolment_open(user=user, pk=request.session.get(ENROLMENT_KEY))
+    if enrolment is None:
+        request.session.pop(SETUP_DEVICE_KEY, None)
+        return render(request, "accounts/otp_setup.html", {"step": "link"})
 
     device = None
     device_id = request.session.get(SETUP_DEVICE_KEY)
@@ -142,11 +150,19 @@ def otp_setup(request):
         if not allowed:
             code_form.add_error("otp_token", _("Too many wrong codes: wait a little and try again."))
         elif (verified := verify_totp(user, code_form.cleaned_data["otp_token"], device)) is not None:
+            if not otp.enrolment_use(enrolment=enrolment):  # used meanwhile, in another tab
+                return render(request, "accounts/otp_setup.html", {"step": "link"})
             verified.confirmed = True
             verified.save(update_fields=["confirmed"])
             request.session.pop(SETUP_DEVICE_KEY, None)
+            request.session.pop(ENROLMENT_KEY, None)
             otp_login(request, verified)
-            return redirect("admin:index")
+            # Shown in this response only (never stored in clear, not even in the session).
+            return render(
+                request,
+                "accounts/otp_recovery_codes.html",
+                {"codes": otp.recovery_codes_regenerate(user), "enrolled": True},
+            )
         else:
             code_form.add_error("otp_token", _("That code is not valid. Enter the code the app shows now."))
     return render(
@@ -158,4 +174,60 @@ def otp_setup(request):
             "qr_svg": _qr_svg(device.config_url),
             "secret": b32encode(device.bin_key).decode(),
         },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def otp_enrol(request, token: str):
+    """The enrolment link a superuser issued: for the logged-in staff member it names,
+    unused and unexpired, it opens :func:`otp_setup`; any other link says to ask for a
+    new one (nothing tells a wrong token from an expired one)."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    enrolment = otp.enrolment_open(user=request.user, token=token)
+    if enrolment is None:
+        return render(request, "accounts/otp_setup.html", {"step": "link", "bad_link": True}, status=404)
+    request.session[ENROLMENT_KEY] = enrolment.pk
+    return redirect("otp-setup")
+
+
+class RecoveryCodesForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
+    otp_token = forms.CharField(
+        label=_("Code from the app"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters("password", "otp_token")
+@require_http_methods(["GET", "HEAD", "POST"])
+def otp_recovery_codes(request):
+    """How many recovery codes a staff member has left, and new ones (the old ones stop
+    working) for their password and a code from their authenticator app."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = request.user
+    if not user.is_staff:
+        raise PermissionDenied
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("otp-setup")
+    form = RecoveryCodesForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        if not authenticate(request, username=user.get_username(), password=form.cleaned_data["password"]):
+            if getattr(request, "axes_locked_out", False):
+                return locked_out(request)
+            form.add_error("password", _("That is not your password."))
+        elif verify_totp(user, form.cleaned_data["otp_token"]) is None:
+            form.add_error("otp_token", _("That code is not valid. Enter the code the app shows now."))
+        else:
+            return render(
+                request, "accounts/otp_recovery_codes.html", {"codes": otp.recovery_codes_regenerate(user)}
+            )
+    return render(
+        request, "accounts/otp_recovery_codes.html", {"form": form, "left": otp.recovery_codes_left(user)}
     )

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "axes",  # login lockout
     "django_otp",  # staff second factor (TOTP)
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # staff recovery codes (stored as digests: accounts.otp)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, no CDN
     "django_fsm",
@@ -280,6 +281,8 @@ REST_KNOX = {
 # the password. On by default in production, off in development and tests.
 KPAY_ADMIN_OTP_REQUIRED = env.bool("KPAY_ADMIN_OTP_REQUIRED", default=PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="kpay")
+# How long a superuser's authenticator enrolment link stays usable (accounts.otp).
+KPAY_OTP_ENROLMENT_TTL = timedelta(hours=env.int("KPAY_OTP_ENROLMENT_TTL_HOURS", default=72))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "courses:catalog"

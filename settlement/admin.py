@@ -149,6 +149,7 @@ class SettlementStatementAdmin(
             for name in SettlementStatement.FIGURES
             if name not in ("order_count", "refund_count")
         ],
+        ("merchant_coupons_yuan", _statement_column("merchant_coupons")),
         ("order_count", "order_count"),
         ("refund_count", "refund_count"),
         ("generated_at", "generated_at"),
@@ -189,6 +190,7 @@ class SettlementStatementAdmin(
                     "net_yuan",
                     "platform_coupons_yuan",
                     "points_redeemed_yuan",
+                    "merchant_coupons_yuan",
                 ]
             },
         ),
@@ -223,6 +225,7 @@ class SettlementStatementAdmin(
         "net_yuan",
         "platform_coupons_yuan",
         "points_redeemed_yuan",
+        "merchant_coupons_yuan",
         "opening_yuan",
         "settled_yuan",
         "charge_backs_yuan",
@@ -250,6 +253,10 @@ class SettlementStatementAdmin(
         "platform_coupons", _("of which paid by platform coupons"), signed=True
     )
     points_redeemed_yuan = yuan_column("points_redeemed", _("of which paid with points"), signed=True)
+    # Not part of gross sales or net (already out of both): settlement.coupons.
+    merchant_coupons_yuan = yuan_column(
+        "merchant_coupons", _("merchant's own coupons (not in gross sales)"), signed=True
+    )
     settled_yuan = yuan_column("settled", _("settled to available"), signed=True)
     charge_backs_yuan = yuan_column("charge_backs", _("charge-backs"), signed=True)
     payouts_requested_yuan = yuan_column("payouts_requested", _("payouts requested"))

@@ -3,7 +3,9 @@
 
 * Statements are a cache of the journal: every figure still equals what the journal
   says, each statement's closing available balance is the next one's opening, and a
-  merchant's statements do not overlap.
+  merchant's statements do not overlap. Their merchant coupons (not in the journal)
+  equal the redemptions', day by day, and every merchant's days add up to its
+  redemptions' discounts less what refunds took back.
 * Payouts are mirrored in the journal: a merchant's ``payouts`` account holds its
   requested and approved payouts, ``paid_out`` its paid ones, and each payout posted
   exactly the stages its status implies.
@@ -21,7 +23,7 @@ from payments import ledger
 from payments.ledger import checks as ledger_check
 from payments.models import JournalEntry
 
-from . import payees, selectors
+from . import coupons, payees, selectors
 from .models import Payout, SettlementStatement
 
 LIMIT = 100
@@ -113,6 +115,52 @@ def statements_match_journal() -> Iterator[str]:
             reported += 1
             if reported >= LIMIT:
                 return
+
+
+@ledger_check.register
+def statements_merchant_coupons() -> Iterator[str]:
+    """Merchant coupons (``settlement.coupons``): each statement's figure is the sum of
+    its days, and each merchant's days add up to ``amount − reversed_amount`` of its
+    merchant-funded redemptions on paid orders. Four queries."""
+    days = coupons.merchant_coupon_days()
+    by_merchant: dict[int, int] = defaultdict(int)
+    for (merchant_id, _day), fen in days.items():
+        by_merchant[merchant_id] += fen
+    redeemed = dict(
+        coupons.merchant_redemptions()
+        .values_list("merchant_id")
+        .annotate(net=Sum("amount") - Sum("reversed_amount"))
+    )
+    reported = 0
+    for merchant_id in sorted(set(by_merchant) | set(redeemed)):
+        if by_merchant.get(merchant_id, 0) != (redeemed.get(merchant_id) or 0):
+            yield (
+                f"merchant {merchant_id}: merchant coupons on its days {by_merchant.get(merchant_id, 0)}, "
+                f"its redemptions less refunds {redeemed.get(merchant_id) or 0}"
+            )
+            reported += 1
+    # Prefix sums over each merchant's days give any period's figure (as above).
+    dates: dict[int, list[date]] = defaultdict(list)
+    sums: dict[int, list[int]] = defaultdict(lambda: [0])
+    for (merchant_id, day), fen in sorted(days.items()):
+        dates[merchant_id].append(day)
+        sums[merchant_id].append(sums[merchant_id][-1] + fen)
+    statements = SettlementStatement.objects.order_by("merchant_id", "period_start").values_list(
+        "pk", "merchant_id", "period_start", "period_end", "merchant_coupons"
+    )
+    for pk, merchant_id, first, last, stored in statements:
+        if reported >= LIMIT:
+            return
+        running = sums[merchant_id]
+        expected = (
+            running[bisect_right(dates[merchant_id], last)] - running[bisect_left(dates[merchant_id], first)]
+        )
+        if stored != expected:
+            yield (
+                f"statement {pk} (merchant {merchant_id}, {first}..{last}): merchant coupons {stored}, "
+                f"its redemptions say {expected}"
+            )
+            reported += 1
 
 
 @ledger_check.register

@@ -54,6 +54,16 @@ class SettlementStatement(models.Model):
         default=0,
         help_text=_("Part of gross sales learners paid with points, net of refunds"),
     )
+    # Not in gross sales, and so already out of net: the learner did not pay it and the
+    # journal has no line for it (settlement.coupons reads it from the redemptions).
+    merchant_coupons = FenField(
+        _("merchant coupons"),
+        default=0,
+        help_text=_(
+            "Discounts of the merchant's own coupons on orders paid in the period, net of what "
+            "refunds took back: not in gross sales (learners did not pay them), so already out of net"
+        ),
+    )
     settled = FenField(_("settled to available"))
     charge_backs = FenField(
         _("charge-backs"),
@@ -122,6 +132,7 @@ class SettlementStatement(models.Model):
         return f"{self.merchant_id} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}"
 
     def figures(self) -> dict[str, int]:
+        """The journal's figures (``merchant_coupons`` is not one: see ``settlement.coupons``)."""
         return {name: getattr(self, name) for name in self.FIGURES}
 
 

@@ -6,6 +6,7 @@ import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import otp
 from tests.factories import UserFactory
 
 from .conftest import PASSWORD
@@ -102,7 +103,10 @@ def test_staff_without_a_device_is_sent_to_set_one_up(client, staff_user, settin
 @pytest.mark.usefixtures("otp_on")
 def test_setting_up_the_authenticator_app(client, staff_user, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # no pause after the deliberate wrong code
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    _enrolment, token = otp.enrolment_issue(user=staff_user, by=root)
     client.force_login(staff_user)
+    assert client.get(f"/accounts/otp/enrol/{token}/").status_code == 302
     first = client.get("/accounts/otp/setup/")
     assert first.status_code == 200 and 'name="password"' in first.content.decode()
 
@@ -124,7 +128,9 @@ def test_setting_up_the_authenticator_app(client, staff_user, settings):
     assert not TOTPDevice.objects.filter(confirmed=True).exists()
 
     confirmed = client.post("/accounts/otp/setup/", {"otp_token": code_for(device)})
-    assert confirmed.status_code == 302 and confirmed.url == "/admin/"
+    assert confirmed.status_code == 200  # the recovery codes, shown once
+    assert len(re.findall(r"<code>[a-z2-7]{4}(?:-[a-z2-7]{4}){3}</code>", confirmed.content.decode())) == 10
+    assert confirmed["Cache-Control"].startswith("max-age=0")
     assert TOTPDevice.objects.get(user=staff_user).confirmed
     assert in_admin(client)
 

@@ -177,3 +177,40 @@ def test_tokens_never_reach_the_logs(api_client, learner, caplog):
 def test_tokens_are_not_in_the_admin(client, db, path):
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
     assert client.get(path).status_code == 404
+
+
+def test_a_bulk_password_update_revokes_the_tokens_too(api_client, learner):
+    """The database's trigger (accounts.0004): a queryset update, which sends no signal,
+    still revokes the tokens of the users whose password changed, and only theirs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    token = obtain(api_client, learner)["token"]
+    other_users_token = obtain(api_client, other := UserFactory())["token"]
+
+    get_user_model().objects.filter(pk=learner.pk).update(password=make_password("a-brand-new-pw-771"))
+    get_user_model().objects.filter(pk=other.pk).update(first_name="Wang")  # password untouched
+
+    assert not AuthToken.objects.filter(user=learner).exists()
+    assert use(api_client, token).get("/api/v1/orders/").status_code == 401
+    assert use(api_client, other_users_token).get("/api/v1/orders/").status_code == 200
+
+
+def test_the_trigger_goes_and_comes_back_with_its_migration(api_client, learner):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    migration = import_module("accounts.migrations.0004_password_update_revokes_tokens")
+    with connection.schema_editor() as editor:
+        migration.drop_trigger(apps, editor)
+    obtain(api_client, learner)
+    get_user_model().objects.filter(pk=learner.pk).update(password="!unusable")
+    assert AuthToken.objects.filter(user=learner).exists()  # gone with it
+
+    with connection.schema_editor() as editor:
+        migration.create_trigger(apps, editor)
+    get_user_model().objects.filter(pk=learner.pk).update(password="!unusable-again")
+    assert not AuthToken.objects.filter(user=learner).exists()
