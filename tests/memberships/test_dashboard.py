@@ -149,6 +149,18 @@ def test_the_compiled_reads_give_the_orm_figures(history):
             assert got == expected[(merchant_id, membership)]
         summaries.fold_all()
 
+    # The dashboard's days, its figures summed from their components only: as from all.
+    from settlement.selectors import DASHBOARD_TOTALS, dashboard_figures, figures_from
+
+    for merchant_id in (None, history.pk):
+        days = dashboard_figures(
+            first_day=date(2026, 1, 1), last_day=date(2026, 3, 31), merchant_id=merchant_id
+        )
+        for day in days["days"]:
+            full = figures_from(expected[(merchant_id, False)].get(day["day"], dict(ZERO)))
+            assert day == {"day": day["day"], **{name: full[name] for name in DASHBOARD_TOTALS}}
+        assert days["totals"]["gross_sales"] > 0
+
     instants = [day_start(date(2026, month, 1)) for month in (1, 2, 3, 4)]
     for merchant_id in (None, history.pk):
         counts = members_at(instants=instants, merchant_id=merchant_id)
@@ -157,3 +169,23 @@ def test_the_compiled_reads_give_the_orm_figures(history):
         assert [c["active_at_end"] for c in counts] == [row["n1"], row["n2"], row["n3"]]
         assert [c["churned"] for c in counts] == [row["lost0"], row["lost1"], row["lost2"]]
         assert any(c["active_at_end"] for c in counts) and any(c["churned"] for c in counts)
+
+
+def test_each_dashboard_figure_needs_only_its_components():
+    """The dashboard sums only the components its figures are made of
+    (``FIGURE_COMPONENTS``): each such figure is the same from those alone as from all."""
+    import random
+
+    from settlement import selectors
+
+    rng = random.Random(17)
+    for _ in range(20):
+        every = {name: rng.randint(-(10**6), 10**6) for name in selectors.ZERO}
+        full = selectors.figures_from(every)
+        for figure, names in selectors.FIGURE_COMPONENTS.items():
+            only = {**selectors.ZERO, **{name: every[name] for name in names}}
+            assert selectors.figures_from(only)[figure] == full[figure], figure
+    assert set(selectors.DASHBOARD_TOTALS) <= set(selectors.FIGURE_COMPONENTS)
+    shown = ("gross_sales", "refunds", "commission", "order_count")  # membership_months
+    needed = {name for figure in shown for name in selectors.FIGURE_COMPONENTS[figure]}
+    assert needed == set(selectors._MEMBERSHIP_COMPONENTS)
