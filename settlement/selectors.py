@@ -218,9 +218,10 @@ def summarised_days(
     dashboard's CPU, and summing 1,500 days' JSON components in Python (30 days of 50
     merchants) the rest of this function's."""
     shape = (merchant_id is not None, membership, names)
-    if shape not in _SUMMARISED:
-        _SUMMARISED[shape] = _prepare_summarised(*shape)
-    summary, after = _SUMMARISED[shape]
+    key = (*shape, timezone.get_default_timezone_name())  # local days: the SQL names the zone
+    if key not in _SUMMARISED:
+        _SUMMARISED[key] = _prepare_summarised(*shape)
+    summary, after = _SUMMARISED[key]
     params = {"first_day": first_day, "last_day": last_day}
     if merchant_id is not None:
         params["merchant_id"] = merchant_id
