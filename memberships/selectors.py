@@ -2,11 +2,12 @@
 through a membership (the access source ``courses.access`` consults), and the members'
 figures the finance dashboard shows."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from core.prepared_values import PreparedValues
 from courses.models import Course, Merchant
 from orders.models import OrderLine
 
@@ -146,20 +147,42 @@ def _covered_at(at: datetime) -> Q:
 def members_at(*, instants: list[datetime], merchant_id: int | None = None) -> list[dict]:
     """For each ``[start, end)`` pair of ``instants`` (consecutive): memberships with
     access at the start, at the end, and those that had it at the start but not at the
-    end (churned). One query."""
-    memberships = Membership.objects.all()
+    end (churned). One query, compiled once per number of instants (:data:`_MEMBERS_AT`)."""
+    if not instants:
+        return []
+    key = (len(instants), merchant_id is not None)
+    if key not in _MEMBERS_AT:
+        stand_ins = {f"at{i}": _STAND_IN_INSTANT + timedelta(days=i) for i in range(len(instants))}
+        if merchant_id is not None:
+            stand_ins["merchant_id"] = -1
+        _MEMBERS_AT[key] = PreparedValues(_members_at_counts, **stand_ins)
+    params = {f"at{i}": at for i, at in enumerate(instants)}
     if merchant_id is not None:
-        memberships = memberships.filter(plan__merchant_id=merchant_id)
-    flags = {
-        f"at{i}": Case(When(_covered_at(t), then=Value(1)), default=Value(0)) for i, t in enumerate(instants)
-    }
-    memberships = memberships.annotate(**flags)
-    counts = {f"n{i}": Count("pk", filter=Q(**{f"at{i}": 1})) for i in range(len(instants))}
-    counts |= {
-        f"lost{i}": Count("pk", filter=Q(**{f"at{i}": 1, f"at{i + 1}": 0})) for i in range(len(instants) - 1)
-    }
-    row = memberships.aggregate(**counts) if instants else {}
+        params["merchant_id"] = merchant_id
+    (row,) = _MEMBERS_AT[key].rows(**params)
     return [
         {"active_at_start": row[f"n{i}"], "active_at_end": row[f"n{i + 1}"], "churned": row[f"lost{i}"]}
         for i in range(len(instants) - 1)
     ]
+
+
+def _members_at_counts(merchant_id: int | None = None, **instants: datetime) -> QuerySet:
+    """The counts of :func:`members_at` as a ``values()`` queryset of one row (no GROUP
+    BY: the constant is left out of it), for :class:`core.prepared_values.PreparedValues`."""
+    memberships = Membership.objects.order_by()
+    if merchant_id is not None:
+        memberships = memberships.filter(plan__merchant_id=merchant_id)
+    count = len(instants)
+    flags = {
+        f"at{i}": Case(When(_covered_at(instants[f"at{i}"]), then=Value(1)), default=Value(0))
+        for i in range(count)
+    }
+    counts = {f"n{i}": Count("pk", filter=Q(**{f"at{i}": 1})) for i in range(count)}
+    counts |= {f"lost{i}": Count("pk", filter=Q(**{f"at{i}": 1, f"at{i + 1}": 0})) for i in range(count - 1)}
+    return memberships.alias(**flags).values(_row=Value(1)).annotate(**counts).values(*counts)
+
+
+# Compiled once per (number of instants, one merchant or all); the stand-in instants are
+# days of 1900, which no membership period is near.
+_MEMBERS_AT: dict[tuple[int, bool], PreparedValues] = {}
+_STAND_IN_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)

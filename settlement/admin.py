@@ -19,8 +19,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import (
@@ -35,6 +36,8 @@ from core.admin import (
     yuan_column,
     yuan_html,
 )
+from core.admin.large_tables import CachedUrlChangeList
+from core.admin_urls import cached_reverse
 from core.money import YuanField
 from courses import permissions
 from courses.admin_scope import MerchantScopedAdminMixin
@@ -49,8 +52,9 @@ from .services import payout_approve, payout_fail, payout_mark_paid, payout_reje
 
 
 # -- balances -------------------------------------------------------------------------
-class _BalanceChangeList(ChangeList):
-    """Reads the page's balances from the journal in one go (two queries per page)."""
+class _BalanceChangeList(CachedUrlChangeList):
+    """Reads the page's balances from the journal in one go (two queries per page); its
+    rows are written by ``core.admin.rows`` (a column decided once, not per cell)."""
 
     def get_results(self, request):
         super().get_results(request)
@@ -116,10 +120,10 @@ class MerchantBalanceAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, admin.M
         query = urlencode({"merchant__id__exact": merchant.pk})
         return format_html(
             '<a href="{}?{}">{}</a> · <a href="{}?{}">{}</a>',
-            reverse("admin:settlement_settlementstatement_changelist"),
+            cached_reverse("admin:settlement_settlementstatement_changelist"),  # not 2 reverse() a row
             query,
             _("statements"),
-            reverse("admin:settlement_payout_changelist"),
+            cached_reverse("admin:settlement_payout_changelist"),
             query,
             _("payouts"),
         )
@@ -138,6 +142,10 @@ class SettlementStatementAdmin(
     them honest. Read-only for everyone."""
 
     csv_filename = "statements"
+
+    def get_changelist(self, request, **kwargs):
+        return CachedUrlChangeList  # rows by ``core.admin.rows``, links without a reverse() each
+
     csv_columns = [
         ("merchant_id", "merchant_id"),
         ("merchant", "merchant__name"),
@@ -673,6 +681,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "title": _("Finance dashboard"),
             "merchant": merchant,
             "merchants": merchants,
+            "merchant_options": _merchant_options(merchants, merchant),
             "first_day": first_day,
             "last_day": last_day,
             "previous_end": first_day - timedelta(days=1),
@@ -719,6 +728,14 @@ def _dashboard_merchant(request) -> tuple[Merchant | None, list[Merchant] | None
 
 def _dashboard_charts_and_table(days: list[dict], totals: dict) -> dict:
     """The figures as the page shows them: a chart a series, a table row a day."""
+    rows = [
+        {
+            "day": day["day"],
+            "orders": day["order_count"],
+            "cells": [yuan_html(day[name]) for name in _DASHBOARD_COLUMNS],
+        }
+        for day in reversed(days)
+    ]
     return {
         "charts": [
             (
@@ -733,18 +750,40 @@ def _dashboard_charts_and_table(days: list[dict], totals: dict) -> dict:
             )
             for name, label, color in DASHBOARD_SERIES
         ],
-        "rows": [
-            {
-                "day": day["day"],
-                "orders": day["order_count"],
-                "cells": [yuan_html(day[name]) for name in _DASHBOARD_COLUMNS],
-            }
-            for day in reversed(days)
-        ],
+        "rows": rows,
+        "rows_html": _dashboard_rows(rows),
         "totals": [yuan_html(totals[name]) for name in _DASHBOARD_COLUMNS],
         "total_orders": totals["order_count"],
         "columns": [label for _name, label in _DASHBOARD_COLUMN_LABELS],
     }
+
+
+def _dashboard_rows(rows: list[dict]) -> SafeString:
+    """The table's rows, written here rather than by a template loop of 30 rows of 9
+    cells (the same markup: each amount escaped as ``{{ cell }}`` would; half of the
+    page's template time went to that loop)."""
+    cell = '<td style="text-align:right">{}</td>'.format
+    return SafeString(
+        "".join(
+            f"<tr><td>{row['day']:%Y-%m-%d}</td><td>{int(row['orders'])}</td>"
+            + "".join(cell(conditional_escape(value)) for value in row["cells"])
+            + "</tr>"
+            for row in rows
+        )
+    )
+
+
+def _merchant_options(merchants: list[Merchant] | None, chosen: Merchant | None) -> SafeString:
+    """The merchant picker's options (platform staff), as the template wrote them."""
+    if merchants is None:
+        return SafeString("")
+    return SafeString(
+        "".join(
+            f'<option value="{m.pk}"{" selected" if chosen is not None and m.pk == chosen.pk else ""}>'
+            f"{conditional_escape(m.name)}</option>"
+            for m in merchants
+        )
+    )
 
 
 _DASHBOARD_COLUMN_LABELS = (

@@ -1,13 +1,13 @@
 """Bar charts as inline SVG, drawn on the server: no JavaScript, no CDN, printable.
 
-Every text in the picture goes through ``format_html`` (escaped); each bar carries a
+Every text in the picture is escaped (``html.escape``, as ``format_html`` would); each bar carries a
 ``<title>`` the browser shows as a tooltip.
 """
 
 from collections.abc import Sequence
 from datetime import date
+from html import escape
 
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.money import format_yuan
@@ -38,56 +38,42 @@ def bar_chart(
         return TOP + (scale_top - value) / span * plot_height
 
     zero = y(0)
+    # Written with f-strings and ``escape`` (``html.escape``, what ``format_html`` applies
+    # to each of its arguments; the numbers need none): the same markup as one
+    # ``format_html`` per bar, which cost the dashboard's four charts of 30 bars a fifth
+    # of its CPU.
     bars = []
     for index, (day, value) in enumerate(zip(days, values, strict=True)):
         x = LEFT + index * slot + (slot - bar_width) / 2
         top = min(y(value), zero)
         height = max(abs(y(value) - zero), 0.5 if value else 0)
         fill = color if value >= 0 else "#ba2121"
+        tooltip = escape(f"{day:%Y-%m-%d}: {format_yuan(value, grouping=True)}")
         bars.append(
-            (
-                f"{x:.1f}",
-                f"{top:.1f}",
-                f"{bar_width:.1f}",
-                f"{height:.1f}",
-                fill,
-                f"{day:%Y-%m-%d}: {format_yuan(value, grouping=True)}",
-            )
+            f'<rect x="{x:.1f}" y="{top:.1f}" width="{bar_width:.1f}" height="{height:.1f}" '
+            f'fill="{escape(fill)}"><title>{tooltip}</title></rect>'
         )
     labels = [
-        (f"{LEFT + index * slot + slot / 2:.1f}", f"{HEIGHT - 6}", f"{day:%m-%d}")
+        f'<text x="{LEFT + index * slot + slot / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" '
+        f'font-size="10" fill="#666">{day:%m-%d}</text>'
         for index, day in enumerate(days)
         if index % 5 == 0 or index == len(days) - 1
     ]
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" class="kpay-chart" role="img" viewBox="0 0 {w} {h}" '
-        'width="100%" style="max-width:{w}px" aria-label="{title}">'
-        "<title>{title}</title>"
-        '<line x1="{left}" x2="{right}" y1="{zero}" y2="{zero}" stroke="#999" stroke-width="1"/>'
-        '<text x="{label_x}" y="{top_y}" text-anchor="end" font-size="11" fill="#666">{top_label}</text>'
-        '<text x="{label_x}" y="{zero_y}" text-anchor="end" font-size="11" fill="#666">0</text>'
-        '<text x="{label_x}" y="{bottom_y}" text-anchor="end" font-size="11" fill="#666">'
-        "{bottom_label}</text>"
-        "{bars}{labels}</svg>",
-        w=WIDTH,
-        h=HEIGHT,
-        title=title,
-        left=LEFT,
-        right=WIDTH - RIGHT,
-        zero=f"{zero:.1f}",
-        label_x=LEFT - 6,
-        top_y=f"{TOP + 10:.1f}",
-        # An all-zero series has only its zero line (no second label on top of "0").
-        top_label=format_yuan(top_value, grouping=True) if top_value > 0 else "",
-        zero_y=f"{zero + 4:.1f}",
-        bottom_y=f"{HEIGHT - BOTTOM:.1f}",
-        bottom_label=format_yuan(bottom_value, grouping=True) if bottom_value < 0 else "",
-        bars=format_html_join(
-            "",
-            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
-            bars,
-        ),
-        labels=format_html_join(
-            "", '<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="#666">{}</text>', labels
-        ),
+    title = escape(title)
+    # An all-zero series has only its zero line (no second label on top of "0").
+    top_label = escape(format_yuan(top_value, grouping=True)) if top_value > 0 else ""
+    bottom_label = escape(format_yuan(bottom_value, grouping=True)) if bottom_value < 0 else ""
+    label_x = LEFT - 6
+    return SafeString(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="kpay-chart" role="img" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" style="max-width:{WIDTH}px" aria-label="{title}">'
+        f"<title>{title}</title>"
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" '
+        'stroke="#999" stroke-width="1"/>'
+        f'<text x="{label_x}" y="{TOP + 10:.1f}" text-anchor="end" font-size="11" fill="#666">'
+        f"{top_label}</text>"
+        f'<text x="{label_x}" y="{zero + 4:.1f}" text-anchor="end" font-size="11" fill="#666">0</text>'
+        f'<text x="{label_x}" y="{HEIGHT - BOTTOM:.1f}" text-anchor="end" font-size="11" fill="#666">'
+        f"{bottom_label}</text>"
+        f"{''.join(bars)}{''.join(labels)}</svg>"
     )

@@ -47,7 +47,6 @@ def _fast_path(cl) -> bool:
         and not cl.formset
         and not cl.is_popup
         and not cl.to_field
-        and cl.list_display_links is not None
         and "action_checkbox" not in cl.list_display
     )
 
@@ -77,7 +76,8 @@ def _columns(cl) -> list[_Column] | None:
         column = _Column()
         column.name, column.field, column.attr, column.choices, column.boolean = name, None, None, None, False
         column.empty, column.admin_empty, column.tag = admin_empty, admin_empty, None
-        if (first and not cl.list_display_links) or name in cl.list_display_links:
+        links = cl.list_display_links  # None: no column links to the row (as Django)
+        if links is not None and ((first and not links) or name in links):
             column.tag, first = ("th" if first else "td"), False
         column.base = f"field-{_coerce_field_name(name, index)}"
         classes = [column.base]

@@ -11,6 +11,8 @@ from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.template import Context, engines
 from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
 
 from courses import roles
 from payments.models import Payment
@@ -124,11 +126,14 @@ def test_list_rows_are_djangos(
     from orders.models import Order
     from payments.models import JournalEntry, Refund
     from payments.services import refund_request
+    from settlement.services.statements import statements_generate
     from tests.factories import UserFactory
 
     for course in (own_course, other_course, own_course):
         order, _ = pay(UserFactory(), course)
     refund_request(learner=order.learner, order_no=order.order_no, amount=100, reason="a <b>reason</b>")
+    # A statement per merchant (today's, as if made tomorrow night).
+    statements_generate(period_start=timezone.localdate(), now=timezone.now() + timezone.timedelta(days=1))
     client.force_login(superuser if who == "superuser" else merchant_user)
     fast_rows = []
     fast_path = rows._fast_path
@@ -141,12 +146,15 @@ def test_list_rows_are_djangos(
         admin_url(Refund),
         admin_url(JournalEntry),
         admin_url(JournalEntry) + "?kind__exact=payment",
+        # Balances: no column links to a row (``list_display_links = None``).
+        reverse("admin:settlement_merchantbalance_changelist"),
+        reverse("admin:settlement_settlementstatement_changelist"),
     ]
     for url in pages:
         ours = client.get(url)
         assert ours.status_code == 200, url
         assert fast_path(fast_rows[-1]), url
-        assert 'class="field-' in ours.text
+        assert 'class="field-' in ours.text, url
         with monkeypatch.context() as stock:
             stock.setattr(rows, "_fast_path", lambda cl: False)
             django_page = client.get(url).text

@@ -103,3 +103,89 @@ def test_the_dashboard_shows_them(history, client, staff):
     assert ">¥99.00<" in march and ">¥5.17<" in march and ">¥93.83<" in march and ">100.0%<" in march
     assert "50.0%" in table.split("<td>2026-02</td>")[1].split("</tr>")[0]
     assert page.text.count("2026-01</td>") == 1
+
+
+def test_the_compiled_reads_give_the_orm_figures(history):
+    """The dashboard's reads are compiled once (``core.prepared_values``): on the same
+    crafted history they give what the ORM's querysets give, summarised or not, for every
+    merchant or one, all entries or membership orders' only; and the members' counts."""
+    from memberships.selectors import _members_at_counts, members_at, membership_orders_q
+    from payments.ledger import summaries
+    from payments.models import JournalEntry
+    from settlement.selectors import (
+        ZERO,
+        add_components,
+        components_by_merchant_day,
+        day_start,
+        summarised_days,
+    )
+
+    first, last = date(2025, 12, 1), date(2026, 4, 30)
+
+    def from_the_journal(merchant_id, membership):
+        entries = JournalEntry.objects.filter(
+            created_at__gte=day_start(first), created_at__lt=day_start(last)
+        )
+        if merchant_id is not None:
+            entries = entries.filter(merchant_id=merchant_id)
+        if membership:
+            entries = entries.filter(membership_orders_q("order__"))
+        by_day = {}
+        for (_merchant, day), components in components_by_merchant_day(entries).items():
+            add_components(by_day.setdefault(day, dict(ZERO)), components)
+        return by_day
+
+    shapes = [(m, ms) for m in (None, history.pk) for ms in (False, True)]
+    expected = {shape: from_the_journal(*shape) for shape in shapes}
+    assert expected[(history.pk, True)] and expected[(None, True)] != expected[(None, False)]
+    for _ in ("entries after the checkpoint only", "summarised"):
+        for merchant_id, membership in shapes:
+            got = summarised_days(
+                first_day=first,
+                last_day=last - date.resolution,
+                merchant_id=merchant_id,
+                membership=membership,
+            )
+            assert got == expected[(merchant_id, membership)]
+        summaries.fold_all()
+
+    # The dashboard's days, its figures summed from their components only: as from all.
+    from settlement.selectors import DASHBOARD_TOTALS, dashboard_figures, figures_from
+
+    for merchant_id in (None, history.pk):
+        days = dashboard_figures(
+            first_day=date(2026, 1, 1), last_day=date(2026, 3, 31), merchant_id=merchant_id
+        )
+        for day in days["days"]:
+            full = figures_from(expected[(merchant_id, False)].get(day["day"], dict(ZERO)))
+            assert day == {"day": day["day"], **{name: full[name] for name in DASHBOARD_TOTALS}}
+        assert days["totals"]["gross_sales"] > 0
+
+    instants = [day_start(date(2026, month, 1)) for month in (1, 2, 3, 4)]
+    for merchant_id in (None, history.pk):
+        counts = members_at(instants=instants, merchant_id=merchant_id)
+        params = {f"at{i}": at for i, at in enumerate(instants)}
+        (row,) = _members_at_counts(**params, **({} if merchant_id is None else {"merchant_id": merchant_id}))
+        assert [c["active_at_end"] for c in counts] == [row["n1"], row["n2"], row["n3"]]
+        assert [c["churned"] for c in counts] == [row["lost0"], row["lost1"], row["lost2"]]
+        assert any(c["active_at_end"] for c in counts) and any(c["churned"] for c in counts)
+
+
+def test_each_dashboard_figure_needs_only_its_components():
+    """The dashboard sums only the components its figures are made of
+    (``FIGURE_COMPONENTS``): each such figure is the same from those alone as from all."""
+    import random
+
+    from settlement import selectors
+
+    rng = random.Random(17)
+    for _ in range(20):
+        every = {name: rng.randint(-(10**6), 10**6) for name in selectors.ZERO}
+        full = selectors.figures_from(every)
+        for figure, names in selectors.FIGURE_COMPONENTS.items():
+            only = {**selectors.ZERO, **{name: every[name] for name in names}}
+            assert selectors.figures_from(only)[figure] == full[figure], figure
+    assert set(selectors.DASHBOARD_TOTALS) <= set(selectors.FIGURE_COMPONENTS)
+    shown = ("gross_sales", "refunds", "commission", "order_count")  # membership_months
+    needed = {name for figure in shown for name in selectors.FIGURE_COMPONENTS[figure]}
+    assert needed == set(selectors._MEMBERSHIP_COMPONENTS)
