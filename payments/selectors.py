@@ -31,6 +31,7 @@ def _order_for_payment(*, learner_id: int, order_no: str, channel: str, now) -> 
 # Payment start's first statement, compiled once (core.prepared).
 _ORDER_FOR_PAYMENT = PreparedQuery(
     _order_for_payment,
+    on_server=True,  # bound and prepared: planned once per connection, not per payment start
     learner_id=-7_301_002,
     order_no="\x00order",
     channel="\x00channel",
