@@ -261,7 +261,18 @@ def measure(count: int, learners: int, *, explain: bool = False) -> None:
 
     learner_ids = list(get_user_model().objects.values_list("pk", flat=True)[:learners])
     rng = random.Random(11)
-    timings, cpu, statements = [], [], []
+    timings, cpu, statements, waits = [], [], [], []
+    sent = []  # the last assessments' statements and values, for --explain
+    wait = [0.0]
+
+    def timed_execute(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            wait[0] += time.perf_counter() - started
+            sent[:] = [*sent[-9:], (sql, params)]
+
     for _ in range(count):
         context = CheckoutContext(
             learner_id=rng.choice(learner_ids),
@@ -273,17 +284,14 @@ def measure(count: int, learners: int, *, explain: bool = False) -> None:
             device_id=f"dev-{rng.randrange(learners * 2)}",
             coupon=COUPON,  # every checkout gives the campaign's code: the coupon rule counts
         )
-        with CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(timed_execute):
+            wait[0] = 0.0
             started, started_cpu = time.perf_counter(), time.process_time()
             assess_checkout(context)
             timings.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
+            waits.append(wait[0] * 1000)
         statements.append(len(queries))
-    if explain and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for query in queries:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query['sql']}")
-                print("\n".join(row[0] for row in cursor.fetchall()))
     timings.sort()
     print(f"database     {connection.vendor}")
     print(f"rules        {len(rules)} enabled, every built-in kind")
@@ -291,7 +299,29 @@ def measure(count: int, learners: int, *, explain: bool = False) -> None:
     print(f"statements   {statistics.median(statements):.0f} per assessment (warm rule cache)")
     print(f"median       {statistics.median(timings):.2f} ms")
     print(f"p99          {timings[int(len(timings) * 0.99) - 1]:.2f} ms")
+    print(f"database     {statistics.median(waits):.2f} ms median (from sending the statement to its rows)")
     print(f"Python CPU   {statistics.median(cpu):.2f} ms median (this process: building, parsing, deciding)")
+    if explain and connection.vendor == "postgresql":
+        # The last assessments' statements with their values, as text (planned each time:
+        # the prepared statement's generic plan, when PostgreSQL keeps one, skips planning).
+        planning, execution = [], []
+        with connection.cursor() as cursor:
+            for sql, params in sent:
+                cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) {sql}", params)
+                summary = cursor.fetchone()[0][0]
+                planning.append(summary["Planning Time"])
+                execution.append(summary["Execution Time"])
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sent[-1][0]}", sent[-1][1])
+            print("\n".join(row[0] for row in cursor.fetchall()))
+            cursor.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%orders_order%"],
+            )
+            print(f"prepared     (generic plans, custom plans): {cursor.fetchall()}")
+        print(
+            f"EXPLAIN      {len(sent)} statements: planning {min(planning):.2f}–{max(planning):.2f} ms,"
+            f" execution {min(execution):.2f}–{max(execution):.2f} ms"
+        )
     print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 

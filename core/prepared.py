@@ -14,6 +14,11 @@ A parameter's stand-in must be a value the query would never contain otherwise (
 negative id, a string with a NUL); a stand-in the compiled SQL does not carry as a
 parameter (the ORM folded it into the text) is refused at the first call, and the
 queryset is then run as a plain queryset every time.
+
+``cursor=core.bound.bound_cursor`` sends it with server-side binding, prepared on the
+connection (PostgreSQL; elsewhere Django's cursor): for a read whose planning costs more
+than its execution (checkout's course read: its membership-access ``EXISTS``), PostgreSQL
+then keeps a generic plan instead of planning it on every call.
 """
 
 from collections.abc import Callable
@@ -29,8 +34,9 @@ class PreparedQuery:
     ``stand_ins`` give each parameter a placeholder value of its type used to compile the
     queryset once (per database connection)."""
 
-    def __init__(self, build: Callable[..., QuerySet], **stand_ins):
+    def __init__(self, build: Callable[..., QuerySet], *, cursor: Callable | None = None, **stand_ins):
         self.build = build
+        self.cursor = cursor  # a cursor factory for PostgreSQL (core.bound.bound_cursor), or None
         self.stand_ins = stand_ins
         self._compiled: dict[str, _Compiled | None] = {}
 
@@ -39,7 +45,7 @@ class PreparedQuery:
         compiled = self._compiled_for(params)
         if compiled is None:
             return self.build(**params).first()
-        return compiled.first(params)
+        return compiled.first(params, cursor=self.cursor)
 
     def statement(self, **params) -> tuple[str, list, list[str]] | None:
         """The compiled SQL with ``params``' values and the names of its columns (the
@@ -107,8 +113,12 @@ class _Compiled:
             values[position] = params[name]
         return values
 
-    def first(self, params: dict):
-        with connections[self.db].cursor() as cursor:
+    def first(self, params: dict, *, cursor: Callable | None = None):
+        if cursor is not None and self.db == connection.alias and connection.vendor == "postgresql":
+            cursor = cursor()
+        else:
+            cursor = connections[self.db].cursor()
+        with cursor:
             cursor.execute(self.sql, self.values(params))
             rows = cursor.fetchall()
         return self.instance(rows)

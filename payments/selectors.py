@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
+from core.bound import bound_cursor
 from core.prepared import PreparedQuery
 from orders.models import Order
 from orders.selectors import order_get_for_learner
@@ -31,6 +32,7 @@ def _order_for_payment(*, learner_id: int, order_no: str, channel: str, now) -> 
 # Payment start's first statement, compiled once (core.prepared).
 _ORDER_FOR_PAYMENT = PreparedQuery(
     _order_for_payment,
+    cursor=bound_cursor,  # bound and prepared: planned once per connection, not per payment start
     learner_id=-7_301_002,
     order_no="\x00order",
     channel="\x00channel",
