@@ -45,6 +45,7 @@ def parse_args():
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N more")
     parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumulative)")
     parser.add_argument("--lines", type=int, default=40, help="the profile's lines")
+    parser.add_argument("--dump", metavar="FILE", help="with --profile: write it to FILE too")
     parser.add_argument("--log-level", default="WARNING", help="the app's LOG_LEVEL (INFO: a log line each)")
     parser.add_argument("--database", default="kpay_speed_bench_cpu")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/2")
@@ -256,6 +257,8 @@ def run(args) -> int:
     if args.profile:
         print(f"\nprofile of {args.profile} notifications:")
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
+        if args.dump:
+            profiler.dump_stats(args.dump)
     return 0
 
 

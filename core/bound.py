@@ -25,7 +25,7 @@ its rows' converters are looked up once, not per call.
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from .db import _WriteBatch, writes_in_one_statement
 from .prepared import PreparedQuery, _Compiled
@@ -61,6 +61,12 @@ def _cursor_class():
 
     class Cursor(ServerBindingCursor):
         _query_cls = CachedQuery
+        prepare_all = False
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            if prepare is None and self.prepare_all:
+                prepare = True
+            return super().execute(query, params, prepare=prepare, binary=binary)
 
         def _convert_query(self, query, params=None):
             # Kept where Django's query log reads it: psycopg leaves ``_query`` unset
@@ -76,6 +82,8 @@ _Cursor = None
 
 
 class _BoundBatch(_WriteBatch):
+    unnest = False  # prepared once per connection: several rows as VALUES, no arrays to dump
+
     def cursor(self):
         return bound_cursor()
 
@@ -83,21 +91,17 @@ class _BoundBatch(_WriteBatch):
 def bound_cursor():
     """A Django cursor (wrappers, logging, errors) over a server-binding psycopg cursor
     that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off."""
-    connection.ensure_connection()
-    raw = _cursor_class()(connection.connection)
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    conn.ensure_connection()
+    raw = _cursor_class()(conn.connection)
     if getattr(settings, "KPAY_PREPARED_STATEMENTS", True):
-        if connection.connection.prepare_threshold is None:
+        if conn.connection.prepare_threshold is None:
             # Django turns psycopg's preparing off (None) unless OPTIONS say otherwise;
             # then only what is asked for (``prepare=True``, here) is prepared.
-            connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
-        execute = raw.execute  # Django's wrapper passes no ``prepare``: psycopg's cursor is told
-
-        def prepared(query, params=None, **kwargs):
-            return execute(query, params, prepare=True, **kwargs)
-
-        raw.execute = prepared
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(raw)
+            conn.connection.prepare_threshold = _ONLY_WHEN_ASKED
+        raw.prepare_all = True  # Django's wrapper passes no ``prepare``: the cursor asks (Cursor.execute)
+    with conn.wrap_database_errors:
+        return conn._prepare_cursor(raw)
 
 
 class BoundQuery(PreparedQuery):
@@ -105,20 +109,21 @@ class BoundQuery(PreparedQuery):
     transaction's first statement, sent together with the ``BEGIN`` (PostgreSQL)."""
 
     def first(self, **params):
-        if connection.vendor != "postgresql":
+        conn = connections[DEFAULT_DB_ALIAS]
+        if conn.vendor != "postgresql":
             return super().first(**params)
         if set(params) != set(self.stand_ins):
             raise TypeError(f"expected parameters {sorted(self.stand_ins)}, got {sorted(params)}")
-        if connection.vendor not in self._compiled:
-            self._compiled[connection.vendor] = _Compiled.of(self.build(**self.stand_ins), self.stand_ins)
-        compiled = self._compiled[connection.vendor]
+        if conn.vendor not in self._compiled:
+            self._compiled[conn.vendor] = _Compiled.of(self.build(**self.stand_ins), self.stand_ins)
+        compiled = self._compiled[conn.vendor]
         if compiled is None:
             return self.build(**params).first()
         values = list(compiled.params)
         for position, name in compiled.slots.items():
             values[position] = params[name]
         with bound_cursor() as cursor:
-            with connection.wrap_database_errors, connection.connection.pipeline():
+            with conn.wrap_database_errors, conn.connection.pipeline():
                 cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
             rows = cursor.fetchall()
         if not rows:

@@ -2,8 +2,11 @@
 
 import contextvars
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
+from types import MethodType
+from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 
 def statement_guard():
@@ -51,31 +54,41 @@ def cache_long_statements() -> None:
 
 def one_statement_writes() -> bool:
     """Whether the database runs data-modifying CTEs (PostgreSQL does, SQLite does not)."""
-    return connection.vendor == "postgresql"
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 def insert_sql(
-    objs, *, returning: str | None = "id", on_conflict=None, unique_fields=(), update_fields=()
+    objs,
+    *,
+    returning: str | None = "id",
+    on_conflict=None,
+    unique_fields=(),
+    update_fields=(),
+    unnest: bool = True,
 ) -> tuple[str, list]:
     """The ORM's ``INSERT`` of ``objs`` (one model, unsaved) as SQL and positional
     parameters, with ``RETURNING <returning>``: what ``bulk_create`` would send (with
     its ``ignore_conflicts`` or ``update_conflicts``: ``on_conflict``, field names).
-    Compiled once per shape (:data:`_SHAPES`)."""
+    Compiled once per shape (:data:`_SHAPES`). Several rows go as PostgreSQL's
+    ``SELECT * FROM UNNEST(arrays)``, as the ORM sends them, unless ``unnest`` is False:
+    then as ``VALUES (…), (…)`` (for a statement prepared on the server, where UNNEST's
+    gain, a shorter text to plan, is gone and dumping each array costs psycopg more than
+    its values one by one)."""
     from django.db.models import sql
 
     model = type(objs[0])
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(objs[0], f.attname) is not None]
-    key = (connection.vendor, model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
-    key += (tuple(unique_fields), tuple(update_fields))
+    unnest = unnest or len(objs) == 1
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    key = (vendor, model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
+    key += (tuple(unique_fields), tuple(update_fields), unnest)
     shape = _SHAPES.get(key)
     if shape is not None:
-        statement, layout = shape
-        rows = [_values(fields, obj, add=True) for obj in objs]
+        statement, layout, plan = shape
+        rows = [_prepared(plan, obj, add=True) for obj in objs]
         if None not in rows:
-            if layout == "columns":
-                return statement, [list(column) for column in zip(*rows, strict=True)]
-            return statement, [value for row in rows for value in row]
+            return statement, _laid_out(layout, rows)
     query = sql.InsertQuery(
         model,
         on_conflict=on_conflict,
@@ -84,16 +97,86 @@ def insert_sql(
     )
     query.insert_values(fields, objs)
     compiler = query.get_compiler(connection=connection)
+    if not unnest:
+        from django.db.models.sql.compiler import SQLInsertCompiler
+
+        compiler.assemble_as_sql = MethodType(SQLInsertCompiler.assemble_as_sql, compiler)  # VALUES rows
     if returning:
         compiler.returning_fields = [model._meta.get_field(returning)]
     [(statement, params)] = compiler.as_sql()
     if shape is None:
-        rows = [_values(fields, obj, add=False, sent=True) for obj in objs]
-        if None not in rows and _same(params, [value for row in rows for value in row]):
-            _SHAPES[key] = (statement, "rows")
-        elif None not in rows and _same(params, [list(column) for column in zip(*rows, strict=True)]):
-            _SHAPES[key] = (statement, "columns")  # PostgreSQL's INSERT … SELECT * FROM UNNEST(arrays)
+        plan = _plan(fields)
+        layout = _layout_of(params, [_prepared(plan, obj, add=False, sent=True) for obj in objs])
+        if layout is not None:
+            _SHAPES[key] = (statement, layout, plan)
     return statement, list(params)
+
+
+def _layout_of(params, rows) -> str | None:
+    """How the compiler laid out the rows we prepared in ``params`` (None: not as we
+    prepared them)."""
+    if None in rows:
+        return None
+    for layout in ("rows", "columns"):  # columns: PostgreSQL's INSERT … SELECT * FROM UNNEST(arrays)
+        if _same(params, _laid_out(layout, rows)):
+            return layout
+    return None
+
+
+def _laid_out(layout: str, rows: list[list]) -> list:
+    if layout == "columns":
+        return [list(column) for column in zip(*rows, strict=True)]
+    return [value for row in rows for value in row]
+
+
+def insert_rows_sql(
+    model,
+    rows: list[dict],
+    *,
+    returning: str | None = "id",
+    on_conflict=None,
+    unique_fields=(),
+    update_fields=(),
+    unnest: bool = True,
+) -> tuple[str, list]:
+    """:func:`insert_sql` of rows given as values (``{attname: value}``, the same keys
+    in each; a field left out takes its default) rather than model instances. The
+    instances are built once per shape, to compile the statement and check that the
+    values prepared from the rows are the compiler's."""
+    options = {"returning": returning, "on_conflict": on_conflict, "unnest": unnest}
+    options.update(unique_fields=tuple(unique_fields), update_fields=tuple(update_fields))
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    key = (vendor, model, "values", tuple(rows[0]), len(rows), *options.values())
+    shape = _SHAPES.get(key)
+    if shape is not None:
+        statement, layout, plan, defaults = shape
+        prepared = [_prepared(plan, _Row(row, defaults), add=True) for row in rows]
+        if None not in prepared:
+            return statement, _laid_out(layout, prepared)
+    given = set(rows[0])
+    defaults = tuple(
+        (f.attname, f) for f in model._meta.concrete_fields if f.attname not in given and not f.primary_key
+    )
+    filled = [_Row(row, defaults).__dict__ for row in rows]
+    statement, params = insert_sql([model(**row) for row in filled], **options)
+    if shape is None:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given]
+        plan = _plan(fields)
+        layout = _layout_of(params, [_prepared(plan, _Row(row, ()), add=False, sent=True) for row in filled])
+        if layout is not None:
+            _SHAPES[key] = (statement, layout, plan, defaults)
+    return statement, params
+
+
+class _Row:
+    """A row's values where the fields' methods expect a model instance (a stock
+    ``pre_save`` reads the attribute, ``auto_now`` sets it); ``defaults``: the fields
+    left out, each given its default."""
+
+    def __init__(self, values: dict, defaults: tuple):
+        self.__dict__ = (
+            {**values, **{name: field.get_default() for name, field in defaults}} if defaults else values
+        )
 
 
 def save_new(obj) -> None:
@@ -134,22 +217,118 @@ _PLAIN_SAVE: dict[type, bool] = {}  # per model: save() is Model.save, no parent
 
 # The SQL text of a small INSERT or UPDATE depends only on its shape (model, fields,
 # rows, options); compiling it was most of the ORM's cost of such a write on the
-# paid-order path. Kept per shape, with how its parameters are laid out; the values are
-# prepared as the compiler prepares them (``pre_save``, ``get_db_prep_save``). A value
-# that is an expression (``F()``…) is compiled the ORM's way every time.
-_SHAPES: dict[tuple, tuple[str, str]] = {}
+# paid-order path. Kept per shape, with how its parameters are laid out and how each
+# field's value is prepared (:func:`_plan`). A value that is an expression (``F()``…)
+# is compiled the ORM's way every time.
+_SHAPES: dict[tuple, tuple[str, str, tuple]] = {}
 
 
-def _values(fields, obj, *, add: bool, sent: bool = False) -> list | None:
-    """The parameters of ``obj``'s ``fields`` as the compiler prepares them (``sent``:
-    as it just did, without stamping ``auto_now`` fields again); None for an expression."""
+# Preparing a value the ORM's way (``pre_save``, then ``get_db_prep_save`` down through
+# ``get_db_prep_value``, ``get_prep_value`` and ``to_python``, each asking the connection
+# proxy for its backend) was about a fifth of the notification's Python: ten model
+# instances of about ten fields each. For a field of a stock class whose value already
+# has the type it stores (a ``str`` for a CharField, an ``int`` for an IntegerField, an
+# aware ``datetime``…), that chain returns the value itself, or the backend's adapter of
+# it (psycopg's ``Int4`` for an IntegerField): the plan goes there directly. Anything
+# else (another type, a field of another class, JSON, ``auto_now``) takes the chain.
+# Each shape's prepared values are compared once with the compiler's own parameters
+# (type and value) before the shape is kept.
+_VALUE_METHODS = ("pre_save", "get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
+
+
+def _is_str(value) -> bool:
+    return isinstance(value, str)  # TextChoices members too: to_python hands them on as they are
+
+
+def _is_int(value) -> bool:
+    return type(value) is int  # not bool
+
+
+def _is_bool(value) -> bool:
+    return type(value) is bool
+
+
+def _is_aware(value) -> bool:
+    return type(value) is datetime and value.tzinfo is not None
+
+
+def _is_uuid(value) -> bool:
+    return type(value) is UUID
+
+
+def _direct(field, conn):
+    """``(accepts, convert)``: values ``accepts`` takes are prepared as
+    ``convert(value)`` (None: as they are) by ``field``'s own methods on ``conn``;
+    None when the field's class is not one known here (PostgreSQL only)."""
+    from django.db import models
+
+    if conn.vendor != "postgresql" or _stamped(field):
+        return None
+
+    def stock(cls) -> bool:
+        return all(getattr(type(field), name) is getattr(cls, name) for name in _VALUE_METHODS)
+
+    if stock(models.ForeignKey) and field.many_to_one:
+        target = field.target_field
+        if any(all(getattr(type(target), n) is getattr(c, n) for n in _VALUE_METHODS) for c in _AUTO):
+            return _is_int, conn.ops.validate_autopk_value
+        return None
+    if stock(models.CharField) or stock(models.TextField):
+        return _is_str, None
+    if stock(models.IntegerField):  # and BigIntegerField, PositiveIntegerField…: one set of methods
+        internal_type = field.get_internal_type()
+        adapt = conn.ops.adapt_integerfield_value
+        return _is_int, lambda value: adapt(value, internal_type)
+    if any(stock(cls) for cls in _AUTO):
+        return _is_int, conn.ops.validate_autopk_value
+    if stock(models.BooleanField):
+        return _is_bool, None
+    if stock(models.DateTimeField):
+        return _is_aware, conn.ops.adapt_datetimefield_value
+    if stock(models.UUIDField) and conn.features.has_native_uuid_field:
+        return _is_uuid, None
+    return None
+
+
+def _auto_classes():
+    from django.db import models
+
+    return (models.AutoField, models.BigAutoField, models.SmallAutoField)
+
+
+_AUTO = _auto_classes()
+
+
+def _stamped(field) -> bool:
+    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+
+
+def _plan(fields) -> tuple:
+    """How each of ``fields`` is prepared: ``(field, attname, accepts, convert,
+    stamped)`` (see :func:`_direct`; ``accepts`` None: the field's own methods each time)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    return tuple(
+        (field, field.attname, *(_direct(field, conn) or (None, None)), _stamped(field)) for field in fields
+    )
+
+
+def _prepared(plan, obj, *, add: bool, sent: bool = False) -> list | None:
+    """The parameters of ``obj``'s fields as the compiler prepares them (``sent``: as it
+    just did, without stamping ``auto_now`` fields again); None for an expression."""
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    state = obj.__dict__
     values = []
-    for field in fields:
-        stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-        value = getattr(obj, field.attname) if sent and stamped else field.pre_save(obj, add)
+    for field, attname, accepts, convert, stamped in plan:
+        if accepts is not None:
+            value = state[attname] if attname in state else getattr(obj, attname)
+            if value is None or accepts(value):
+                values.append(value if convert is None or value is None else convert(value))
+                continue
+        else:
+            value = getattr(obj, attname) if sent and stamped else field.pre_save(obj, add)
         if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
             return None
-        values.append(field.get_db_prep_save(value, connection=connection))
+        values.append(field.get_db_prep_save(value, connection=conn))
     return values
 
 
@@ -192,6 +371,8 @@ _batch: contextvars.ContextVar["_WriteBatch | None"] = contextvars.ContextVar(
 
 
 class _WriteBatch:
+    unnest = True  # several rows as UNNEST(arrays), as the ORM sends them (insert_sql)
+
     def __init__(self):
         self.ctes: list[tuple[str, list]] = []
         self.sending = False
@@ -248,14 +429,36 @@ def db_insert(objs, **bulk_create_options) -> list:
     batch = _batch.get()
     if batch is None or not objs:
         return type(objs[0])._default_manager.bulk_create(objs, **bulk_create_options) if objs else objs
+    _conflict_option(bulk_create_options)
+    batch.add(*insert_sql(objs, returning=None, unnest=batch.unnest, **bulk_create_options))
+    return objs
+
+
+def db_insert_rows(model, rows: list[dict], **bulk_create_options) -> None:
+    """:func:`db_insert` of rows given as values (``{attname: value}``, the same keys in
+    each row; a field left out takes its default), for a path that only writes them
+    (histories, journal legs, events): building a model instance per row (every field
+    through ``Model.__init__`` and its descriptor) cost more than preparing its values.
+    Outside a batch (and on databases without data-modifying CTEs) the instances are
+    built and go as ``bulk_create`` sends them."""
+    if not rows:
+        return
+    batch = _batch.get()
+    if batch is None:
+        model._default_manager.bulk_create([model(**row) for row in rows], **bulk_create_options)
+        return
+    _conflict_option(bulk_create_options)
+    batch.add(*insert_rows_sql(model, rows, returning=None, unnest=batch.unnest, **bulk_create_options))
+
+
+def _conflict_option(options: dict) -> None:
+    """``bulk_create``'s ``ignore_conflicts``/``update_conflicts`` as the compiler's ``on_conflict``."""
     from django.db.models.constants import OnConflict
 
-    if bulk_create_options.pop("ignore_conflicts", False):
-        bulk_create_options["on_conflict"] = OnConflict.IGNORE
-    elif bulk_create_options.pop("update_conflicts", False):
-        bulk_create_options["on_conflict"] = OnConflict.UPDATE
-    batch.add(*insert_sql(objs, returning=None, **bulk_create_options))
-    return objs
+    if options.pop("ignore_conflicts", False):
+        options["on_conflict"] = OnConflict.IGNORE
+    elif options.pop("update_conflicts", False):
+        options["on_conflict"] = OnConflict.UPDATE
 
 
 def db_update(obj, fields: list[str]) -> None:
@@ -276,18 +479,23 @@ def update_sql(obj, fields: list[str]) -> tuple[str, list]:
     from django.db.models import sql
 
     model = type(obj)
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = (conn.vendor, model, "update", tuple(fields))
+    shape = _SHAPES.get(key)
+    pk = model._meta.pk.get_db_prep_value(obj.pk, connection=conn)
+    if shape is not None:
+        values = _prepared(shape[2], obj, add=False)
+        if values is not None:
+            return shape[0], [*values, pk]
     model_fields = [model._meta.get_field(name) for name in fields]
-    key = (connection.vendor, model, "update", tuple(fields))
-    values = _values(model_fields, obj, add=False)
-    pk = model._meta.pk.get_db_prep_value(obj.pk, connection=connection)
-    if key in _SHAPES and values is not None:
-        return _SHAPES[key][0], [*values, pk]
+    plan = _plan(model_fields)
+    values = _prepared(plan, obj, add=False)
     query = sql.UpdateQuery(model)
     query.add_update_fields([(field, None, field.pre_save(obj, False)) for field in model_fields])
     query.add_filter("pk", obj.pk)
     statement, params = query.get_compiler(connection=connection).as_sql()
-    if values is not None and _same(list(params), [*values, pk]):
-        _SHAPES[key] = (statement, "rows")
+    if shape is None and values is not None and _same(list(params), [*values, pk]):
+        _SHAPES[key] = (statement, "rows", plan)
     return statement, list(params)
 
 

@@ -73,9 +73,13 @@ class RequestIdMiddleware:
             if token is not None:
                 unbind(token)
             return
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not request_logger.isEnabledFor(level):  # LOG_LEVEL above INFO: no line to build
+            if token is not None:
+                unbind(token)
+            return
         match = getattr(request, "resolver_match", None)
         user = getattr(request, "user", None)
-        level = logging.ERROR if status >= 500 else logging.INFO
         request_logger.log(
             level,
             "%s %s %s",

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed
+from django_fsm import TransitionNotAllowed
 
 
 class StatusChange(models.Model):
@@ -49,11 +49,9 @@ def apply_transition(
     ``from_status``, ``to_status``, ``transition``, ``actor``, ``reason``, ``created_at``
     and a foreign key named after the instance's model. Every transition takes ``at``.
     """
-    method = getattr(instance, name)
-    if not can_proceed(method):
-        return None
     before = instance.status
-    method(at=at, **kwargs)
+    if not _proceed(instance, name, at=at, **kwargs):
+        return None
     return history_model(
         **{instance._meta.model_name: instance},
         from_status=before,
@@ -63,3 +61,41 @@ def apply_transition(
         reason=reason[:255],
         created_at=at,
     )
+
+
+def transition_row(
+    instance, name: str, *, history_model: type[models.Model], actor=None, reason: str = "", at, **kwargs
+) -> dict | None:
+    """:func:`apply_transition` with its history row as values (``{attname: value}``,
+    for ``core.db.db_insert_rows``) rather than an unsaved instance: for a path that
+    only writes the row (a gateway notification's)."""
+    before = instance.status
+    if not _proceed(instance, name, at=at, **kwargs):
+        return None
+    return {
+        history_model._meta.get_field(instance._meta.model_name).attname: instance.pk,
+        "from_status": before,
+        "to_status": instance.status,
+        "transition": name,
+        "actor_id": actor.pk if actor is not None else None,
+        "reason": reason[:255],
+        "created_at": at,
+    }
+
+
+def _proceed(instance, name: str, **kwargs) -> bool:
+    """Call transition ``name``; False, nothing changed, when django-fsm refuses it.
+
+    It used to ask ``can_proceed`` first and then call the transition, which asks the
+    same again (source state and conditions: twice per transition on every payment).
+    The call's own check decides now, with the same rules: a refused transition raises
+    before any signal is sent or field changed. Only django-fsm's refusal of this call
+    (its exception names the instance) means "not allowed"; any other error is raised.
+    """
+    try:
+        getattr(instance, name)(**kwargs)
+    except TransitionNotAllowed as refused:
+        if getattr(refused, "object", None) is not instance:
+            raise
+        return False
+    return True

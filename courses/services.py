@@ -1,22 +1,24 @@
 from collections.abc import Iterable
 
-from core.db import db_insert
+from core.db import db_insert_rows
 
 from .models import Enrollment, Lesson, LessonVisit
 
 
 def enrollment_grant(*, learner_id: int, course_ids: Iterable[int], order_no: str, at) -> None:
-    """Give a learner access to courses: one statement, re-activating a revoked enrollment."""
-    db_insert(
+    """Give a learner access to courses: one statement, re-activating a revoked enrollment
+    (its rows as values: only written, ``core.db.db_insert_rows``)."""
+    db_insert_rows(
+        Enrollment,
         [
-            Enrollment(
-                learner_id=learner_id,
-                course_id=course_id,
-                order_no=order_no,
-                status=Enrollment.Status.ACTIVE,
-                granted_at=at,
-                revoked_at=None,
-            )
+            {
+                "learner_id": learner_id,
+                "course_id": course_id,
+                "order_no": order_no,
+                "status": Enrollment.Status.ACTIVE,
+                "granted_at": at,
+                "revoked_at": None,
+            }
             for course_id in course_ids
         ],
         update_conflicts=True,

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core.db import (
     db_ctes,
-    db_insert,
+    db_insert_rows,
     db_update,
     insert_sql,
     one_statement_writes,
@@ -17,7 +17,7 @@ from core.db import (
 )
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_checkout
-from core.transitions import apply_transition
+from core.transitions import apply_transition, transition_row
 from promotions.exceptions import PointsInsufficient
 from promotions.points import (
     points_check,
@@ -348,16 +348,17 @@ def order_record_payment(*, order: Order, at, reason: str, deliver: bool = True)
 
     The caller (payments) holds the order's row lock and has checked the payment.
     """
-    changes = [apply_transition(order, "mark_paid", history_model=OrderStatusChange, reason=reason, at=at)]
+    # The history rows as values (core.transitions.transition_row): only written.
+    changes = [transition_row(order, "mark_paid", history_model=OrderStatusChange, reason=reason, at=at)]
     if changes[0] is None:
         raise OrderStateConflict(f"order {order.order_no} is {order.status}, not awaiting payment")
     if deliver:
         order_lines_grant(order=order, at=at)
         changes.append(
-            apply_transition(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
+            transition_row(order, "fulfil", history_model=OrderStatusChange, reason="access granted", at=at)
         )
     db_update(order, ["status", "paid_at", "fulfilled_at"])
-    db_insert(changes)
+    db_insert_rows(OrderStatusChange, changes)
     attribution.order_paid(order=order, at=at)  # a referred order's commission; nothing read otherwise
     if order.discount and one_statement_writes():
         # The coupon's consumption as CTEs: with the payment's other writes in one

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
-from core.db import db_insert
+from core.db import db_insert_rows
 from core.money import prorate
 from promotions.services import discount_reversed
 
@@ -33,7 +33,7 @@ def commission_for(total: int, rate: Decimal) -> int:
     return int((Decimal(total) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def post_payment_received(*, payment, order, merchant, at) -> list[JournalEntry]:
+def post_payment_received(*, payment, order, merchant, at) -> None:
     """A payment applied to its order: the merchant's share is pending, the rest is ours.
 
     With a platform coupon (``order.platform_discount``) or points (``order.points_discount``)
@@ -71,7 +71,7 @@ def post_payment_received(*, payment, order, merchant, at) -> list[JournalEntry]
     )
 
 
-def post_payment_unapplied(*, payment, order, at) -> list[JournalEntry]:
+def post_payment_unapplied(*, payment, order, at) -> None:
     """Money received that no order can take: held as owed back until refunded."""
     memo = payment.flag or "unapplied payment"
     legs = [(gateway_clearing(payment.channel), UNAPPLIED_RECEIPTS, payment.amount, memo)]
@@ -99,7 +99,7 @@ def refund_split(*, commission: int, amount: int, refunded_before: int, refund: 
     return refund - commission_part, commission_part
 
 
-def post_refund(*, refund, payment, order, refunded_before: int, at) -> list[JournalEntry]:
+def post_refund(*, refund, payment, order, refunded_before: int, at) -> None:
     """A refund left the gateway: take the refunded share back from the merchant and
     from the platform's commission, in proportion (see the rounding rule in :mod:`payments.ledger`).
 
@@ -210,7 +210,7 @@ def post_points(*, kind: str, value: int, learner_id: int, order_id, at) -> Jour
     )
 
 
-def post_unapplied_refund(*, refund, payment, at) -> list[JournalEntry]:
+def post_unapplied_refund(*, refund, payment, at) -> None:
     """An unapplied payment went back to its payer: what was held as owed back leaves
     clearing. No merchant or commission is involved: none was ever credited."""
     memo = f"refund {refund.refund_no}: unapplied payment returned to the payer"
@@ -337,26 +337,28 @@ def post_payout(*, payout, stage: str, at) -> JournalEntry:
     )
 
 
-def _post(*, kind, legs, payment, order, merchant_id, at, refund=None) -> list[JournalEntry]:
+def _post(*, kind, legs, payment, order, merchant_id, at, refund=None) -> None:
     """One business event: its ``(debit, credit, amount, memo)`` legs under one posting
-    id, in one INSERT. Zero legs are left out (every row moves a positive amount)."""
+    id, in one INSERT. Zero legs are left out (every row moves a positive amount). The
+    rows go as values (``core.db.db_insert_rows``), with the caller's other writes if it
+    batches them: they are only written, and an instance per leg cost more than its values."""
     posting_id = uuid.uuid4()
     rows = [
-        JournalEntry(
-            posting_id=posting_id,
-            kind=kind,
-            debit_account=debit,
-            credit_account=credit,
-            amount=amount,
-            currency=payment.currency,
-            merchant_id=merchant_id,
-            order=order,
-            payment=payment,
-            refund=refund,
-            memo=memo,
-            created_at=at,
-        )
+        {
+            "posting_id": posting_id,
+            "kind": kind,
+            "debit_account": debit,
+            "credit_account": credit,
+            "amount": amount,
+            "currency": payment.currency,
+            "merchant_id": merchant_id,
+            "order_id": order.pk if order is not None else None,
+            "payment_id": payment.pk,
+            "refund_id": refund.pk if refund is not None else None,
+            "memo": memo,
+            "created_at": at,
+        }
         for debit, credit, amount, memo in legs
         if amount > 0
     ]
-    return db_insert(rows)  # with the caller's other writes, if it batches them (core.db)
+    db_insert_rows(JournalEntry, rows)

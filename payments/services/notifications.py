@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.bound import writes_in_one_bound_statement
-from core.db import db_insert
+from core.db import db_insert_rows
 
 from .. import locks
 from ..exceptions import UnknownTrade
@@ -79,19 +79,22 @@ def _apply_payment_notification(payment: Payment, gateway: Gateway, notification
 
 
 def _event_record(gateway, notification, payment, outcome, detail, now) -> None:
-    db_insert(
+    """The event, stored once per gateway event id; its row as values (only written:
+    ``core.db.db_insert_rows``)."""
+    db_insert_rows(
+        GatewayEvent,
         [
-            GatewayEvent(
-                gateway=gateway.alias,
-                event_id=notification.event_id[:128],
-                event_type=notification.event_type[:64],
-                trade_no=notification.trade_no[:64],
-                payment=payment,
-                outcome=outcome,
-                detail=detail[:255],
-                payload=dict(notification.payload),
-                received_at=now,
-            )
+            {
+                "gateway": gateway.alias,
+                "event_id": notification.event_id[:128],
+                "event_type": notification.event_type[:64],
+                "trade_no": notification.trade_no[:64],
+                "payment_id": payment.pk if payment is not None else None,
+                "outcome": outcome,
+                "detail": detail[:255],
+                "payload": dict(notification.payload),
+                "received_at": now,
+            }
         ],
         ignore_conflicts=True,
     )

@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from core.db import db_insert, db_update, save_new, statement_guard, writes_in_one_statement
+from core.db import db_insert_rows, db_update, save_new, statement_guard, writes_in_one_statement
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
 from core.tasks import enqueue_on_commit
-from core.transitions import apply_transition
+from core.transitions import apply_transition, transition_row
 from orders.attribution import referred_promoter_id
 from orders.exceptions import OrderNotFound
 from orders.models import Order
@@ -201,7 +201,7 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
     order = payment.order
     if order.status == Order.Status.PENDING_PAYMENT:
         risk = _assess_payer(payment, order, payer_id=payer_id)
-        change = apply_transition(
+        change = transition_row(  # its history row as values: only written (core.db.db_insert_rows)
             payment,
             "succeed",
             history_model=PaymentStatusChange,
@@ -211,7 +211,7 @@ def _capture(payment: Payment, *, gateway_txn_id: str, payer_id: str, reason: st
             payer_id=payer_id,
         )
         db_update(payment, ["status", "succeeded_at", "gateway_txn_id", "payer_id", "risk_assessment"])
-        db_insert([change])
+        db_insert_rows(PaymentStatusChange, [change])
         held = risk.decision != "allow" or order.risk_assessment.get("decision") == "review"
         order_record_payment(
             order=order,
