@@ -18,6 +18,7 @@ then is not the figure to quote). Reconciling twice shows the second run posts n
 import argparse
 import csv
 import gzip
+import logging
 import os
 import resource
 import subprocess
@@ -433,6 +434,17 @@ class BackendCPU:
         return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._seen.items())
 
 
+class PhaseLog(logging.Handler):
+    """Keeps the phases (parse, COPY, match, fees, …) the reconciliation logs with its outcome."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.phases = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.phases = getattr(record, "phases", None) or self.phases
+
+
 def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> None:
     import tracemalloc
 
@@ -449,6 +461,8 @@ def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> N
     from reconciliation import services
 
     reset_queries()
+    phases = PhaseLog()
+    logging.getLogger("reconciliation.services").addHandler(phases)
     baseline = high_water_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         tracemalloc.start()
@@ -485,6 +499,11 @@ def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> N
     )
     print(f"load average  {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"peak RSS      {peak / 1024:.0f} MB (before the run, Django loaded: {baseline / 1024:.0f} MB)")
+    if phases.phases:
+        # Wall seconds in each phase; the writer thread's (differences) overlap the rest.
+        print(
+            "phases        " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.phases.items())
+        )
     if traced is not None:
         print(f"tracemalloc   peak {traced / 1e6:.0f} MB of Python allocations (tracing slows the run)")
 
