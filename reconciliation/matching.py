@@ -20,8 +20,10 @@ import queue
 import threading
 from array import array
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from time import perf_counter
@@ -132,6 +134,10 @@ class Writer:
             self._queue = None
         self._raise()
 
+    def check(self) -> None:
+        """Raise a writer's failure, if it had one."""
+        self._raise()
+
     def _raise(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
@@ -238,6 +244,7 @@ class Reconciler:
     # -- the whole bill -------------------------------------------------------------
     def reconcile(self, reader: BillReader) -> Tally:
         self._writer = Writer(self._write, threaded=Writer.may_thread())
+        self._matching: deque[tuple[list[BillLine], Future]] = deque()
         phases = self.tally.phases
         try:
             batch: list[BillLine] = []
@@ -252,6 +259,7 @@ class Reconciler:
             phases["parse"] += perf_counter() - clock
             if batch:
                 self._read(batch)
+            self._settle(wait=True)
             self._progress(self._lines_read, True)
             clock = perf_counter()
             self._after_bill(reader)
@@ -268,14 +276,35 @@ class Reconciler:
     def _batch(self, lines: list[BillLine]) -> None:
         self.tally.lines += len(lines)
         if MATCH_IN_SQL and connection.vendor == "postgresql":
-            matched = self._match_in_sql(lines)
-            if matched:
-                lines = [line for line in lines if line.line_no not in matched]
+            # The writer matches the batch in SQL (in its thread, when it has one, while
+            # this one reads the next batch); the lines it leaves are matched here later.
+            matched: Future = Future()
+            self._writer.submit(("match", lines, matched))
+            self._matching.append((lines, matched))
+            self._settle(wait=False)
+        else:
+            self._python_lines(lines)
+        self.run.lines = self.tally.lines
+        self.run.save(update_fields=["lines"])  # progress, for whoever watches the run
+
+    def _settle(self, *, wait: bool) -> None:
+        """Match in Python the lines of the batches the writer has matched in SQL (all
+        of them with ``wait``) that it did not match."""
+        while self._matching:
+            lines, matched = self._matching[0]
+            while wait and not matched.done():
+                self._writer.check()  # a failed writer never answers
+                wait_for([matched], timeout=0.2)
+            if not matched.done():
+                return
+            self._matching.popleft()
+            found = matched.result()
+            self._python_lines([line for line in lines if line.line_no not in found] if found else lines)
+
+    def _python_lines(self, lines: list[BillLine]) -> None:
         clock = perf_counter()
         self._lines(lines)
         self.tally.phases["lines"] += perf_counter() - clock
-        self.run.lines = self.tally.lines
-        self.run.save(update_fields=["lines"])  # progress, for whoever watches the run
 
     def _lines(self, lines: list[BillLine]) -> None:
         """Match ``lines`` one by one in Python: on PostgreSQL only those that
@@ -802,11 +831,20 @@ class Reconciler:
         job = (list(self._differences.values()), self._repaired_keys, self._fees)
         self._differences, self._repaired_keys, self._fees = {}, [], []
         if job[0] or job[2]:
-            self._writer.submit(job)
+            self._writer.submit(("write", job))
 
     def _write(self, job) -> None:
-        """One transaction: upsert the differences, post the fees."""
-        differences, closed, fees = job
+        """The writer's jobs: a batch to match in SQL (its answer in the job's Future),
+        or one transaction that upserts the differences and posts the fees."""
+        if job[0] == "match":
+            _match, lines, answer = job
+            try:
+                answer.set_result(self._match_in_sql(lines))
+            except BaseException as exc:
+                answer.set_exception(exc)
+                raise
+            return
+        differences, closed, fees = job[1]
         clock = perf_counter()
         with transaction.atomic():
             if differences:

@@ -77,7 +77,21 @@ def reconcile_every_situation(course, today, gateway_answers):
     return {name: getattr(run, name) for name in RUN_FIGURES}, differences, fees
 
 
-def test_matching_in_sql_decides_what_matching_in_python_decides(course, today, gateway_answers, monkeypatch):
+@pytest.mark.parametrize(
+    "writer",
+    [
+        pytest.param("inline", id="inline"),
+        # Outside a test's transaction the writer has its own thread and connection: the
+        # batches (of 2 lines here) are matched there while the next ones are read.
+        pytest.param("threaded", id="threaded", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_matching_in_sql_decides_what_matching_in_python_decides(
+    writer, course, today, gateway_answers, monkeypatch
+):
+    if writer == "threaded":
+        monkeypatch.setattr(matching, "BATCH", 2)
+    assert matching.Writer.may_thread() == (writer == "threaded")
     in_sql = reconcile_every_situation(course, today, gateway_answers)
     JournalEntry.objects.filter(kind=JournalEntry.Kind.FEE)._raw_delete(JournalEntry.objects.db)
     Difference.objects.all().delete()
