@@ -401,7 +401,6 @@ class JournalEntry(models.Model):
         blank=True,
         related_name="journal_entries",
         verbose_name=_("merchant"),
-        db_index=False,  # journal_merchant_time_idx starts with it
     )
     order = models.ForeignKey(
         Order,
@@ -439,12 +438,14 @@ class JournalEntry(models.Model):
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
         # Every index is upkeep on each posting (a paid order's, a million bill fees'):
-        # 14 became 11 (payments migration 0013). The accounts have one index each, in
+        # 14 became 12 (payments migration 0013). The accounts have one index each, in
         # varchar_pattern_ops, which serves their equality and IN (balances, statements,
         # the admin's account filter) as well as the prefix LIKEs (ledger_check, the
         # promoters' ledger): the plain copy Django adds beside it was dropped. The
-        # merchant's own FK index was dropped: journal_merchant_time_idx starts with it.
-        # The refund's is partial: only refund entries have one.
+        # refund's is partial: only refund entries have one. The merchant's own FK index
+        # stays although journal_merchant_time_idx starts with the same column: a
+        # merchant's journal counts (the admin's paginator, with or without the kind
+        # filter) read 18 % more pages through the wider one.
         indexes = [
             models.Index(
                 fields=["debit_account"], name="journal_debit_idx", opclasses=["varchar_pattern_ops"]

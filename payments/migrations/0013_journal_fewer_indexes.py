@@ -6,8 +6,6 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("courses", "0003_labels_in_chinese"),
-        ("orders", "0011_order_promoter"),
         ("payments", "0012_payment_refund_merchant"),
     ]
 
@@ -40,19 +38,6 @@ class Migration(migrations.Migration):
             model_name="journalentry",
             name="debit_account",
             field=models.CharField(max_length=64, verbose_name="debit account"),
-        ),
-        migrations.AlterField(
-            model_name="journalentry",
-            name="merchant",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="journal_entries",
-                to="courses.merchant",
-                verbose_name="merchant",
-            ),
         ),
         migrations.AlterField(
             model_name="journalentry",
