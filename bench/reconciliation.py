@@ -78,9 +78,18 @@ def main() -> None:
         " the previous runs (their fees, differences and runs) before reconciling",
     )
     parser.add_argument("--profile", help="cProfile the reconciliation into this file")
+    parser.add_argument(
+        "--python-matching",
+        action="store_true",
+        help="match every line in Python, as before the matching in SQL (for a same-window comparison)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: reconcile this bill file
     args = parser.parse_args()
     if args.child:
+        if args.python_matching:
+            from reconciliation import matching
+
+            matching.MATCH_IN_SQL = False
         reconcile_in_child(Path(args.child), args.tracemalloc, args.profile)
         return
 
@@ -100,7 +109,7 @@ def main() -> None:
             runs = 2 if args.again else 1
             for attempt in range(runs):
                 print(f"-- reconciliation {attempt + 1} of {runs}")
-                child(bill, args.tracemalloc, args.profile)
+                child(bill, args.tracemalloc, args.profile, args.python_matching)
             if args.ledger_check:
                 time_ledger_check()
     finally:
@@ -362,11 +371,12 @@ def write_bill(path: Path, lines: int) -> None:
     print(f"bill          {count:,} lines, {size / 1e6:.1f} MB gzip, written in {took:.1f} s")
 
 
-def child(bill: Path, trace: bool, profile: str | None) -> None:
+def child(bill: Path, trace: bool, profile: str | None, python_matching: bool = False) -> None:
     """Reconcile in a fresh process on the test database, for a clean peak-memory figure."""
     env = dict(os.environ, BENCH_DATABASE_NAME=connection.settings_dict["NAME"])
     command = [sys.executable, __file__, "--child", str(bill)] + (["--tracemalloc"] if trace else [])
     command += ["--profile", profile] if profile else []
+    command += ["--python-matching"] if python_matching else []
     subprocess.run(command, env=env, check=True)  # noqa: S603
 
 
