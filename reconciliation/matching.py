@@ -157,15 +157,6 @@ def one_of(model, field: str, values) -> Q:
     return Q(RawSQL(f"{column} = ANY(%s)", (values,), output_field=BooleanField()))  # noqa: S611
 
 
-def none_of(model, field: str, values: list[int]) -> Q:
-    """``field <> ALL(values)`` on PostgreSQL: one array parameter, which PostgreSQL 15
-    hashes when it is large."""
-    quote = connection.ops.quote_name
-    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
-    # The column comes from model metadata; the values are one bound parameter.
-    return Q(RawSQL(f"{column} <> ALL(%s)", (values,), output_field=BooleanField()))  # noqa: S611
-
-
 def bill_day_bounds(day) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=BILL_TIMEZONE)
     return start, start + timedelta(days=1)
@@ -194,9 +185,6 @@ class IdSet:
             self._ids.append(value)
             previous = value
         return repeated
-
-    def values(self) -> list[int]:
-        return self._ids.tolist()
 
     def update(self, values: Iterable[int]) -> None:
         self._ids.extend(values)
@@ -666,11 +654,6 @@ class Reconciler:
             .values_list("pk", flat=True)
         )
         seen = self.payments_seen
-        if connection.vendor == "postgresql":
-            # The day's payments the bill did not list, found by PostgreSQL (a hashed
-            # ``<> ALL`` of the seen ids, one parameter) instead of streaming the whole
-            # day's ids here to look each one up: 1,000,000 ids were seconds of Python.
-            day_payments = day_payments.filter(none_of(Payment, "id", seen.values()))
         missing = array("q", (pk for pk in day_payments.iterator(chunk_size=BATCH) if pk not in seen))
         for i in range(0, len(missing), BATCH):
             rows = Payment.objects.filter(pk__in=missing[i : i + BATCH].tolist()).values(
