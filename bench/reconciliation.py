@@ -18,6 +18,7 @@ then is not the figure to quote). Reconciling twice shows the second run posts n
 import argparse
 import csv
 import gzip
+import logging
 import os
 import resource
 import subprocess
@@ -77,9 +78,18 @@ def main() -> None:
         " the previous runs (their fees, differences and runs) before reconciling",
     )
     parser.add_argument("--profile", help="cProfile the reconciliation into this file")
+    parser.add_argument(
+        "--python-matching",
+        action="store_true",
+        help="match every line in Python, as before the matching in SQL (for a same-window comparison)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: reconcile this bill file
     args = parser.parse_args()
     if args.child:
+        if args.python_matching:
+            from reconciliation import matching
+
+            matching.MATCH_IN_SQL = False
         reconcile_in_child(Path(args.child), args.tracemalloc, args.profile)
         return
 
@@ -99,7 +109,7 @@ def main() -> None:
             runs = 2 if args.again else 1
             for attempt in range(runs):
                 print(f"-- reconciliation {attempt + 1} of {runs}")
-                child(bill, args.tracemalloc, args.profile)
+                child(bill, args.tracemalloc, args.profile, args.python_matching)
             if args.ledger_check:
                 time_ledger_check()
     finally:
@@ -361,11 +371,12 @@ def write_bill(path: Path, lines: int) -> None:
     print(f"bill          {count:,} lines, {size / 1e6:.1f} MB gzip, written in {took:.1f} s")
 
 
-def child(bill: Path, trace: bool, profile: str | None) -> None:
+def child(bill: Path, trace: bool, profile: str | None, python_matching: bool = False) -> None:
     """Reconcile in a fresh process on the test database, for a clean peak-memory figure."""
     env = dict(os.environ, BENCH_DATABASE_NAME=connection.settings_dict["NAME"])
     command = [sys.executable, __file__, "--child", str(bill)] + (["--tracemalloc"] if trace else [])
     command += ["--profile", profile] if profile else []
+    command += ["--python-matching"] if python_matching else []
     subprocess.run(command, env=env, check=True)  # noqa: S603
 
 
@@ -433,6 +444,17 @@ class BackendCPU:
         return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._seen.items())
 
 
+class PhaseLog(logging.Handler):
+    """Keeps the phases (parse, COPY, match, fees, …) the reconciliation logs with its outcome."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.phases = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.phases = getattr(record, "phases", None) or self.phases
+
+
 def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> None:
     import tracemalloc
 
@@ -449,6 +471,8 @@ def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> N
     from reconciliation import services
 
     reset_queries()
+    phases = PhaseLog()
+    logging.getLogger("reconciliation.services").addHandler(phases)
     baseline = high_water_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         tracemalloc.start()
@@ -485,6 +509,11 @@ def reconcile_in_child(bill: Path, trace: bool, profile: str | None = None) -> N
     )
     print(f"load average  {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"peak RSS      {peak / 1024:.0f} MB (before the run, Django loaded: {baseline / 1024:.0f} MB)")
+    if phases.phases:
+        # Wall seconds in each phase; the writer thread's (differences) overlap the rest.
+        print(
+            "phases        " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.phases.items())
+        )
     if traced is not None:
         print(f"tracemalloc   peak {traced / 1e6:.0f} MB of Python allocations (tracing slows the run)")
 

@@ -389,8 +389,9 @@ class JournalEntry(models.Model):
 
     posting_id = models.UUIDField(_("posting"), default=uuid.uuid4, db_index=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    debit_account = models.CharField(_("debit account"), max_length=64, db_index=True)
-    credit_account = models.CharField(_("credit account"), max_length=64, db_index=True)
+    # Indexed below, once each (varchar_pattern_ops: equality, IN and prefix LIKE).
+    debit_account = models.CharField(_("debit account"), max_length=64)
+    credit_account = models.CharField(_("credit account"), max_length=64)
     amount = FenField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCIES, default="CNY")
     merchant = models.ForeignKey(
@@ -424,6 +425,7 @@ class JournalEntry(models.Model):
         blank=True,
         related_name="journal_entries",
         verbose_name=_("refund"),
+        db_index=False,  # journal_refund_idx, partial: most entries have no refund
     )
     # What makes a one-off posting unique (an order's settlement, a bill line's fee, a
     # payout's stage): the database refuses to record the same movement twice.
@@ -435,7 +437,23 @@ class JournalEntry(models.Model):
         ordering = ["created_at", "pk"]
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
+        # Every index is upkeep on each posting (a paid order's, a million bill fees'):
+        # 14 became 12 (payments migration 0013). The accounts have one index each, in
+        # varchar_pattern_ops, which serves their equality and IN (balances, statements,
+        # the admin's account filter) as well as the prefix LIKEs (ledger_check, the
+        # promoters' ledger): the plain copy Django adds beside it was dropped. The
+        # refund's is partial: only refund entries have one. The merchant's own FK index
+        # stays although journal_merchant_time_idx starts with the same column: a
+        # merchant's journal counts (the admin's paginator, with or without the kind
+        # filter) read 18 % more pages through the wider one.
         indexes = [
+            models.Index(
+                fields=["debit_account"], name="journal_debit_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["credit_account"], name="journal_credit_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["refund"], name="journal_refund_idx", condition=Q(refund__isnull=False)),
             models.Index(fields=["merchant", "created_at"], name="journal_merchant_time_idx"),
             # The back office's list (newest first) and its kind filter (bench/scale.py).
             models.Index(fields=["-created_at", "-id"], name="journal_admin_list_idx"),

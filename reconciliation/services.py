@@ -145,13 +145,16 @@ def _reconcile(
     with transaction.atomic():
         run_transition(run, "succeed", at=timezone.now())
         run.save()
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in tally.phases.items())
     logger.info(
-        "reconciliation %s: %s lines, %s matched, %s differences, %s fees posted",
+        "reconciliation %s: %s lines, %s matched, %s differences, %s fees posted (%s)",
         run,
         run.lines,
         run.matched,
         run.differences_found,
         run.fees_posted,
+        phases,
+        extra={"phases": dict(tally.phases)},  # bench/reconciliation.py prints them
     )
     return run
 

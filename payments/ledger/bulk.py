@@ -63,12 +63,18 @@ def post_gateway_fees(fees: list[GatewayFee], *, at, note: str = "") -> tuple[in
     return len(new), sum(fee.amount for fee in new)
 
 
-def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int]:
-    """PostgreSQL: COPY, then one INSERT … SELECT. What ``gateway_fee_entry`` decides
-    in Python is the CASE below:
+def fee_insert_sql(source: str, *, at, note: str) -> tuple[str, dict]:
+    """PostgreSQL: one ``INSERT … SELECT`` of the fees that ``source`` (a SQL relation
+    with the columns ``payment_id, amount, reference, refund_id``; its own parameters,
+    if any, named and passed with the ones returned) yields, skipping those already in
+    the journal; it returns one row: how many were posted and their net total in fen.
+    What ``gateway_fee_entry`` decides in Python is the CASE below:
     an unapplied payment's fee is the platform's, any other is the merchant's, from
     its available account once the order is settled (completed), else from pending;
-    a positive fee leaves clearing, a negative one comes back to it."""
+    a positive fee leaves clearing, a negative one comes back to it.
+
+    :func:`post_gateway_fees` uses it over COPYed rows; reconciliation's matching over
+    the bill lines it matched in SQL (``reconciliation.matching``)."""
     quote = connection.ops.quote_name
     journal, payments, orders = (quote(model._meta.db_table) for model in (JournalEntry, Payment, Order))
     # Account names as the ledger writes them, split around the merchant id.
@@ -94,7 +100,8 @@ def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int
             "created_at",
         )
     )
-    # Table and column names come from model metadata; every value is a parameter.
+    # Table and column names come from model metadata, ``source`` from the caller's
+    # code; every value is a parameter.
     sql = f"""
         WITH inserted AS (
             INSERT INTO {journal} ({columns})
@@ -107,7 +114,7 @@ def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int
                 p.order_id, p.id, f.refund_id, f.reference,
                 CASE WHEN f.amount > 0 THEN %(memo)s ELSE %(memo_returned)s END,
                 %(at)s
-            FROM recon_fee_rows f
+            FROM ({source}) f
             JOIN {payments} p ON p.id = f.payment_id
             JOIN {orders} o ON o.id = p.order_id
             CROSS JOIN LATERAL (
@@ -120,11 +127,34 @@ def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int
                     END AS bearer,
                     %(clearing_prefix)s || p.channel AS clearing
             ) a
+            WHERE f.amount <> 0
             ON CONFLICT DO NOTHING
             RETURNING CASE WHEN credit_account LIKE %(clearing_like)s THEN amount ELSE -amount END AS fee
         )
         SELECT count(*), coalesce(sum(fee), 0) FROM inserted
     """  # noqa: S608
+    params = {
+        "kind": JournalEntry.Kind.FEE.value,
+        "unapplied": Payment.Status.UNAPPLIED.value,
+        "platform": PLATFORM_GATEWAY_FEES,
+        "available_prefix": available_prefix,
+        "available_suffix": available_suffix,
+        "pending_prefix": pending_prefix,
+        "pending_suffix": pending_suffix,
+        "clearing_prefix": clearing_prefix,
+        "clearing_like": clearing_prefix + "%",
+        "memo": fee_memo(1, note),
+        "memo_returned": fee_memo(-1, note),
+        "at": at,
+    }
+    return sql, params
+
+
+def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int]:
+    """PostgreSQL: COPY, then one INSERT … SELECT (:func:`fee_insert_sql`)."""
+    sql, params = fee_insert_sql(
+        "SELECT payment_id, amount, reference, refund_id FROM recon_fee_rows", at=at, note=note
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS recon_fee_rows "
@@ -136,23 +166,7 @@ def _copy_and_insert(fees: list[GatewayFee], *, at, note: str) -> tuple[int, int
         ) as copy:
             for fee in fees:
                 copy.write_row((fee.payment_id, fee.amount, fee.reference, fee.refund_id))
-        cursor.execute(
-            sql,
-            {
-                "kind": JournalEntry.Kind.FEE.value,
-                "unapplied": Payment.Status.UNAPPLIED.value,
-                "platform": PLATFORM_GATEWAY_FEES,
-                "available_prefix": available_prefix,
-                "available_suffix": available_suffix,
-                "pending_prefix": pending_prefix,
-                "pending_suffix": pending_suffix,
-                "clearing_prefix": clearing_prefix,
-                "clearing_like": clearing_prefix + "%",
-                "memo": fee_memo(1, note),
-                "memo_returned": fee_memo(-1, note),
-                "at": at,
-            },
-        )
+        cursor.execute(sql, params)
         count, total = cursor.fetchone()
         cursor.execute("TRUNCATE recon_fee_rows")
     return count, int(total)
