@@ -98,20 +98,11 @@ class _Compiled:
             queryset = queryset.order_by("pk")
         queryset = queryset[:1]
         sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-        slots = {}
-        for position, value in enumerate(params):
-            for name, stand_in in stand_ins.items():
-                if type(value) is type(stand_in) and value == stand_in:
-                    slots[position] = name
-        if set(slots.values()) != set(stand_ins):
-            return None  # a parameter folded into the SQL text: no cached SQL for this one
-        return cls(queryset, sql, list(params), slots)
+        slots = parameter_slots(params, stand_ins)
+        return None if slots is None else cls(queryset, sql, list(params), slots)
 
     def values(self, params: dict) -> list:
-        values = list(self.params)
-        for position, name in self.slots.items():
-            values[position] = params[name]
-        return values
+        return filled(self.params, self.slots, params)
 
     def first(self, params: dict, *, cursor: Callable | None = None):
         if cursor is not None and self.db == connection.alias and connection.vendor == "postgresql":
@@ -137,3 +128,23 @@ class _Compiled:
                 setattr(obj, name, row[position])
             return obj
         return None
+
+
+def parameter_slots(params, stand_ins: dict) -> dict[int, str] | None:
+    """Where each stand-in value stands among a compiled statement's parameters
+    (position → name), or None when one is not a parameter (the compiler folded it into
+    the SQL text: no cached SQL for that statement)."""
+    slots = {}
+    for position, value in enumerate(params):
+        for name, stand_in in stand_ins.items():
+            if type(value) is type(stand_in) and value == stand_in:
+                slots[position] = name
+    return slots if set(slots.values()) == set(stand_ins) else None
+
+
+def filled(params: list, slots: dict[int, str], values: dict) -> list:
+    """The compiled statement's parameters with each call's own values in their slots."""
+    result = list(params)
+    for position, name in slots.items():
+        result[position] = values[name]
+    return result

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from django.db import connection, connections
 from django.db.models import QuerySet
 
+from .prepared import filled, parameter_slots
+
 
 class PreparedValues:
     """``build(**params)`` returns a ``values()`` queryset; :meth:`rows` runs it with
@@ -61,21 +63,12 @@ class _Compiled:
         if queryset._iterable_class.__name__ != "ValuesIterable":
             raise TypeError("PreparedValues takes a values() queryset")
         sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-        slots = {}
-        for position, value in enumerate(params):
-            for name, stand_in in stand_ins.items():
-                if type(value) is type(stand_in) and value == stand_in:
-                    slots[position] = name
-        if set(slots.values()) != set(stand_ins):
-            return None  # a parameter folded into the SQL text: no cached SQL for this one
-        return cls(queryset, sql, list(params), slots)
+        slots = parameter_slots(params, stand_ins)
+        return None if slots is None else cls(queryset, sql, list(params), slots)
 
     def rows(self, params: dict) -> list[dict]:
-        values = list(self.params)
-        for position, name in self.slots.items():
-            values[position] = params[name]
         with connections[self.db].cursor() as cursor:
-            cursor.execute(self.sql, values)
+            cursor.execute(self.sql, filled(self.params, self.slots, params))
             rows = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
