@@ -50,8 +50,11 @@ _SENSITIVE_PAIR = re.compile(
     re.IGNORECASE,
 )
 # Card numbers, bank accounts, phone numbers: 11+ digits standing alone (spaces or dashes
-# between groups allowed). Public numbers (K2611249F3KQ0ZP1XT7A) are never standalone digits.
-_LONG_DIGITS = re.compile(r"(?<![\w.])\d(?:[ -]?\d){10,}(?![\w.])")
+# between groups allowed). Public numbers (K2611249F3KQ0ZP1XT7A) are never standalone digits,
+# nor are a UUID's groups (a task id's 8541b393-1234-5678-9308-dd14e6583afa): a dash joined
+# to the digits on either side makes them part of a longer word; a dot after them only
+# when a digit follows (a decimal), not a sentence's full stop.
+_LONG_DIGITS = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){10,}(?![\w-]|\.\d)")
 _HINT = re.compile(
     r"pass|secret|token|key|auth|cookie|session|csrf|sign|otp|cvv|cvc|card|account|dsn|bearer|basic|digest|wechatpay",
     re.IGNORECASE,

@@ -168,6 +168,13 @@ def test_the_scrubber_keeps_what_is_not_secret():
     assert scrub("postgres://kpay:pg-pass-123@db:5432/kpay") == "postgres://kpay:[redacted]@db:5432/kpay"
 
 
+def test_a_uuid_is_not_taken_for_a_card_number_but_a_card_still_is():
+    task = "Task deliver[8541b393-1234-5678-9308-dd14e6583afa] succeeded"
+    assert scrub(task) == task
+    assert scrub("card 6222-0212-3456-7890 declined") == "card [number ****7890] declined"
+    assert scrub("phone 13800138000.") == "phone [number ****8000]."
+
+
 def test_json_lines_carry_the_request_id_and_the_numbers(captured, client, learner):
     from orders.services import order_checkout
     from tests.factories import CourseFactory
