@@ -116,6 +116,21 @@ def _reader_progress(progress: Progress | None, file: BinaryIO, size: int):
     return report
 
 
+# The run's figures that come from the matching's tally, copied onto the run at its end.
+RUN_TALLY = (
+    "lines",
+    "payment_lines",
+    "refund_lines",
+    "matched",
+    "repaired",
+    "payments_total",
+    "refunds_total",
+    "fees_total",
+    "fees_posted",
+    "fees_posted_total",
+)
+
+
 def _reconcile(
     run: ReconciliationRun, gateway: Gateway, reader: BillReader, report=None
 ) -> ReconciliationRun:
@@ -128,18 +143,7 @@ def _reconcile(
     except Exception as exc:
         logger.exception("reconciliation %s failed", run)
         return _run_fail(run, exc)
-    for name in (
-        "lines",
-        "payment_lines",
-        "refund_lines",
-        "matched",
-        "repaired",
-        "payments_total",
-        "refunds_total",
-        "fees_total",
-        "fees_posted",
-        "fees_posted_total",
-    ):
+    for name in RUN_TALLY:
         setattr(run, name, getattr(tally, name))
     run.differences_found = run.differences.count()
     with transaction.atomic():
