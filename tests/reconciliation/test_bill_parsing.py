@@ -100,6 +100,27 @@ def test_wechat_unreadable_lines_are_reported_not_fatal():
     assert reader.summary.lines == 3
 
 
+def test_wechat_lines_of_the_same_second_and_a_bad_time_between_them():
+    # The reader parses a time once for consecutive lines of the same second: a bad time
+    # between two equal good ones is still refused, and each line keeps its own time.
+    rows = [
+        wechat_payment("P1", "4200000001", 100, at="2026-11-23 09:30:15"),
+        wechat_payment("P2", "4200000002", 100, at="2026-11-23 09:30:15"),
+        wechat_payment("P3", "4200000003", 100, at="2026-11-23 9:30"),
+        wechat_payment("P4", "4200000004", 100, at="2026-11-23 9:30"),
+        wechat_payment("P5", "4200000005", 100, at="2026-11-23 09:30:15"),
+        wechat_payment("P6", "4200000006", 100, at="2026-11-23 09:30:16"),
+    ]
+    _reader, lines = read("wechatpay", wechat_bill(rows))
+    assert [line.kind for line in lines] == ["payment", "payment", "invalid", "invalid", "payment", "payment"]
+    assert [line.at.isoformat() for line in lines if line.at] == [
+        "2026-11-23T09:30:15+08:00",
+        "2026-11-23T09:30:15+08:00",
+        "2026-11-23T09:30:15+08:00",
+        "2026-11-23T09:30:16+08:00",
+    ]
+
+
 def test_wechat_bill_without_summary_says_so():
     reader, lines = read("wechatpay", wechat_bill([wechat_payment("P1", "4200000001", 9900)], summary=None))
     assert len(lines) == 1 and reader.summary is None and reader.expects_summary
@@ -224,3 +245,33 @@ def test_yuan_amounts_become_exact_fen(text, fen):
 def test_amounts_that_are_not_whole_fen_are_refused(text):
     with pytest.raises(ValueError):
         bill_yuan_to_fen(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    # The usual form, and what int() alone would wrongly take once the dot is out.
+    [
+        *("99.01", "-0.01", "-0.00", "0.00", "007.50", "1_0.00", "1.0_0", "١.٠٠", " 1.00", "1.00 ", "+1.00"),
+        *("1.0", ".50", "1.", "1,000.00", "1.005", "--1.00", "-", "5", "1e2", "0x1.00"),
+    ],
+)
+def test_the_wechat_readers_quick_amounts_agree_with_yuan_to_fen(text):
+    from payments.gateways.wechatpay.bill import _fen
+
+    try:
+        expected = bill_yuan_to_fen(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            _fen(text)
+    else:
+        assert _fen(text) == expected
+
+
+def test_the_wechat_readers_quick_amounts_agree_with_yuan_to_fen_at_random():
+    from payments.gateways.wechatpay.bill import _fen
+
+    rng = random.Random(17)
+    for _ in range(2000):
+        fen = rng.randrange(-(10**9), 10**9)
+        text = f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+        assert _fen(text) == bill_yuan_to_fen(text) == fen
