@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_app_list import CachedAppListMixin
 from core.work_queues import work_queues
 
+from .backends import preload_staff
+
 
 def otp_required() -> bool:
     return bool(getattr(settings, "KPAY_ADMIN_OTP_REQUIRED", False))
@@ -99,10 +101,12 @@ class KpayAdminSite(CachedAppListMixin, AdminSite):
     def has_permission(self, request):
         if not super().has_permission(request):
             return False
-        if not otp_required():
-            return True
-        is_verified = getattr(request.user, "is_verified", None)
-        return bool(is_verified and is_verified())
+        if otp_required():
+            is_verified = getattr(request.user, "is_verified", None)
+            if not (is_verified and is_verified()):
+                return False
+        preload_staff(request.user)  # the permission and merchant reads of the page, as one
+        return True
 
     def each_context(self, request):
         context = super().each_context(request)

@@ -7,13 +7,31 @@ and one per app (~90 here), and sorting by lazily translated names, each compari
 translating and capitalising them again. :class:`CachedAppListMixin` builds the same list
 (``tests/admin/test_admin_floor.py`` compares it with Django's, for every role) with each
 model admin's permission methods called exactly as Django calls them, every request, and
-the URLs looked up once per URL configuration and script prefix (``core.admin_urls``).
+the URLs looked up once per URL configuration and script prefix (``core.admin_urls``), the
+apps' and models' names translated once per language (:func:`_translated`).
 """
 
 from django.apps import apps
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 
 from core.admin_urls import cached_reverse
+
+_names: dict = {}
+
+
+def _translated(language: str | None, model=None, app_label: str = "") -> str:
+    """A model's capitalised plural name, or an app's name, in ``language``: what
+    ``str(capfirst(opts.verbose_name_plural))`` and ``str(app_config.verbose_name)`` give
+    (the lazy names translate the same way for a language for the process's life), kept
+    instead of translated again for each of 44 models on every page."""
+    key = (language, model, app_label)
+    if key not in _names:
+        if model is not None:
+            _names[key] = str(capfirst(model._meta.verbose_name_plural))
+        else:
+            _names[key] = str(apps.get_app_config(app_label).verbose_name)
+    return _names[key]
 
 
 class CachedAppListMixin:
@@ -25,6 +43,7 @@ class CachedAppListMixin:
 
     def _build_app_dict(self, request, label=None):
         app_dict = {}
+        language = get_language()
         for model, model_admin in self._registry.items():
             app_label = model._meta.app_label
             if label and app_label != label:
@@ -38,7 +57,7 @@ class CachedAppListMixin:
             info = f"{app_label}_{model._meta.model_name}"
             model_dict = {
                 "model": model,
-                "name": str(capfirst(model._meta.verbose_name_plural)),
+                "name": _translated(language, model),
                 "object_name": model._meta.object_name,
                 "perms": perms,
                 "admin_url": None,
@@ -53,7 +72,7 @@ class CachedAppListMixin:
                 app_dict[app_label]["models"].append(model_dict)
             else:
                 app_dict[app_label] = {
-                    "name": str(apps.get_app_config(app_label).verbose_name),
+                    "name": _translated(language, app_label=app_label),
                     "app_label": app_label,
                     "app_url": self._admin_url("app_list", app_label=app_label),
                     "has_module_perms": has_module_perms,

@@ -12,7 +12,7 @@ from django.contrib.admin import AdminSite
 from django.template import Context, engines
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from courses import roles
 from payments.models import Payment
@@ -67,6 +67,13 @@ def test_the_app_list_is_djangos_for_every_role(viewer):
     ours = admin.site.get_app_list(request)
     assert plain(ours) == plain(django_app_list(request))
     assert plain(admin.site.get_app_list(request, "payments")) == plain(django_app_list(request, "payments"))
+    # The names are kept per language: each language's are Django's in that language.
+    names = {}
+    for language in ("en", "zh-hans", "en"):
+        with translation.override(language):
+            names[language] = plain(admin.site.get_app_list(request))
+            assert names[language] == plain(django_app_list(request))
+    assert not names["en"] or names["en"] != names["zh-hans"]
     if viewer.is_superuser:
         assert any(model["model"] is Payment for app in ours for model in app["models"])
 

@@ -1,7 +1,7 @@
 """The finance dashboard's memberships: revenue, members with access at each month's end,
 and churn, per month, on crafted data (bought, renewed, refunded on a controlled clock)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -161,14 +161,24 @@ def test_the_compiled_reads_give_the_orm_figures(history):
             assert day == {"day": day["day"], **{name: full[name] for name in DASHBOARD_TOTALS}}
         assert days["totals"]["gross_sales"] > 0
 
-    instants = [day_start(date(2026, month, 1)) for month in (1, 2, 3, 4)]
-    for merchant_id in (None, history.pk):
-        counts = members_at(instants=instants, merchant_id=merchant_id)
-        params = {f"at{i}": at for i, at in enumerate(instants)}
-        (row,) = _members_at_counts(**params, **({} if merchant_id is None else {"merchant_id": merchant_id}))
-        assert [c["active_at_end"] for c in counts] == [row["n1"], row["n2"], row["n3"]]
-        assert [c["churned"] for c in counts] == [row["lost0"], row["lost1"], row["lost2"]]
-        assert any(c["active_at_end"] for c in counts) and any(c["churned"] for c in counts)
+    # The members' counts (one pass over the periods) against their EXISTS definition, at
+    # month starts, and at days and instants inside periods, on their ends and in grace.
+    months = [day_start(date(2026, month, 1)) for month in (1, 2, 3, 4)]
+    days = [
+        day_start(date(2025, 12, 1)) + timedelta(days=d, hours=h) for d in range(0, 150, 9) for h in (0, 7)
+    ]
+    for instants in (months, days, days[::3], days[1::4]):
+        for merchant_id in (None, history.pk):
+            counts = members_at(instants=instants, merchant_id=merchant_id)
+            params = {f"at{i}": at for i, at in enumerate(instants)}
+            (row,) = _members_at_counts(
+                **params, **({} if merchant_id is None else {"merchant_id": merchant_id})
+            )
+            assert [c["active_at_start"] for c in counts] == [row[f"n{i}"] for i in range(len(instants) - 1)]
+            assert [c["active_at_end"] for c in counts] == [row[f"n{i}"] for i in range(1, len(instants))]
+            assert [c["churned"] for c in counts] == [row[f"lost{i}"] for i in range(len(instants) - 1)]
+            if instants is months:
+                assert any(c["active_at_end"] for c in counts) and any(c["churned"] for c in counts)
 
 
 def test_each_dashboard_figure_needs_only_its_components():
