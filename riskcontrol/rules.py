@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -25,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
+from psycopg.types.numeric import Int8
 
 from core.bound import bound_cursor
 from orders.models import Order
@@ -42,35 +44,64 @@ def register(cls):
     return cls
 
 
+class SQLAggregate(NamedTuple):
+    """An aggregate a rule kind declares: a scalar SQL subquery over indexed columns and
+    its parameters, ``%s`` each, datetimes as Python values (adapted for the database
+    backend in one place, :class:`Facts`, not by every rule on every assessment)."""
+
+    sql: str
+    params: list
+
+
 class Facts:
     """What rules want to know beyond the context: the learner and the aggregates over
     their history that the rules declared, fetched together the first time one asks."""
 
-    def __init__(self, context, aggregates: dict[str, Expression] | None = None):
+    def __init__(self, context, aggregates: dict[str, SQLAggregate | Expression] | None = None):
         self.context = context
         self.aggregates = aggregates or {}
 
     @cached_property
     def learner(self):
-        if connection.vendor == "postgresql" and all(type(e) is RawSQL for e in self.aggregates.values()):
+        raw = all(type(e) is SQLAggregate for e in self.aggregates.values())
+        if raw and connection.vendor == "postgresql":
             return self._learner_in_raw_sql()
+        return self._learner_by_orm()
+
+    def _learner_by_orm(self):
+        ops = connection.ops
+        annotations = {
+            name: RawSQL(
+                e.sql,
+                [ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in e.params],
+                output_field=_BIGINT,
+            )
+            if type(e) is SQLAggregate
+            else e
+            for name, e in self.aggregates.items()
+        }
         return (
             get_user_model()
             ._default_manager.only("email", "date_joined")
             .filter(pk=self.context.learner_id)
-            .annotate(**self.aggregates)
+            .annotate(**annotations)
             .first()
         )
 
     def _learner_in_raw_sql(self):
-        """The same row as the ORM's query above, in SQL written here: the aggregates are
+        """The same row as :meth:`_learner_by_orm`'s, in SQL written here: the aggregates are
         raw subqueries already, and compiling the ORM's query cost more than running it
-        (about 1 ms of Python in 2.7 on every assessment, measured with bench/risk_assessment.py)."""
+        (about 1 ms of Python in 2.7 on every assessment, measured with bench/risk_assessment.py).
+
+        Integers go as ``bigint`` whatever their size: psycopg would otherwise type a small
+        learner id ``smallint`` and a larger one ``integer``, two prepared statements on
+        each connection, each planned afresh five times (1.7 ms each at a million orders)
+        before PostgreSQL settles on its generic plan."""
         names = tuple(self.aggregates)
         sql = _learner_sql(names, tuple(self.aggregates[name].sql for name in names))
         params = [
-            *(param for name in names for param in self.aggregates[name].params),
-            self.context.learner_id,
+            *(Int8(p) if type(p) is int else p for name in names for p in self.aggregates[name].params),
+            Int8(self.context.learner_id),
         ]
         # Bound and prepared on the connection by psycopg (core.bound): PostgreSQL plans
         # the dozen subqueries once per connection, not on every assessment (planning took
@@ -119,15 +150,10 @@ def _column(model, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
-def _when(value):
-    """A datetime as the database backend wants it in raw SQL (SQLite stores UTC text)."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _sql(sql: str, params: list) -> RawSQL:
+def _sql(sql: str, params: list) -> SQLAggregate:
     """A scalar subquery with bound parameters: cheap to build on every assessment, unlike
     an ORM subquery (which costs about a millisecond a rule to construct and compile)."""
-    return RawSQL(f"COALESCE(({sql}), 0)", params, output_field=_BIGINT)
+    return SQLAggregate(f"COALESCE(({sql}), 0)", params)
 
 
 _BIGINT = BigIntegerField()  # shared: a field per subquery cost more than the rest of building it
@@ -139,7 +165,7 @@ class RuleKind:
     stages: tuple[str, ...] = ("checkout",)
     params: dict[str, Param] = {}
 
-    def aggregates(self, params: dict, context) -> dict[str, Expression]:
+    def aggregates(self, params: dict, context) -> dict[str, SQLAggregate | Expression]:
         """Aggregates over the learner's history this rule reads (``facts.aggregate``)."""
         return {}
 
@@ -253,7 +279,7 @@ class OrdersPerLearner(_CountInWindow):
             f" AND {created} >= %s AND {created} < %s"
         )
         start = _window_start(context, params["window_minutes"])
-        return {self._key(params): _sql(sql, [context.learner_id, _when(start), _when(context.at)])}
+        return {self._key(params): _sql(sql, [context.learner_id, start, context.at])}
 
 
 @register
@@ -279,7 +305,7 @@ class FailedPaymentsPerLearner(_CountInWindow):
         )
         sql = f"SELECT SUM(({per_order})) FROM {_table(Order)} o WHERE o.{_column(Order, 'learner')} = %s"
         start = _window_start(context, params["window_minutes"])
-        args = [Payment.Status.FAILED.value, _when(start), _when(context.at), context.learner_id]
+        args = [Payment.Status.FAILED.value, start, context.at, context.learner_id]
         return {self._key(params): _sql(sql, args)}
 
 
@@ -296,7 +322,7 @@ class LearnerDailyTotal(RuleKind):
             f"SELECT SUM({_column(Order, 'total')}) FROM {_table(Order)}"
             f" WHERE {_column(Order, 'learner')} = %s AND {paid_at} >= %s AND {paid_at} < %s"
         )
-        return {"paid_today": _sql(sql, [context.learner_id, _when(day_start), _when(context.at)])}
+        return {"paid_today": _sql(sql, [context.learner_id, day_start, context.at])}
 
     def hit(self, params, context, facts):
         paid = facts.aggregate("paid_today")
@@ -386,7 +412,7 @@ class ListMatch(RuleKind):
             except ValueError:
                 return None
             for network in params["values"]:
-                if address in ipaddress.ip_network(network):
+                if address in _network(network):
                     return Reason(
                         gettext_noop("The IP address %(value)s is in the listed range %(network)s."),
                         {"value": value, "network": network},
@@ -408,6 +434,13 @@ class ListMatch(RuleKind):
         if field == "device":
             return (context.device_id or "").lower() or None
         return (context.payer_id or "").lower() or None
+
+
+@functools.lru_cache(maxsize=1024)
+def _network(text: str):
+    """A listed range, parsed once per process, not on every assessment (stored normalised,
+    ``ListMatch.clean``)."""
+    return ipaddress.ip_network(text)
 
 
 CLIENT_FIELDS = [("ip", _("IP address")), ("device", _("device id"))]
@@ -433,7 +466,7 @@ class _PerClient(_CountInWindow):
         created = _column(Order, "created_at")
         start = _window_start(context, params["window_minutes"])
         where = f"{_column(Order, field)} = %s AND {created} >= %s AND {created} < %s"
-        return where, [self._client_value(params, context), _when(start), _when(context.at)]
+        return where, [self._client_value(params, context), start, context.at]
 
     def _key(self, params):
         return f"{self.name}_{params['by']}_{params['window_minutes']}m"
@@ -521,7 +554,7 @@ class CouponAccountsPerClient(_PerClient):
         if value is None or context.coupon == "":  # a checkout without a coupon
             return {}
         field = "client_ip" if params["by"] == "ip" else "device_id"
-        start, end = _when(_window_start(context, params["window_minutes"])), _when(context.at)
+        start, end = _window_start(context, params["window_minutes"]), context.at
         redemption, order = _table(Redemption), _table(Order)
         r_coupon, r_learner = _column(Redemption, "coupon"), _column(Redemption, "learner")
         r_created = _column(Redemption, "created_at")
@@ -569,7 +602,7 @@ class RefundRatio(RuleKind):
 
     def aggregates(self, params, context):
         paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
-        at = _when(context.at)
+        at = context.at
         # Money returned because it was paid twice (an unapplied payment) is not the
         # learner asking for a refund: only refunds of the order's own payment count.
         refunded = (
