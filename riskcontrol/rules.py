@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
+from psycopg.pq import Format
 from psycopg.types.numeric import Int8
 
 from core.bound import bound_cursor
@@ -123,6 +124,10 @@ class Facts:
         # the dozen subqueries once per connection, not on every assessment (planning took
         # 1.2 ms against 0.3 ms of running at a million orders).
         with bound_cursor() as cursor:
+            # The row in binary: its integers, sums and date parsed without text (about a
+            # sixth of psycopg's CPU for the statement). Django's wrapper passes no
+            # ``binary``: the format is psycopg's cursor's default, set on it.
+            cursor.cursor.format = _BINARY
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
@@ -191,6 +196,7 @@ def _per_learner_order(sql: str, params: list) -> SQLAggregate:
     return SQLAggregate(sql, params, per_learner_order=True)
 
 
+_BINARY = Format.BINARY
 _BIGINT = BigIntegerField()  # shared: a field per subquery cost more than the rest of building it
 
 
