@@ -4,8 +4,10 @@ aggregates over the learner's history it needs, and ``hit()``, which says why th
 hits (a :class:`~riskcontrol.params.Reason`, shown in words to reviewers), or None.
 
 Counting kinds declare their windows as scalar SQL subqueries over indexed columns
-(learner, IP or device + time), with bound parameters; the engine fetches the learner
-with every aggregate the enabled rules asked for in one query, whatever their number.
+(learner, IP or device + time), with bound parameters, or as aggregates over the
+learner's orders (read in one pass over them, whichever rules ask); the engine fetches
+the learner with every aggregate the enabled rules asked for in one query, whatever
+their number.
 """
 
 from __future__ import annotations
