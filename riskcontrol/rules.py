@@ -4,17 +4,20 @@ aggregates over the learner's history it needs, and ``hit()``, which says why th
 hits (a :class:`~riskcontrol.params.Reason`, shown in words to reviewers), or None.
 
 Counting kinds declare their windows as scalar SQL subqueries over indexed columns
-(learner, IP or device + time), with bound parameters; the engine fetches the learner
-with every aggregate the enabled rules asked for in one query, whatever their number.
+(learner, IP or device + time), with bound parameters, or as aggregates over the
+learner's orders (read in one pass over them, whichever rules ask); the engine fetches
+the learner with every aggregate the enabled rules asked for in one query, whatever
+their number.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -25,6 +28,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
+from psycopg.pq import Format
+from psycopg.types.numeric import Int8
 
 from core.bound import bound_cursor
 from orders.models import Order
@@ -42,40 +47,89 @@ def register(cls):
     return cls
 
 
+class SQLAggregate(NamedTuple):
+    """An aggregate a rule kind declares: a scalar SQL subquery over indexed columns and
+    its parameters, ``%s`` each, datetimes as Python values (adapted for the database
+    backend in one place, :class:`Facts`, not by every rule on every assessment)."""
+
+    sql: str
+    params: list
+    # True: ``sql`` is an aggregate over the learner's orders, rows ``o`` (``COUNT(*)
+    # FILTER (WHERE o.paid_at < %s)``). On PostgreSQL those of every rule are read in one
+    # pass over the learner's orders (a LATERAL subquery), where each was a scan of the
+    # same rows of its own; elsewhere each is its own subquery (:meth:`subquery`).
+    per_learner_order: bool = False
+
+    def subquery(self, learner_id) -> tuple[str, list]:
+        """This aggregate as a scalar subquery of its own, and its parameters."""
+        if not self.per_learner_order:
+            return self.sql, self.params
+        learner = _column(Order, "learner")
+        sql = f"COALESCE((SELECT {self.sql} FROM {_table(Order)} o WHERE o.{learner} = %s), 0)"
+        return sql, [*self.params, learner_id]
+
+
 class Facts:
     """What rules want to know beyond the context: the learner and the aggregates over
     their history that the rules declared, fetched together the first time one asks."""
 
-    def __init__(self, context, aggregates: dict[str, Expression] | None = None):
+    def __init__(self, context, aggregates: dict[str, SQLAggregate | Expression] | None = None):
         self.context = context
         self.aggregates = aggregates or {}
 
     @cached_property
     def learner(self):
-        if connection.vendor == "postgresql" and all(type(e) is RawSQL for e in self.aggregates.values()):
+        raw = all(type(e) is SQLAggregate for e in self.aggregates.values())
+        if raw and connection.vendor == "postgresql":
             return self._learner_in_raw_sql()
+        return self._learner_by_orm()
+
+    def _learner_by_orm(self):
+        ops = connection.ops
+        annotations = {}
+        for name, e in self.aggregates.items():
+            if type(e) is SQLAggregate:
+                sql, params = e.subquery(self.context.learner_id)
+                params = [ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+                e = RawSQL(sql, params, output_field=_BIGINT)
+            annotations[name] = e
         return (
             get_user_model()
             ._default_manager.only("email", "date_joined")
             .filter(pk=self.context.learner_id)
-            .annotate(**self.aggregates)
+            .annotate(**annotations)
             .first()
         )
 
     def _learner_in_raw_sql(self):
-        """The same row as the ORM's query above, in SQL written here: the aggregates are
+        """The same row as :meth:`_learner_by_orm`'s, in SQL written here: the aggregates are
         raw subqueries already, and compiling the ORM's query cost more than running it
-        (about 1 ms of Python in 2.7 on every assessment, measured with bench/risk_assessment.py)."""
-        names = tuple(self.aggregates)
-        sql = _learner_sql(names, tuple(self.aggregates[name].sql for name in names))
+        (about 1 ms of Python in 2.7 on every assessment, measured with bench/risk_assessment.py).
+
+        Integers go as ``bigint`` whatever their size: psycopg would otherwise type a small
+        learner id ``smallint`` and a larger one ``integer``, two prepared statements on
+        each connection, each planned afresh five times (1.7 ms each at a million orders)
+        before PostgreSQL settles on its generic plan."""
+        aggregates = self.aggregates
+        names = tuple(aggregates)
+        per_order = tuple(aggregates[name].per_learner_order for name in names)
+        sql = _learner_sql(names, tuple(aggregates[name].sql for name in names), per_order)
+        # The select list's subqueries' parameters, then those of the pass over the
+        # learner's orders, then the learner's id (the statement's order).
+        ordered = [name for name, per in zip(names, per_order, strict=True) if not per]
+        ordered += [name for name, per in zip(names, per_order, strict=True) if per]
         params = [
-            *(param for name in names for param in self.aggregates[name].params),
-            self.context.learner_id,
+            *(Int8(p) if type(p) is int else p for name in ordered for p in aggregates[name].params),
+            Int8(self.context.learner_id),
         ]
         # Bound and prepared on the connection by psycopg (core.bound): PostgreSQL plans
         # the dozen subqueries once per connection, not on every assessment (planning took
         # 1.2 ms against 0.3 ms of running at a million orders).
         with bound_cursor() as cursor:
+            # The row in binary: its integers, sums and date parsed without text (about a
+            # sixth of psycopg's CPU for the statement). Django's wrapper passes no
+            # ``binary``: the format is psycopg's cursor's default, set on it.
+            cursor.cursor.format = _BINARY
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
@@ -99,14 +153,27 @@ class _Learner:
 
 
 @functools.lru_cache(maxsize=256)
-def _learner_sql(names: tuple[str, ...], subqueries: tuple[str, ...]) -> str:
-    """The learner's row with ``subqueries`` (each with its own parameters) named ``names``;
-    its parameters are the subqueries' then the learner's id. One string per set of rules."""
+def _learner_sql(names: tuple[str, ...], aggregates: tuple[str, ...], per_order: tuple[bool, ...]) -> str:
+    """The learner's row with ``aggregates`` (each with its own parameters) named ``names``:
+    scalar subqueries, or (``per_order``) aggregates over the learner's orders, read in one
+    LATERAL pass over them. Its parameters: the subqueries', then the pass's, then the
+    learner's id. One string per set of rules."""
     user = get_user_model()._meta
     quote = connection.ops.quote_name
-    columns = [quote(user.get_field(name).column) for name in ("email", "date_joined")]
-    columns += [f"{sql} AS {quote(name)}" for name, sql in zip(names, subqueries, strict=True)]
-    return f"SELECT {', '.join(columns)} FROM {quote(user.db_table)} WHERE {quote(user.pk.column)} = %s"
+    table = quote(user.db_table)
+    columns = [f"{table}.{quote(user.get_field(name).column)}" for name in ("email", "date_joined")]
+    over_orders = []
+    for name, sql, per in zip(names, aggregates, per_order, strict=True):
+        if per:
+            over_orders.append(f"{sql} AS {quote(name)}")
+            columns.append(f"COALESCE(lo.{quote(name)}, 0) AS {quote(name)}")
+        else:
+            columns.append(f"{sql} AS {quote(name)}")
+    tables = table
+    if over_orders:
+        learner = f"o.{_column(Order, 'learner')} = {table}.{quote(user.pk.column)}"
+        tables += f", LATERAL (SELECT {', '.join(over_orders)} FROM {_table(Order)} o WHERE {learner}) lo"
+    return f"SELECT {', '.join(columns)} FROM {tables} WHERE {table}.{quote(user.pk.column)} = %s"
 
 
 @functools.cache
@@ -119,17 +186,19 @@ def _column(model, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
-def _when(value):
-    """A datetime as the database backend wants it in raw SQL (SQLite stores UTC text)."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _sql(sql: str, params: list) -> RawSQL:
+def _sql(sql: str, params: list) -> SQLAggregate:
     """A scalar subquery with bound parameters: cheap to build on every assessment, unlike
     an ORM subquery (which costs about a millisecond a rule to construct and compile)."""
-    return RawSQL(f"COALESCE(({sql}), 0)", params, output_field=_BIGINT)
+    return SQLAggregate(f"COALESCE(({sql}), 0)", params)
 
 
+def _per_learner_order(sql: str, params: list) -> SQLAggregate:
+    """An aggregate over the learner's orders (rows ``o``), read with the other rules' in
+    one pass over them (:class:`SQLAggregate`)."""
+    return SQLAggregate(sql, params, per_learner_order=True)
+
+
+_BINARY = Format.BINARY
 _BIGINT = BigIntegerField()  # shared: a field per subquery cost more than the rest of building it
 
 
@@ -139,7 +208,7 @@ class RuleKind:
     stages: tuple[str, ...] = ("checkout",)
     params: dict[str, Param] = {}
 
-    def aggregates(self, params: dict, context) -> dict[str, Expression]:
+    def aggregates(self, params: dict, context) -> dict[str, SQLAggregate | Expression]:
         """Aggregates over the learner's history this rule reads (``facts.aggregate``)."""
         return {}
 
@@ -253,7 +322,7 @@ class OrdersPerLearner(_CountInWindow):
             f" AND {created} >= %s AND {created} < %s"
         )
         start = _window_start(context, params["window_minutes"])
-        return {self._key(params): _sql(sql, [context.learner_id, _when(start), _when(context.at)])}
+        return {self._key(params): _sql(sql, [context.learner_id, start, context.at])}
 
 
 @register
@@ -277,10 +346,9 @@ class FailedPaymentsPerLearner(_CountInWindow):
             f" WHERE p.{_column(Payment, 'order')} = o.{_column(Order, 'id')}"
             f" AND p.{_column(Payment, 'status')} = %s AND {created} >= %s AND {created} < %s"
         )
-        sql = f"SELECT SUM(({per_order})) FROM {_table(Order)} o WHERE o.{_column(Order, 'learner')} = %s"
         start = _window_start(context, params["window_minutes"])
-        args = [Payment.Status.FAILED.value, _when(start), _when(context.at), context.learner_id]
-        return {self._key(params): _sql(sql, args)}
+        args = [Payment.Status.FAILED.value, start, context.at]
+        return {self._key(params): _per_learner_order(f"SUM(({per_order}))", args)}
 
 
 @register
@@ -291,12 +359,9 @@ class LearnerDailyTotal(RuleKind):
 
     def aggregates(self, params, context):
         day_start = timezone.localtime(context.at).replace(hour=0, minute=0, second=0, microsecond=0)
-        paid_at = _column(Order, "paid_at")
-        sql = (
-            f"SELECT SUM({_column(Order, 'total')}) FROM {_table(Order)}"
-            f" WHERE {_column(Order, 'learner')} = %s AND {paid_at} >= %s AND {paid_at} < %s"
-        )
-        return {"paid_today": _sql(sql, [context.learner_id, _when(day_start), _when(context.at)])}
+        paid_at = f"o.{_column(Order, 'paid_at')}"
+        sql = f"SUM(o.{_column(Order, 'total')}) FILTER (WHERE {paid_at} >= %s AND {paid_at} < %s)"
+        return {"paid_today": _per_learner_order(sql, [day_start, context.at])}
 
     def hit(self, params, context, facts):
         paid = facts.aggregate("paid_today")
@@ -386,7 +451,7 @@ class ListMatch(RuleKind):
             except ValueError:
                 return None
             for network in params["values"]:
-                if address in ipaddress.ip_network(network):
+                if address in _network(network):
                     return Reason(
                         gettext_noop("The IP address %(value)s is in the listed range %(network)s."),
                         {"value": value, "network": network},
@@ -408,6 +473,13 @@ class ListMatch(RuleKind):
         if field == "device":
             return (context.device_id or "").lower() or None
         return (context.payer_id or "").lower() or None
+
+
+@functools.lru_cache(maxsize=1024)
+def _network(text: str):
+    """A listed range, parsed once per process, not on every assessment (stored normalised,
+    ``ListMatch.clean``)."""
+    return ipaddress.ip_network(text)
 
 
 CLIENT_FIELDS = [("ip", _("IP address")), ("device", _("device id"))]
@@ -433,7 +505,7 @@ class _PerClient(_CountInWindow):
         created = _column(Order, "created_at")
         start = _window_start(context, params["window_minutes"])
         where = f"{_column(Order, field)} = %s AND {created} >= %s AND {created} < %s"
-        return where, [self._client_value(params, context), _when(start), _when(context.at)]
+        return where, [self._client_value(params, context), start, context.at]
 
     def _key(self, params):
         return f"{self.name}_{params['by']}_{params['window_minutes']}m"
@@ -521,7 +593,7 @@ class CouponAccountsPerClient(_PerClient):
         if value is None or context.coupon == "":  # a checkout without a coupon
             return {}
         field = "client_ip" if params["by"] == "ip" else "device_id"
-        start, end = _when(_window_start(context, params["window_minutes"])), _when(context.at)
+        start, end = _window_start(context, params["window_minutes"]), context.at
         redemption, order = _table(Redemption), _table(Order)
         r_coupon, r_learner = _column(Redemption, "coupon"), _column(Redemption, "learner")
         r_created = _column(Redemption, "created_at")
@@ -568,8 +640,9 @@ class RefundRatio(RuleKind):
     }
 
     def aggregates(self, params, context):
-        paid = f"o.{_column(Order, 'learner')} = %s AND o.{_column(Order, 'paid_at')} < %s"
-        at = _when(context.at)
+        paid_at = _column(Order, "paid_at")
+        paid = f"o.{_column(Order, 'learner')} = %s AND o.{paid_at} < %s"
+        at = context.at
         # Money returned because it was paid twice (an unapplied payment) is not the
         # learner asking for a refund: only refunds of the order's own payment count.
         refunded = (
@@ -580,9 +653,7 @@ class RefundRatio(RuleKind):
             f" AND r.{_column(Refund, 'status')} <> %s AND p.{_column(Payment, 'status')} <> %s"
         )
         return {
-            "paid_orders": _sql(
-                f"SELECT COUNT(*) FROM {_table(Order)} o WHERE {paid}", [context.learner_id, at]
-            ),
+            "paid_orders": _per_learner_order(f"COUNT(*) FILTER (WHERE o.{paid_at} < %s)", [at]),
             "refunded_orders": _sql(
                 refunded,
                 [context.learner_id, at, at, Refund.Status.DENIED.value, Payment.Status.UNAPPLIED.value],

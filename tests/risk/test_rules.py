@@ -353,3 +353,70 @@ def test_the_learners_statement_is_prepared_once_per_connection(settings, learne
     assert assess(params) == (True, 1)
     assert assess(params_of_none) == (False, 1)  # the same statement, other limits
     assert prepared_statements() - before == (1 if prepared else 0)
+
+
+def _every_kind_s_aggregates(ctx) -> dict:
+    """The aggregates of one rule of every kind that declares some (the bench's rule set)."""
+    rules = {
+        "orders_per_learner": {"window_minutes": 60, "max_count": 5},
+        "failed_payments_per_learner": {"window_minutes": 60, "max_count": 5},
+        "learner_daily_total": {"amount": 500_000},
+        "orders_per_client": {"by": "ip", "window_minutes": 60, "max_count": 5},
+        "accounts_per_client": {"by": "device", "window_minutes": 60, "max_count": 5},
+        "coupon_accounts_per_client": {"by": "device", "window_minutes": 60, "max_count": 5},
+        "refund_ratio": {"min_orders": 1, "max_ratio": "0.5"},
+    }
+    aggregates = {}
+    for kind, params in rules.items():
+        aggregates.update(KINDS[kind].aggregates(KINDS[kind].clean_params(params), ctx))
+    return aggregates
+
+
+@pytest.mark.postgres
+def test_the_learners_row_in_raw_sql_is_the_orms_row(learner, sandbox):
+    """The raw statement (PostgreSQL's hot path) reads what the ORM's query of the same
+    aggregates reads (the path of other databases), every kind's aggregates counting
+    something: orders, a paid one, a failed payment, from the same IP address and device."""
+    from payments.services import payment_start
+    from riskcontrol.rules import Facts
+
+    other = UserFactory()
+    client = ClientInfo(ip="10.1.2.3", device_id="dev-1")
+    paid, failed, _others = (
+        order_checkout(learner=buyer, course_slug=CourseFactory().slug, client=client).order
+        for buyer in (learner, learner, other)
+    )
+    sandbox.pay(payment_start(learner=learner, order_no=paid.order_no, channel="sandbox"))
+    payment = payment_start(learner=learner, order_no=failed.order_no, channel="sandbox")
+    sandbox.pay(payment, event_type="TRADE.FAILED", state="PAYERROR")
+    ctx = context(learner, ip="10.1.2.3", device_id="dev-1", coupon="")
+    aggregates = _every_kind_s_aggregates(ctx)
+    raw, orm = Facts(ctx, aggregates)._learner_in_raw_sql(), Facts(ctx, aggregates)._learner_by_orm()
+
+    read = {name: (getattr(raw, name), getattr(orm, name)) for name in aggregates}
+    assert all(by_raw == by_orm for by_raw, by_orm in read.values()), read
+    assert (raw.email, raw.date_joined) == (orm.email, orm.date_joined)
+    assert read["orders_in_60m"][0] == 2 and read["failed_in_60m"][0] == 1
+    assert read["paid_today"][0] == paid.total and read["paid_orders"][0] == 1
+    assert read["orders_per_client_ip_60m"][0] == 3 and read["accounts_per_client_device_60m"][0] == 1
+
+
+@pytest.mark.postgres
+def test_small_and_large_learner_ids_share_one_prepared_statement(db):
+    """psycopg types a Python int by its size (smallint, integer, bigint): the learner's id
+    goes as bigint, so learners below and above 32767 use the same prepared statement."""
+    from django.db import connection
+
+    small, large = UserFactory(pk=30_001), UserFactory(pk=40_001)
+
+    def prepared_statements() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return cursor.fetchone()[0]
+
+    params = KINDS["orders_per_learner"].clean_params({"window_minutes": 60, "max_count": 1})
+    rules = [rule("orders_per_learner", params)]
+    before = prepared_statements()
+    for buyer in (small, large, small):
+        evaluate("checkout", context(buyer), rules)
+    assert prepared_statements() - before == 1
