@@ -4,7 +4,6 @@ figures the finance dashboard shows."""
 
 from datetime import UTC, datetime, timedelta
 
-from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -12,6 +11,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -19,6 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from core.prepared import filled, parameter_slots
@@ -175,11 +176,13 @@ def members_at(*, instants: list[datetime], merchant_id: int | None = None) -> l
     params = {f"at{i}": at for i, at in enumerate(instants)}
     if merchant_id is not None:
         params["merchant_id"] = merchant_id
-    if slots is None:  # a stand-in folded into the SQL text: compiled for these values
-        sql, stand_in_params, slots = _members_at_sql(params)
+    if slots is None:  # a stand-in folded or adapted in compiling (SQLite): compiled for these values
+        sql, values, _slots = _members_at_sql(params)
+    else:
+        values = filled(stand_in_params, slots, params)
     with connection.cursor() as cursor:
-        cursor.execute(sql, filled(stand_in_params, slots, params))
-        row = dict(zip([column.name for column in cursor.description], cursor.fetchone(), strict=True))
+        cursor.execute(sql, values)
+        row = dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
     return [
         {"active_at_start": row[f"n{i}"], "active_at_end": row[f"n{i + 1}"], "churned": row[f"lost{i}"]}
         for i in range(len(instants) - 1)
@@ -211,7 +214,7 @@ def _members_at_sql(params: dict) -> tuple[str, list, dict | None]:
 def _member_flags(merchant_id: int | None = None, **instants: datetime) -> QuerySet:
     """One row per membership, ``c<i>``: whether it had access at ``instants["at<i>"]``
     (:func:`_covered_at`: a period covering the instant, not ended by then, or its grace
-    period), its periods read once (``BOOL_OR`` over the joined periods)."""
+    period), its periods read once (the largest of a 0/1 flag over the joined periods: ``BOOL_OR``)."""
     memberships = Membership.objects.order_by()
     if merchant_id is not None:
         memberships = memberships.filter(plan__merchant_id=merchant_id)
@@ -221,7 +224,9 @@ def _member_flags(merchant_id: int | None = None, **instants: datetime) -> Query
         period = Q(periods__starts_at__lte=at, periods__ends_at__gt=at) & (
             Q(periods__ended_at__isnull=True) | Q(periods__ended_at__gt=at)
         )
-        covered = Q(BoolOr(period)) | Q(ends_at__lte=at, grace_until__gt=at)
+        # BOOL_OR over the periods, written so that SQLite (the embedded default) runs it too.
+        any_period = Max(Case(When(period, then=Value(1)), default=Value(0)))
+        covered = Q(Exact(any_period, 1)) | Q(ends_at__lte=at, grace_until__gt=at)
         flags[f"c{i}"] = Case(
             When(covered, then=Value(True)), default=Value(False), output_field=BooleanField()
         )
