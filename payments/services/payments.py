@@ -3,12 +3,13 @@ closing trades nobody can complete. Network calls are made outside transactions.
 
 import functools
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.urls import get_script_prefix, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from core.db import db_insert_rows, db_update, save_new, statement_guard, writes_in_one_statement
@@ -54,6 +55,36 @@ def _notify_url_of(alias: str, public_url: str, prefix: str) -> str:
     return f"{public_url}{reverse('payments:webhook', args=[alias])}"
 
 
+# An order number as new_public_number makes it: reversed into a URL as it is (nothing
+# to quote, nothing the path converter refuses).
+_PLAIN_ORDER_NO = re.compile(r"[0-9A-Za-z_-]{1,32}")
+_ORDER_NO_STAND_IN = "0ORDERNOSTANDIN0"
+
+
+def _return_url(order_no: str) -> str:
+    """The learner's result page, ``_public_url(reverse("payments:result", args=[order_no]))``.
+
+    Reversed once per public URL, prefix and URLconf around a stand-in, and the order
+    number put in its place: resolving the name and quoting the argument on every
+    payment start cost as much CPU as encoding the whole signed cashier URL (about
+    0.09 ms each on the 2-core machine). An order number of another shape, or a URLconf
+    whose result URL does not carry it as it is, is reversed the ordinary way.
+    """
+    around = _return_url_around(settings.KPAY_PUBLIC_URL, get_script_prefix(), get_urlconf())
+    if around is None or _PLAIN_ORDER_NO.fullmatch(order_no) is None:
+        return _public_url(reverse("payments:result", args=[order_no]))
+    return f"{around[0]}{order_no}{around[1]}"
+
+
+@functools.lru_cache(maxsize=64)
+def _return_url_around(public_url: str, prefix: str, urlconf) -> tuple[str, str] | None:
+    """The result page's URL before and after its order number; None when the URL does
+    not carry the number once, as it is (then every call reverses)."""
+    url = f"{public_url}{reverse('payments:result', args=[_ORDER_NO_STAND_IN])}"
+    head, stand_in, tail = url.partition(_ORDER_NO_STAND_IN)
+    return (head, tail) if stand_in and _ORDER_NO_STAND_IN not in tail else None
+
+
 def payment_start(
     *, learner, order_no: str, channel: str, client: ClientInfo = UNKNOWN_CLIENT, payer_id: str | None = None
 ) -> Payment:
@@ -89,7 +120,7 @@ def payment_start(
             description=order.description,
             channel=channel,
             notify_url=_notify_url(gateway.alias),
-            return_url=_public_url(reverse("payments:result", args=[order.order_no])),
+            return_url=_return_url(order.order_no),
             expires_at=order.expires_at,
             client_ip=client.ip,
             payer_id=payer_id,
