@@ -88,10 +88,12 @@ class _BoundBatch(_WriteBatch):
         return bound_cursor()
 
 
-def bound_cursor():
+def bound_cursor(conn=None):
     """A Django cursor (wrappers, logging, errors) over a server-binding psycopg cursor
-    that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off."""
-    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off; on ``conn``, the
+    default connection's wrapper (looked up if not given)."""
+    if conn is None:
+        conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
     conn.ensure_connection()
     raw = _cursor_class()(conn.connection)
     if getattr(settings, "KPAY_PREPARED_STATEMENTS", True):
@@ -122,7 +124,7 @@ class BoundQuery(PreparedQuery):
         values = list(compiled.params)
         for position, name in compiled.slots.items():
             values[position] = params[name]
-        with bound_cursor() as cursor:
+        with bound_cursor(conn) as cursor:
             with conn.wrap_database_errors, conn.connection.pipeline():
                 cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
             rows = cursor.fetchall()
