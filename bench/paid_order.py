@@ -5,7 +5,8 @@ Checkout (with the risk assessment) → payment start (the cashier URL's signatu
 gateway's signed notification through the webhook view (verification, lock, payment,
 order, ledger, enrollment, event). The gateway's own work (signing the notification) is
 not timed. Each step's time is split into waiting on the database (from sending a
-statement to having its rows) and the rest (Python: Django, kpay, the signature); each
+statement to having its rows, and from sending ``COMMIT`` to its answer: the WAL flush
+that makes the step durable) and the rest (Python: Django, kpay, the signature); each
 step's Python CPU time (``time.process_time``) and statements are printed beside it, and
 with ``--profile`` its function calls per order: both hardly move with the machine's
 load, unlike wall times. The commit floor (a one-row INSERT in autocommit, timed in the
@@ -27,7 +28,7 @@ import pstats
 import statistics
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,10 +45,16 @@ STEPS = ("checkout", "payment start", "notification")
 
 
 class DatabaseWait:
-    """A connection execute wrapper adding up the time spent in the database driver."""
+    """A connection execute wrapper adding up the time spent in the database driver.
+
+    Django sends a transaction's ``COMMIT`` past its execute wrappers (``connection.commit()``
+    calls the driver's), so :meth:`counting_commits` times those too: without them a
+    step's durable commit (its WAL flush, several milliseconds on a slow disk) was counted
+    as Python."""
 
     def __init__(self):
         self.seconds = 0.0
+        self.commit_seconds = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
@@ -55,6 +62,25 @@ class DatabaseWait:
             return execute(sql, params, many, context)
         finally:
             self.seconds += time.perf_counter() - started
+
+    @contextmanager
+    def counting_commits(self, conn):
+        commit = conn._commit  # what BaseDatabaseWrapper.commit() calls: the driver's commit
+
+        def timed_commit():
+            started = time.perf_counter()
+            try:
+                return commit()
+            finally:
+                elapsed = time.perf_counter() - started
+                self.seconds += elapsed
+                self.commit_seconds += elapsed
+
+        conn._commit = timed_commit
+        try:
+            yield self
+        finally:
+            del conn._commit
 
 
 def main() -> None:
@@ -91,7 +117,7 @@ def run(count: int, warmup: int, profile: int, only: str | None = None) -> None:
     learners = UserFactory.create_batch(count + warmup + profile)
     wait = DatabaseWait()
     totals, cpu = [], []
-    steps = {step: ([], [], []) for step in STEPS}  # wall, database, CPU (ms)
+    steps = {step: ([], [], [], []) for step in STEPS}  # wall, database, CPU, of it COMMIT (ms)
     # Statements per step, BEGIN/COMMIT included, counted on the last warm-up orders only:
     # capturing them (Django's debug cursor) costs Python time the timed orders must not pay.
     sent = {step: [] for step in STEPS}
@@ -105,9 +131,11 @@ def run(count: int, warmup: int, profile: int, only: str | None = None) -> None:
         if profiling:
             calls[step].enable()
         with CaptureQueriesContext(connection) if i in counted else nullcontext() as captured:
-            before, started, cpu_started = wait.seconds, time.perf_counter(), time.process_time()
+            before, committing = wait.seconds, wait.commit_seconds
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = call(*args, **kwargs)
             wall, db = time.perf_counter() - started, wait.seconds - before
+            commit = wait.commit_seconds - committing
             step_cpu = time.process_time() - cpu_started
         if profiling:
             calls[step].disable()
@@ -115,11 +143,12 @@ def run(count: int, warmup: int, profile: int, only: str | None = None) -> None:
             sent[step].append(len(captured))
         if record:
             cpu.append(step_cpu * 1000)
-            for column, value in zip(steps[step], (wall * 1000, db * 1000, step_cpu * 1000), strict=True):
+            values = (wall * 1000, db * 1000, step_cpu * 1000, commit * 1000)
+            for column, value in zip(steps[step], values, strict=True):
                 column.append(value)
         return result, wall
 
-    with connection.execute_wrapper(wait):
+    with connection.execute_wrapper(wait), wait.counting_commits(connection):
         for i, learner in enumerate(learners):
             result, t1 = timed(i, "checkout", order_checkout, learner=learner, course_slug=course.slug)
             payment, t2 = timed(
@@ -151,15 +180,16 @@ def run(count: int, warmup: int, profile: int, only: str | None = None) -> None:
     print(f"Python CPU    {sum(cpu) / count:.2f} ms/order (this process; the reference prints the same)")
     print(f"commit floor  {floor:.2f} ms (median one-row INSERT in autocommit, this run)")
     # statements: the most one order's step sent (the risk rules' 2 s copy, renewed, adds one).
-    print("per step (median ms)   total   database   python   python CPU   statements   calls/order")
-    print("                                                                 (at most)   (--profile)")
-    for step, (walls, dbs, cpus) in steps.items():
+    # database: COMMIT included (its own column: the commit's WAL flush, part of database).
+    print("per step (median ms)   total   database   COMMIT   python   python CPU   statements   calls/order")
+    print("                                                                          (at most)   (--profile)")
+    for step, (walls, dbs, cpus, commits) in steps.items():
         python = [w - d for w, d in zip(walls, dbs, strict=True)]
         step_calls = f"{pstats.Stats(calls[step]).total_calls / profile:11.0f}" if profile else f"{'-':>11}"
         print(
             f"  {step:<20} {statistics.median(walls):7.2f}   {statistics.median(dbs):8.2f}"
-            f"   {statistics.median(python):6.2f}   {statistics.median(cpus):10.2f}"
-            f"   {max(sent[step]):10d}   {step_calls}"
+            f"   {statistics.median(commits):6.2f}   {statistics.median(python):6.2f}"
+            f"   {statistics.median(cpus):10.2f}   {max(sent[step]):10d}   {step_calls}"
         )
     if profile and only:
         print(f"\nprofile of {profile} paid orders' {only}, by cumulative CPU time:")

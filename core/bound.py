@@ -62,11 +62,19 @@ def _cursor_class():
     class Cursor(ServerBindingCursor):
         _query_cls = CachedQuery
         prepare_all = False
+        with_begin = False  # the next statement: one round trip with a BEGIN that is due
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
             if prepare is None and self.prepare_all:
                 prepare = True
-            return super().execute(query, params, prepare=prepare, binary=binary)
+            if not self.with_begin:
+                return super().execute(query, params, prepare=prepare, binary=binary)
+            # psycopg's pipeline mode: the BEGIN and the statement are sent together and
+            # both answers read before this returns, so Django's execute wrappers and
+            # query log time the round trip (around the pipeline they saw only the send).
+            self.with_begin = False
+            with self.connection.pipeline():
+                return super().execute(query, params, prepare=prepare, binary=binary)
 
         def _convert_query(self, query, params=None):
             # Kept where Django's query log reads it: psycopg leaves ``_query`` unset
@@ -88,10 +96,13 @@ class _BoundBatch(_WriteBatch):
         return bound_cursor()
 
 
-def bound_cursor():
+def bound_cursor(conn=None, *, with_begin: bool = False):
     """A Django cursor (wrappers, logging, errors) over a server-binding psycopg cursor
-    that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off."""
-    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    that prepares what it runs unless ``KPAY_PREPARED_STATEMENTS`` is off; on ``conn``, the
+    default connection's wrapper (looked up if not given). ``with_begin``: its first
+    statement goes in one round trip with its transaction's ``BEGIN``, if one is due."""
+    if conn is None:
+        conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
     conn.ensure_connection()
     raw = _cursor_class()(conn.connection)
     if getattr(settings, "KPAY_PREPARED_STATEMENTS", True):
@@ -100,6 +111,7 @@ def bound_cursor():
             # then only what is asked for (``prepare=True``, here) is prepared.
             conn.connection.prepare_threshold = _ONLY_WHEN_ASKED
         raw.prepare_all = True  # Django's wrapper passes no ``prepare``: the cursor asks (Cursor.execute)
+    raw.with_begin = with_begin
     with conn.wrap_database_errors:
         return conn._prepare_cursor(raw)
 
@@ -122,9 +134,8 @@ class BoundQuery(PreparedQuery):
         values = list(compiled.params)
         for position, name in compiled.slots.items():
             values[position] = params[name]
-        with bound_cursor() as cursor:
-            with conn.wrap_database_errors, conn.connection.pipeline():
-                cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
+        with bound_cursor(conn, with_begin=True) as cursor:
+            cursor.execute(compiled.sql, values)  # sent with the BEGIN, if one is due
             rows = cursor.fetchall()
         if not rows:
             return None

@@ -54,7 +54,22 @@ def cache_long_statements() -> None:
 
 def one_statement_writes() -> bool:
     """Whether the database runs data-modifying CTEs (PostgreSQL does, SQLite does not)."""
-    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+    return default_vendor() == "postgresql"
+
+
+_VENDORS: dict[str, str] = {}  # ENGINE → its wrapper's vendor
+
+
+def default_vendor() -> str:
+    """``connections[DEFAULT_DB_ALIAS].vendor``, without that lookup: ``connections[…]``
+    is a per-thread (asgiref ``Local``) lookup, about twenty of which a notification
+    made only to ask for the vendor, the same each time. A vendor is its ``ENGINE``'s
+    (the class of its wrapper), so it is kept per ``ENGINE`` as the settings name it."""
+    engine = connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
+    vendor = _VENDORS.get(engine)
+    if vendor is None:
+        vendor = _VENDORS[engine] = connections[DEFAULT_DB_ALIAS].vendor
+    return vendor
 
 
 def insert_sql(
@@ -80,8 +95,7 @@ def insert_sql(
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(objs[0], f.attname) is not None]
     unnest = unnest or len(objs) == 1
-    vendor = connections[DEFAULT_DB_ALIAS].vendor
-    key = (vendor, model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
+    key = (default_vendor(), model, tuple(f.attname for f in fields), len(objs), returning, on_conflict)
     key += (tuple(unique_fields), tuple(update_fields), unnest)
     shape = _SHAPES.get(key)
     if shape is not None:
@@ -145,8 +159,7 @@ def insert_rows_sql(
     values prepared from the rows are the compiler's."""
     options = {"returning": returning, "on_conflict": on_conflict, "unnest": unnest}
     options.update(unique_fields=tuple(unique_fields), update_fields=tuple(update_fields))
-    vendor = connections[DEFAULT_DB_ALIAS].vendor
-    key = (vendor, model, "values", tuple(rows[0]), len(rows), *options.values())
+    key = (default_vendor(), model, "values", tuple(rows[0]), len(rows), *options.values())
     shape = _SHAPES.get(key)
     if shape is not None:
         statement, layout, plan, defaults = shape
@@ -315,7 +328,7 @@ def _plan(fields) -> tuple:
 def _prepared(plan, obj, *, add: bool, sent: bool = False) -> list | None:
     """The parameters of ``obj``'s fields as the compiler prepares them (``sent``: as it
     just did, without stamping ``auto_now`` fields again); None for an expression."""
-    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    conn = None  # looked up (connections[…], per thread) only for a value the plan does not take
     state = obj.__dict__
     values = []
     for field, attname, accepts, convert, stamped in plan:
@@ -328,6 +341,8 @@ def _prepared(plan, obj, *, add: bool, sent: bool = False) -> list | None:
             value = getattr(obj, attname) if sent and stamped else field.pre_save(obj, add)
         if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
             return None
+        if conn is None:
+            conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
         values.append(field.get_db_prep_save(value, connection=conn))
     return values
 
@@ -410,7 +425,7 @@ def writes_in_one_statement(batch_class: type[_WriteBatch] | None = None):
     :func:`db_ctes` in this block as one statement (PostgreSQL; elsewhere, and nested,
     each goes as it comes). Use inside the caller's transaction. ``batch_class`` sends
     the statement its own way (:mod:`core.bound`: bound and prepared on the server)."""
-    if not one_statement_writes() or _batch.get() is not None:
+    if _batch.get() is not None or not one_statement_writes():  # nested: the outer block's
         yield
         return
     batch = (batch_class or _WriteBatch)()

@@ -117,3 +117,27 @@ def test_risk_rules_are_kept_two_seconds_per_process_and_a_change_here_applies_a
     rule.enabled = True
     rule.save()  # a change made in this process applies at once
     assert "bound-test" in [r["name"] for r in engine.enabled_rules()]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_bound_lock_is_answered_inside_djangos_execute_wrappers(learner, course, sandbox):
+    """Sent with its BEGIN (psycopg's pipeline mode), the lock's answer is read within the
+    execute that Django's wrappers and query log time (``bench/paid_order.py``'s database
+    wait), not after it."""
+    from orders.services import order_checkout
+
+    order = order_checkout(learner=learner, course_slug=course.slug).order
+    payment = payment_start(learner=learner, order_no=order.order_no, channel="sandbox")
+    answered = []
+
+    def wrapper(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        answered.append(context["cursor"].cursor.pgresult is not None)
+        return result
+
+    for _ in range(2):  # the second time from the prepared statement
+        with transaction.atomic(), connection.execute_wrapper(wrapper):
+            locked = payment_lock_by_number(payment_no=payment.payment_no, gateway="sandbox")
+        assert locked == payment and locked.order == order
+    assert answered == [True, True]

@@ -142,3 +142,35 @@ def test_rows_from_values_outside_a_batch_are_the_orms_bulk_create(order):
         db.db_insert_rows(OrderStatusChange, _history_rows(order, at))
     assert len(sent) == 1
     assert OrderStatusChange.objects.filter(order=order).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_default_vendor_kept_per_engine_is_the_connections():
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    db._VENDORS.clear()
+    assert db.default_vendor() == connections[DEFAULT_DB_ALIAS].vendor  # looked up, then kept
+    assert db.default_vendor() == connections[DEFAULT_DB_ALIAS].vendor
+    assert {connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]: connection.vendor} == db._VENDORS
+    assert db.one_statement_writes() is (connection.vendor == "postgresql")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_values_the_plan_takes_are_prepared_without_looking_up_the_connection(order, monkeypatch):
+    at = timezone.now()
+    db._SHAPES.clear()
+    db.insert_rows_sql(OrderStatusChange, _history_rows(order, at))  # the shape, kept
+    expected = db.insert_sql([OrderStatusChange(**row) for row in _history_rows(order, at)])
+    looked_up = []
+    plain = type(db.connections).__getitem__
+    monkeypatch.setattr(
+        type(db.connections), "__getitem__", lambda self, alias: looked_up.append(alias) or plain(self, alias)
+    )
+    ours = db.insert_rows_sql(OrderStatusChange, _history_rows(order, at))
+    assert ours[0] == expected[0] and db._same(expected[1], ours[1])
+    assert looked_up == []  # vendor per engine, and every value taken by the plan
+    odd = _history_rows(order, at)
+    odd[0]["order_id"] = str(order.pk)  # not the plan's type: the field's own methods, on the connection
+    db.insert_rows_sql(OrderStatusChange, odd)
+    assert looked_up == ["default"]
