@@ -192,12 +192,15 @@ class _Row:
         )
 
 
-def save_new(obj) -> None:
+def save_new(obj, *, cursor=None) -> None:
     """``obj.save(force_insert=True)`` with the INSERT compiled once per shape
     (:func:`insert_sql`): ``pre_save`` and ``post_save`` are sent as ``save()`` sends
     them, the primary key comes back, ``IntegrityError`` is the ORM's. For a model of
     the paid-order path that does not override ``save()`` (others take ``save()``);
-    compiling the INSERT was most of ``save()``'s cost there (``bench/paid_order.py``)."""
+    compiling the INSERT was most of ``save()``'s cost there (``bench/paid_order.py``).
+    ``cursor``: a factory of the cursor to send it with on PostgreSQL
+    (``core.bound.bound_cursor``: bound on the server and prepared, so psycopg neither
+    quotes the values into the text nor PostgreSQL parses it again)."""
     from django.db.models import Model
     from django.db.models.signals import post_save, pre_save
 
@@ -216,9 +219,10 @@ def save_new(obj) -> None:
     using = connection.alias
     pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
     statement, params = insert_sql([obj], returning=pk.name)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        (value,) = cursor.fetchone()
+    bound = cursor is not None and connection.vendor == "postgresql"
+    with cursor() if bound else connection.cursor() as sent:
+        sent.execute(statement, params)
+        (value,) = sent.fetchone()
     setattr(obj, pk.attname, value)
     obj._state.adding = False
     obj._state.db = using

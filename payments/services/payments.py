@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
+from core.bound import bound_cursor
 from core.db import db_insert_rows, db_update, save_new, statement_guard, writes_in_one_statement
 from core.http import UNKNOWN_CLIENT, ClientInfo
 from core.risk import CheckoutContext, assess_payment
@@ -140,7 +141,8 @@ def payment_start(
     for _attempt in range(2):
         try:
             with statement_guard():
-                save_new(payment)  # payment.save(force_insert=True), its INSERT compiled once
+                # payment.save(force_insert=True), its INSERT compiled once, sent prepared
+                save_new(payment, cursor=bound_cursor)
             return payment
         except IntegrityError:
             winner = selectors.payment_pending_on_channel(order=order, channel=channel)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import db as core_db
+from core.bound import bound_cursor
 from core.prepared import PreparedQuery
 from orders.models import Order
 from payments.models import Payment
@@ -81,14 +82,44 @@ def _shape(sql: str, payment_no: str) -> str:
     return re.sub(r"'[0-9-]+ [0-9:.]+(\+00:00)?'", "'<time>'", sql.replace(payment_no, "<no>"))
 
 
+@pytest.mark.parametrize("cursor", [None, bound_cursor], ids=["django", "bound"])
 @pytest.mark.django_db
-def test_save_new_raises_the_orms_integrity_error(learner, course):
+def test_save_new_raises_the_orms_integrity_error(learner, course, cursor):
     order = _order(learner, course.merchant_id)
     order.save(force_insert=True)
-    core_db.save_new(_payment(order, "PONCE", channel="sandbox"))
+    core_db.save_new(_payment(order, "PONCE", channel="sandbox"), cursor=cursor)
     with pytest.raises(IntegrityError), transaction.atomic():
-        core_db.save_new(_payment(order, "PTWICE", channel="sandbox"))  # one pending per channel
+        core_db.save_new(
+            _payment(order, "PTWICE", channel="sandbox"), cursor=cursor
+        )  # one pending per channel
     assert Payment.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_save_new_through_a_bound_cursor_stores_what_the_orm_stores(learner, course):
+    # Payment start sends its payment's INSERT bound on the server and prepared: the row
+    # must be the ORM's, field for field (the JSON action included).
+    order = _order(learner, course.merchant_id)
+    order.save(force_insert=True)
+    by_orm = _payment(order, "PORM2", channel="sandbox")
+    by_orm.action = {"kind": "redirect", "url": "https://example.invalid/?a=1&b=中"}
+    by_orm.save(force_insert=True)
+    bound = _payment(order, "PBOUND", channel="wechat_native")
+    bound.action = dict(by_orm.action)
+    core_db.save_new(bound, cursor=bound_cursor)
+    core_db.save_new(again := _payment(order, "PBOUND2", channel="alipay_qr"), cursor=bound_cursor)
+    stamped = ("id", "payment_no", "channel", "created_at")  # created_at: auto_now_add
+    fields = [f.attname for f in Payment._meta.concrete_fields if f.attname not in stamped]
+    orm_row, bound_row = (Payment.objects.filter(pk=pk).values(*fields).get() for pk in (by_orm.pk, bound.pk))
+    assert bound_row == orm_row and again.pk == Payment.objects.get(payment_no="PBOUND2").pk
+    assert bound.created_at == Payment.objects.get(pk=bound.pk).created_at
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['INSERT INTO "payments_payment"%'],
+        )
+        assert cursor.fetchone() == (1,)  # prepared once on this connection, reused
 
 
 @pytest.mark.postgres
