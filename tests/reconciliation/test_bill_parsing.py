@@ -80,6 +80,14 @@ def test_wechat_success_variant_has_no_refund_columns():
     assert not reader.has_refunds and reader.summary.lines == 1
 
 
+def test_wechat_refund_line_in_a_bill_without_a_refund_amount_column_is_an_unreadable_line():
+    columns = [name for name in WECHAT_ALL if name not in ("退款金额", "申请退款金额")]
+    rows = [wechat_payment("P1", "4200000001", 9900), wechat_refund("P1", "4200000001", "R1", "5031", 45)]
+    _reader, lines = read("wechatpay", wechat_bill(rows, columns=columns))
+    assert [(line.kind, line.trade_no) for line in lines] == [("payment", "P1"), ("invalid", "P1")]
+    assert "no refund amount column" in lines[1].problem
+
+
 def test_wechat_states_other_than_success_are_lines_that_moved_no_money():
     rows = [
         wechat_payment("P1", "4200000001", 9900, state="REVOKED"),

@@ -82,6 +82,14 @@ class WeChatPayBillReader(BillReader):
         self._columns = columns
         self._amount = columns[amount]
         self.has_refunds = "商户退款单号" in columns
+        # The refund columns, looked up once: (refund no, WeChat refund id, refund state,
+        # refund amount); None where the bill's variant leaves one out.
+        self._refund_columns = (
+            columns.get("商户退款单号"),
+            columns.get("微信退款单号"),
+            columns.get("退款状态"),
+            columns.get("退款金额", columns.get("申请退款金额")),
+        )
 
     def _next_row(self) -> list[str] | None:
         try:
@@ -155,10 +163,17 @@ class WeChatPayBillReader(BillReader):
             raise self._damaged(exc) from exc
 
     def _refund(self, row, line_no, trade_no, txn_id, fee, at) -> BillLine:
-        c = self._columns
-        i_refund_id, i_refund_state = c.get("微信退款单号"), c.get("退款状态")
+        i_refund_no, i_refund_id, i_refund_state, i_amount = self._refund_columns
+        if i_amount is None:
+            # A bill that lists refunds must say how much each returned; without the
+            # column the line cannot be matched, so it is reported, not guessed.
+            return BillLine.invalid(
+                line_no,
+                "a refund line, but the bill has no refund amount column",
+                trade_no=trade_no,
+                status=REFUND_STATE,
+            )
         state = _cell(row[i_refund_state]) if i_refund_state is not None else SUCCESS
-        i_amount = c.get("退款金额", c.get("申请退款金额"))
         return BillLine(
             kind=BillLineKind.REFUND,
             line_no=line_no,
@@ -168,7 +183,7 @@ class WeChatPayBillReader(BillReader):
             fee=fee,
             status=state,
             succeeded=state in (SUCCESS, ""),
-            refund_no=_cell(row[c["商户退款单号"]]),
+            refund_no=_cell(row[i_refund_no]),
             refund_id=_cell(row[i_refund_id]) if i_refund_id is not None else "",
             at=at,
         )
