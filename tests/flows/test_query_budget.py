@@ -16,6 +16,9 @@ from orders.services import order_checkout
 from payments.services import payment_start
 
 PAID_ORDER_BUDGET = 9
+# SQLite has no data-modifying CTEs: the notification's writes go one statement each there
+# (BEGIN IMMEDIATE included), so the embedded default's path is longer by design.
+SQLITE_PAID_ORDER_BUDGET = 15
 KNOWN_COURSE_BUDGET = 7  # checkout 1, payment start 2, the notification 4 (BEGIN/COMMIT included)
 
 
@@ -33,7 +36,8 @@ def test_one_paid_order_takes_at_most_9_statements(learner, course, sandbox):
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
     statements = [q["sql"] for q in checkout.captured_queries + confirmation.captured_queries]
-    assert len(statements) <= PAID_ORDER_BUDGET, "\n".join(statements)
+    budget = SQLITE_PAID_ORDER_BUDGET if connection.vendor == "sqlite" else PAID_ORDER_BUDGET
+    assert len(statements) <= budget, "\n".join(statements)
 
 
 @pytest.mark.postgres
