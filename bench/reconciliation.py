@@ -7,7 +7,8 @@ writes the matching bill (gzip, streamed to disk as it is generated: the ALL for
 backtick-prefixed values, summary header and row) with a few deliberate differences,
 then reconciles it in a child process (so its peak memory is the reconciliation's
 alone) through the same service the admin upload and ``manage.py reconcile --file``
-use, and prints wall time and peak memory. Targets: under 60 s and 300 MB.
+use, and prints wall time and peak memory. Targets: under 60 s and 300 MB,
+the first; then raised to under 15 s (README, Speed and scale).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kpay .venv/bin/python bench/reconciliation.py
 

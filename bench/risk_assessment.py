@@ -4,7 +4,7 @@
 Fills its own test database (test_<name>) with ``--orders`` orders (default 1,000,000)
 spread over 90 days and ``--learners`` learners, a failed payment for every tenth
 order, then times ``assess_checkout`` for random learners and prints the median and
-p99. Target: median under 5 ms on PostgreSQL.
+p99. Target: median under 2 ms on PostgreSQL (it was 5 ms, then raised).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kpay .venv/bin/python bench/risk_assessment.py
 """

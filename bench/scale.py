@@ -61,6 +61,11 @@ def main() -> None:
     parser.add_argument("--ledger-check-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "the benchmark needs PostgreSQL"
+    name = connection.settings_dict["NAME"]
+    if "bench" not in name:
+        # It fills the database and folds the summaries (a write) before timing: never
+        # on a database that holds anything but its own data.
+        parser.error(f"DATABASE_URL names {name!r}: give it a database of its own, with 'bench' in its name")
     if args.ledger_check_child:
         ledger_check_child()
         return
