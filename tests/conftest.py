@@ -12,17 +12,17 @@ from tests.sandbox import SandboxDriver
 from tests.settings import CLOSED_LOOPBACK_URL
 
 
-def pytest_collection_modifyitems(config, items):
+@pytest.fixture(autouse=True)
+def _require_postgres(request):
     """``@pytest.mark.postgres`` tests skip without PostgreSQL, but never in CI, where a
-    skipped PostgreSQL test would hide that the row-lock code was not exercised."""
-    for item in items:
-        if item.get_closest_marker("postgres"):
-            item.fixturenames.append("_require_postgres")
+    skipped PostgreSQL test would hide that the row-lock code was not exercised.
 
-
-@pytest.fixture
-def _require_postgres(django_db_blocker):
-    with django_db_blocker.unblock():
+    Asked per test (the marker may sit on one parameter of a parametrized test); adding a
+    fixture name per item at collection would add it to every parameter of the test,
+    since they share one list of names."""
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    with request.getfixturevalue("django_db_blocker").unblock():
         vendor = connection.vendor
     if vendor != "postgresql":
         message = "needs PostgreSQL (set DATABASE_URL, or run bin/test with PostgreSQL up)"
