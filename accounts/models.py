@@ -2,10 +2,13 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.languages import language_choices
+
 
 class Profile(models.Model):
     """What a learner sets about themselves beyond Django's user: the time zone the site
-    shows times in (``accounts.timezones``)."""
+    shows times in (``accounts.timezones``) and the language the site's e-mails are written
+    in (``core.languages``)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     time_zone = models.CharField(
@@ -13,6 +16,13 @@ class Profile(models.Model):
         max_length=64,
         blank=True,
         help_text=_("Times on the site are shown in it. Empty: the site's time zone."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        choices=language_choices,
+        help_text=_("E-mails are written in it. Empty: the site's language."),
     )
 
     class Meta:

@@ -1,4 +1,4 @@
-"""The learner's own pages: their profile (name, e-mail, time zone), changing the
+"""The learner's own pages: their profile (name, e-mail, time zone, language), changing the
 password, and resetting a forgotten one by e-mail (Django's auth views, the site's
 templates)."""
 
@@ -12,12 +12,14 @@ from django.core.cache import cache
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from core.http import client_ip
+from core.languages import language_choices
 
-from . import timezones
+from . import languages, timezones
 from .models import Profile
 
 # A forgotten-password e-mail is sent at most this often: per client IP, and per address.
@@ -31,6 +33,12 @@ class ProfileForm(forms.ModelForm):
         label=_("Time zone"),
         help_text=_("Dates and times on the site are shown in this time zone."),
     )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("The site and the e-mails we send you are written in this language."),
+        error_messages={"invalid_choice": _("Choose a language from the list.")},
+    )
 
     class Meta:
         model = get_user_model()
@@ -38,10 +46,16 @@ class ProfileForm(forms.ModelForm):
         labels = {"first_name": _("Given name"), "last_name": _("Family name"), "email": _("Email")}
         help_texts = {"email": _("Receipts and password resets are sent here.")}
 
-    def __init__(self, *args, time_zone: str, **kwargs):
+    def __init__(self, *args, time_zone: str, language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = timezones.time_zone_choices()
         self.fields["time_zone"].initial = time_zone
+        site_language = dict(language_choices()).get(settings.LANGUAGE_CODE, settings.LANGUAGE_CODE)
+        self.fields["language"].choices = [
+            ("", _("The site's language (%(language)s)") % {"language": site_language}),
+            *language_choices(),
+        ]
+        self.fields["language"].initial = language
         self.fields["email"].required = True
 
     def clean_email(self):
@@ -65,16 +79,25 @@ class ProfileForm(forms.ModelForm):
 def profile(request):
     user = request.user
     current = timezones.time_zone_of(user)
-    form = ProfileForm(request.POST or None, instance=user, time_zone=current)
+    form = ProfileForm(
+        request.POST or None, instance=user, time_zone=current, language=languages.chosen_language(user)
+    )
     if request.method == "POST" and form.is_valid():
+        language = form.cleaned_data["language"]
         with transaction.atomic():
             form.save()
             Profile.objects.update_or_create(
-                user=user, defaults={"time_zone": form.cleaned_data["time_zone"]}
+                user=user, defaults={"time_zone": form.cleaned_data["time_zone"], "language": language}
             )
         timezones.remember(request, form.cleaned_data["time_zone"])
-        messages.success(request, _("Your profile was saved."))
-        return redirect("profile")
+        with translation.override(language or translation.get_language()):  # the next page's
+            messages.success(request, translation.gettext("Your profile was saved."))
+        response = redirect("profile")
+        # The pages follow at once; left alone when none is chosen and none was, so saving
+        # a new e-mail address doesn't undo the header's language buttons.
+        if language or "language" in form.changed_data:
+            languages.keep_in_cookie(response, language)
+        return response
     return render(request, "accounts/profile.html", {"form": form})
 
 

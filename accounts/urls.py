@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import profile, views
+from . import languages, profile, views
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/otp/enrol/<str:token>/", views.otp_enrol, name="otp-enrol"),
     path("accounts/otp/recovery-codes/", views.otp_recovery_codes, name="otp-recovery-codes"),
     path("accounts/profile/", profile.profile, name="profile"),
+    path("i18n/setlang/", languages.set_language, name="set_language"),
     path("accounts/password/change/", profile.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/reset/", profile.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -7,7 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("kpay.api_urls")),
     path("", include("accounts.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
     path("payments/", include("payments.urls")),
     path("", include("orders.urls")),
     path("", include("promotions.urls")),

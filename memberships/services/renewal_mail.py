@@ -1,13 +1,17 @@
 """Telling the learner about their automatic renewal by e-mail, once the change commits:
 the notice before a charge, a success, a failed attempt (and when the next one is), and
 the lapse. Templates: ``templates/memberships/email/renewal_<kind>.txt`` (the first line
-is the subject), translated like every page."""
+is the subject), translated like every page, into the learner's language
+(``core.languages.language_of``)."""
 
 import logging
 
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
+
+from core.languages import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +33,10 @@ def renewal_mail_on_commit(kind: str, *, membership, **context) -> None:
     learner = membership.learner
     if not learner.email:
         return
-    subject, body = renewal_mail_render(kind, {"membership": membership, "plan": membership.plan, **context})
+    with translation.override(language_of(learner)):  # a worker's is the site's
+        subject, body = renewal_mail_render(
+            kind, {"membership": membership, "plan": membership.plan, **context}
+        )
     recipient = learner.email
 
     def send():

@@ -25,9 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _english():
-    """The e-mails are rendered in the active language (the site's default, zh-hans, in a
-    worker); these tests read them in English."""
+def _english(settings):
+    """The e-mails are rendered in the learner's language: the site's (zh-hans) when they
+    chose none, as these learners didn't; these tests read them in English, so the site's
+    is English here (and so is the active one, for what else they read)."""
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
 
