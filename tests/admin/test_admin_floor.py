@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 DJANGO_APP_LIST = Path(django.contrib.admin.__file__).parent / "templates" / "admin" / "app_list.html"
 
 
-@pytest.fixture(params=["superuser", roles.FINANCE, roles.SUPPORT, "merchant", "nobody"])
+@pytest.fixture(params=["superuser", roles.FINANCE, roles.SUPPORT, roles.RISK, "merchant", "nobody"])
 def viewer(request, superuser, staff_in, merchant_user):
     if request.param == "superuser":
         return superuser
@@ -76,6 +76,86 @@ def test_the_app_list_is_djangos_for_every_role(viewer):
     assert not names["en"] or names["en"] != names["zh-hans"]
     if viewer.is_superuser:
         assert any(model["model"] is Payment for app in ours for model in app["models"])
+
+
+def test_the_app_list_follows_the_url_configuration(viewer):
+    """The URLs are looked up once per URL configuration and script prefix, each Django's."""
+    from django.test import override_settings
+    from django.urls import set_script_prefix
+
+    request = request_for(viewer)
+    assert plain(admin.site.get_app_list(request)) == plain(django_app_list(request))
+    with override_settings(ROOT_URLCONF="tests.admin.floor_urls"):
+        moved = plain(admin.site.get_app_list(request))
+        assert moved == plain(django_app_list(request))
+        assert all(app["app_url"].startswith("/back-office/") for app in moved)
+    set_script_prefix("/kpay/")
+    try:
+        prefixed = plain(admin.site.get_app_list(request))
+        assert prefixed == plain(django_app_list(request))
+        assert all(app["app_url"].startswith("/kpay/admin/") for app in prefixed)
+    finally:
+        set_script_prefix("/")
+    assert plain(admin.site.get_app_list(request)) == plain(django_app_list(request))
+    if moved:
+        assert moved != plain(admin.site.get_app_list(request))
+
+
+def test_a_model_registered_later_is_listed_with_its_urls(superuser, settings):
+    from payments.models import PaymentStatusChange
+
+    request = request_for(superuser)
+    admin.site.get_app_list(request)  # the URLs of the models registered so far, kept
+    settings.ROOT_URLCONF = "tests.admin.floor_urls"
+    admin.site.get_app_list(request)
+    admin.site.register(PaymentStatusChange)
+    try:
+        settings.ROOT_URLCONF = "kpay.urls"
+        settings.ROOT_URLCONF = "tests.admin.floor_urls"  # Django's resolver built again
+        ours = plain(admin.site.get_app_list(request))
+        assert ours == plain(django_app_list(request))
+        (payments,) = [app for app in ours if app["app_label"] == "payments"]
+        (added,) = [model for model in payments["models"] if model["model"] is PaymentStatusChange]
+        assert added["admin_url"] == "/back-office/payments/paymentstatuschange/"
+    finally:
+        admin.site.unregister(PaymentStatusChange)
+    assert PaymentStatusChange not in [
+        m["model"] for app in admin.site.get_app_list(request) for m in app["models"]
+    ]
+
+
+def test_a_permission_change_shows_in_the_next_app_list(staff_in, role_group):
+    """Nothing is kept between users or requests: granting or taking a permission or a
+    role shows at once, the module permission included (asked once per app where Django
+    asks once per model: the same question)."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    def app_list_of(user):
+        request = request_for(type(user).objects.get(pk=user.pk))  # a new request's user
+        ours = plain(admin.site.get_app_list(request))
+        assert ours == plain(django_app_list(request))
+        return {app["app_label"]: {model["object_name"]: model for model in app["models"]} for app in ours}
+
+    def names(app_list):
+        return {label: sorted(models) for label, models in app_list.items()}
+
+    finance = staff_in(roles.FINANCE)
+    bare = UserFactory(username="bare-staff", is_staff=True)
+    before = names(app_list_of(bare))  # what any staff member sees (their own jobs)
+    assert "payments" not in before and "courses" not in before
+    bare.groups.add(role_group(roles.SUPPORT))
+    support = app_list_of(bare)
+    assert "Payment" in support["payments"] and support["courses"]["Category"]["add_url"] is None
+    add_category = Permission.objects.get(codename="add_category")
+    bare.user_permissions.add(add_category)
+    assert app_list_of(bare)["courses"]["Category"]["add_url"] == "/admin/courses/category/add/"
+    assert app_list_of(finance)["courses"].get("Category") is None  # another user's list
+    bare.groups.remove(role_group(roles.SUPPORT))
+    assert names(app_list_of(bare)) == {**before, "courses": ["Category"]}  # the permission alone
+    bare.user_permissions.remove(add_category)
+    assert names(app_list_of(bare)) == before
 
 
 def squeeze(html: str) -> str:
