@@ -269,3 +269,96 @@ def test_the_merchant_filter_offers_djangos_choices(superuser, own_merchant, oth
     ours = shown(merchants.choices(changelist))
     assert ours == shown(SimpleListFilter.choices(merchants, changelist))
     assert len(ours) == 3 and other_merchant.name in [choice["display"] for choice in ours]
+
+
+# -- the header's links ----------------------------------------------------------------
+BASE_SITE = Path(__file__).resolve().parents[2] / "templates" / "admin" / "base_site.html"
+
+
+@pytest.fixture
+def stock_header(tmp_path, settings):
+    """kpay's ``admin/base_site.html`` as it would be with Django's own header: its
+    ``userlinks`` block left to Django's ``admin/base.html``, ``{% url %}`` everywhere."""
+
+    def use():
+        text = BASE_SITE.read_text()
+        start, end = text.index("{% block userlinks %}"), text.index("{% block nav-global %}")
+        text = (text[:start] + text[end:]).replace("{% admin_page_url ", "{% url ")
+        assert "admin_page_url" not in text.replace("{% load i18n static admin_nav %}", "")
+        (tmp_path / "admin").mkdir(exist_ok=True)
+        (tmp_path / "admin" / "base_site.html").write_text(text)
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+
+    return use
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_admin_pages_have_djangos_header(client, viewer, language, stock_header):
+    """Every role's home, app page, empty list and password page, in both languages, is
+    the page Django's header gives (``{% url %}`` per page), byte for byte."""
+    if not viewer.is_superuser and viewer.username == "staff-without-role":
+        viewer.set_unusable_password()  # no "Change password" link
+        viewer.save()
+    client.force_login(viewer)
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    pages = [
+        "/admin/",
+        "/admin/payments/",
+        admin_url(Payment) + "?status__exact=failed",
+        "/admin/core/job/",
+    ]
+    ours = {url: client.get(url, **headers) for url in pages}
+    stock_header()
+    for url, response in ours.items():
+        django_page = client.get(url, **headers)
+        assert response.status_code == django_page.status_code, url
+        if response.status_code == 200:
+            assert 'id="logout-form"' in response.text, url
+            assert _without_token(response.text) == _without_token(django_page.text), url
+    if viewer.is_superuser:
+        assert ours["/admin/"].status_code == 200 and 'href="/admin/password_change/"' in ours["/admin/"].text
+
+
+def test_admin_page_url_is_urls(rf, settings):
+    """The tag gives what ``{% url %}`` gives under another URL configuration, script
+    prefix, language and current app; a name that does not reverse raises as ``{% url %}``
+    does, or gives "" with ``as``."""
+    from django.template import TemplateSyntaxError
+    from django.urls import NoReverseMatch, set_script_prefix
+
+    engine = engines["django"].engine
+    ours = engine.from_string(
+        "{% load admin_nav %}{% admin_page_url 'admin:logout' %} {% admin_page_url 'admin:index' %}"
+        " {% admin_page_url 'nowhere' as gone %}[{{ gone }}]"
+    )
+    stock = engine.from_string(
+        "{% url 'admin:logout' %} {% url 'admin:index' %} {% url 'nowhere' as gone %}[{{ gone }}]"
+    )
+
+    def both(request=None):
+        context = {"request": request} if request is not None else {}
+        first, second = ours.render(Context(context)), stock.render(Context(context))
+        assert first == second
+        return first
+
+    assert both() == "/admin/logout/ /admin/ []"
+    request = rf.get("/admin/")
+    request.current_app = "admin"
+    assert both(request) == "/admin/logout/ /admin/ []"
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            assert both(request) == "/admin/logout/ /admin/ []"
+    set_script_prefix("/kpay/")
+    try:
+        assert both(request) == "/kpay/admin/logout/ /kpay/admin/ []"
+    finally:
+        set_script_prefix("/")
+    settings.ROOT_URLCONF = "tests.admin.floor_urls"
+    assert both(request) == "/back-office/logout/ /back-office/ []"
+    settings.ROOT_URLCONF = "kpay.urls"
+    assert both(request) == "/admin/logout/ /admin/ []"
+    for _ in range(2):  # cached as "not found", still raised without "as"
+        with pytest.raises(NoReverseMatch):
+            engine.from_string("{% load admin_nav %}{% admin_page_url 'nowhere' %}").render(Context({}))
+    with pytest.raises(TemplateSyntaxError):
+        engine.from_string("{% load admin_nav %}{% admin_page_url 'admin:app_list' 'payments' %}")
