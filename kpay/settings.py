@@ -202,7 +202,8 @@ STORAGES = {
         "OPTIONS": {"location": KPAY_PRIVATE_ROOT},
     },
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # WhiteNoise's compressed manifest storage, each file's URL looked up once.
+        "BACKEND": "core.static_files.CachedManifestStaticFilesStorage"
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
