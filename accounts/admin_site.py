@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_app_list import CachedAppListMixin
+from core.admin_urls import cached_reverse
 from core.work_queues import work_queues
 
 from .backends import preload_staff
@@ -110,7 +111,7 @@ class KpayAdminSite(CachedAppListMixin, AdminSite):
 
     def each_context(self, request):
         context = super().each_context(request)
-        context["otp_setup_url"] = reverse("otp-setup")
+        context["otp_setup_url"] = cached_reverse("otp-setup")  # reversed once, not per page
         return context
 
     def index(self, request, extra_context=None):

@@ -1,18 +1,25 @@
 """Admin URLs reversed once: ``reverse()`` costs ~20 µs, and an admin page asked for ~90
 of them before its rows (the app list) and one or two per row (the row's own link, links
 to related objects). What a name reverses to depends only on the URL configuration and the
-script prefix, both part of the cache's key."""
+script prefix, both part of the cache's key (:func:`url_configuration`)."""
 
-from django.conf import settings
 from django.contrib.admin.utils import quote
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, get_resolver, get_script_prefix, get_urlconf, reverse
 
 PK_PLACEHOLDER = "kpaypk"  # stands for the object's (quoted) key in a cached change URL
 _cache: dict = {}
 
 
+def url_configuration() -> tuple:
+    """What a URL name reverses to depends on: the URL configuration in force (the
+    setting's, or the request's own ``request.urlconf``) as Django holds it, its resolver
+    (a new one whenever Django clears its URL caches: a setting changed, a test's URLs),
+    and the script prefix."""
+    return (get_resolver(get_urlconf()), get_script_prefix())
+
+
 def _key(*parts):
-    return (*parts, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+    return (*parts, *url_configuration())
 
 
 def cached_reverse(name: str, *, current_app: str = "admin", **kwargs) -> str | None:

@@ -110,7 +110,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's OTPMiddleware, the session's device read by SQL compiled once.
+    "accounts.otp_middleware.OTPMiddleware",
     # Times in the learner's own time zone (their profile), kept in the session.
     "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -201,7 +202,8 @@ STORAGES = {
         "OPTIONS": {"location": KPAY_PRIVATE_ROOT},
     },
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # WhiteNoise's compressed manifest storage, each file's URL looked up once.
+        "BACKEND": "core.static_files.CachedManifestStaticFilesStorage"
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },

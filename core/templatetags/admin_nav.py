@@ -1,4 +1,6 @@
-"""``{% admin_app_list app_list show_changelinks %}``: the admin's list of apps and models
+"""The admin's navigation, for less than Django's own tags.
+
+``{% admin_app_list app_list show_changelinks %}``: the admin's list of apps and models
 (``templates/admin/app_list.html``: the navigation sidebar of every admin page, the home
 page), the markup of Django's own ``admin/app_list.html`` written in Python.
 
@@ -12,8 +14,13 @@ from html import escape
 from urllib.parse import quote
 
 from django import template
+from django.template.defaulttags import URLNode, url
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
+
+from core.admin_urls import url_configuration
 
 register = template.Library()
 
@@ -69,3 +76,50 @@ def admin_app_list(context, app_list, show_changelinks=False):
             parts.append("</tr>")
         parts.append("</table></div>")
     return mark_safe("".join(parts))  # noqa: S308 (every value above is escaped)
+
+
+@register.tag
+def admin_page_url(parser, token):
+    """``{% admin_page_url "admin:logout" %}`` (or ``... as name``): ``{% url %}`` for a
+    page with no arguments, the header's links on every admin page (password change, log
+    out, the home page, the documentation when installed), reversed once per URL
+    configuration, script prefix, language and current app instead of once per page.
+    Everything else is ``{% url %}``'s: the current app from the request, escaping, and
+    ``NoReverseMatch`` raised unless ``as`` is used (then an empty string)."""
+    node = url(parser, token)
+    if node.args or node.kwargs:
+        raise template.TemplateSyntaxError(
+            "admin_page_url takes a URL name only: use {% url %} for arguments."
+        )
+    return _PageURLNode(node.view_name, node.args, node.kwargs, node.asvar)
+
+
+_page_urls: dict = {}
+
+
+class _PageURLNode(URLNode):
+    def render(self, context):
+        view_name = self.view_name.resolve(context)
+        try:
+            current_app = context.request.current_app
+        except AttributeError:
+            try:
+                current_app = context.request.resolver_match.namespace
+            except AttributeError:
+                current_app = None
+        key = (view_name, current_app, get_language(), *url_configuration())
+        found = _page_urls.get(key)
+        if found is None:
+            try:
+                found = reverse(view_name, current_app=current_app)
+            except NoReverseMatch:
+                if self.asvar is None:
+                    raise
+                found = ""  # kept: a name that does not reverse (admindocs, not installed)
+            _page_urls[key] = found
+        elif not found and self.asvar is None:
+            reverse(view_name, current_app=current_app)  # raises NoReverseMatch, as {% url %}
+        if self.asvar:
+            context[self.asvar] = found
+            return ""
+        return conditional_escape(found) if context.autoescape else found

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 DJANGO_APP_LIST = Path(django.contrib.admin.__file__).parent / "templates" / "admin" / "app_list.html"
 
 
-@pytest.fixture(params=["superuser", roles.FINANCE, roles.SUPPORT, "merchant", "nobody"])
+@pytest.fixture(params=["superuser", roles.FINANCE, roles.SUPPORT, roles.RISK, "merchant", "nobody"])
 def viewer(request, superuser, staff_in, merchant_user):
     if request.param == "superuser":
         return superuser
@@ -76,6 +76,86 @@ def test_the_app_list_is_djangos_for_every_role(viewer):
     assert not names["en"] or names["en"] != names["zh-hans"]
     if viewer.is_superuser:
         assert any(model["model"] is Payment for app in ours for model in app["models"])
+
+
+def test_the_app_list_follows_the_url_configuration(viewer):
+    """The URLs are looked up once per URL configuration and script prefix, each Django's."""
+    from django.test import override_settings
+    from django.urls import set_script_prefix
+
+    request = request_for(viewer)
+    assert plain(admin.site.get_app_list(request)) == plain(django_app_list(request))
+    with override_settings(ROOT_URLCONF="tests.admin.floor_urls"):
+        moved = plain(admin.site.get_app_list(request))
+        assert moved == plain(django_app_list(request))
+        assert all(app["app_url"].startswith("/back-office/") for app in moved)
+    set_script_prefix("/kpay/")
+    try:
+        prefixed = plain(admin.site.get_app_list(request))
+        assert prefixed == plain(django_app_list(request))
+        assert all(app["app_url"].startswith("/kpay/admin/") for app in prefixed)
+    finally:
+        set_script_prefix("/")
+    assert plain(admin.site.get_app_list(request)) == plain(django_app_list(request))
+    if moved:
+        assert moved != plain(admin.site.get_app_list(request))
+
+
+def test_a_model_registered_later_is_listed_with_its_urls(superuser, settings):
+    from payments.models import PaymentStatusChange
+
+    request = request_for(superuser)
+    admin.site.get_app_list(request)  # the URLs of the models registered so far, kept
+    settings.ROOT_URLCONF = "tests.admin.floor_urls"
+    admin.site.get_app_list(request)
+    admin.site.register(PaymentStatusChange)
+    try:
+        settings.ROOT_URLCONF = "kpay.urls"
+        settings.ROOT_URLCONF = "tests.admin.floor_urls"  # Django's resolver built again
+        ours = plain(admin.site.get_app_list(request))
+        assert ours == plain(django_app_list(request))
+        (payments,) = [app for app in ours if app["app_label"] == "payments"]
+        (added,) = [model for model in payments["models"] if model["model"] is PaymentStatusChange]
+        assert added["admin_url"] == "/back-office/payments/paymentstatuschange/"
+    finally:
+        admin.site.unregister(PaymentStatusChange)
+    assert PaymentStatusChange not in [
+        m["model"] for app in admin.site.get_app_list(request) for m in app["models"]
+    ]
+
+
+def test_a_permission_change_shows_in_the_next_app_list(staff_in, role_group):
+    """Nothing is kept between users or requests: granting or taking a permission or a
+    role shows at once, the module permission included (asked once per app where Django
+    asks once per model: the same question)."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    def app_list_of(user):
+        request = request_for(type(user).objects.get(pk=user.pk))  # a new request's user
+        ours = plain(admin.site.get_app_list(request))
+        assert ours == plain(django_app_list(request))
+        return {app["app_label"]: {model["object_name"]: model for model in app["models"]} for app in ours}
+
+    def names(app_list):
+        return {label: sorted(models) for label, models in app_list.items()}
+
+    finance = staff_in(roles.FINANCE)
+    bare = UserFactory(username="bare-staff", is_staff=True)
+    before = names(app_list_of(bare))  # what any staff member sees (their own jobs)
+    assert "payments" not in before and "courses" not in before
+    bare.groups.add(role_group(roles.SUPPORT))
+    support = app_list_of(bare)
+    assert "Payment" in support["payments"] and support["courses"]["Category"]["add_url"] is None
+    add_category = Permission.objects.get(codename="add_category")
+    bare.user_permissions.add(add_category)
+    assert app_list_of(bare)["courses"]["Category"]["add_url"] == "/admin/courses/category/add/"
+    assert app_list_of(finance)["courses"].get("Category") is None  # another user's list
+    bare.groups.remove(role_group(roles.SUPPORT))
+    assert names(app_list_of(bare)) == {**before, "courses": ["Category"]}  # the permission alone
+    bare.user_permissions.remove(add_category)
+    assert names(app_list_of(bare)) == before
 
 
 def squeeze(html: str) -> str:
@@ -189,3 +269,96 @@ def test_the_merchant_filter_offers_djangos_choices(superuser, own_merchant, oth
     ours = shown(merchants.choices(changelist))
     assert ours == shown(SimpleListFilter.choices(merchants, changelist))
     assert len(ours) == 3 and other_merchant.name in [choice["display"] for choice in ours]
+
+
+# -- the header's links ----------------------------------------------------------------
+BASE_SITE = Path(__file__).resolve().parents[2] / "templates" / "admin" / "base_site.html"
+
+
+@pytest.fixture
+def stock_header(tmp_path, settings):
+    """kpay's ``admin/base_site.html`` as it would be with Django's own header: its
+    ``userlinks`` block left to Django's ``admin/base.html``, ``{% url %}`` everywhere."""
+
+    def use():
+        text = BASE_SITE.read_text()
+        start, end = text.index("{% block userlinks %}"), text.index("{% block nav-global %}")
+        text = (text[:start] + text[end:]).replace("{% admin_page_url ", "{% url ")
+        assert "admin_page_url" not in text.replace("{% load i18n static admin_nav %}", "")
+        (tmp_path / "admin").mkdir(exist_ok=True)
+        (tmp_path / "admin" / "base_site.html").write_text(text)
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+
+    return use
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_admin_pages_have_djangos_header(client, viewer, language, stock_header):
+    """Every role's home, app page, empty list and password page, in both languages, is
+    the page Django's header gives (``{% url %}`` per page), byte for byte."""
+    if not viewer.is_superuser and viewer.username == "staff-without-role":
+        viewer.set_unusable_password()  # no "Change password" link
+        viewer.save()
+    client.force_login(viewer)
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    pages = [
+        "/admin/",
+        "/admin/payments/",
+        admin_url(Payment) + "?status__exact=failed",
+        "/admin/core/job/",
+    ]
+    ours = {url: client.get(url, **headers) for url in pages}
+    stock_header()
+    for url, response in ours.items():
+        django_page = client.get(url, **headers)
+        assert response.status_code == django_page.status_code, url
+        if response.status_code == 200:
+            assert 'id="logout-form"' in response.text, url
+            assert _without_token(response.text) == _without_token(django_page.text), url
+    if viewer.is_superuser:
+        assert ours["/admin/"].status_code == 200 and 'href="/admin/password_change/"' in ours["/admin/"].text
+
+
+def test_admin_page_url_is_urls(rf, settings):
+    """The tag gives what ``{% url %}`` gives under another URL configuration, script
+    prefix, language and current app; a name that does not reverse raises as ``{% url %}``
+    does, or gives "" with ``as``."""
+    from django.template import TemplateSyntaxError
+    from django.urls import NoReverseMatch, set_script_prefix
+
+    engine = engines["django"].engine
+    ours = engine.from_string(
+        "{% load admin_nav %}{% admin_page_url 'admin:logout' %} {% admin_page_url 'admin:index' %}"
+        " {% admin_page_url 'nowhere' as gone %}[{{ gone }}]"
+    )
+    stock = engine.from_string(
+        "{% url 'admin:logout' %} {% url 'admin:index' %} {% url 'nowhere' as gone %}[{{ gone }}]"
+    )
+
+    def both(request=None):
+        context = {"request": request} if request is not None else {}
+        first, second = ours.render(Context(context)), stock.render(Context(context))
+        assert first == second
+        return first
+
+    assert both() == "/admin/logout/ /admin/ []"
+    request = rf.get("/admin/")
+    request.current_app = "admin"
+    assert both(request) == "/admin/logout/ /admin/ []"
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            assert both(request) == "/admin/logout/ /admin/ []"
+    set_script_prefix("/kpay/")
+    try:
+        assert both(request) == "/kpay/admin/logout/ /kpay/admin/ []"
+    finally:
+        set_script_prefix("/")
+    settings.ROOT_URLCONF = "tests.admin.floor_urls"
+    assert both(request) == "/back-office/logout/ /back-office/ []"
+    settings.ROOT_URLCONF = "kpay.urls"
+    assert both(request) == "/admin/logout/ /admin/ []"
+    for _ in range(2):  # cached as "not found", still raised without "as"
+        with pytest.raises(NoReverseMatch):
+            engine.from_string("{% load admin_nav %}{% admin_page_url 'nowhere' %}").render(Context({}))
+    with pytest.raises(TemplateSyntaxError):
+        engine.from_string("{% load admin_nav %}{% admin_page_url 'admin:app_list' 'payments' %}")

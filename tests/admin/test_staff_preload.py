@@ -122,3 +122,32 @@ def test_an_empty_list_reads_the_user_once(client, people, django_assert_max_num
         assert client.get(url).status_code == 200
         with django_assert_max_num_queries(limit):
             assert client.get(url).status_code == 200
+
+
+def test_merchant_staffs_member_read_is_the_querysets(people, other_merchant):
+    """The membership with its merchant is read by SQL compiled once (``core.prepared``):
+    the ORM's own statement, the same instances, and each user's own row every time."""
+    merchant = people["merchant"]
+    member = MerchantMember.objects.select_related("merchant").get(user=merchant)
+    expected_sql = str(
+        MerchantMember.objects.select_related("merchant").filter(pk=member.pk).order_by("pk")[:1].query
+    )
+    for _ in range(2):
+        user = User.objects.get(pk=merchant.pk)
+        with CaptureQueriesContext(connection) as reads:
+            preload_staff(user)
+        assert reads.captured_queries[-1]["sql"] == expected_sql
+        found = roles.user_merchant(user)
+        assert found == member.merchant and found.__dict__.keys() == member.merchant.__dict__.keys()
+        assert {k: v for k, v in found.__dict__.items() if k != "_state"} == {
+            k: v for k, v in member.merchant.__dict__.items() if k != "_state"
+        }
+        assert user.merchant_membership.user is user
+    # Another merchant's staff, then this one moved to the other merchant: each read is fresh.
+    both = User.objects.get(pk=people["both"].pk)
+    preload_staff(both)
+    assert roles.user_merchant(both) == member.merchant
+    MerchantMember.objects.filter(pk=member.pk).update(merchant=other_merchant)
+    user = User.objects.get(pk=merchant.pk)
+    preload_staff(user)
+    assert roles.user_merchant(user) == other_merchant
