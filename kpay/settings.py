@@ -110,8 +110,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # django-otp's OTPMiddleware, the session's device read by SQL compiled once.
-    "accounts.otp_middleware.OTPMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Times in the learner's own time zone (their profile), kept in the session.
     "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
