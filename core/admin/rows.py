@@ -5,40 +5,64 @@ whose rows come from :func:`result_rows`.
 Django's ``items_for_result`` decides, for every cell of every row, what each column is
 (a field, a model admin method, …), looks up the empty value's translation, formats the
 cell with ``format_html`` and, for the row's link, reverses the change page and resolves it
-again to merge the list's filters into it: 6-10 ms of CPU for a page of 50 rows here. The
-same work done once per column (and the link once per page, the row's key put into it)
-leaves the values' own display to Django's ``display_for_field`` and ``display_for_value``,
-so a cell reads as Django shows it. Anything else (editable lists, popups, the actions'
-checkbox, a column named by a ``__`` path or an attribute of the model) takes Django's own
-path; ``tests/admin/test_admin_floor.py`` renders every list both ways and compares them.
+again to merge the list's filters into it: 6-10 ms of CPU for a page of 50 rows here. Here
+that is decided once per column (which of ``display_for_field``'s branches a field takes),
+the link made once per page (the row's key put into it), the datetime format read and split
+once per page, a foreign key's text made once per related row, and each row written as one
+string (``core.admin.escaping.html_text`` escaping as ``conditional_escape``). Other values
+are left to Django's ``display_for_field`` and ``display_for_value``, so a cell reads as
+Django shows it. Anything else (editable lists, popups, the actions' checkbox, a column
+named by a ``__`` path or an attribute of the model) takes Django's own path;
+``tests/admin/test_fast_rows.py`` and ``test_admin_floor.py`` render lists both ways and
+compare them.
 """
 
 import datetime
 
+from django.conf import settings
 from django.contrib.admin.templatetags.admin_list import ResultList, _coerce_field_name, results
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import _get_non_gfk_field, display_for_field, display_for_value, quote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
+from django.utils import formats, timezone
+from django.utils.dateformat import DateFormat, re_escaped, re_formatchars
+from django.utils.safestring import SafeString, mark_safe
 
 from core.admin_urls import PK_PLACEHOLDER
 
+from .escaping import html_text
 from .large_tables import CachedUrlChangeList
+
+# Columns of these field types show ``str(value)`` (Django: ``display_for_value``), or the
+# empty value for None and "".
+_TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField, models.UUIDField)
 
 
 def result_rows(cl):
-    """What ``django.contrib.admin.templatetags.admin_list.results(cl)`` gives."""
-    columns = _columns(cl) if _fast_path(cl) else None
-    if columns is None:
+    """What ``django.contrib.admin.templatetags.admin_list.results(cl)`` gives: here each
+    row is one item, its cells' markup joined (the template writes the items side by side)."""
+    rows = row_html(cl)
+    if rows is None:
         yield from results(cl)
         return
+    for row in rows:
+        yield ResultList(None, [row])
+
+
+def row_html(cl) -> list[SafeString] | None:
+    """Each row's cells as one string, Django's markup; None when the list needs Django's
+    own rendering."""
+    columns = _columns(cl) if _fast_path(cl) else None
+    if columns is None:
+        return None
     link = _link_template(cl)
+    datetimes = _DateTimeCells()
+    for column in columns:
+        column.start_page(datetimes)
     pk_attname = cl.pk_attname
-    for result in cl.result_list:
-        yield ResultList(None, _row(columns, link, result, getattr(result, pk_attname)))
+    return [mark_safe(_row(columns, link, result, getattr(result, pk_attname))) for result in cl.result_list]  # noqa: S308
 
 
 def _fast_path(cl) -> bool:
@@ -51,6 +75,28 @@ def _fast_path(cl) -> bool:
     )
 
 
+class _DateTimeCells:
+    """A datetime as Django's list shows it (``formats.localize(template_localtime(value))``),
+    the format read and split once for the page rather than for every cell."""
+
+    def __init__(self):
+        self.zone = timezone.get_current_timezone() if settings.USE_TZ else None
+        self.pieces = []
+        for index, piece in enumerate(re_formatchars.split(str(formats.get_format("DATETIME_FORMAT")))):
+            if index % 2:
+                self.pieces.append((True, piece))
+            elif piece:
+                self.pieces.append((False, re_escaped.sub(r"\1", piece)))
+
+    def __call__(self, value: datetime.datetime) -> str:
+        zone = self.zone
+        aware = value.utcoffset() is not None
+        if zone is not None and aware and getattr(value, "convert_to_local_time", True):
+            value = value.astimezone(zone)
+        shown = DateFormat(value)
+        return "".join(str(getattr(shown, piece)()) if code else piece for code, piece in self.pieces)
+
+
 class _Column:
     __slots__ = (
         "admin_empty",
@@ -59,12 +105,22 @@ class _Column:
         "boolean",
         "choices",
         "classes",
+        "datetimes",
         "empty",
+        "empty_html",
         "field",
         "how",
+        "memo",
         "name",
         "tag",
     )
+
+    def start_page(self, datetimes):
+        self.datetimes = datetimes
+        self.empty_html = html_text(self.empty)
+        self.memo = {}
+        if self.choices is not None:  # the choices' labels (lazy texts) escaped once a page
+            self.memo = {value: html_text(label) for value, label in self.choices.items()}
 
 
 def _columns(cl) -> list[_Column] | None:
@@ -91,15 +147,12 @@ def _columns(cl) -> list[_Column] | None:
             if field.auto_created:
                 return None
             column.field = field
-            if isinstance(field.remote_field, models.ManyToOneRel):
-                column.how = "related"
-            else:
-                column.how = "field"
-                if getattr(field, "flatchoices", None):
-                    try:
-                        column.choices = dict(field.flatchoices)
-                    except TypeError:  # list-like choices: Django's own handling
-                        column.choices = None
+            column.how = _field_kind(field)
+            if column.how == "choices":
+                try:
+                    column.choices = dict(field.flatchoices)
+                except TypeError:  # list-like choices: Django's own handling
+                    column.how = "field"
             if isinstance(field, models.DateField | models.TimeField | models.ForeignKey):
                 classes.append("nowrap")
         elif callable(name) or (isinstance(name, str) and hasattr(model_admin, name) and name != "__str__"):
@@ -114,49 +167,91 @@ def _columns(cl) -> list[_Column] | None:
     return columns
 
 
-def _link_template(cl) -> str | None:
-    """The change page's address with the list's filters, the key a placeholder (Django
-    builds and resolves it again for every row; it differs only by the key)."""
+def _field_kind(field) -> str:
+    """Which of ``display_for_field``'s branches a field's cells take (fixed per field)."""
+    if isinstance(field.remote_field, models.ManyToOneRel):
+        return "related"
+    if getattr(field, "flatchoices", None):
+        return "choices"
+    if isinstance(field, models.ForeignKey):
+        return "foreign key"
+    if isinstance(field, models.DateTimeField):
+        return "datetime"
+    if type(field) in _TEXT_FIELDS:
+        return "text"
+    return "field"
+
+
+def _link_template(cl) -> tuple[str, str] | None:
+    """The change page's address with the list's filters, escaped, in two halves around the
+    key (Django builds, resolves and escapes it again for every row; it differs only by the
+    key). Split at the first placeholder: the path's, whatever the filters hold."""
     try:
         url = cl.url_for_result_template()
     except NoReverseMatch:
         return None
-    return add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url)
+    url = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url)
+    before, _placeholder, after = html_text(url).partition(PK_PLACEHOLDER)
+    return before, after
 
 
-def _row(columns, link, result, pk):
+def _cell(column, result) -> str:
+    """A field's cell content as HTML (``items_for_result``'s ``result_repr``, escaped)."""
+    how = column.how
+    if how == "foreign key":
+        # The related row's text, once per related row on the page (the same id, the same
+        # row of the same query: the same text).
+        key = getattr(result, column.field.attname)
+        if key is None:
+            return column.empty_html
+        shown = column.memo.get(key)
+        if shown is None:
+            related = getattr(result, column.name)
+            shown = column.memo[key] = html_text(display_for_value(related, column.empty))
+        return shown
+    value = getattr(result, column.name)
+    if how == "choices":
+        if isinstance(value, str) and value.strip() == "":
+            value = ""
+        shown = column.memo.get(value)
+        return column.empty_html if shown is None else shown
+    if how == "datetime":
+        return column.empty_html if value is None else column.datetimes(value)
+    if how == "text":
+        if value is None or (type(value) is str and value.strip() == ""):
+            return column.empty_html
+        return html_text(str(value))
+    if how == "related":
+        return column.empty_html if value is None else html_text(value)
+    if isinstance(value, str) and value.strip() == "":
+        value = ""
+    return html_text(display_for_field(value, column.field, column.empty, avoid_link=column.tag is not None))
+
+
+def _row(columns, link, result, pk) -> str:
     cells = []
     for column in columns:
         classes = column.classes
         try:
-            if column.how == "field":
-                value = getattr(result, column.name)
-                if isinstance(value, str) and value.strip() == "":
-                    value = ""
-                if column.choices is not None:
-                    shown = column.choices.get(value, column.empty)
-                else:
-                    shown = display_for_field(
-                        value, column.field, column.empty, avoid_link=column.tag is not None
-                    )
-            elif column.how == "related":
-                value = getattr(result, column.field.name)
-                shown = column.empty if value is None else value
-            else:
+            if column.how == "call":
                 value = column.attr(result)
-                if isinstance(value, str) and value.strip() == "":
-                    value = ""
-                shown = display_for_value(value, column.empty, column.boolean)
-                if isinstance(value, datetime.date | datetime.time):
-                    classes = f"{classes} nowrap"
+                kind = type(value)
+                if (kind is str or kind is SafeString) and not column.boolean:
+                    shown = column.empty_html if value.strip() == "" else html_text(value)
+                else:
+                    if isinstance(value, str) and value.strip() == "":
+                        value = ""
+                    shown = html_text(display_for_value(value, column.empty, column.boolean))
+                    if isinstance(value, datetime.date | datetime.time):
+                        classes = f"{classes} nowrap"
+            else:
+                shown = _cell(column, result)
         except ObjectDoesNotExist:  # as Django: the admin's empty value, no other class
-            shown, classes = column.admin_empty, column.base
-        shown = conditional_escape(shown)
+            shown, classes = html_text(column.admin_empty), column.base
         if column.tag is None:
-            cells.append(mark_safe(f'<td class="{classes}">{shown}</td>'))  # noqa: S308 (escaped)
+            cells.append(f'<td class="{classes}">{shown}</td>')
             continue
         if link is not None:
-            url = conditional_escape(link.replace(PK_PLACEHOLDER, str(quote(pk))))
-            shown = f'<a href="{url}">{shown}</a>'
-        cells.append(mark_safe(f'<{column.tag} class="{classes}">{shown}</{column.tag}>'))  # noqa: S308
-    return cells
+            shown = f'<a href="{link[0]}{html_text(str(quote(pk)))}{link[1]}">{shown}</a>'
+        cells.append(f'<{column.tag} class="{classes}">{shown}</{column.tag}>')
+    return "".join(cells)

@@ -1,0 +1,104 @@
+"""The changelists' rows written by ``core.admin.rows`` are Django's, character for
+character: every large list rendered both ways (kpay's rows, then Django's
+``items_for_result``) for platform and merchant staff, in both languages, with hostile
+names, and with a search that holds the change link's key placeholder."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+import core.admin.rows as rows
+from core.admin.escaping import html_text
+from core.admin_urls import PK_PLACEHOLDER
+from orders.models import Order
+from payments.models import JournalEntry, Payment, Refund
+
+from .pages import admin_url
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = "<script>alert('x')</script> & \"Co\""
+
+
+def _without_token(html: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+@pytest.fixture
+def hostile_lists(own_merchant, other_merchant, own_course, other_course, pay):
+    """Orders, payments, a refund, journal entries and statements whose texts need escaping."""
+    from payments.services import refund_request
+    from settlement.services.statements import statements_generate
+    from tests.factories import UserFactory
+
+    own_merchant.name = f"Ours {HOSTILE}"
+    own_merchant.save(update_fields=["name"])
+    other_merchant.name = "Theirs & <b>bold</b>"
+    other_merchant.save(update_fields=["name"])
+    order = None
+    for index, course in enumerate((own_course, other_course, own_course)):
+        order, _ = pay(UserFactory(username=f"{PK_PLACEHOLDER}-buyer-{index}"), course)
+    refund_request(learner=order.learner, order_no=order.order_no, amount=100, reason=HOSTILE)
+    statements_generate(period_start=timezone.localdate(), now=timezone.now() + timezone.timedelta(days=1))
+
+
+PAGES = [
+    (Order, ""),
+    (Order, "?status__exact=fulfilled&o=2"),
+    (Order, f"?q={PK_PLACEHOLDER}"),  # the search (and so each row's link) holds the placeholder
+    (Payment, ""),
+    (Payment, "?status__exact=succeeded&o=-3.1"),
+    (Refund, ""),
+    (JournalEntry, ""),
+    (JournalEntry, "?kind__exact=payment"),
+    ("admin:settlement_merchantbalance_changelist", ""),  # no column links to a row
+    ("admin:settlement_settlementstatement_changelist", ""),
+]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("who", ["superuser", "merchant"])
+def test_fast_rows_are_djangos(client, who, language, superuser, merchant_user, hostile_lists, monkeypatch):
+    client.force_login(superuser if who == "superuser" else merchant_user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    used = []
+    fast_path = rows._fast_path
+    monkeypatch.setattr(rows, "_fast_path", lambda cl: used.append(fast_path(cl)) or used[-1])
+    for page, query in PAGES:
+        url = (reverse(page) if isinstance(page, str) else admin_url(page)) + query
+        ours = client.get(url)
+        assert ours.status_code == 200, url
+        assert used[-1], url
+        assert 'class="field-' in ours.text, url
+        with monkeypatch.context() as stock:
+            stock.setattr(rows, "_fast_path", lambda cl: False)
+            djangos = client.get(url).text
+        assert _without_token(ours.text) == _without_token(djangos), url
+        assert "<script>alert" not in ours.text, url
+    assert html_text(f"Ours {HOSTILE}") in ours.text  # the statements' merchant column
+
+
+def test_the_key_placeholder_in_a_search_stays_in_the_link(client, superuser, hostile_lists):
+    """Each row links to its own page, the list's search (which holds the placeholder)
+    kept as it was typed."""
+    client.force_login(superuser)
+    page = client.get(admin_url(Order) + f"?q={PK_PLACEHOLDER}").text
+    links = re.findall(r'<th class="field-order_no"><a href="([^"]+)">', page)
+    orders = Order.objects.filter(learner__username__startswith=PK_PLACEHOLDER).order_by("-created_at", "-pk")
+    assert links == [
+        f"{admin_url(Order, 'change', order.pk)}?_changelist_filters=q%3D{PK_PLACEHOLDER}" for order in orders
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "<b>&amp;</b>", "", 12, None, "中文 & 'quotes'"],
+)
+def test_html_text_is_conditional_escape(value):
+    from django.utils.html import conditional_escape, format_html
+    from django.utils.translation import gettext_lazy
+
+    for shown in (value, format_html("<i>{}</i>", value), gettext_lazy("Filter") if value is None else value):
+        assert html_text(shown) == str(conditional_escape(shown))
