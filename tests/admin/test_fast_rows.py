@@ -1,7 +1,8 @@
-"""The changelists' rows written by ``core.admin.rows`` are Django's, character for
-character: every large list rendered both ways (kpay's rows, then Django's
-``items_for_result``) for platform and merchant staff, in both languages, with hostile
-names, and with a search that holds the change link's key placeholder."""
+"""The changelists' tables written by ``core.admin.rows`` and ``core.admin.results_table``
+are Django's, character for character: every large list rendered both ways (kpay's, then
+Django's ``items_for_result`` and ``change_list_results.html``) for platform and merchant
+staff, in both languages, with hostile names, sorted by several columns, without rows, and
+with a search that holds the change link's key placeholder."""
 
 import re
 
@@ -10,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import core.admin.rows as rows
+from core.admin import results_table
 from core.admin.escaping import html_text
 from core.admin_urls import PK_PLACEHOLDER
 from orders.models import Order
@@ -47,7 +49,9 @@ def hostile_lists(own_merchant, other_merchant, own_course, other_course, pay):
 PAGES = [
     (Order, ""),
     (Order, "?status__exact=fulfilled&o=2"),
-    (Order, f"?q={PK_PLACEHOLDER}"),  # the search (and so each row's link) holds the placeholder
+    (Order, f"?q={PK_PLACEHOLDER}"),
+    (Order, "?o=-6.2.-1"),  # sorted by three columns: each header's priority and toggles
+    (Order, "?status__exact=expired"),  # no rows  # the search (and so each row's link) holds the placeholder
     (Payment, ""),
     (Payment, "?status__exact=succeeded&o=-3.1"),
     (Refund, ""),
@@ -66,12 +70,15 @@ def test_fast_rows_are_djangos(client, who, language, superuser, merchant_user, 
     used = []
     fast_path = rows._fast_path
     monkeypatch.setattr(rows, "_fast_path", lambda cl: used.append(fast_path(cl)) or used[-1])
+    tables = []
+    write = results_table.results_table
+    monkeypatch.setattr(results_table, "results_table", lambda cl: tables.append(write(cl)) or tables[-1])
     for page, query in PAGES:
         url = (reverse(page) if isinstance(page, str) else admin_url(page)) + query
         ours = client.get(url)
         assert ours.status_code == 200, url
-        assert used[-1], url
-        assert 'class="field-' in ours.text, url
+        assert used[-1] and tables[-1] is not None, url
+        assert 'class="field-' in ours.text or "expired" in url, url
         with monkeypatch.context() as stock:
             stock.setattr(rows, "_fast_path", lambda cl: False)
             djangos = client.get(url).text
