@@ -75,9 +75,26 @@ def _fast_path(cl) -> bool:
     )
 
 
+# Format characters that read a number straight off the datetime (``DateFormat``'s own
+# definitions): a format made of these alone needs no ``DateFormat`` per cell.
+_NUMBERS = {
+    "d": lambda value: f"{value.day:02d}",
+    "j": lambda value: str(value.day),
+    "m": lambda value: f"{value.month:02d}",
+    "n": lambda value: str(value.month),
+    "y": lambda value: f"{value.year % 100:02d}",
+    "Y": lambda value: f"{value.year:04d}",
+    "G": lambda value: str(value.hour),
+    "H": lambda value: f"{value.hour:02d}",
+    "i": lambda value: f"{value.minute:02d}",
+    "s": lambda value: f"{value.second:02d}",
+}
+
+
 class _DateTimeCells:
     """A datetime as Django's list shows it (``formats.localize(template_localtime(value))``),
-    the format read and split once for the page rather than for every cell."""
+    the format read and split once for the page rather than for every cell; a format of
+    numbers alone (kpay's ``Y-m-d H:i``) written without a ``DateFormat`` per cell."""
 
     def __init__(self):
         self.zone = timezone.get_current_timezone() if settings.USE_TZ else None
@@ -87,12 +104,17 @@ class _DateTimeCells:
                 self.pieces.append((True, piece))
             elif piece:
                 self.pieces.append((False, re_escaped.sub(r"\1", piece)))
+        self.numbers = None
+        if all(piece in _NUMBERS for code, piece in self.pieces if code):
+            self.numbers = [_NUMBERS[piece] if code else piece for code, piece in self.pieces]
 
     def __call__(self, value: datetime.datetime) -> str:
         zone = self.zone
         aware = value.utcoffset() is not None
         if zone is not None and aware and getattr(value, "convert_to_local_time", True):
             value = value.astimezone(zone)
+        if self.numbers is not None:
+            return "".join(piece if type(piece) is str else piece(value) for piece in self.numbers)
         shown = DateFormat(value)
         return "".join(str(getattr(shown, piece)()) if code else piece for code, piece in self.pieces)
 

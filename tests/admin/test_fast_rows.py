@@ -109,3 +109,37 @@ def test_html_text_is_conditional_escape(value):
 
     for shown in (value, format_html("<i>{}</i>", value), gettext_lazy("Filter") if value is None else value):
         assert html_text(shown) == str(conditional_escape(shown))
+
+
+@pytest.mark.parametrize("shape", ["Y-m-d H:i", "y/n/j G:i:s", "N j, Y, P", r"Y\年n\月j\日 D H:i T"])
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_a_datetime_cell_is_djangos(shape, zone, monkeypatch):
+    """The page's datetime cells (the format split once; numbers alone without
+    ``DateFormat``) read as Django's ``formats.localize(template_localtime(value))``, in
+    any format and zone, across a daylight-saving change."""
+    import datetime
+    import zoneinfo
+
+    from django.utils import formats, translation
+
+    from core.admin.rows import _DateTimeCells
+
+    stock = formats.get_format
+
+    def get_format(name, **kwargs):
+        return shape if name == "DATETIME_FORMAT" else stock(name, **kwargs)
+
+    monkeypatch.setattr(formats, "get_format", get_format)
+    utc = datetime.UTC
+    values = [
+        datetime.datetime(2026, 3, 8, 6, 59, 59, tzinfo=utc),
+        datetime.datetime(2026, 11, 1, 5, 30, tzinfo=utc),  # 1:30 twice in New York
+        datetime.datetime(999, 1, 2, 0, 5, tzinfo=utc),
+        datetime.datetime(2026, 12, 31, 23, 59, 1, tzinfo=utc),
+        datetime.datetime(2026, 6, 1, 12, 0),  # naive
+    ]
+    with translation.override("en"), timezone.override(zoneinfo.ZoneInfo(zone)):
+        cells = _DateTimeCells()
+        assert (cells.numbers is not None) == (shape in ("Y-m-d H:i", "y/n/j G:i:s"))
+        for value in values:
+            assert cells(value) == formats.localize(timezone.template_localtime(value)), value
