@@ -11,8 +11,10 @@ the link made once per page (the row's key put into it), the datetime format rea
 once per page, a foreign key's text made once per related row, and each row written as one
 string (``core.admin.escaping.html_text`` escaping as ``conditional_escape``). Other values
 are left to Django's ``display_for_field`` and ``display_for_value``, so a cell reads as
-Django shows it. Anything else (editable lists, popups, the actions' checkbox, a column
-named by a ``__`` path or an attribute of the model) takes Django's own path;
+Django shows it. Any list whose rows link as Django's ``ChangeList`` does (or kpay's
+``CachedUrlChangeList``) qualifies; anything else (a list linking its own way, editable
+lists, popups, the actions' checkbox, a column named by a ``__`` path or an attribute of the
+model) takes Django's own path;
 ``tests/admin/test_fast_rows.py`` and ``test_admin_floor.py`` render lists both ways and
 compare them.
 """
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.contrib.admin.templatetags.admin_list import ResultList, _coerce_field_name, results
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import _get_non_gfk_field, display_for_field, display_for_value, quote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch
@@ -30,7 +33,7 @@ from django.utils import formats, timezone
 from django.utils.dateformat import DateFormat, re_escaped, re_formatchars
 from django.utils.safestring import SafeString, mark_safe
 
-from core.admin_urls import PK_PLACEHOLDER
+from core.admin_urls import PK_PLACEHOLDER, admin_change_url_template
 
 from .escaping import html_text
 from .large_tables import CachedUrlChangeList
@@ -67,7 +70,7 @@ def row_html(cl) -> list[SafeString] | None:
 
 def _fast_path(cl) -> bool:
     return (
-        isinstance(cl, CachedUrlChangeList)
+        _links_by_template(cl)
         and not cl.formset
         and not cl.is_popup
         and not cl.to_field
@@ -204,12 +207,21 @@ def _field_kind(field) -> str:
     return "field"
 
 
+def _links_by_template(cl) -> bool:
+    """Whether a row's link is the change page's address with its key put in: kpay's large
+    lists (``CachedUrlChangeList``), or any list linking as Django's ``ChangeList`` does."""
+    return isinstance(cl, CachedUrlChangeList) or type(cl).url_for_result is ChangeList.url_for_result
+
+
 def _link_template(cl) -> tuple[str, str] | None:
     """The change page's address with the list's filters, escaped, in two halves around the
     key (Django builds, resolves and escapes it again for every row; it differs only by the
     key). Split at the first placeholder: the path's, whatever the filters hold."""
     try:
-        url = cl.url_for_result_template()
+        if isinstance(cl, CachedUrlChangeList):
+            url = cl.url_for_result_template()
+        else:
+            url = admin_change_url_template(cl.opts, current_app=cl.model_admin.admin_site.name)
     except NoReverseMatch:
         return None
     url = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url)
