@@ -44,19 +44,24 @@ _TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.Ema
 
 
 def result_rows(cl):
-    """What ``django.contrib.admin.templatetags.admin_list.results(cl)`` gives: here each
-    row is one item, its cells' markup joined (the template writes the items side by side)."""
-    rows = row_html(cl)
+    """What ``django.contrib.admin.templatetags.admin_list.results(cl)`` gives (for a
+    template that overrides ``change_list_results.html``: each cell an item)."""
+    rows = _rows(cl)
     if rows is None:
         yield from results(cl)
         return
-    for row in rows:
-        yield ResultList(None, [row])
+    for cells in rows:
+        yield ResultList(None, [mark_safe(cell) for cell in cells])  # noqa: S308 (escaped)
 
 
-def row_html(cl) -> list[SafeString] | None:
-    """Each row's cells as one string, Django's markup; None when the list needs Django's
-    own rendering."""
+def row_html(cl) -> list[str] | None:
+    """Each row's cells as one string of HTML, Django's markup; None when the list needs
+    Django's own rendering."""
+    rows = _rows(cl)
+    return None if rows is None else ["".join(cells) for cells in rows]
+
+
+def _rows(cl) -> list[list[str]] | None:
     columns = _columns(cl) if _fast_path(cl) else None
     if columns is None:
         return None
@@ -65,7 +70,7 @@ def row_html(cl) -> list[SafeString] | None:
     for column in columns:
         column.start_page(datetimes)
     pk_attname = cl.pk_attname
-    return [mark_safe(_row(columns, link, result, getattr(result, pk_attname))) for result in cl.result_list]  # noqa: S308
+    return [_row(columns, link, result, getattr(result, pk_attname)) for result in cl.result_list]
 
 
 def _fast_path(cl) -> bool:
@@ -262,7 +267,7 @@ def _cell(column, result) -> str:
     return html_text(display_for_field(value, column.field, column.empty, avoid_link=column.tag is not None))
 
 
-def _row(columns, link, result, pk) -> str:
+def _row(columns, link, result, pk) -> list[str]:
     cells = []
     for column in columns:
         classes = column.classes
@@ -288,4 +293,4 @@ def _row(columns, link, result, pk) -> str:
         if link is not None:
             shown = f'<a href="{link[0]}{html_text(str(quote(pk)))}{link[1]}">{shown}</a>'
         cells.append(f'<{column.tag} class="{classes}">{shown}</{column.tag}>')
-    return "".join(cells)
+    return cells

@@ -196,3 +196,24 @@ def test_a_list_reading_only_its_columns_is_the_same_list(
     table = f'"{model._meta.db_table}"'
     page = [query["sql"] for query in narrow.captured_queries if f"FROM {table}" in query["sql"]][-1]
     assert f'{table}."created_at"' in page and f'{table}."currency"' not in page
+
+
+def test_an_overridden_results_template_gets_djangos_items(
+    client, superuser, hostile_lists, settings, tmp_path
+):
+    """A project's own ``change_list_results.html`` is rendered by Django with kpay's rows
+    in Django's shape: a list of cells per row."""
+    import copy
+
+    (tmp_path / "admin" / "orders" / "order").mkdir(parents=True)
+    (tmp_path / "admin" / "orders" / "order" / "change_list_results.html").write_text(
+        "{% for result in results %}<tr>{% for item in result %}[{{ item }}]{% endfor %}</tr>{% endfor %}"
+    )
+    templates = copy.deepcopy(settings.TEMPLATES)
+    templates[0]["DIRS"] = [str(tmp_path), *templates[0]["DIRS"]]
+    settings.TEMPLATES = templates
+    client.force_login(superuser)
+    page = client.get(admin_url(Order)).text
+    rows_shown = re.findall(r"<tr>(\[.*?\])</tr>", page)
+    assert len(rows_shown) == Order.objects.count() == 3
+    assert all(row.count("][") == 5 for row in rows_shown)  # six cells, each an item
