@@ -39,6 +39,7 @@ class OrderAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixin
     )
     list_select_related = ("learner", "merchant")
     list_defer = ("lines", "risk_assessment")
+    list_only = ("order_no", "learner__username", "merchant__name", "status", "total", "created_at")
     number_search_fields = ("order_no", "learner__username")
     search_fields = ("learner__username",)
     search_help_text = NUMBER_SEARCH_HELP

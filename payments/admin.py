@@ -187,6 +187,16 @@ class PaymentAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMix
     )
     list_select_related = ("order", "merchant")
     list_defer = ("action", "risk_assessment", "order__lines", "order__risk_assessment")
+    list_only = (
+        "payment_no",
+        "order__order_no",
+        "merchant__name",
+        "channel",
+        "status",
+        "amount",
+        "flag",
+        "created_at",
+    )
     number_search_fields = ("payment_no", "gateway_txn_id", "order__order_no")
     search_fields = ("payer_id", "flag")
     search_help_text = NUMBER_SEARCH_HELP
@@ -454,6 +464,16 @@ class JournalEntryAdmin(
         "payment__action",
         "payment__risk_assessment",
     )
+    list_only = (
+        "posting_id",
+        "kind",
+        "debit_account",
+        "credit_account",
+        "merchant__name",
+        "amount",
+        "order__order_no",
+        "created_at",
+    )
     number_search_fields = ("posting_id", "order__order_no", "payment__payment_no", "refund__refund_no")
     search_fields = ("reference", "memo")
     search_help_text = NUMBER_SEARCH_HELP
@@ -637,6 +657,18 @@ class RefundAdmin(NumberSearchMixin, ReadOnlyAdminMixin, MerchantScopedAdminMixi
     list_filter = ("status", "origin", merchant_list_filter())
     list_select_related = ("order", "merchant", "requested_by", "first_approved_by", "approved_by")
     list_defer = ("order__lines", "order__risk_assessment")
+    list_only = (
+        "refund_no",
+        "order__order_no",
+        "merchant__name",
+        "status",
+        "amount",
+        "origin",
+        "requested_by__username",
+        "first_approved_by__username",
+        "approved_by__username",
+        "created_at",
+    )
     number_search_fields = ("refund_no", "gateway_refund_id", "order__order_no", "payment__payment_no")
     search_fields = ("reason",)
     search_help_text = NUMBER_SEARCH_HELP

@@ -82,8 +82,15 @@ def channel_label(channel: str) -> str:
     alias = _channel_aliases().get(channel) or _withholding_aliases().get(channel)
     if alias is None:
         return channel
-    backend = import_string(settings.KPAY_GATEWAYS[alias]["BACKEND"])
+    backend = _backend_class(settings.KPAY_GATEWAYS[alias]["BACKEND"])
     return str(backend.channel_labels.get(channel, channel))
+
+
+@cache
+def _backend_class(path: str) -> type[Gateway]:
+    """A gateway class by its dotted path, imported once (``channel_label`` is asked for
+    every row of the payment and journal lists; ``import_string`` costs a few µs a call)."""
+    return import_string(path)
 
 
 def gateway_for_channel(channel: str) -> Gateway:
