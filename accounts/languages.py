@@ -3,6 +3,7 @@ them outside a request (the refund and renewal e-mails: ``core.languages.languag
 is in it too; the site's pages follow Django's language cookie, set at the same time."""
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.utils import translation
 from django.views import i18n
 
@@ -65,3 +66,17 @@ def set_language(request):
         if is_language(code):
             remember(user, code)
     return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, which also sets the language cookie to the learner's chosen
+    language: on a new browser or device the pages are in it from the first page after
+    logging in, as they are where it was chosen. A learner who chose none keeps the
+    browser's cookie, or none."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        code = chosen_language(form.get_user())
+        if code and is_language(code):
+            keep_in_cookie(response, code)
+        return response

@@ -4,7 +4,7 @@ from django.urls import path, reverse_lazy
 from . import languages, profile, views
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", languages.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/otp/setup/", views.otp_setup, name="otp-setup"),

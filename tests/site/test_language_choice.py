@@ -13,6 +13,7 @@ from accounts.models import Profile
 from core.languages import is_language, language_of
 
 COOKIE = settings.LANGUAGE_COOKIE_NAME
+PASSWORD = "pw-learner-123"  # tests.factories.UserFactory's
 
 
 def stored(user) -> str | None:
@@ -120,3 +121,17 @@ def test_language_of_is_the_choice_else_the_sites(learner, settings, django_asse
     assert is_language("en") and not is_language("EN") and not is_language("") and not is_language(None)
     with pytest.raises(ValueError):
         remember(learner, "fr")
+
+
+def test_logging_in_on_a_new_browser_brings_the_chosen_language(client, learner):
+    remember(learner, "en")
+    response = client.post(reverse("login"), {"username": learner.username, "password": PASSWORD})
+    assert response.status_code == 302 and response.cookies[COOKIE].value == "en"
+    assert client.get("/").content.decode().startswith('<!doctype html>\n<html lang="en">')
+
+
+def test_logging_in_without_a_chosen_language_leaves_the_browsers_cookie(client, learner):
+    client.cookies[COOKIE] = "en"
+    response = client.post(reverse("login"), {"username": learner.username, "password": PASSWORD})
+    assert response.status_code == 302 and COOKIE not in response.cookies
+    assert client.get("/").content.decode().startswith('<!doctype html>\n<html lang="en">')
