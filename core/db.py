@@ -246,7 +246,8 @@ _SHAPES: dict[tuple, tuple[str, str, tuple]] = {}
 # instances of about ten fields each. For a field of a stock class whose value already
 # has the type it stores (a ``str`` for a CharField, an ``int`` for an IntegerField, an
 # aware ``datetime``…), that chain returns the value itself, or the backend's adapter of
-# it (psycopg's ``Int4`` for an IntegerField): the plan goes there directly. Anything
+# it (psycopg's ``Int4`` for an IntegerField): the plan goes there directly (a
+# ``TextChoices`` member as the plain ``str`` it is, :func:`_plain_str`). Anything
 # else (another type, a field of another class, JSON, ``auto_now``) takes the chain.
 # Each shape's prepared values are compared once with the compiler's own parameters
 # (type and value) before the shape is kept.
@@ -255,6 +256,16 @@ _VALUE_METHODS = ("pre_save", "get_db_prep_save", "get_db_prep_value", "get_prep
 
 def _is_str(value) -> bool:
     return isinstance(value, str)  # TextChoices members too: to_python hands them on as they are
+
+
+def _plain_str(value: str) -> str:
+    """A ``TextChoices`` member sent as the plain string it is (``core.prepared.plain_strings``
+    says why): the same text to the database."""
+    return value if type(value) is str else str.__str__(value)
+
+
+def _kind(value) -> type:
+    return str if isinstance(value, str) else type(value)
 
 
 def _is_int(value) -> bool:
@@ -291,7 +302,7 @@ def _direct(field, conn):
             return _is_int, conn.ops.validate_autopk_value
         return None
     if stock(models.CharField) or stock(models.TextField):
-        return _is_str, None
+        return _is_str, _plain_str
     if stock(models.IntegerField):  # and BigIntegerField, PositiveIntegerField…: one set of methods
         internal_type = field.get_internal_type()
         adapt = conn.ops.adapt_integerfield_value
@@ -331,7 +342,8 @@ def _plan(fields) -> tuple:
 
 def _prepared(plan, obj, *, add: bool, sent: bool = False) -> list | None:
     """The parameters of ``obj``'s fields as the compiler prepares them (``sent``: as it
-    just did, without stamping ``auto_now`` fields again); None for an expression."""
+    just did, without stamping ``auto_now`` fields again; a ``str`` subclass as plain
+    ``str``, :func:`_plain_str`); None for an expression."""
     conn = None  # looked up (connections[…], per thread) only for a value the plan does not take
     state = obj.__dict__
     values = []
@@ -347,7 +359,8 @@ def _prepared(plan, obj, *, add: bool, sent: bool = False) -> list | None:
             return None
         if conn is None:
             conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
-        values.append(field.get_db_prep_save(value, connection=conn))
+        value = field.get_db_prep_save(value, connection=conn)
+        values.append(str.__str__(value) if isinstance(value, str) and type(value) is not str else value)
     return values
 
 
@@ -359,7 +372,7 @@ def _same(compiled: list, ours: list) -> bool:
         if isinstance(a, list | tuple) and isinstance(b, list | tuple):
             if not _same(list(a), list(b)):
                 return False
-        elif type(a) is not type(b) or getattr(a, "obj", a) != getattr(b, "obj", b):
+        elif _kind(a) is not _kind(b) or getattr(a, "obj", a) != getattr(b, "obj", b):
             return False
     return True
 

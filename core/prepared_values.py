@@ -21,7 +21,7 @@ from collections.abc import Callable
 from django.db import connection, connections
 from django.db.models import QuerySet
 
-from .prepared import filled, parameter_slots
+from .prepared import filled, parameter_slots, plain_strings
 
 
 class PreparedValues:
@@ -64,7 +64,7 @@ class _Compiled:
             raise TypeError("PreparedValues takes a values() queryset")
         sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
         slots = parameter_slots(params, stand_ins)
-        return None if slots is None else cls(queryset, sql, list(params), slots)
+        return None if slots is None else cls(queryset, sql, plain_strings(params), slots)
 
     def rows(self, params: dict) -> list[dict]:
         with connections[self.db].cursor() as cursor:

@@ -16,7 +16,12 @@ from .models import JournalEntry, Payment, Refund
 
 def order_for_payment(*, learner, order_no: str, channel: str, now) -> Order | None:
     """The learner's order and its still-usable pending payment on the same channel, if
-    any, in one query."""
+    any, in one query.
+
+    Without the order's ``risk_assessment`` (deferred): payment start never reads it, and
+    it is the row's largest value, a JSON document that psycopg parsed and the instance
+    kept on every payment start (its whole record of inputs and verdicts). Read on
+    access, like any deferred field, should anyone need it."""
     return _ORDER_FOR_PAYMENT.first(learner_id=learner.pk, order_no=order_no, channel=channel, now=now)
 
 
@@ -24,8 +29,10 @@ def _order_for_payment(*, learner_id: int, order_no: str, channel: str, now) -> 
     reusable = Payment.objects.filter(
         order=OuterRef("pk"), channel=channel, status=Payment.Status.PENDING, expires_at__gt=now
     ).order_by("-created_at")
-    return Order.objects.filter(learner_id=learner_id, order_no=order_no).annotate(
-        reusable_payment_id=Subquery(reusable.values("pk")[:1])
+    return (
+        Order.objects.filter(learner_id=learner_id, order_no=order_no)
+        .defer("risk_assessment")
+        .annotate(reusable_payment_id=Subquery(reusable.values("pk")[:1]))
     )
 
 

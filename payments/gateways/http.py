@@ -9,6 +9,8 @@ requests, then call :func:`send` (a JSON answer) or :func:`download` (a bill fil
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -107,3 +109,35 @@ def authorization_header(scheme: str, fields: Mapping[str, str]) -> str:
     """``SCHEME k1="v1",k2="v2"``: the shape of the signed ``Authorization`` header that
     WeChat Pay v3 and the sandbox take (fields in the given order)."""
     return f"{scheme} " + ",".join(f'{name}="{value}"' for name, value in fields.items())
+
+
+# What ``urllib.parse.quote_plus`` leaves as it is (with its default ``safe``): ASCII
+# letters and digits, ``_.-~``; and the space, which becomes ``+``.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.~ -]+")
+_ESCAPED = tuple(f"%{byte:02X}" for byte in range(256))
+
+
+def _escape(match: re.Match) -> str:
+    return _escaped(match.group())
+
+
+@functools.lru_cache(maxsize=512)
+def _escaped(text: str) -> str:
+    """``text``'s UTF-8 bytes as ``%XX`` (upper-case hex); the same few runs recur
+    (a signature's ``+``, ``/`` and ``=``, a URL's ``:`` and ``/``)."""
+    return "".join(map(_ESCAPED.__getitem__, text.encode()))
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """``urllib.parse.urlencode(params)`` for string keys and values, the same text.
+
+    Replaces ``urlencode`` where payment start builds a signed cashier URL: it quotes
+    character by character through ``quote_plus`` (a long signature, URLs, a Chinese
+    description: about 25 µs per payment start); one regex pass over each value quotes
+    only the runs that need it. Percent-escapes are the UTF-8 bytes, upper-case hex;
+    ``tests/gateways/test_query_string.py`` compares it with ``urlencode``."""
+    sub = _UNSAFE.sub
+    return "&".join(
+        f"{sub(_escape, key).replace(' ', '+')}={sub(_escape, value).replace(' ', '+')}"
+        for key, value in params.items()
+    )

@@ -84,7 +84,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, time
-from urllib.parse import urlencode
 
 from core.money import fen_to_yuan, yuan_to_fen
 from payments.exceptions import (
@@ -95,6 +94,7 @@ from payments.exceptions import (
     TradeAlreadyPaid,
 )
 from payments.gateways.base import NotificationReply, PaymentAction, TradeState, TradeStatus
+from payments.gateways.http import query_string
 from payments.gateways.withholding import (
     AgreementNotification,
     AgreementRequest,
@@ -216,7 +216,7 @@ class AlipayWithholding(Withholding):
             notify_url=request.notify_url,
             return_url=request.return_url,
         )
-        return PaymentAction(kind="redirect", redirect_url=f"{self.gateway_url}?{urlencode(params)}")
+        return PaymentAction(kind="redirect", redirect_url=f"{self.gateway_url}?{query_string(params)}")
 
     def agreement_query(self, agreement_no: str) -> AgreementStatus:
         data = self._answer(

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlencode
 
 import httpx
 from django.utils import timezone
@@ -207,7 +206,7 @@ class AlipayGateway(AlipayWithholding, Gateway):
         params = self._signed_params(
             method, biz, notify_url=request.notify_url, return_url=request.return_url
         )
-        return PaymentAction(kind="redirect", redirect_url=f"{self.gateway_url}?{urlencode(params)}")
+        return PaymentAction(kind="redirect", redirect_url=f"{self.gateway_url}?{http.query_string(params)}")
 
     def query_payment(self, payment_no: str) -> TradeStatus:
         try:

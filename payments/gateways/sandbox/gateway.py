@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 from django.utils.translation import gettext_lazy as _
@@ -35,7 +34,7 @@ from payments.gateways.base import (
     TradeStatus,
     require_json_types,
 )
-from payments.gateways.http import authorization_header
+from payments.gateways.http import authorization_header, query_string
 from payments.gateways.signing import load_private_key, load_public_key, new_nonce, sign_sha256_rsa
 from payments.gateways.withholding import (
     AgreementNotification,
@@ -173,7 +172,7 @@ class SandboxGateway(Withholding, Gateway):
             "nonce": new_nonce(),
         }
         params["sign"] = sign_sha256_rsa(self._private_key, params_sign_string(params))
-        url = f"{self.base_url}/cashier/?{urlencode(params)}"
+        url = f"{self.base_url}/cashier/?{query_string(params)}"
         return PaymentAction(kind="qr", code_url=url, redirect_url=url)
 
     def query_payment(self, payment_no: str) -> TradeStatus:
@@ -290,7 +289,7 @@ class SandboxGateway(Withholding, Gateway):
             "nonce": new_nonce(),
         }
         params["sign"] = sign_sha256_rsa(self._private_key, params_sign_string(params))
-        url = f"{self.base_url}/agreements/sign/?{urlencode(params)}"
+        url = f"{self.base_url}/agreements/sign/?{query_string(params)}"
         return PaymentAction(kind="qr", code_url=url, redirect_url=url)
 
     def agreement_query(self, agreement_no: str) -> AgreementStatus:
