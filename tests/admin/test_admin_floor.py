@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from courses import roles
 from payments.models import Payment
 
-from .pages import admin_url
+from .pages import admin_url, without_token
 
 pytestmark = pytest.mark.django_db
 
@@ -199,10 +199,6 @@ def test_an_admin_page_shows_the_sidebar_with_the_users_models_only(client, merc
 
 
 # -- the rows ------------------------------------------------------------------------
-def _without_token(html: str) -> str:
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
-
-
 @pytest.mark.parametrize("who", ["superuser", "merchant"])
 def test_list_rows_are_djangos(
     client, who, superuser, merchant_user, own_course, other_course, pay, monkeypatch
@@ -245,7 +241,7 @@ def test_list_rows_are_djangos(
         with monkeypatch.context() as stock:
             stock.setattr(rows, "_fast_path", lambda cl: False)
             django_page = client.get(url).text
-        assert _without_token(ours.text) == _without_token(django_page), url
+        assert without_token(ours.text) == without_token(django_page), url
 
 
 @pytest.mark.parametrize("query", ["", "?status__exact=succeeded&q=P1", "?merchant__id__exact=1&o=-3"])
@@ -314,7 +310,7 @@ def test_admin_pages_have_djangos_header(client, viewer, language, stock_header)
         assert response.status_code == django_page.status_code, url
         if response.status_code == 200:
             assert 'id="logout-form"' in response.text, url
-            assert _without_token(response.text) == _without_token(django_page.text), url
+            assert without_token(response.text) == without_token(django_page.text), url
     if viewer.is_superuser:
         assert ours["/admin/"].status_code == 200 and 'href="/admin/password_change/"' in ours["/admin/"].text
 

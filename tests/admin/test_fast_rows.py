@@ -17,15 +17,9 @@ from core.admin_urls import PK_PLACEHOLDER
 from orders.models import Order
 from payments.models import JournalEntry, Payment, Refund
 
-from .pages import admin_url
+from .pages import HOSTILE, admin_url, without_token
 
 pytestmark = pytest.mark.django_db
-
-HOSTILE = "<script>alert('x')</script> & \"Co\""
-
-
-def _without_token(html: str) -> str:
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
 
 
 @pytest.fixture
@@ -82,7 +76,7 @@ def test_fast_rows_are_djangos(client, who, language, superuser, merchant_user, 
         with monkeypatch.context() as stock:
             stock.setattr(rows, "_fast_path", lambda cl: False)
             djangos = client.get(url).text
-        assert _without_token(ours.text) == _without_token(djangos), url
+        assert without_token(ours.text) == without_token(djangos), url
         assert "<script>alert" not in ours.text, url
     assert html_text(f"Ours {HOSTILE}") in ours.text  # the statements' merchant column
 
@@ -164,7 +158,7 @@ def test_every_admin_list_is_djangos(client, who, superuser, merchant_user, host
         with monkeypatch.context() as stock:
             stock.setattr(rows, "_fast_path", lambda cl: False)
             djangos = client.get(url).text
-        assert _without_token(ours.text) == _without_token(djangos), url
+        assert without_token(ours.text) == without_token(djangos), url
         compared += 1
     assert compared >= (20 if who == "superuser" else 8)
     assert sum(used) >= (10 if who == "superuser" else 5)
@@ -191,7 +185,7 @@ def test_a_list_reading_only_its_columns_is_the_same_list(
         everything = client.get(admin_url(model))
     assert ours.status_code == everything.status_code == 200
     assert len(ours.context["cl"].result_list) >= 1
-    assert _without_token(ours.text) == _without_token(everything.text)
+    assert without_token(ours.text) == without_token(everything.text)
     assert len(narrow) <= len(wide)
     table = f'"{model._meta.db_table}"'
     page = [query["sql"] for query in narrow.captured_queries if f"FROM {table}" in query["sql"]][-1]

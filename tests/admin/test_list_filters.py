@@ -4,7 +4,6 @@ for every filter), for platform and merchant staff, in both languages, with filt
 counts shown, hostile names and a search in Chinese; and the sidebar's markup around the
 filters is Django's block with that one line changed."""
 
-import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,17 +17,12 @@ import core.admin.list_filters as list_filters
 from orders.models import Order
 from payments.models import JournalEntry, Payment, Refund
 
-from .pages import admin_url
+from .pages import HOSTILE, admin_url, without_token
 
 pytestmark = pytest.mark.django_db
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "admin"
 DJANGO_TEMPLATES = Path(django.contrib.admin.__file__).parent / "templates" / "admin"
-HOSTILE = "<script>alert('x')</script> & \"Co\""
-
-
-def _without_token(html: str) -> str:
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
 
 
 @pytest.fixture
@@ -77,7 +71,7 @@ def test_the_filters_are_djangos(client, who, language, superuser, merchant_user
         with monkeypatch.context() as stock:
             stock.setattr(list_filters, "filter_html", admin_list_filter)
             djangos = client.get(url).text
-        assert _without_token(ours.text) == _without_token(djangos), url
+        assert without_token(ours.text) == without_token(djangos), url
         assert "<script>alert" not in ours.text, url
     assert written, "no page had a filter"
     if who == "superuser":
