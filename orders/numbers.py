@@ -7,7 +7,6 @@ date prefix for people reading bills, then 64 bits of randomness.
 
 import secrets
 import string
-from datetime import UTC, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -24,37 +23,4 @@ def new_public_number(prefix: str) -> str:
         value, digit = divmod(value, _BASE)
         digits.append(_ALPHABET[digit])
     random_part = "".join(digits)
-    return f"{prefix}{_local_date_text()}{random_part}"
-
-
-# The last local day asked for: (time zone, its first instant, the next day's first
-# instant (both UTC), "YYMMDD").
-_day: tuple = (None, None, None, "")
-
-
-def _local_date_text() -> str:
-    """``f"{timezone.localdate():%y%m%d}"``, worked out once per local day and time zone.
-
-    Replaces ``timezone.localdate()`` and the date's formatting on every number (about
-    10 µs of the 25 a number cost: the conversion to local time and ``strftime``); the
-    current time zone is still asked each time (a request may have activated another), and
-    the cached text is used only while now is inside that zone's day, so it changes at
-    local midnight, DST transitions included (``tests/core/test_public_numbers.py``)."""
-    global _day
-    now, zone = timezone.now(), timezone.get_current_timezone()
-    cached_zone, starts, ends, text = _day
-    if cached_zone is zone and starts <= now < ends:
-        return text
-    today = timezone.localtime(now, zone).date()
-    text = f"{today:%y%m%d}"
-    starts = datetime.combine(today, time.min, tzinfo=zone).astimezone(UTC)
-    ends = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
-    # Kept only when both ends fall in that day, as localdate would say (a midnight that a
-    # DST change skips or repeats is then asked of localdate each time, never misdated).
-    if (
-        starts <= now < ends
-        and timezone.localtime(starts, zone).date() == today
-        and timezone.localtime(ends - timedelta(microseconds=1), zone).date() == today
-    ):
-        _day = (zone, starts, ends, text)
-    return text
+    return f"{prefix}{timezone.localdate():%y%m%d}{random_part}"
